@@ -86,10 +86,15 @@ export function skipField(buf: Buffer, c: Cursor, end: number, wireType: number)
   }
 }
 
-/** Reads a tag; throws on field number 0 (never valid). */
+/**
+ * Reads a tag; throws on field number 0 (never valid) and on tags over 32 bits
+ * (field numbers stop at 2^29-1). Callers split tags with `>>> 3`, which would
+ * silently alias a wider tag onto a small field number.
+ */
 export function readTag(buf: Buffer, c: Cursor, end: number): number {
   const tag = readVarint(buf, c, end);
   if (tag < 8) throw new WireError('invalid field number 0');
+  if (tag > 0xffffffff) throw new WireError('field number out of range');
   return tag;
 }
 

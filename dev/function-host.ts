@@ -1,0 +1,90 @@
+// A thin stand-in for the Azure Functions host: serves RouteSpecs over node:http under
+// /api, building the same HttpRequest/InvocationContext objects the host would. It adapts
+// sockets to handlers and nothing more — no second implementation of any route.
+
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { HttpRequest, HttpResponse, type HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { RouteSpec } from '../functions/routes';
+
+export interface FunctionHostOptions {
+  routePrefix?: string;
+  /** the host's own body cap (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, ~100 MB by default) */
+  maxRequestBytes?: number;
+  /** when set, authLevel "function" routes need it as x-functions-key or ?code= (func start checks no key) */
+  functionKey?: string;
+  log?: (line: string) => void;
+}
+
+export function createFunctionHost(routes: readonly RouteSpec[], opts: FunctionHostOptions = {}): Server {
+  const prefix = `/${opts.routePrefix ?? 'api'}/`;
+  const maxRequestBytes = opts.maxRequestBytes ?? 100 * 1024 * 1024;
+  const byPath = new Map(routes.map((r) => [`${prefix}${r.route}`, r]));
+
+  return createServer((req, res) => {
+    void serve(req, res).catch((err: Error) => {
+      opts.log?.(`time="${new Date().toISOString()}" level=error msg="handler failed" error=${JSON.stringify(err.message)}`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('internal error\n');
+    });
+  });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    const route = byPath.get(url.pathname.replace(/\/+$/, ''));
+    if (!route) return plain(res, 404, `no function at ${url.pathname}`);
+    if (!route.methods.includes((req.method ?? 'GET') as 'GET' | 'POST')) {
+      res.setHeader('allow', route.methods.join(', '));
+      return plain(res, 405, `method ${req.method} not allowed on ${url.pathname}`);
+    }
+    if (route.authLevel === 'function' && opts.functionKey && !keyMatches(req, url, opts.functionKey)) {
+      return plain(res, 401, 'missing or wrong function key (x-functions-key header or ?code=)');
+    }
+    const body = await readBody(req, maxRequestBytes);
+    if (body === undefined) return plain(res, 413, `request body over the host limit of ${maxRequestBytes} bytes`);
+
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    const request = new HttpRequest({ method: req.method ?? 'GET', url: url.href, headers, body: { bytes: body } });
+    const context = new InvocationContext({ functionName: route.name, invocationId: randomUUID(), logHandler: () => undefined });
+    const result = await route.handler(request, context);
+    const response = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}) as HttpResponseInit);
+    const out = Buffer.from(await response.arrayBuffer());
+    const outHeaders: Record<string, string> = {};
+    response.headers.forEach((v, k) => {
+      outHeaders[k] = v;
+    });
+    res.writeHead(response.status, outHeaders);
+    res.end(out);
+  }
+}
+
+function plain(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+  res.end(`${text}\n`);
+}
+
+function keyMatches(req: IncomingMessage, url: URL, key: string): boolean {
+  const given = (req.headers['x-functions-key'] as string | undefined) ?? url.searchParams.get('code') ?? '';
+  const a = Buffer.from(given);
+  const b = Buffer.from(key);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The whole body, or undefined once it passes maxBytes (the rest is drained, not kept). */
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length'] ?? -1);
+  if (declared > maxBytes) {
+    req.resume();
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let over = false;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) over = true;
+    if (!over) chunks.push(chunk);
+  }
+  return over ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+}

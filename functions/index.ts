@@ -1,0 +1,14 @@
+// Function app entry point (package.json "main"): builds the relay from the app settings
+// once per instance — a misconfiguration throws here, at start-up, with what to set —
+// and registers the routes with the Functions host.
+
+import { app } from '@azure/functions';
+import { loadRelayConfig } from '../shared/config/relay-config';
+import { createRelay } from '../shared/relay/relay';
+import { relayRoutes } from './routes';
+
+const relay = createRelay(loadRelayConfig(process.env));
+
+for (const r of relayRoutes(relay)) {
+  app.http(r.name, { methods: r.methods, authLevel: r.authLevel, route: r.route, handler: r.handler });
+}

@@ -1,0 +1,102 @@
+// The relay's settings, parsed and checked in one place. Any problem stops start-up
+// with a ConfigError listing everything to set.
+
+import { type Endpoint, parseEndpoints } from '../fanout/endpoints';
+import { type IdentityConfig, describeIdentity, loadIdentityConfig } from '../identity/identity-config';
+import type { SeriesLimits } from '../remote-write/validate';
+import { ConfigProblem, formatBytes, parseDuration, parsePositiveInt, parseSize } from './parse';
+import { type Env, settingValue } from './settings';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+export interface SizeLimits {
+  maxBodyBytes: number;
+  maxDecodedBytes: number;
+  maxUpstreamBytes: number;
+}
+
+export interface RelayConfig {
+  endpoints: Endpoint[];
+  identity: IdentityConfig;
+  cluster?: string;
+  limits: SeriesLimits;
+  sizes: SizeLimits;
+  upstreamTimeoutMs: number;
+  publishLogIntervalMs: number;
+  appInsightsConnectionString?: string;
+}
+
+/** Reads a setting through a parser, recording a problem (and returning the default) on failure. */
+export function parsed<T>(env: Env, name: string, parse: (raw: string) => T, problems: string[]): T {
+  const raw = settingValue(env, name);
+  if (raw === undefined) throw new Error(`setting ${name} has no default; read it with settingValue`);
+  try {
+    return parse(raw);
+  } catch (err) {
+    if (!(err instanceof ConfigProblem)) throw err;
+    problems.push(`${name}: ${err.message}`);
+    return parse(settingValueDefault(name));
+  }
+}
+
+function settingValueDefault(name: string): string {
+  return settingValue({}, name)!;
+}
+
+export function loadSeriesLimits(env: Env, problems: string[]): SeriesLimits {
+  return {
+    maxLabelsPerSeries: parsed(env, 'MAX_LABELS_PER_SERIES', parsePositiveInt, problems),
+    maxLabelNameLength: parsed(env, 'MAX_LABEL_NAME_LENGTH', parsePositiveInt, problems),
+    maxLabelValueLength: parsed(env, 'MAX_LABEL_VALUE_LENGTH', parsePositiveInt, problems),
+    maxMetricNameLength: parsed(env, 'MAX_METRIC_NAME_LENGTH', parsePositiveInt, problems),
+  };
+}
+
+export function loadSizeLimits(env: Env, problems: string[]): SizeLimits {
+  return {
+    maxBodyBytes: parsed(env, 'MAX_BODY_BYTES', parseSize, problems),
+    maxDecodedBytes: parsed(env, 'MAX_DECODED_BYTES', parseSize, problems),
+    maxUpstreamBytes: parsed(env, 'MAX_UPSTREAM_BYTES', parseSize, problems),
+  };
+}
+
+export function loadRelayConfig(env: Env): RelayConfig {
+  const problems: string[] = [];
+  const endpoints = parseEndpoints(settingValue(env, 'INGESTION_URL'), 'INGESTION_URL', problems);
+  const identity = loadIdentityConfig(env, problems);
+  const cluster = settingValue(env, 'CLUSTER');
+  const cfg: RelayConfig = {
+    endpoints,
+    identity,
+    cluster,
+    limits: loadSeriesLimits(env, problems),
+    sizes: loadSizeLimits(env, problems),
+    upstreamTimeoutMs: parsed(env, 'UPSTREAM_TIMEOUT', parseDuration, problems),
+    publishLogIntervalMs: parsed(env, 'PUBLISH_LOG_INTERVAL', parseDuration, problems),
+    appInsightsConnectionString: settingValue(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return cfg;
+}
+
+/** The health/start-up summary: no secrets, no full URLs (they carry DCR ids and query strings). */
+export function describeRelayConfig(cfg: RelayConfig): Record<string, unknown> {
+  return {
+    endpoints: cfg.endpoints.map((e) => ({ id: e.id, host: e.host })),
+    identity: describeIdentity(cfg.identity),
+    cluster: cfg.cluster ?? null,
+    limits: {
+      ...cfg.limits,
+      maxBodyBytes: formatBytes(cfg.sizes.maxBodyBytes),
+      maxDecodedBytes: formatBytes(cfg.sizes.maxDecodedBytes),
+      maxUpstreamBytes: formatBytes(cfg.sizes.maxUpstreamBytes),
+      upstreamTimeoutMs: cfg.upstreamTimeoutMs,
+    },
+    applicationInsights: cfg.appInsightsConnectionString ? 'enabled' : 'disabled',
+  };
+}

@@ -1,0 +1,64 @@
+// Every setting in one table: name, default, description, who reads it, and whether it
+// is a secret. The loaders read through `settingValue`, and docs/settings.md is
+// generated from this table (npm run docs:settings; a test keeps them in sync).
+
+export type Component = 'relay' | 'proxy';
+
+export interface SettingSpec {
+  name: string;
+  /** the value used when unset, as a user would write it */
+  default?: string;
+  description: string;
+  components: readonly Component[];
+  /** never logged, never shown in health output */
+  secret?: boolean;
+}
+
+const both: readonly Component[] = ['relay', 'proxy'];
+const relay: readonly Component[] = ['relay'];
+
+export const SETTINGS: readonly SettingSpec[] = [
+  // ---- where the data goes (the seed side car's names) ----
+  { name: 'INGESTION_URL', components: both, description: 'Azure Monitor workspace metrics ingestion endpoint (`https://…/dataCollectionRules/<dcr>/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=…`). Several may be given, separated by commas: every request is fanned out to all of them. `http://` is accepted only for loopback hosts (emulators).' },
+  { name: 'CLUSTER', components: both, description: 'Value of the `cluster` label added to every series that has none. Series that already carry a `cluster` label keep it.' },
+  // ---- identity ----
+  { name: 'IDENTITY_TYPE', default: 'systemAssigned', components: both, description: 'How tokens for the ingestion endpoints are obtained: `systemAssigned` (managed identity), `userAssigned` (managed identity, needs AZURE_CLIENT_ID), `workloadIdentity` (AKS workload identity: AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE), `aadApplication` (Entra application: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH or AZURE_CLIENT_SECRET), or `none` (no Authorization header; local sinks only). Case-insensitive.' },
+  { name: 'AZURE_CLIENT_ID', components: both, description: 'Client id of the user-assigned managed identity, the workload identity or the Entra application.' },
+  { name: 'AZURE_TENANT_ID', components: both, description: 'Entra tenant id (workloadIdentity, aadApplication).' },
+  { name: 'AZURE_CLIENT_CERTIFICATE_PATH', components: both, description: 'PEM file holding the Entra application\'s certificate and private key (aadApplication), e.g. mounted from Key Vault.' },
+  { name: 'AZURE_CLIENT_CERTIFICATE_PASSWORD', components: both, secret: true, description: 'Password of the certificate file, if it has one (aadApplication).' },
+  { name: 'AZURE_CLIENT_SECRET', components: both, secret: true, description: 'Client secret of the Entra application (aadApplication), as an alternative to a certificate.' },
+  { name: 'AZURE_FEDERATED_TOKEN_FILE', components: both, description: 'Service-account token file for workloadIdentity; injected by the AKS workload identity webhook.' },
+  { name: 'CLOUD', default: 'AZUREPUBLIC', components: both, description: 'Azure cloud, which picks the token audience and authority: `AZUREPUBLIC` (monitor.azure.com), `AZUREGOVERNMENT` (monitor.azure.us), `AZURECHINA` (monitor.azure.cn) or `AZURECUSTOM` (set INGESTION_AAD_AUDIENCE and AAD_HOST_ENDPOINT). Any case, with or without underscores (`AZURE_PUBLIC_CLOUD`, `AzureChina`).' },
+  { name: 'INGESTION_AAD_AUDIENCE', components: both, description: 'Token scope overriding the one CLOUD picks; must end in `/.default` (e.g. `https://monitor.azure.com/.default`).' },
+  { name: 'AAD_HOST_ENDPOINT', components: both, description: 'Entra authority host for custom or air-gapped clouds (e.g. `login.microsoftonline.us`); overrides the one CLOUD picks.' },
+  // ---- limits ----
+  { name: 'MAX_BODY_BYTES', default: '32MiB', components: both, description: 'Largest compressed request body accepted; larger → 413. Sizes take bytes or KiB/MiB/GiB.' },
+  { name: 'MAX_DECODED_BYTES', default: '32MiB', components: both, description: 'Largest decompressed WriteRequest accepted, checked against the snappy header before decompressing; larger → 413.' },
+  { name: 'MAX_UPSTREAM_BYTES', default: '8MiB', components: both, description: 'Largest uncompressed WriteRequest sent upstream in one request; larger data is split into several requests (on series boundaries), never dropped. An endpoint answering 413 makes the relay split further.' },
+  { name: 'MAX_LABELS_PER_SERIES', default: '63', components: both, description: 'Most labels one series may have, the cluster label included (Azure Monitor\'s limit).' },
+  { name: 'MAX_LABEL_NAME_LENGTH', default: '511', components: both, description: 'Longest label name, in characters (Azure Monitor\'s limit).' },
+  { name: 'MAX_LABEL_VALUE_LENGTH', default: '1023', components: both, description: 'Longest label value, in characters (Azure Monitor\'s limit).' },
+  { name: 'MAX_METRIC_NAME_LENGTH', default: '511', components: both, description: 'Longest metric name, in characters (Azure Monitor\'s limit).' },
+  // ---- sending ----
+  { name: 'UPSTREAM_TIMEOUT', default: '20s', components: both, description: 'Time one ingestion endpoint has to answer one request, from connect to response. Kept below Prometheus\'s 30 s remote_timeout so the relay answers before the sender gives up.' },
+  // ---- observability ----
+  { name: 'PUBLISH_LOG_INTERVAL', default: '1m', components: both, description: 'How often the `Metric packets published in last 1 minute` line is logged (the name keeps the side car\'s wording). Durations take ms/s/m/h.' },
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', components: relay, secret: true, description: 'Application Insights connection string. When set, custom metrics (samples received, samples published per endpoint, rejections by reason, fan-out latency) are sent there; when unset nothing is sent.' },
+];
+
+const byName = new Map(SETTINGS.map((s) => [s.name, s]));
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The setting's value, its default when unset or blank; throws on an undeclared name. */
+export function settingValue(env: Env, name: string): string | undefined {
+  const spec = byName.get(name);
+  if (!spec) throw new Error(`setting ${name} is not declared in shared/config/settings.ts`);
+  const raw = env[name];
+  return raw !== undefined && raw.trim() !== '' ? raw.trim() : spec.default;
+}
+
+export function isSecretSetting(name: string): boolean {
+  return byName.get(name)?.secret === true;
+}

@@ -6,6 +6,7 @@
 //
 // Inspect: GET /emulator/summary, GET /emulator/series?match=<metric>
 
+import { createHash } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { uncompressSync } from 'snappy';
@@ -52,7 +53,7 @@ export interface WorkspaceEmulator {
   series: Map<string, StoredSeries>;
   metadata: Map<string, MetricMetadata>;
   /** every POST received, with its outcome */
-  requests: { status: number; bytes: number; samples: number; userAgent?: string; auth?: string }[];
+  requests: { status: number; bytes: number; sha256: string; samples: number; userAgent?: string; auth?: string }[];
   fault?: Fault;
   summary(): WorkspaceSummary;
   close(): Promise<void>;
@@ -120,7 +121,7 @@ async function handle(emu: WorkspaceEmulator, opts: WorkspaceEmulatorOptions, re
   if (req.method !== 'POST' || url.pathname !== INGESTION_PATH) return send(404, 'not an ingestion endpoint');
 
   const body = await readBody(req, 64 * 1024 * 1024);
-  const record = { status: 0, bytes: body?.length ?? 0, samples: 0, userAgent: req.headers['user-agent'], auth: req.headers.authorization };
+  const record = { status: 0, bytes: body?.length ?? 0, sha256: body ? createHash('sha256').update(body).digest('hex') : '', samples: 0, userAgent: req.headers['user-agent'], auth: req.headers.authorization };
   emu.requests.push(record);
   const answer = (status: number, text = '', headers: Record<string, string> = {}): void => {
     record.status = status;

@@ -1,0 +1,129 @@
+// The dev host (`npm run relay`, `npm start`): the Function's handlers over real HTTP,
+// settings from the environment and local.settings.json, start-up failures that say
+// what to set.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type RunningRelay, startRelayHost } from '../../dev/relay-host';
+import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
+import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
+import { loadFixtures, repoRoot } from '../helpers/repo';
+
+const fixture = loadFixtures()[0];
+
+describe('relay host over HTTP', () => {
+  let ws: WorkspaceEmulator;
+  let host: RunningRelay;
+  before(async () => {
+    ws = await startWorkspaceEmulator();
+    host = await startRelayHost({ INGESTION_URL: ws.url, IDENTITY_TYPE: 'none', DEV_FUNCTION_KEY: 'dev-key-123', PUBLISH_LOG_INTERVAL: '1h' }, 0);
+  });
+  after(async () => {
+    await host.close();
+    await ws.close();
+  });
+
+  const post = (path: string, headers: Record<string, string> = {}): Promise<Response> =>
+    fetch(`${host.url}${path}`, { method: 'POST', headers: { ...REMOTE_WRITE_HEADERS, ...headers }, body: fixture.body });
+
+  test('POST /api/v1/write with the function key → 204, forwarded', async () => {
+    const res = await post('/api/v1/write', { 'x-functions-key': 'dev-key-123' });
+    assert.equal(res.status, 204, await res.text());
+    assert.equal(ws.requests.length, 1);
+    const viaCode = await post('/api/v1/write?code=dev-key-123');
+    assert.equal(viaCode.status, 204);
+  });
+
+  test('a missing or wrong function key → 401', async () => {
+    assert.equal((await post('/api/v1/write')).status, 401);
+    assert.equal((await post('/api/v1/write', { 'x-functions-key': 'wrong' })).status, 401);
+  });
+
+  test('GET /api/health is anonymous JSON', async () => {
+    const res = await fetch(`${host.url}/api/health`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /application\/json/);
+    const body = (await res.json()) as { status: string; identity: { type: string } };
+    assert.equal(body.status, 'ok');
+    assert.equal(body.identity.type, 'none');
+  });
+
+  test('wrong method → 405, unknown route → 404', async () => {
+    assert.equal((await fetch(`${host.url}/api/v1/write`)).status, 405);
+    assert.equal((await fetch(`${host.url}/api/nope`)).status, 404);
+  });
+});
+
+describe('processes', () => {
+  const dirs: string[] = [];
+  const children: ChildProcess[] = [];
+  after(() => {
+    for (const c of children) c.kill('SIGKILL');
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  function run(script: string, env: Record<string, string>, cwd = repoRoot): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
+    const child = spawn(process.execPath, [join(repoRoot, 'dist', script)], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((ok) => child.on('exit', (code) => ok(code)));
+    return { child, out: () => out, exited };
+  }
+
+  async function waitFor(out: () => string, re: RegExp, ms = 10_000): Promise<RegExpExecArray> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const m = re.exec(out());
+      if (m) return m;
+      if (Date.now() > until) throw new Error(`timed out waiting for ${re}; output:\n${out()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  test('misconfiguration exits at start-up with what to set', async () => {
+    const p = run('dev/relay-host.js', { IDENTITY_TYPE: 'userAssigned', PORT: '0' }, mkTmp(dirs));
+    assert.equal(await p.exited, 2);
+    assert.match(p.out(), /INGESTION_URL is not set: set it to the workspace's metrics ingestion endpoint/);
+    assert.match(p.out(), /IDENTITY_TYPE=userAssigned needs AZURE_CLIENT_ID/);
+  });
+
+  test('npm run relay reads local.settings.json Values like func start', async () => {
+    const ws = await startWorkspaceEmulator();
+    try {
+      const dir = mkTmp(dirs);
+      writeFileSync(join(dir, 'local.settings.json'), JSON.stringify({ IsEncrypted: false, Values: { INGESTION_URL: ws.url, IDENTITY_TYPE: 'none', CLUSTER: 'from-local-settings', '//CLUSTER': 'a comment' } }));
+      const p = run('dev/relay-host.js', { PORT: '0' }, dir);
+      const [, url] = await waitFor(p.out, /url=(http:\/\/127\.0\.0\.1:\d+)\/api\/v1\/write/);
+      const health = (await (await fetch(`${url}/api/health`)).json()) as { cluster: string };
+      assert.equal(health.cluster, 'from-local-settings');
+      p.child.kill('SIGTERM');
+    } finally {
+      await ws.close();
+    }
+  });
+
+  test('npm start runs on embedded defaults: emulated identity and workspace, data visible', async () => {
+    const p = run('dev/start.js', { PORT: '0', WORKSPACE_EMULATOR_PORT: '0' }, mkTmp(dirs));
+    const [, writeUrl] = await waitFor(p.out, /remote_write url:\s+(\S+)/);
+    const [, summaryUrl] = await waitFor(p.out, /received data:\s+(\S+)/);
+    const res = await fetch(writeUrl, { method: 'POST', headers: REMOTE_WRITE_HEADERS, body: fixture.body });
+    assert.equal(res.status, 204, await res.text());
+    const summary = (await (await fetch(summaryUrl)).json()) as { samples: number; accepted: number };
+    assert.equal(summary.accepted, 1);
+    assert.equal(summary.samples, 500);
+    p.child.kill('SIGINT');
+    assert.equal(await p.exited, 0);
+  });
+});
+
+function mkTmp(dirs: string[]): string {
+  const d = mkdtempSync(join(tmpdir(), 'relay-host-'));
+  dirs.push(d);
+  return d;
+}

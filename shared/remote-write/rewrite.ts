@@ -3,6 +3,7 @@
 // copied as raw bytes (samples, exemplars, histograms, metadata, unknown fields), so
 // sample values — stale-marker NaN payloads included — leave bit for bit as they came.
 
+import { compareRanges, equalsBytes } from './bytes';
 import { type Cursor, WIRE_LEN, readLenEnd, readTag, skipField, varintSize, writeVarint } from './wire';
 
 const CLUSTER = Buffer.from('cluster');
@@ -51,8 +52,8 @@ function writeSeries(buf: Buffer, start: number, end: number, clusterField: Buff
   let sorted = true;
   let hasCluster = false;
   for (let i = 0; i < n; i++) {
-    if (i > 0 && buf.compare(buf, nameStart[i - 1], nameEnd[i - 1], nameStart[i], nameEnd[i]) < 0) sorted = false;
-    if (nameEnd[i] - nameStart[i] === CLUSTER.length && buf.compare(CLUSTER, 0, CLUSTER.length, nameStart[i], nameEnd[i]) === 0) hasCluster = true;
+    if (i > 0 && compareRanges(buf, nameStart[i], nameEnd[i], buf, nameStart[i - 1], nameEnd[i - 1]) < 0) sorted = false;
+    if (equalsBytes(buf, nameStart[i], nameEnd[i], CLUSTER)) hasCluster = true;
   }
   const insert = clusterField !== undefined && !hasCluster;
   if (sorted && !insert) return o + buf.copy(out, o, fieldBegin, end); // unchanged series
@@ -67,8 +68,8 @@ function writeSeries(buf: Buffer, start: number, end: number, clusterField: Buff
   let inserted = !insert;
   for (let k = 0; k < n; k++) {
     const i = order[k];
-    // buf.compare(target, …) is the sign of (this range − target): insert before the first name above "cluster"
-    if (!inserted && buf.compare(CLUSTER, 0, CLUSTER.length, nameStart[i], nameEnd[i]) > 0) {
+    // the cluster label goes before the first name above "cluster"
+    if (!inserted && compareRanges(buf, nameStart[i], nameEnd[i], CLUSTER, 0, CLUSTER.length) > 0) {
       o += clusterField!.copy(out, o);
       inserted = true;
     }
@@ -123,7 +124,7 @@ function insertionSortByName(buf: Buffer, n: number): void {
   for (let i = 1; i < n; i++) {
     const x = order[i];
     let j = i - 1;
-    while (j >= 0 && buf.compare(buf, nameStart[x], nameEnd[x], nameStart[order[j]], nameEnd[order[j]]) > 0) {
+    while (j >= 0 && compareRanges(buf, nameStart[order[j]], nameEnd[order[j]], buf, nameStart[x], nameEnd[x]) > 0) {
       order[j + 1] = order[j];
       j--;
     }

@@ -17,6 +17,7 @@ import {
 import { HISTOGRAM_SCHEMA, METADATA_SCHEMA, checkMessage } from './schema';
 import { formatSeries } from './format';
 import { countUtf8Chars, isUtf8Range } from './utf8';
+import { compareRanges, equalsBytes } from './bytes';
 
 export interface SeriesLimits {
   maxLabelsPerSeries: number;
@@ -141,7 +142,7 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
       checkLabelValue(buf, vs, ve, ns, ne, limits, start, end);
 
       if (prevStart >= 0) {
-        const cmp = buf.compare(buf, prevStart, prevEnd, ns, ne);
+        const cmp = compareRanges(buf, ns, ne, buf, prevStart, prevEnd);
         if (cmp === 0) fail('duplicate_label_name', `duplicate label name "${buf.toString('latin1', ns, ne)}"`, buf, start, end);
         if (cmp < 0) sorted = false;
       }
@@ -266,7 +267,7 @@ function checkLabelValue(buf: Buffer, s: number, e: number, ns: number, ne: numb
 function checkDuplicatesUnsorted(buf: Buffer, labels: number, tsStart: number, tsEnd: number): void {
   for (let i = 1; i < labels; i++) {
     for (let j = 0; j < i; j++) {
-      if (buf.compare(buf, nameStarts[j], nameEnds[j], nameStarts[i], nameEnds[i]) === 0) {
+      if (compareRanges(buf, nameStarts[i], nameEnds[i], buf, nameStarts[j], nameEnds[j]) === 0) {
         fail('duplicate_label_name', `duplicate label name "${buf.toString('latin1', nameStarts[i], nameEnds[i])}"`, buf, tsStart, tsEnd);
       }
     }
@@ -294,8 +295,3 @@ function isNameChar(b: number): boolean {
   return (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || b === 0x5f || (b >= 0x30 && b <= 0x39);
 }
 
-function equalsBytes(buf: Buffer, s: number, e: number, lit: Buffer): boolean {
-  if (e - s !== lit.length) return false;
-  for (let i = 0; i < lit.length; i++) if (buf[s + i] !== lit[i]) return false;
-  return true;
-}

@@ -3,11 +3,13 @@
 //
 // Representation choices:
 // - Every `double` is carried as its raw IEEE-754 bit pattern in a `bigint`
-//   (`Float64Bits`), never as a JS number: converting to a number may canonicalise
-//   NaN payloads, and the Prometheus stale marker is a NaN with the specific bits
-//   0x7ff0000000000002 that must survive bit for bit. Use bitsToNumber/numberToBits
-//   at the edges (display, arithmetic), knowing numberToBits(NaN) cannot recover a
-//   payload that was lost.
+//   (`Float64Bits`), never as a JS number: the Prometheus stale marker is a NaN
+//   with the specific bits 0x7ff0000000000002 that must survive bit for bit, and it
+//   is a *signalling* NaN (quiet bit clear), which V8 silently turns into the quiet
+//   0x7ff8000000000002 as soon as the number is stored in a plain JS array (double
+//   elements), e.g. `[n]` or `arr.push(n)`. Use bitsToNumber/numberToBits at the
+//   edges (display, arithmetic), knowing numberToBits(NaN) cannot recover a payload
+//   that was lost.
 // - 64-bit integers (int64 timestamps, uint64 counts, sint64 deltas) are `bigint`:
 //   timestamps are legal over the whole int64 range and counts over uint64, beyond
 //   Number.MAX_SAFE_INTEGER, and a lossless codec cannot round them.

@@ -19,6 +19,7 @@ let fieldEnd = new Int32Array(128);
 let nameStart = new Int32Array(128);
 let nameEnd = new Int32Array(128);
 let order = new Int32Array(128);
+let valueEmpty = new Uint8Array(128);
 
 /**
  * Returns a new WriteRequest with sorted label sets and the cluster label added.
@@ -51,23 +52,30 @@ function writeSeries(buf: Buffer, start: number, end: number, clusterField: Buff
   const n = collectLabels(buf, start, end);
   let sorted = true;
   let hasCluster = false;
+  // An empty value means "no label" in Prometheus: such a cluster label is replaced.
+  let emptyCluster = -1;
   for (let i = 0; i < n; i++) {
     if (i > 0 && compareRanges(buf, nameStart[i], nameEnd[i], buf, nameStart[i - 1], nameEnd[i - 1]) < 0) sorted = false;
-    if (equalsBytes(buf, nameStart[i], nameEnd[i], CLUSTER)) hasCluster = true;
+    if (equalsBytes(buf, nameStart[i], nameEnd[i], CLUSTER)) {
+      if (valueEmpty[i]) emptyCluster = i;
+      else hasCluster = true;
+    }
   }
   const insert = clusterField !== undefined && !hasCluster;
+  const dropped = insert && emptyCluster >= 0 ? emptyCluster : -1;
   if (sorted && !insert) return o + buf.copy(out, o, fieldBegin, end); // unchanged series
 
   for (let i = 0; i < n; i++) order[i] = i;
   if (!sorted) insertionSortByName(buf, n);
 
   // New payload: labels in order (cluster spliced in), then every other field as is.
-  const payloadLen = end - start + (insert ? clusterField.length : 0);
+  const payloadLen = end - start + (insert ? clusterField.length : 0) - (dropped >= 0 ? fieldEnd[dropped] - fieldStart[dropped] : 0);
   out[o++] = 0x0a;
   o = writeVarint(out, o, payloadLen);
   let inserted = !insert;
   for (let k = 0; k < n; k++) {
     const i = order[k];
+    if (i === dropped) continue;
     // the cluster label goes before the first name above "cluster"
     if (!inserted && compareRanges(buf, nameStart[i], nameEnd[i], CLUSTER, 0, CLUSTER.length) > 0) {
       o += clusterField!.copy(out, o);
@@ -104,12 +112,17 @@ function collectLabels(buf: Buffer, start: number, end: number): number {
     fieldEnd[n] = labelEnd;
     nameStart[n] = c.pos;
     nameEnd[n] = c.pos;
+    valueEmpty[n] = 1;
     while (c.pos < labelEnd) {
       const t = readTag(buf, c, labelEnd);
       if (t === 0x0a) {
         const e = readLenEnd(buf, c, labelEnd);
         nameStart[n] = c.pos;
         nameEnd[n] = e;
+        c.pos = e;
+      } else if (t === 0x12) {
+        const e = readLenEnd(buf, c, labelEnd);
+        valueEmpty[n] = e > c.pos ? 0 : 1;
         c.pos = e;
       } else {
         skipField(buf, c, labelEnd, t & 7);
@@ -143,6 +156,9 @@ function growScratch(): void {
   nameStart = grow(nameStart);
   nameEnd = grow(nameEnd);
   order = grow(order);
+  const v = new Uint8Array(valueEmpty.length * 2);
+  v.set(valueEmpty);
+  valueEmpty = v;
 }
 
 /** Counts top-level fields: an upper bound on the number of series. */

@@ -100,6 +100,7 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
   let sorted = true;
   let hasName = false;
   let hasCluster = false;
+  let emptyCluster = false;
   let prevStart = -1;
   let prevEnd = -1;
   while (c.pos < end) {
@@ -137,7 +138,11 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
         checkMetricName(buf, vs, ve, limits, start, end);
       } else {
         checkLabelName(buf, ns, ne, limits, start, end);
-        if (equalsBytes(buf, ns, ne, CLUSTER_LABEL)) hasCluster = true;
+        if (equalsBytes(buf, ns, ne, CLUSTER_LABEL)) {
+          // an empty value means "no label" in Prometheus: the rewrite replaces it
+          if (ve > vs) hasCluster = true;
+          else emptyCluster = true;
+        }
       }
       checkLabelValue(buf, vs, ve, ns, ne, limits, start, end);
 
@@ -170,7 +175,7 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
   }
 
   if (!hasName) fail('missing_metric_name', 'series has no __name__ label', buf, start, end);
-  const finalLabels = labels + (wantCluster && !hasCluster ? 1 : 0);
+  const finalLabels = labels + (wantCluster && !hasCluster && !emptyCluster ? 1 : 0);
   if (finalLabels > limits.maxLabelsPerSeries) {
     fail('too_many_labels', `series has ${finalLabels} labels${finalLabels > labels ? ' (with the cluster label)' : ''}, the limit is ${limits.maxLabelsPerSeries}`, buf, start, end);
   }

@@ -304,3 +304,29 @@ describe('decompressBounded', () => {
     }
   });
 });
+
+describe('an empty cluster label', () => {
+  it('counts as missing (Prometheus treats empty as absent) and is replaced, not duplicated', () => {
+    const raw = Buffer.concat([
+      rawSeries(rawLabel('__name__', 'a'), rawLabel('cluster', ''), rawLabel('job', 'x'), rawSample(staleMarkerBits, 1n)),
+      rawSeries(rawLabel('__name__', 'b'), rawLabel('cluster', 'own'), rawSample(staleMarkerBits, 2n)),
+    ]);
+    const scan = validateWriteRequest(raw, LIMITS, 'new');
+    assert.equal(scan.missingCluster, 1);
+    const out = rewriteLabels(raw, { cluster: 'new' });
+    assert.deepEqual(
+      decodeWriteRequest(out).timeseries.map((ts) => ts.labels.map((l) => `${l.name}=${l.value}`).join(',')),
+      ['__name__=a,cluster=new,job=x', '__name__=b,cluster=own'],
+    );
+    assert.deepEqual(validateWriteRequest(out, LIMITS, 'new').missingCluster, 0);
+    // without a cluster to set, the empty label stays as it came
+    assert.ok(rewriteLabels(raw, {}).equals(raw));
+  });
+
+  it('does not count towards the label limit when it is replaced', () => {
+    const labels = [rawLabel('__name__', 'a'), rawLabel('cluster', '')];
+    for (let i = 0; labels.length < 63; i++) labels.push(rawLabel(`l${String(i).padStart(2, '0')}`, 'v'));
+    const raw = rawSeries(...labels.sort(Buffer.compare), rawSample(0n, 1n));
+    assert.equal(validateWriteRequest(raw, LIMITS, 'new').missingCluster, 1);
+  });
+});

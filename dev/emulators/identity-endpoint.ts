@@ -11,7 +11,7 @@ export interface IdentityEmulatorOptions {
   /** key shared with the workspace emulator */
   key: Buffer;
   port?: number;
-  /** lifetime of issued tokens */
+  /** lifetime of issued tokens; Azure managed-identity tokens live about 24 h */
   tokenLifetimeSeconds?: number;
 }
 
@@ -45,7 +45,7 @@ export async function startIdentityEmulator(opts: IdentityEmulatorOptions): Prom
     header,
     requests: [],
     failUntil: 0,
-    tokenLifetimeSeconds: opts.tokenLifetimeSeconds ?? 3600,
+    tokenLifetimeSeconds: opts.tokenLifetimeSeconds ?? 86_400,
     env: () => ({ IDENTITY_ENDPOINT: emu.endpoint, IDENTITY_HEADER: header }),
     close: () => new Promise((ok) => {
       emu.server.close(() => ok());

@@ -12,7 +12,10 @@ export function parseSize(raw: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(raw);
   const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
   if (!m || unit === undefined) throw new ConfigProblem(`"${raw}" is not a size: use bytes or a number with KiB, MiB or GiB (e.g. 32MiB)`);
-  return Math.floor(Number(m[1]) * unit);
+  const bytes = Math.floor(Number(m[1]) * unit);
+  // Every size setting is a limit: zero would refuse (or endlessly split) everything.
+  if (bytes < 1) throw new ConfigProblem(`"${raw}" is less than one byte: use bytes or a number with KiB, MiB or GiB (e.g. 32MiB)`);
+  return bytes;
 }
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -24,6 +27,13 @@ export function parseDuration(raw: string): number {
   let total = 0;
   for (const part of s.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(part[1]) * DURATION_UNITS[part[2]];
   return total;
+}
+
+/** parseDuration for intervals and timeouts, where zero is a mistake (a 0 ms timeout fails every request). */
+export function parsePositiveDuration(raw: string): number {
+  const ms = parseDuration(raw);
+  if (ms <= 0) throw new ConfigProblem(`"${raw}" must be longer than zero: use e.g. 500ms, 30s, 2m, 1h30m`);
+  return ms;
 }
 
 export function parsePositiveInt(raw: string): number {

@@ -4,7 +4,7 @@
 import { type Endpoint, parseEndpoints } from '../fanout/endpoints';
 import { type IdentityConfig, describeIdentity, loadIdentityConfig } from '../identity/identity-config';
 import type { SeriesLimits } from '../remote-write/validate';
-import { ConfigProblem, formatBytes, parseDuration, parsePositiveInt, parseSize } from './parse';
+import { ConfigProblem, formatBytes, parsePositiveDuration, parsePositiveInt, parseSize } from './parse';
 import { type Env, settingValue } from './settings';
 
 export class ConfigError extends Error {
@@ -76,8 +76,8 @@ export function loadRelayConfig(env: Env): RelayConfig {
     cluster,
     limits: loadSeriesLimits(env, problems),
     sizes: loadSizeLimits(env, problems),
-    upstreamTimeoutMs: parsed(env, 'UPSTREAM_TIMEOUT', parseDuration, problems),
-    publishLogIntervalMs: parsed(env, 'PUBLISH_LOG_INTERVAL', parseDuration, problems),
+    upstreamTimeoutMs: parsed(env, 'UPSTREAM_TIMEOUT', parsePositiveDuration, problems),
+    publishLogIntervalMs: parsed(env, 'PUBLISH_LOG_INTERVAL', parsePositiveDuration, problems),
     appInsightsConnectionString: settingValue(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
   };
   if (problems.length > 0) throw new ConfigError(problems);

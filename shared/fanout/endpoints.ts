@@ -24,12 +24,12 @@ export function parseEndpoints(raw: string | undefined, setting: string, problem
     return [];
   }
   const out: Endpoint[] = [];
-  for (const part of raw.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const [index, part] of raw.split(',').map((s) => s.trim()).filter((s) => s !== '').entries()) {
     let u: URL;
     try {
       u = new URL(part);
     } catch {
-      problems.push(`${setting} entry "${redactUrl(part)}" is not a valid URL`);
+      problems.push(`${setting} entry ${index + 1} (${part.length} characters) is not a valid URL: set it to the full https:// ingestion endpoint URL`); // the text itself may hold a secret
       continue;
     }
     if (u.protocol !== 'https:' && !(u.protocol === 'http:' && LOOPBACK.test(u.hostname))) {
@@ -37,19 +37,15 @@ export function parseEndpoints(raw: string | undefined, setting: string, problem
       continue;
     }
     if (u.username || u.password) {
-      problems.push(`${setting} entry for ${u.host} must not carry credentials in the URL`);
+      problems.push(`${setting} entry for ${u.host} must not carry credentials in the URL: remove the user:password@ part (tokens come from IDENTITY_TYPE)`);
       continue;
     }
     if (out.some((e) => e.url === u.href)) {
-      problems.push(`${setting} lists ${u.host}${u.pathname} twice`);
+      problems.push(`${setting} lists ${u.host}${u.pathname} twice: remove the duplicate`);
       continue;
     }
     out.push({ id: endpointId(u.href), url: u.href, host: u.host });
   }
-  if (out.length === 0 && !problems.some((p) => p.startsWith(setting))) problems.push(`${setting} holds no URL`);
+  if (out.length === 0 && !problems.some((p) => p.startsWith(setting))) problems.push(`${setting} holds no URL: set it to the workspace's https:// metrics ingestion endpoint`);
   return out;
-}
-
-function redactUrl(s: string): string {
-  return s.length > 60 ? `${s.slice(0, 60)}…` : s;
 }

@@ -30,6 +30,8 @@ export interface TokenSourceOptions {
   refreshFraction?: number;
   /** wait before retrying a failed background refresh */
   retryDelayMs?: number;
+  /** longest wait for one credential call; a hung identity endpoint must not wedge every caller */
+  requestTimeoutMs?: number;
   onRefreshError?: (err: Error) => void;
 }
 
@@ -45,10 +47,13 @@ export function createTokenSource(credential: TokenCredential, scope: string, op
   const now = opts.now ?? Date.now;
   const refreshFraction = opts.refreshFraction ?? 0.5;
   const retryDelayMs = opts.retryDelayMs ?? 10_000;
+  const requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
   let cached: Cached | undefined;
   let inflight: Promise<Cached> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let lastError: string | undefined;
+  /** after a failed background refresh: callers do not start another before this */
+  let retryAt = 0;
   let requests = 0;
   let closed = false;
 
@@ -62,10 +67,22 @@ export function createTokenSource(credential: TokenCredential, scope: string, op
   const fetchToken = async (): Promise<Cached> => {
     requests++;
     let t: AccessToken | null;
+    const abort = new AbortController();
+    let timeout: NodeJS.Timeout | undefined;
     try {
-      t = await credential.getToken(scope);
+      t = await Promise.race([
+        credential.getToken(scope, { abortSignal: abort.signal }),
+        new Promise<never>((_, fail) => {
+          timeout = setTimeout(() => {
+            abort.abort();
+            fail(new Error(`no answer within ${requestTimeoutMs} ms`));
+          }, requestTimeoutMs); // not unref'd: someone awaits this call, and it is cleared when the call ends
+        }),
+      ]);
     } catch (err) {
       throw new TokenError(`could not get a token for ${scope}: ${oneLine(err)}`);
+    } finally {
+      clearTimeout(timeout);
     }
     if (!t) throw new TokenError(`the credential returned no token for ${scope}`);
     const issued = now();
@@ -84,6 +101,7 @@ export function createTokenSource(credential: TokenCredential, scope: string, op
       .then((c) => {
         cached = c;
         lastError = undefined;
+        retryAt = 0;
         schedule(c.refreshAt);
         return c;
       })
@@ -92,7 +110,8 @@ export function createTokenSource(credential: TokenCredential, scope: string, op
         // Keep the still-valid token; try again soon, but before it expires.
         if (cached && now() < cached.usableUntil) {
           opts.onRefreshError?.(err);
-          schedule(Math.min(now() + retryDelayMs, cached.usableUntil));
+          retryAt = Math.min(now() + retryDelayMs, cached.usableUntil);
+          schedule(retryAt);
         }
         throw err;
       })
@@ -106,7 +125,7 @@ export function createTokenSource(credential: TokenCredential, scope: string, op
     async getToken() {
       const t = now();
       if (cached && t < cached.usableUntil) {
-        if (t >= cached.refreshAt && !inflight) void refresh().catch(() => undefined);
+        if (t >= cached.refreshAt && t >= retryAt && !inflight) void refresh().catch(() => undefined);
         return cached.token;
       }
       return (await refresh()).token;

@@ -65,16 +65,25 @@ export function loadSizeLimits(env: Env, problems: string[]): SizeLimits {
   };
 }
 
+/** The cluster label's value obeys the same limit as any label value. */
+export function checkClusterValue(cluster: string | undefined, limits: SeriesLimits, problems: string[]): void {
+  if (cluster !== undefined && [...cluster].length > limits.maxLabelValueLength) {
+    problems.push(`CLUSTER is ${[...cluster].length} characters, over MAX_LABEL_VALUE_LENGTH=${limits.maxLabelValueLength}: use a shorter cluster name`);
+  }
+}
+
 export function loadRelayConfig(env: Env): RelayConfig {
   const problems: string[] = [];
   const endpoints = parseEndpoints(settingValue(env, 'INGESTION_URL'), 'INGESTION_URL', problems);
   const identity = loadIdentityConfig(env, problems);
   const cluster = settingValue(env, 'CLUSTER');
+  const limits = loadSeriesLimits(env, problems);
+  checkClusterValue(cluster, limits, problems);
   const cfg: RelayConfig = {
     endpoints,
     identity,
     cluster,
-    limits: loadSeriesLimits(env, problems),
+    limits,
     sizes: loadSizeLimits(env, problems),
     upstreamTimeoutMs: parsed(env, 'UPSTREAM_TIMEOUT', parsePositiveDuration, problems),
     publishLogIntervalMs: parsed(env, 'PUBLISH_LOG_INTERVAL', parsePositiveDuration, problems),

@@ -79,6 +79,10 @@ describe('loadRelayConfig: misconfigurations', () => {
     expectProblem(env({ INGESTION_URL: 'dce.eastus-1.metrics.ingest.monitor.azure.com/api/v1/write' }), 'INGESTION_URL', /not a valid URL/, /https:\/\//);
   });
 
+  it('CLUSTER longer than a label value may be', () => {
+    expectProblem(env({ CLUSTER: 'c'.repeat(1024) }), 'CLUSTER', /1024 characters, over MAX_LABEL_VALUE_LENGTH=1023/);
+  });
+
   it('INGESTION_URL malformed is not echoed (it may hold a secret)', () => {
     const p = expectProblem(env({ INGESTION_URL: `${URL_A},https//user:s3cr3t-value@host/x` }), 'INGESTION_URL', /entry 2 \(\d+ characters\) is not a valid URL/);
     assert.ok(!p.includes('s3cr3t-value'));

@@ -17,7 +17,11 @@ export type RejectReason =
   | 'label_value_too_long'
   | 'metric_name_too_long'
   | 'upstream_rejected'
-  | 'method_not_allowed';
+  | 'method_not_allowed'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'foreign_cluster'
+  | 'over_quota';
 
 export class HttpError extends Error {
   override readonly name = 'HttpError';

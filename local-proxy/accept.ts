@@ -1,0 +1,95 @@
+// POST /api/v1/write without the HTTP: header checks, bounded body, bounded snappy,
+// structural validation with the relay's own rules, the cluster label, then the spool.
+// Each request is judged alone, so one bad request gets its 400 at once and never
+// reaches (or poisons) a batch. 204 only after the spool's flush.
+//
+// Status codes: 4xx only for data that can never succeed (Prometheus drops on 4xx);
+// 503 + Retry-After for anything that may pass later (spool full, disk error, shutdown).
+
+import { HttpError } from '../shared/errors';
+import type { Fields } from '../shared/observability/log';
+import { checkWriteHeaders } from '../shared/relay/receive';
+import { rewriteLabels } from '../shared/remote-write/rewrite';
+import { compress, decompressBounded } from '../shared/remote-write/snappy';
+import { validateWriteRequest } from '../shared/remote-write/validate';
+import type { ProxyConfig } from './config';
+import type { ForwarderMetrics } from './metrics';
+import { type Spool, SpoolClosedError, SpoolFullError, SpoolWriteError } from './spool';
+
+export interface WriteInput {
+  /** case-insensitive header lookup */
+  header(name: string): string | null | undefined;
+  /** the body, or undefined once it passes maxBytes */
+  body(maxBytes: number): Promise<Buffer | undefined>;
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface AcceptDeps {
+  spool: Spool;
+  metrics: ForwarderMetrics;
+  warnOnce: (key: string, level: 'warn' | 'error', msg: string, fields?: Fields) => void;
+  shuttingDown(): boolean;
+}
+
+/** Seconds Prometheus is asked to wait when the forwarder cannot take data right now. */
+export const BUSY_RETRY_AFTER_SECONDS = 5;
+
+export type WriteHandler = (input: WriteInput) => Promise<Answer>;
+
+export function createWriteHandler(cfg: Pick<ProxyConfig, 'sizes' | 'limits' | 'cluster'>, deps: AcceptDeps): WriteHandler {
+  const { metrics } = deps;
+
+  const answer = (status: number, body = '', headers: Record<string, string> = {}): Answer => {
+    metrics.receivedRequests.inc({ code: String(status) });
+    return { status, headers, body };
+  };
+
+  const refuse = (status: number, reason: string, detail: string, level: 'warn' | 'error' = 'warn'): Answer => {
+    metrics.rejectedRequests.inc({ reason });
+    deps.warnOnce(`reject:${reason}`, level, 'write request refused', { status, reason, detail });
+    const headers: Record<string, string> = status === 503 ? { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) } : {};
+    return answer(status, `${detail}\n`, headers);
+  };
+
+  return async (input) => {
+    if (deps.shuttingDown()) return refuse(503, 'shutting_down', 'forwarder is shutting down; retry (the data stays in the sender\'s WAL)');
+    let block: Buffer;
+    let samples: number;
+    try {
+      checkWriteHeaders(input.header, cfg.sizes.maxBodyBytes);
+      const body = await input.body(cfg.sizes.maxBodyBytes);
+      if (body === undefined) throw new HttpError(413, 'body_too_large', `body is over MAX_BODY_BYTES=${cfg.sizes.maxBodyBytes}`);
+      if (body.length === 0) return answer(204);
+      const raw = decompressBounded(body, cfg.sizes.maxDecodedBytes);
+      const scan = validateWriteRequest(raw, cfg.limits, cfg.cluster);
+      if (scan.series === 0 && scan.metadata === 0) {
+        if (raw.length === 0) return answer(204);
+        throw new HttpError(400, 'bad_protobuf', 'WriteRequest holds no timeseries and no metadata, only unknown fields (a remote-write 2.0 body sent as 1.0?)');
+      }
+      // The spool keeps snappy blocks: the sender's own bytes when nothing changes (no work,
+      // ~5x smaller than the WriteRequest), else the rewritten request compressed once.
+      block = scan.unsorted > 0 || scan.missingCluster > 0 ? compress(rewriteLabels(raw, { cluster: cfg.cluster })) : body;
+      samples = scan.samples + scan.histograms;
+    } catch (err) {
+      if (err instanceof HttpError) return refuse(err.status, err.reason, err.message);
+      throw err;
+    }
+
+    try {
+      await deps.spool.append(block, samples);
+    } catch (err) {
+      if (err instanceof SpoolFullError) return refuse(503, 'spool_full', `${err.message}; retry later (upstream is behind)`);
+      if (err instanceof SpoolClosedError) return refuse(503, 'shutting_down', err.message);
+      if (err instanceof SpoolWriteError) return refuse(503, 'spool_error', err.message, 'error');
+      throw err;
+    }
+    metrics.receivedSamples.inc(samples);
+    metrics.spooledBytes.inc(block.length);
+    return answer(204);
+  };
+}

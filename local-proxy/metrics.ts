@@ -1,0 +1,94 @@
+// The forwarder's own metrics for GET /metrics, on a private prom-client registry (so
+// two forwarders in one test process never share counters). Names: relay_proxy_….
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface SpoolGauges {
+  spoolBytes(): number;
+  spoolRecords(): number;
+  /** fdatasync calls made so far for acknowledgements */
+  spoolFsyncs(): number;
+  /** bytes each lane still has to deliver */
+  laneBacklog(): Record<string, number>;
+}
+
+export type ForwarderMetrics = ReturnType<typeof createMetrics>;
+
+const P = 'relay_proxy_';
+
+export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  const registers = [registry];
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  let fsyncsSeen = 0;
+  return {
+    registry,
+    receivedRequests: new Counter({ name: `${P}received_requests_total`, help: 'Write requests received, by the status answered', labelNames: ['code'] as const, registers }),
+    receivedSamples: new Counter({ name: `${P}received_samples_total`, help: 'Samples (histogram samples included) accepted into the spool', registers }),
+    rejectedRequests: new Counter({ name: `${P}rejected_requests_total`, help: 'Write requests refused, by reason (4xx: bad data; spool_full, spool_error, shutting_down: 503)', labelNames: ['reason'] as const, registers }),
+    spooledBytes: new Counter({ name: `${P}spooled_bytes_total`, help: 'Uncompressed bytes appended to the spool (accepted requests)', registers }),
+    spoolFsyncs: new Counter({
+      name: `${P}spool_fsyncs_total`,
+      help: 'Flushes (fdatasync) of the spool for acknowledgements; fewer than requests when they share one (group commit)',
+      registers,
+      collect() {
+        const n = gauges.spoolFsyncs();
+        if (n > fsyncsSeen) this.inc(n - fsyncsSeen);
+        fsyncsSeen = Math.max(fsyncsSeen, n);
+      },
+    }),
+    sentBatches: new Counter({ name: `${P}sent_batches_total`, help: 'Batches delivered upstream, by lane', labelNames: ['lane'] as const, registers }),
+    sentSamples: new Counter({ name: `${P}sent_samples_total`, help: 'Samples delivered upstream, by lane', labelNames: ['lane'] as const, registers }),
+    sentBytes: new Counter({ name: `${P}sent_bytes_total`, help: 'Compressed bytes delivered upstream, by lane', labelNames: ['lane'] as const, registers }),
+    retries: new Counter({ name: `${P}retries_total`, help: 'Upstream calls that failed and will be retried, by lane and reason', labelNames: ['lane', 'reason'] as const, registers }),
+    droppedSamples: new Counter({ name: `${P}dropped_samples_total`, help: 'Samples given up on, by reason (upstream_rejected: 400; too_large: a single series over the limit; spool_full: drop-oldest; corrupt: unreadable spool data)', labelNames: ['reason'] as const, registers }),
+    droppedRecords: new Counter({ name: `${P}dropped_requests_total`, help: 'Spooled requests given up on, by reason', labelNames: ['reason'] as const, registers }),
+    parkedBatches: new Counter({ name: `${P}lane_parked_batches_total`, help: 'Relay mode: batches the relay delivered except to some endpoints, queued on those endpoints\' lanes', labelNames: ['endpoint'] as const, registers }),
+    catchupWait: new Counter({ name: `${P}catchup_throttled_seconds_total`, help: 'Time lanes waited for the CATCHUP_MAX_RATE limiter', labelNames: ['lane'] as const, registers }),
+    spoolBytes: new Gauge({
+      name: `${P}spool_bytes`,
+      help: 'Bytes on disk in the spool (all segments, lanes included)',
+      registers,
+      collect() {
+        this.set(gauges.spoolBytes());
+      },
+    }),
+    spoolRecords: new Gauge({
+      name: `${P}spool_records`,
+      help: 'Records (accepted requests, parked batches) in the spool\'s segments',
+      registers,
+      collect() {
+        this.set(gauges.spoolRecords());
+      },
+    }),
+    laneBacklog: new Gauge({
+      name: `${P}lane_backlog_bytes`,
+      help: 'Spooled bytes a lane has not delivered yet',
+      labelNames: ['lane'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [lane, bytes] of Object.entries(gauges.laneBacklog())) this.set({ lane }, bytes);
+      },
+    }),
+    batchSamples: new Histogram({
+      name: `${P}batch_samples`,
+      help: 'Samples per upstream call',
+      buckets: [500, 1000, 2000, 5000, 10000, 15000, 20000, 50000],
+      registers,
+    }),
+    batchBytes: new Histogram({
+      name: `${P}batch_bytes`,
+      help: 'Uncompressed bytes per upstream call',
+      buckets: [64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024, 8 * 1024 * 1024, 32 * 1024 * 1024],
+      registers,
+    }),
+    upstreamDuration: new Histogram({
+      name: `${P}upstream_request_duration_seconds`,
+      help: 'Duration of upstream calls, by lane and outcome',
+      labelNames: ['lane', 'outcome'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,152 @@
+// One consumer's view of a spool (a delivery lane): reads records ahead of its cursor,
+// checksummed, and commits the cursor once a batch is settled. Reads are async and may race
+// with drop-oldest moving the cursor; a generation counter discards such reads.
+
+import type * as fs from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { Segment, Spool } from './spool';
+import { HEADER_BYTES, MAX_RECORD_BYTES, type Position, type SpoolRecord, checksumMatches, comparePositions, decodeHeader } from './spool-record';
+
+/** One consumer's view of a spool: reads ahead from its cursor, commits after delivery. */
+export class SpoolReader {
+  committed: Position;
+  private ahead: Position;
+  private pushed: SpoolRecord | undefined;
+  private handle: { segment: number; fh: fs.promises.FileHandle } | undefined;
+  /** bumped when drop-oldest moves this reader, so a read in flight is discarded */
+  private generation = 0;
+
+  constructor(
+    readonly spool: Spool,
+    readonly name: string,
+    start: Position,
+  ) {
+    this.committed = { ...start };
+    this.ahead = { ...start };
+  }
+
+  /** The next record after what was read, or undefined if there is none (yet). */
+  async next(): Promise<SpoolRecord | undefined> {
+    if (this.pushed) {
+      const r = this.pushed;
+      this.pushed = undefined;
+      return r;
+    }
+    const header = Buffer.allocUnsafe(HEADER_BYTES);
+    for (;;) {
+      if (this.spool.isClosed) return undefined;
+      const gen = this.generation;
+      const seg = this.spool.segmentAtOrAfter(this.ahead.segment);
+      if (!seg) return undefined;
+      if (seg.id !== this.ahead.segment) this.ahead = { segment: seg.id, offset: 0 };
+      const offset = this.ahead.offset;
+      const end = this.spool.readableEnd(seg);
+      if (offset + HEADER_BYTES > end) {
+        if (this.spool.isCurrent(seg)) return undefined;
+        const next = this.spool.segmentAfter(seg.id);
+        if (!next) return undefined;
+        this.ahead = { segment: next.id, offset: 0 };
+        continue;
+      }
+      let fh: fs.promises.FileHandle;
+      try {
+        fh = await this.handleFor(seg.id, seg.file);
+        await fh.read(header, 0, HEADER_BYTES, offset);
+      } catch (err) {
+        if (gen !== this.generation || !this.spool.hasSegment(seg)) continue; // dropped meanwhile
+        throw err;
+      }
+      if (gen !== this.generation) continue;
+      const h = decodeHeader(header);
+      if (h.length > MAX_RECORD_BYTES || offset + HEADER_BYTES + h.length > end) {
+        this.corrupt(seg, offset, 'record runs past the end of its segment');
+        continue;
+      }
+      const payload = Buffer.allocUnsafe(h.length);
+      try {
+        if (h.length > 0) await fh.read(payload, 0, h.length, offset + HEADER_BYTES);
+      } catch (err) {
+        if (gen !== this.generation || !this.spool.hasSegment(seg)) continue;
+        throw err;
+      }
+      if (gen !== this.generation) continue;
+      if (!checksumMatches(header, payload)) {
+        this.corrupt(seg, offset, 'checksum mismatch');
+        continue;
+      }
+      const start = { segment: seg.id, offset };
+      this.ahead = { segment: seg.id, offset: offset + HEADER_BYTES + h.length };
+      return { payload, samples: h.samples, start, end: { ...this.ahead } };
+    }
+  }
+
+  private corrupt(seg: Segment, offset: number, why: string): void {
+    this.spool.skipCorrupt(seg, offset, this.name, why);
+    const next = this.spool.segmentAfter(seg.id);
+    this.ahead = next ? { segment: next.id, offset: 0 } : { segment: seg.id + 1, offset: 0 };
+  }
+
+  /** Gives back the last record read (it did not fit the batch). */
+  unread(rec: SpoolRecord): void {
+    this.pushed = rec;
+  }
+
+  /** Reading restarts at the committed cursor (a batch was abandoned). */
+  rewind(): void {
+    this.pushed = undefined;
+    this.ahead = { ...this.committed };
+    this.generation++;
+  }
+
+  /** Everything before p is delivered (or deliberately dropped). */
+  commit(p: Position): void {
+    if (this.spool.isClosed) return; // a send abandoned at shutdown came back late: it is sent again after restart
+    let pos = p;
+    const seg = this.spool.segmentAtOrAfter(pos.segment);
+    if (seg && seg.id === pos.segment && !this.spool.isCurrent(seg) && pos.offset >= seg.size) {
+      // At the end of a sealed segment: point at the next one so this one can be deleted.
+      const next = this.spool.segmentAfter(seg.id);
+      if (next) pos = { segment: next.id, offset: 0 };
+    }
+    if (comparePositions(pos, this.committed) <= 0) return;
+    this.committed = pos;
+    if (comparePositions(this.ahead, pos) < 0) this.ahead = { ...pos };
+    this.spool.scheduleCheckpoint();
+  }
+
+  /** drop-oldest moved the data out from under this reader. */
+  skipTo(p: Position): void {
+    if (comparePositions(this.committed, p) < 0) this.committed = { ...p };
+    if (comparePositions(this.ahead, p) < 0) {
+      this.ahead = { ...p };
+      this.generation++;
+    }
+    if (this.pushed && comparePositions(this.pushed.start, p) < 0) this.pushed = undefined;
+  }
+
+  pendingBytes(): number {
+    return this.spool.bytesAfter(this.committed);
+  }
+
+  pendingRecords(): number {
+    return this.spool.recordsAfter(this.committed);
+  }
+
+  waitForData(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.spool.waitForData(ms, signal);
+  }
+
+  private async handleFor(segment: number, file: string): Promise<fs.promises.FileHandle> {
+    if (this.handle?.segment === segment) return this.handle.fh;
+    await this.closeHandle();
+    const fh = await open(file, 'r');
+    this.handle = { segment, fh };
+    return fh;
+  }
+
+  async closeHandle(): Promise<void> {
+    const h = this.handle;
+    this.handle = undefined;
+    if (h) await h.fh.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,178 @@
+// Shared pieces of the forwarder tests: generated requests whose samples are unique
+// (series, timestamp) pairs, posting to a forwarder, the set of what a workspace
+// emulator holds, temp dirs, polling, and the forwarder as a child process.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { compressSync } from 'snappy';
+import { type WorkspaceEmulator, seriesKey } from '../../dev/emulators/workspace';
+import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { type Label, type TimeSeries, type WriteRequest, numberToBits } from '../../shared/remote-write/types';
+import { repoRoot } from '../helpers/repo';
+
+export const SAMPLES_PER_REQUEST = 500;
+
+export interface Generated {
+  body: Buffer;
+  raw: Buffer;
+  req: WriteRequest;
+  /** "<seriesKey>@<timestamp>" for every sample */
+  keys: string[];
+}
+
+/**
+ * Request number n of a run: `series` series × `perSeries` samples, all timestamps unique
+ * across requests of the same run (each series' samples in time order, like Prometheus).
+ */
+export function generateRequest(n: number, opts: { run?: string; series?: number; perSeries?: number; extraLabels?: Label[] } = {}): Generated {
+  const series = opts.series ?? 50;
+  const perSeries = opts.perSeries ?? SAMPLES_PER_REQUEST / series;
+  const base = 1_700_000_000_000n + BigInt(n) * BigInt(perSeries);
+  const timeseries: TimeSeries[] = [];
+  for (let s = 0; s < series; s++) {
+    const labels: Label[] = [
+      { name: '__name__', value: 'fwd_test_metric' },
+      ...(opts.extraLabels ?? []),
+      { name: 'instance', value: `host-${s}` },
+      { name: 'job', value: opts.run ?? 'fwd' },
+    ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const samples = [];
+    for (let i = 0; i < perSeries; i++) samples.push({ value: numberToBits(n * 1000 + i), timestamp: base + BigInt(i) });
+    timeseries.push({ labels, samples, exemplars: [], histograms: [] });
+  }
+  const req: WriteRequest = { timeseries, metadata: [] };
+  const raw = encodeWriteRequest(req);
+  return { body: compressSync(raw), raw, req, keys: sampleKeys(req) };
+}
+
+export function sampleKeys(req: WriteRequest, addLabels: Label[] = []): string[] {
+  const out: string[] = [];
+  for (const ts of req.timeseries) {
+    const key = seriesKey([...ts.labels, ...addLabels]);
+    for (const s of ts.samples) out.push(`${key}@${s.timestamp}`);
+  }
+  return out;
+}
+
+/** Every (series, timestamp) the emulated workspace holds. */
+export function receivedKeys(ws: WorkspaceEmulator): Set<string> {
+  const out = new Set<string>();
+  for (const [key, s] of ws.series) for (const t of s.samples.keys()) out.add(`${key}@${t}`);
+  return out;
+}
+
+export const WRITE_HEADERS = {
+  'content-encoding': 'snappy',
+  'content-type': 'application/x-protobuf',
+  'x-prometheus-remote-write-version': '0.1.0',
+};
+
+export async function postWrite(baseUrl: string, body: Buffer, headers: Record<string, string> = WRITE_HEADERS): Promise<{ status: number; text: string; headers: Headers }> {
+  const res = await fetch(`${baseUrl}/api/v1/write`, { method: 'POST', body, headers });
+  return { status: res.status, text: await res.text(), headers: res.headers };
+}
+
+export function tempDir(prefix: string): { dir: string; remove(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), `${prefix}-`));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Polls until check() is true; throws with `what` after timeoutMs. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000, everyMs = 25): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Value of one sample line in Prometheus text format (sum over matching label sets). */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const set = m[2] ?? '';
+    if (Object.entries(labels).every(([k, v]) => set.includes(`${k}="${v}"`))) total += Number(m[3]);
+  }
+  return total;
+}
+
+// ---- the forwarder as a child process ----
+
+export const mainJs = path.join(repoRoot, 'dist/local-proxy/main.js');
+
+export interface ChildForwarder {
+  child: ChildProcess;
+  url: string;
+  output(): string;
+  /** resolves with the exit code (or signal name) */
+  exited: Promise<number | string>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
+/** Starts dist/local-proxy/main.js with env; resolves once it logs that it listens. */
+export async function spawnForwarder(env: Record<string, string>, timeoutMs = 15_000): Promise<ChildForwarder> {
+  const child = spawn(process.execPath, [mainJs], {
+    env: { PATH: process.env.PATH ?? '', LISTENING_PORT: '0', LISTENING_HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => {
+      running.delete(child);
+      resolve(code ?? signal ?? -1);
+    }),
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`forwarder did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const onData = (): void => {
+      const m = /msg="forwarder listening" port=(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stdout!.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`forwarder exited (${code}) before listening:\n${out}`));
+    });
+  });
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    output: () => out,
+    exited,
+    kill: (signal) => child.kill(signal),
+  };
+}
+
+/** Runs main.js to its exit (for start-up errors). */
+export function runForwarderToExit(env: Record<string, string>, timeoutMs = 15_000): Promise<{ code: number | string; output: string }> {
+  const child = spawn(process.execPath, [mainJs], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      running.delete(child);
+      resolve({ code: code ?? signal ?? -1, output: out });
+    });
+  });
+}

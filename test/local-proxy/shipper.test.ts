@@ -1,0 +1,315 @@
+// Delivery lanes against scripted upstreams (no sockets): retries with backoff and
+// Retry-After, 400 isolated to the refused request and counted, 413 split until it fits,
+// relay partial failures parked on lanes and retried only to their endpoint, loud auth
+// logging, lanes that do not wait for each other, the catch-up limiter, and stop.
+
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { createMetrics } from '../../local-proxy/metrics';
+import { TokenBucket } from '../../local-proxy/pacing';
+import { Lane, type LaneDeps } from '../../local-proxy/shipper';
+import { Spool, SpoolBudget } from '../../local-proxy/spool';
+import type { Upstream, UpstreamOutcome, UpstreamRequest } from '../../local-proxy/upstream';
+import { type Logger } from '../../shared/observability/log';
+import type { PublishLog, PublishResult } from '../../shared/observability/publish-log';
+import { decodeWriteRequest } from '../../shared/remote-write/decode';
+import { type Generated, generateRequest, metricValue, sampleKeys, tempDir, waitFor } from './helpers';
+
+let tmp: { dir: string; remove(): void };
+let spools: Spool[] = [];
+let lanes: Lane[] = [];
+beforeEach(() => {
+  tmp = tempDir('shipper-test');
+});
+afterEach(async () => {
+  for (const l of lanes) await l.stop(0);
+  for (const s of spools) await s.close();
+  lanes = [];
+  spools = [];
+  tmp.remove();
+});
+
+function openSpool(readers = ['r'], name = 'main'): Spool {
+  const s = Spool.open({ dir: path.join(tmp.dir, name), name, segmentBytes: 4 * 1024 * 1024, readers, budget: new SpoolBudget(1024 ** 3, 'reject') });
+  spools.push(s);
+  return s;
+}
+
+interface Recorder {
+  logs: string[];
+  published: PublishResult[];
+  deps: LaneDeps;
+  metricsText(): Promise<string>;
+}
+
+function recorder(batch = { maxBytes: 8 * 1024 * 1024, maxSamples: 20_000, maxWaitMs: 20 }, backoff = { minMs: 10, maxMs: 40 }): Recorder {
+  const logs: string[] = [];
+  const published: PublishResult[] = [];
+  const log: Logger = {
+    info: (m, f) => logs.push(`info ${m} ${JSON.stringify(f ?? {})}`),
+    warn: (m, f) => logs.push(`warn ${m} ${JSON.stringify(f ?? {})}`),
+    error: (m, f) => logs.push(`error ${m} ${JSON.stringify(f ?? {})}`),
+    line: (l) => logs.push(l),
+  };
+  const publishLog: PublishLog = { record: (_b, _s, r) => published.push(r), flush: () => '', stop: () => undefined };
+  const metrics = createMetrics({ spoolBytes: () => 0, spoolRecords: () => 0, spoolFsyncs: () => 0, laneBacklog: () => ({}) }, { defaultMetrics: false });
+  return {
+    logs,
+    published,
+    deps: { metrics, log, warnOnce: (_k, level, msg, f) => log[level](msg, f), publishLog, batch, backoff },
+    metricsText: () => metrics.registry.metrics(),
+  };
+}
+
+interface FakeUpstream extends Upstream {
+  calls: { req: UpstreamRequest; at: number }[];
+  delivered: Buffer[];
+}
+
+function fakeUpstream(answer: (req: UpstreamRequest, call: number) => UpstreamOutcome | Promise<UpstreamOutcome>): FakeUpstream {
+  const u: FakeUpstream = {
+    host: 'upstream.test',
+    calls: [],
+    delivered: [],
+    async send(req) {
+      u.calls.push({ req, at: Date.now() });
+      const o = await answer(req, u.calls.length);
+      if (o.kind === 'delivered' || o.kind === 'partial') u.delivered.push(req.raw);
+      return o;
+    },
+  };
+  return u;
+}
+
+const ok = (): UpstreamOutcome => ({ kind: 'delivered', status: 204, bytes: 10 });
+
+function startLane(spec: Partial<ConstructorParameters<typeof Lane>[0]> & Pick<ConstructorParameters<typeof Lane>[0], 'reader' | 'upstream'>, rec: Recorder): Lane {
+  const lane = new Lane({ name: 'test', limiter: new TokenBucket(0), hints: { auth: 'THE-AUTH-HINT', config: 'THE-CONFIG-HINT' }, ...spec }, rec.deps);
+  lanes.push(lane);
+  lane.start();
+  return lane;
+}
+
+async function fill(spool: Spool, n: number, opts: { run?: string; from?: number } = {}): Promise<Generated[]> {
+  const out: Generated[] = [];
+  for (let i = 0; i < n; i++) {
+    const g = generateRequest((opts.from ?? 0) + i, { run: opts.run });
+    await spool.append(g.body, 500);
+    out.push(g);
+  }
+  return out;
+}
+
+function keysOf(bufs: Buffer[]): string[] {
+  return bufs.flatMap((b) => sampleKeys(decodeWriteRequest(b)));
+}
+
+describe('lane: delivery and retries', () => {
+  it('merges requests into batches, delivers them in order and commits the cursor', async () => {
+    const spool = openSpool();
+    const gen = await fill(spool, 100);
+    const up = fakeUpstream(ok);
+    const rec = recorder();
+    startLane({ reader: spool.reader('r'), upstream: up }, rec);
+    await waitFor('all delivered', () => spool.reader('r').pendingBytes() === 0);
+    assert.deepEqual(up.calls.map((c) => c.req.samples), [20000, 20000, 10000]);
+    assert.deepEqual(keysOf(up.delivered), gen.flatMap((g) => g.keys));
+    const text = await rec.metricsText();
+    assert.equal(metricValue(text, 'relay_proxy_sent_samples_total'), 50_000);
+    assert.equal(metricValue(text, 'relay_proxy_sent_batches_total'), 3);
+    assert.deepEqual(rec.published, ['all', 'all', 'all']);
+  });
+
+  it('retries network errors, timeouts and 5xx with growing backoff; nothing is lost or skipped', async () => {
+    const spool = openSpool();
+    const gen = await fill(spool, 3);
+    const failures: UpstreamOutcome[] = [
+      { kind: 'retry', reason: 'network error: ECONNREFUSED', bytes: 0 },
+      { kind: 'retry', reason: 'no answer within 20000 ms', bytes: 0 },
+      { kind: 'retry', status: 503, reason: 'HTTP 503', bytes: 0 },
+      { kind: 'retry', status: 500, reason: 'HTTP 500', bytes: 0 },
+    ];
+    const up = fakeUpstream((_r, n) => failures[n - 1] ?? ok());
+    const rec = recorder(undefined, { minMs: 20, maxMs: 1000 });
+    startLane({ reader: spool.reader('r'), upstream: up }, rec);
+    await waitFor('delivered', () => spool.reader('r').pendingBytes() === 0);
+    assert.equal(up.calls.length, 5);
+    const gaps = up.calls.slice(1).map((c, i) => c.at - up.calls[i].at);
+    for (const [i, g] of gaps.entries()) assert.ok(g >= 10 * 2 ** i - 2, `gap ${i} was ${g} ms: ${gaps.join(',')}`);
+    assert.deepEqual(keysOf(up.delivered), gen.flatMap((g) => g.keys));
+    const text = await rec.metricsText();
+    assert.equal(metricValue(text, 'relay_proxy_retries_total', { reason: 'network' }), 2);
+    assert.equal(metricValue(text, 'relay_proxy_retries_total', { reason: 'http_5xx' }), 2);
+    assert.ok(rec.logs.some((l) => l.includes('upstream accepting data again')));
+  });
+
+  it('429 with Retry-After: waits that long before the next attempt', async () => {
+    const spool = openSpool();
+    await fill(spool, 1);
+    const up = fakeUpstream((_r, n) => (n === 1 ? { kind: 'retry', status: 429, reason: 'HTTP 429', retryAfterSeconds: 1, bytes: 0 } : ok()));
+    const rec = recorder();
+    startLane({ reader: spool.reader('r'), upstream: up }, rec);
+    await waitFor('delivered', () => up.calls.length === 2, 5000);
+    const gap = up.calls[1].at - up.calls[0].at;
+    assert.ok(gap >= 1000 && gap < 1400, `retried after ${gap} ms`);
+    assert.equal(metricValue(await rec.metricsText(), 'relay_proxy_retries_total', { reason: 'http_429' }), 1);
+  });
+
+  it('401/403 are retried and logged loudly with what to check', async () => {
+    const spool = openSpool();
+    await fill(spool, 1);
+    const up = fakeUpstream((_r, n) => (n <= 2 ? { kind: 'retry', status: 403, reason: 'HTTP 403: token audience wrong', hint: 'auth', bytes: 0 } : ok()));
+    const rec = recorder();
+    startLane({ reader: spool.reader('r'), upstream: up }, rec);
+    await waitFor('delivered', () => spool.reader('r').pendingBytes() === 0);
+    const loud = rec.logs.filter((l) => l.startsWith('error') && l.includes('THE-AUTH-HINT'));
+    assert.ok(loud.length >= 1, rec.logs.join('\n'));
+    assert.ok(loud[0].includes('403'));
+  });
+});
+
+describe('lane: data upstream refuses', () => {
+  it('400: bisects the batch, drops only the refused request (logged, counted), delivers the rest', async () => {
+    const spool = openSpool();
+    const good1 = await fill(spool, 10, { run: 'good' });
+    const bad = await fill(spool, 1, { run: 'refused-by-upstream', from: 10 });
+    const good2 = await fill(spool, 9, { run: 'good', from: 11 });
+    const marker = Buffer.from('refused-by-upstream');
+    const up = fakeUpstream((req) => (req.raw.includes(marker) ? { kind: 'rejected', status: 400, reason: 'HTTP 400: out of order sample', bytes: 0 } : ok()));
+    const rec = recorder();
+    startLane({ reader: spool.reader('r'), upstream: up }, rec);
+    await waitFor('settled', () => spool.reader('r').pendingBytes() === 0);
+    assert.deepEqual(keysOf(up.delivered).sort(), [...good1, ...good2].flatMap((g) => g.keys).sort());
+    assert.ok(up.calls.length <= 2 + 2 * Math.ceil(Math.log2(20)), `${up.calls.length} calls`);
+    const text = await rec.metricsText();
+    assert.equal(metricValue(text, 'relay_proxy_dropped_samples_total', { reason: 'upstream_rejected' }), 500);
+    assert.equal(metricValue(text, 'relay_proxy_dropped_requests_total', { reason: 'upstream_rejected' }), 1);
+    assert.ok(rec.logs.some((l) => l.startsWith('warn') && l.includes('dropped') && l.includes('out of order')), rec.logs.join('\n'));
+    assert.equal(bad.length, 1);
+  });
+
+  it('413: splits by request, then by series, until every part fits; all of it arrives', async () => {
+    const spool = openSpool();
+    const gen = await fill(spool, 6);
+    const limit = 8_000; // bytes: below one request (~30 KB), above one series
+    const up = fakeUpstream((req) => (req.raw.length > limit ? { kind: 'too_large', status: 413, reason: 'HTTP 413', bytes: 0 } : ok()));
+    const rec = recorder();
+    startLane({ reader: spool.reader('r'), upstream: up }, rec);
+    await waitFor('settled', () => spool.reader('r').pendingBytes() === 0);
+    assert.ok(up.delivered.every((b) => b.length <= limit));
+    assert.deepEqual(keysOf(up.delivered), gen.flatMap((g) => g.keys), 'every sample, in order');
+    assert.equal(metricValue(await rec.metricsText(), 'relay_proxy_dropped_samples_total'), 0);
+  });
+});
+
+describe('lane: relay partial failure', () => {
+  const A = 'aaaaaaaaaa';
+  const B = 'bbbbbbbbbb';
+
+  it('the main lane parks the batch for the failed endpoints and moves on', async () => {
+    const spool = openSpool();
+    await fill(spool, 60); // two batches: 20 000 + 10 000 samples
+    const parked: { ids: string[]; samples: number }[] = [];
+    const up = fakeUpstream((_r, n) => (n === 1 ? { kind: 'partial', failed: [B], reason: 'HTTP 503: 1 of 2 endpoints failed', retryAfterSeconds: 30, bytes: 5 } : ok()));
+    const rec = recorder();
+    startLane({ name: 'relay', reader: spool.reader('r'), upstream: up, park: async (ids, _raw, samples) => void parked.push({ ids, samples }) }, rec);
+    await waitFor('settled', () => spool.reader('r').pendingBytes() === 0);
+    assert.deepEqual(parked, [{ ids: [B], samples: 20000 }]);
+    assert.equal(up.calls.length, 2, 'no retry of the main batch (the healthy endpoint has it)');
+    assert.deepEqual(rec.published, ['some', 'all']);
+    assert.equal(metricValue(await rec.metricsText(), 'relay_proxy_lane_parked_batches_total', { endpoint: B }), 1);
+  });
+
+  it('a lane retries only its own endpoint (X-Relay-Only-Endpoints) until it takes the data', async () => {
+    const spool = openSpool(['lane'], 'lane-b');
+    await fill(spool, 2);
+    const up = fakeUpstream((_r, n) => (n <= 3 ? { kind: 'partial', failed: [B], reason: 'HTTP 503', bytes: 0 } : ok()));
+    const rec = recorder();
+    startLane({ name: `lane:${B}`, reader: spool.reader('lane'), upstream: up, endpointId: B }, rec);
+    await waitFor('settled', () => spool.reader('lane').pendingBytes() === 0);
+    assert.equal(up.calls.length, 4);
+    assert.ok(up.calls.every((c) => c.req.onlyEndpoints === B));
+  });
+
+  it('if parking fails, the whole batch is sent again (never lost)', async () => {
+    const spool = openSpool();
+    await fill(spool, 1);
+    let parks = 0;
+    const up = fakeUpstream((_r, n) => (n <= 2 ? { kind: 'partial', failed: [A], reason: 'HTTP 503', bytes: 0 } : ok()));
+    const rec = recorder();
+    startLane({
+      name: 'relay',
+      reader: spool.reader('r'),
+      upstream: up,
+      park: async () => {
+        parks++;
+        if (parks === 1) throw new Error('disk full');
+      },
+    }, rec);
+    await waitFor('settled', () => spool.reader('r').pendingBytes() === 0);
+    assert.equal(parks, 2);
+    assert.equal(up.calls.length, 2);
+  });
+});
+
+describe('lanes: independence, pacing, stop', () => {
+  it('a dead endpoint\'s lane does not hold up a healthy one reading the same spool', async () => {
+    const spool = openSpool(['dead', 'healthy']);
+    const gen = await fill(spool, 60);
+    const dead = fakeUpstream(() => ({ kind: 'retry', reason: 'network error: ECONNREFUSED', bytes: 0 }));
+    const healthy = fakeUpstream(ok);
+    const rec = recorder();
+    startLane({ name: 'dead', reader: spool.reader('dead'), upstream: dead }, rec);
+    startLane({ name: 'healthy', reader: spool.reader('healthy'), upstream: healthy }, rec);
+    await waitFor('healthy lane drained', () => spool.reader('healthy').pendingBytes() === 0, 3000);
+    assert.deepEqual(keysOf(healthy.delivered), gen.flatMap((g) => g.keys));
+    assert.ok(spool.reader('dead').pendingBytes() > 0, 'the dead lane keeps its data');
+    // More data keeps flowing to the healthy lane while the dead one backs off.
+    const more = await fill(spool, 5, { from: 60 });
+    await waitFor('new data delivered', () => spool.reader('healthy').pendingBytes() === 0, 3000);
+    assert.deepEqual(keysOf(healthy.delivered).slice(-more.length * 500), more.flatMap((g) => g.keys));
+  });
+
+  it('catch-up is paced by CATCHUP_MAX_RATE', async () => {
+    const spool = openSpool();
+    await fill(spool, 100); // 50 000 samples of backlog
+    const up = fakeUpstream(ok);
+    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 10_000, maxWaitMs: 0 });
+    const t0 = Date.now();
+    startLane({ reader: spool.reader('r'), upstream: up, limiter: new TokenBucket(25_000) }, rec);
+    await waitFor('delivered', () => spool.reader('r').pendingBytes() === 0, 5000);
+    const took = Date.now() - t0;
+    // One second of burst (25 000) plus one batch of debt go at once; the other 15 000 at 25 000/s.
+    assert.ok(took >= 550 && took < 2000, `took ${took} ms`);
+    assert.ok(metricValue(await rec.metricsText(), 'relay_proxy_catchup_throttled_seconds_total') > 0.5);
+  });
+
+  it('stop() cuts a backoff wait short and leaves the batch uncommitted for the next start', async () => {
+    const spool = openSpool();
+    await fill(spool, 2);
+    const up = fakeUpstream(() => ({ kind: 'retry', status: 503, reason: 'HTTP 503', retryAfterSeconds: 60, bytes: 0 }));
+    const rec = recorder();
+    const lane = startLane({ reader: spool.reader('r'), upstream: up }, rec);
+    await waitFor('first attempt', () => up.calls.length === 1);
+    const t0 = Date.now();
+    await lane.stop(5000);
+    assert.ok(Date.now() - t0 < 500);
+    assert.deepEqual(spool.reader('r').committed, { segment: 1, offset: 0 });
+    assert.ok(spool.reader('r').pendingBytes() > 0);
+  });
+
+  it('stop() lets a send in flight finish within the grace period, and commits it', async () => {
+    const spool = openSpool();
+    await fill(spool, 2);
+    const up = fakeUpstream(async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      return ok();
+    });
+    const rec = recorder();
+    const lane = startLane({ reader: spool.reader('r'), upstream: up }, rec);
+    await waitFor('in flight', () => up.calls.length === 1);
+    await lane.stop(5000);
+    assert.equal(spool.reader('r').pendingBytes(), 0);
+  });
+});

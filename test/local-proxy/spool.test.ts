@@ -1,0 +1,316 @@
+// The spool: records come back as written, in order, across segments and restarts;
+// concurrent appends share flushes; a torn tail is cut on recovery; cursors survive a
+// restart and segments are deleted only once every reader passed them; the byte cap
+// either refuses appends or drops the oldest data, counted.
+
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, existsSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { type DropInfo, Spool, SpoolBudget, SpoolClosedError, SpoolFullError, type SpoolReader } from '../../local-proxy/spool';
+import { HEADER_BYTES } from '../../local-proxy/spool-record';
+import { tempDir } from './helpers';
+
+let tmp: { dir: string; remove(): void };
+beforeEach(() => {
+  tmp = tempDir('spool-test');
+});
+afterEach(() => tmp.remove());
+
+function payload(i: number, size = 100): Buffer {
+  const b = Buffer.alloc(size, i & 0xff);
+  b.writeUInt32LE(i, 0);
+  return b;
+}
+
+interface OpenOpts {
+  readers?: string[];
+  segmentBytes?: number;
+  budget?: SpoolBudget;
+  drops?: DropInfo[];
+  warnings?: string[];
+  dir?: string;
+}
+
+function open(o: OpenOpts = {}): Spool {
+  return Spool.open({
+    dir: o.dir ?? path.join(tmp.dir, 'main'),
+    name: 'main',
+    segmentBytes: o.segmentBytes ?? 64 * 1024,
+    readers: o.readers ?? ['a'],
+    budget: o.budget ?? new SpoolBudget(1024 ** 3, 'reject'),
+    onDrop: (d) => o.drops?.push(d),
+    onWarning: (msg) => o.warnings?.push(msg),
+  });
+}
+
+async function readAll(r: SpoolReader): Promise<{ ids: number[]; samples: number[] }> {
+  const ids: number[] = [];
+  const samples: number[] = [];
+  for (let rec = await r.next(); rec; rec = await r.next()) {
+    ids.push(rec.payload.readUInt32LE(0));
+    samples.push(rec.samples);
+    r.commit(rec.end);
+  }
+  return { ids, samples };
+}
+
+const range = (n: number, from = 0): number[] => Array.from({ length: n }, (_, i) => from + i);
+
+describe('spool: append and read', () => {
+  it('returns every record, in order, with its sample count, across segment rotations', async () => {
+    const s = open({ segmentBytes: 64 * 1024 });
+    for (const i of range(500)) await s.append(payload(i, 1000), i % 7);
+    assert.ok(s.segmentCount > 5, `expected several segments, got ${s.segmentCount}`);
+    const got = await readAll(s.reader('a'));
+    assert.deepEqual(got.ids, range(500));
+    assert.deepEqual(got.samples, range(500).map((i) => i % 7));
+    await s.close();
+  });
+
+  it('concurrent appends share flushes (group commit) and all resolve durable', async () => {
+    const s = open();
+    await Promise.all(range(200).map((i) => s.append(payload(i), 1)));
+    assert.ok(s.syncCount < 200, `200 appends took ${s.syncCount} fsyncs`);
+    assert.ok(s.syncCount >= 1);
+    assert.equal((await readAll(s.reader('a'))).ids.length, 200);
+    await s.close();
+  });
+
+  it('readers see nothing until the flush, and are woken by it', async () => {
+    const s = open();
+    const r = s.reader('a');
+    assert.equal(await r.next(), undefined);
+    const woke = r.waitForData(5000).then(() => Date.now());
+    const t0 = Date.now();
+    await s.append(payload(1), 1);
+    assert.ok((await woke) - t0 < 1000);
+    assert.equal((await r.next())?.payload.readUInt32LE(0), 1);
+    await s.close();
+  });
+
+  it('refuses appends once closed', async () => {
+    const s = open();
+    await s.close();
+    await assert.rejects(s.append(payload(1), 1), SpoolClosedError);
+  });
+});
+
+describe('spool: restart and recovery', () => {
+  it('keeps every record and each reader\'s cursor across a restart', async () => {
+    let s = open({ readers: ['a', 'b'] });
+    for (const i of range(100)) await s.append(payload(i), 1);
+    const a = s.reader('a');
+    for (let n = 0; n < 40; n++) a.commit((await a.next())!.end);
+    await s.close();
+
+    s = open({ readers: ['a', 'b'] });
+    for (const i of range(10, 100)) await s.append(payload(i), 1);
+    assert.deepEqual((await readAll(s.reader('a'))).ids, range(70, 40));
+    assert.deepEqual((await readAll(s.reader('b'))).ids, range(110));
+    await s.close();
+  });
+
+  it('cuts a torn tail (half a record, a bad checksum) and keeps appending after it', async () => {
+    const warnings: string[] = [];
+    let s = open();
+    for (const i of range(10)) await s.append(payload(i), 1);
+    await s.close();
+    const seg = readdirSync(path.join(tmp.dir, 'main')).filter((f) => f.endsWith('.seg')).sort()[0];
+    const file = path.join(tmp.dir, 'main', seg);
+    const size = statSync(file).size;
+    // The process died mid-append: a header and part of its payload.
+    const header = Buffer.alloc(HEADER_BYTES);
+    header.writeUInt32LE(100, 0);
+    appendFileSync(file, Buffer.concat([header, Buffer.alloc(30, 7)]));
+
+    s = open({ warnings });
+    assert.ok(warnings.some((w) => w.includes('torn')), warnings.join('\n'));
+    assert.equal(statSync(file).size, size);
+    await s.append(payload(10), 1);
+    assert.deepEqual((await readAll(s.reader('a'))).ids, range(11));
+    await s.close();
+
+  });
+
+  it('cuts the last record when its checksum does not match (torn payload)', async () => {
+    let s = open();
+    for (const i of range(10)) await s.append(payload(i), 1);
+    await s.close();
+    const seg = readdirSync(path.join(tmp.dir, 'main')).filter((f) => f.endsWith('.seg')).sort()[0];
+    const file = path.join(tmp.dir, 'main', seg);
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 5] ^= 0xff;
+    writeFileSync(file, bytes);
+    s = open();
+    assert.deepEqual((await readAll(s.reader('a'))).ids, range(9));
+    await s.close();
+  });
+
+  it('recovers when the process died after writing but before any cursor moved', async () => {
+    const s = open();
+    for (const i of range(5)) await s.append(payload(i), 1);
+    // no close(): as after kill -9 (the page cache keeps what was written)
+    const s2 = open();
+    assert.deepEqual((await readAll(s2.reader('a'))).ids, range(5));
+    await s2.close();
+    await s.close();
+  });
+
+  it('an unreadable cursors file means "deliver everything again", not "lose it"', async () => {
+    let s = open();
+    for (const i of range(5)) await s.append(payload(i), 1);
+    const r = s.reader('a');
+    r.commit((await r.next())!.end);
+    await s.close();
+    writeFileSync(path.join(tmp.dir, 'main', 'cursors.json'), '{not json');
+    const warnings: string[] = [];
+    s = open({ warnings });
+    assert.ok(warnings.some((w) => w.includes('unreadable')));
+    assert.deepEqual((await readAll(s.reader('a'))).ids, range(5));
+    await s.close();
+  });
+
+  it('a reader added later starts at the slowest existing cursor; a removed one no longer holds data', async () => {
+    let s = open({ readers: ['a', 'b'] });
+    for (const i of range(20)) await s.append(payload(i), 1);
+    const a = s.reader('a');
+    for (let n = 0; n < 5; n++) a.commit((await a.next())!.end);
+    const b = s.reader('b');
+    for (let n = 0; n < 12; n++) b.commit((await b.next())!.end);
+    await s.close();
+    s = open({ readers: ['b', 'c'] });
+    assert.deepEqual((await readAll(s.reader('c'))).ids, range(8, 12));
+    await s.close();
+  });
+});
+
+describe('spool: space', () => {
+  it('deletes a segment once every reader has passed it, not before', async () => {
+    const s = open({ readers: ['a', 'b'], segmentBytes: 64 * 1024 });
+    for (const i of range(300)) await s.append(payload(i, 1000), 1);
+    const before = s.segmentCount;
+    await readAll(s.reader('a'));
+    await s.flushCheckpoint();
+    assert.equal(s.segmentCount, before, 'b has read nothing: every segment stays');
+    await readAll(s.reader('b'));
+    await s.flushCheckpoint();
+    assert.equal(s.segmentCount, 1, 'only the segment being written is left');
+    assert.ok(s.bytes < 64 * 1024);
+    await s.close();
+  });
+
+  it('reject: appends past SPOOL_MAX_BYTES fail with SpoolFullError, and succeed again once space is freed', async () => {
+    const budget = new SpoolBudget(200 * 1024, 'reject');
+    const s = open({ budget, segmentBytes: 64 * 1024 });
+    let accepted = 0;
+    let full: unknown;
+    for (const i of range(400)) {
+      try {
+        await s.append(payload(i, 1000), 1);
+        accepted++;
+      } catch (err) {
+        full = err;
+        break;
+      }
+    }
+    assert.ok(full instanceof SpoolFullError, String(full));
+    assert.ok(budget.used <= 200 * 1024);
+    assert.ok(accepted > 150);
+    assert.deepEqual((await readAll(s.reader('a'))).ids, range(accepted)); // nothing accepted was lost
+    await s.flushCheckpoint();
+    await s.append(payload(9999, 1000), 1);
+    await s.close();
+  });
+
+  it('drop-oldest: makes room by deleting the oldest segments, counting what the slowest reader lost', async () => {
+    const drops: DropInfo[] = [];
+    const budget = new SpoolBudget(200 * 1024, 'drop-oldest');
+    const s = open({ budget, segmentBytes: 64 * 1024, drops, readers: ['a', 'b'] });
+    for (const i of range(1000)) await s.append(payload(i, 1000), 2);
+    assert.ok(budget.used <= 200 * 1024);
+    assert.ok(drops.length > 0);
+    const lostRecords = drops.reduce((n, d) => n + d.records, 0);
+    assert.equal(drops.reduce((n, d) => n + d.samples, 0), lostRecords * 2);
+    const got = (await readAll(s.reader('a'))).ids;
+    assert.equal(got.length + lostRecords, 1000, 'every record is either read or counted as dropped');
+    assert.deepEqual(got, range(got.length, 1000 - got.length), 'what is left is the newest data, in order');
+    await s.close();
+  });
+
+  it('lanes (cap-exempt spools) give way first under drop-oldest, and are never refused under reject', async () => {
+    const budget = new SpoolBudget(256 * 1024, 'reject');
+    const main = open({ budget, segmentBytes: 64 * 1024 });
+    const lane = Spool.open({ dir: path.join(tmp.dir, 'lanes', 'x'), name: 'lane:x', segmentBytes: 64 * 1024, readers: ['lane'], budget, capExempt: true });
+    for (const i of range(300)) await lane.append(payload(i, 1000), 1);
+    assert.ok(budget.used > 256 * 1024);
+    await assert.rejects(main.append(payload(1), 1), SpoolFullError);
+    await lane.close();
+    await main.close();
+
+    const budget2 = new SpoolBudget(256 * 1024, 'drop-oldest');
+    const drops: DropInfo[] = [];
+    const lane2 = Spool.open({ dir: path.join(tmp.dir, 'lanes2', 'x'), name: 'lane:x', segmentBytes: 64 * 1024, readers: ['lane'], budget: budget2, capExempt: true, onDrop: (d) => drops.push(d) });
+    const main2 = open({ budget: budget2, segmentBytes: 64 * 1024, dir: path.join(tmp.dir, 'main2'), drops });
+    for (const i of range(150)) await lane2.append(payload(i, 1000), 1);
+    for (const i of range(150)) await main2.append(payload(i, 1000), 1);
+    assert.ok(drops.length > 0 && drops.every((d) => d.spool === 'lane:x'), JSON.stringify(drops.map((d) => d.spool)));
+    assert.deepEqual((await readAll(main2.reader('a'))).ids, range(150));
+    await lane2.close();
+    await main2.close();
+  });
+
+  it('leaves no temporary files behind', async () => {
+    const s = open();
+    await s.append(payload(1), 1);
+    const r = s.reader('a');
+    r.commit((await r.next())!.end);
+    await s.close();
+    const files = readdirSync(path.join(tmp.dir, 'main'));
+    assert.ok(files.includes('cursors.json'));
+    assert.ok(!files.some((f) => f.includes('.tmp')), files.join(','));
+    assert.ok(existsSync(path.join(tmp.dir, 'main')));
+  });
+});
+
+describe('spool: damaged segments', () => {
+  it('a damaged length field in a sealed segment is not "torn": nothing after it is cut, readers skip only that segment\'s rest', async () => {
+    const drops: DropInfo[] = [];
+    let s = open({ segmentBytes: 64 * 1024 });
+    for (const i of range(200)) await s.append(payload(i, 1000), 1);
+    await s.close();
+    const segs = readdirSync(path.join(tmp.dir, 'main')).filter((f) => f.endsWith('.seg')).sort();
+    const first = path.join(tmp.dir, 'main', segs[0]);
+    const size = statSync(first).size;
+    const bytes = readFileSync(first);
+    const tenth = 10 * (HEADER_BYTES + 1000);
+    bytes.writeUInt32LE(0x7fffffff, tenth); // the 11th record's length
+    writeFileSync(first, bytes);
+    s = open({ segmentBytes: 64 * 1024, drops });
+    assert.equal(statSync(first).size, size, 'the sealed segment is kept whole');
+    const got = (await readAll(s.reader('a'))).ids;
+    const perSegment = Math.floor((64 * 1024) / (HEADER_BYTES + 1000));
+    assert.deepEqual(got, [...range(10), ...range(200 - perSegment, perSegment)]);
+    assert.ok(drops.some((d) => d.reason === 'corrupt'));
+    await s.close();
+  });
+
+  it('skips a corrupt older segment, counts it, and keeps reading the next one', async () => {
+    const drops: DropInfo[] = [];
+    let s = open({ segmentBytes: 64 * 1024 });
+    for (const i of range(200)) await s.append(payload(i, 1000), 1);
+    await s.close();
+    const segs = readdirSync(path.join(tmp.dir, 'main')).filter((f) => f.endsWith('.seg')).sort();
+    const first = path.join(tmp.dir, 'main', segs[0]);
+    const bytes = readFileSync(first);
+    bytes[HEADER_BYTES + 500] ^= 0xff; // a payload byte of the first record
+    writeFileSync(first, bytes);
+    truncateSync(first, bytes.length); // same size: only the checksum can tell
+    s = open({ segmentBytes: 64 * 1024, drops });
+    const got = (await readAll(s.reader('a'))).ids;
+    assert.ok(drops.some((d) => d.reason === 'corrupt'));
+    assert.ok(got.length > 100 && got[0] > 0, `read ${got.length}, first ${got[0]}`);
+    assert.deepEqual(got, range(got.length, 200 - got.length));
+    await s.close();
+  });
+});

@@ -4,12 +4,19 @@
 // 200 on success, 401/403 for token problems, 422 when every sample was a duplicate.
 // Faults can be injected (status, Retry-After, delay) to test the relay's retry paths.
 //
+// Proxy mode (`forwardTo`, used by the end-to-end test): after the same token, header and
+// fault checks, the body goes unchanged to a real store's remote-write receiver
+// (VictoriaMetrics, Prometheus --web.enable-remote-write-receiver) and its answer comes
+// back: 2xx → 200 as Azure answers, 4xx/5xx passed through, no answer → 502. Nothing is
+// decoded into memory then; `requests` still records every POST (samples counted).
+//
 // Inspect: GET /emulator/summary, GET /emulator/series?match=<metric>
 
 import { createHash } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { uncompressSync } from 'snappy';
+import { countSamples } from '../../shared/remote-write/count';
 import { decodeWriteRequest } from '../../shared/remote-write/decode';
 import { type Float64Bits, type Label, type MetricMetadata, isStaleMarker } from '../../shared/remote-write/types';
 import { readBody } from '../function-host';
@@ -43,6 +50,13 @@ export interface WorkspaceEmulatorOptions {
   audience?: string;
   port?: number;
   name?: string;
+  /**
+   * Proxy mode: a real store's remote-write URL (e.g. http://127.0.0.1:8428/api/v1/write).
+   * Accepted requests are forwarded there instead of being kept in memory.
+   */
+  forwardTo?: string;
+  /** proxy mode: longest wait for the store's answer (default 30 s); then 504 */
+  forwardTimeoutMs?: number;
 }
 
 export interface WorkspaceEmulator {
@@ -143,6 +157,11 @@ async function handle(emu: WorkspaceEmulator, opts: WorkspaceEmulatorOptions, re
   if (req.headers['content-encoding'] !== 'snappy' || !String(req.headers['content-type']).startsWith('application/x-protobuf')) {
     return answer(415, 'need Content-Encoding: snappy and Content-Type: application/x-protobuf');
   }
+  if (opts.forwardTo) {
+    const forwarded = await forward(opts.forwardTo, body, req, opts.forwardTimeoutMs ?? 30_000);
+    record.samples = forwarded.samples;
+    return answer(forwarded.status, forwarded.text);
+  }
   let decoded;
   try {
     decoded = decodeWriteRequest(uncompressSync(body, { asBuffer: true }) as Buffer);
@@ -170,6 +189,34 @@ async function handle(emu: WorkspaceEmulator, opts: WorkspaceEmulatorOptions, re
   record.samples = total;
   if (total > 0 && fresh === 0) return answer(422, 'duplicate time series: every sample was already received');
   answer(200);
+}
+
+/** Proxy mode: the body, unchanged, to the store; its answer mapped as Azure would answer. */
+async function forward(target: string, body: Buffer, req: IncomingMessage, timeoutMs: number): Promise<{ status: number; text: string; samples: number }> {
+  let samples = 0;
+  try {
+    samples = countSamples(uncompressSync(body, { asBuffer: true }) as Buffer);
+  } catch {
+    // not ours to judge: the store answers for the data
+  }
+  const headers: Record<string, string> = {
+    'Content-Encoding': 'snappy',
+    'Content-Type': 'application/x-protobuf',
+    'X-Prometheus-Remote-Write-Version': String(req.headers['x-prometheus-remote-write-version'] ?? '0.1.0'),
+  };
+  if (req.headers['user-agent']) headers['User-Agent'] = String(req.headers['user-agent']);
+  const timeout = AbortSignal.timeout(timeoutMs);
+  let res: Response;
+  try {
+    res = await fetch(target, { method: 'POST', headers, body, signal: timeout });
+  } catch (err) {
+    const e = err as { cause?: { code?: string; message?: string }; message?: string };
+    if (timeout.aborted) return { status: 504, text: `store did not answer within ${timeoutMs} ms`, samples };
+    return { status: 502, text: `store unreachable: ${e.cause?.code ?? e.cause?.message ?? e.message ?? String(err)}`, samples };
+  }
+  const text = (await res.text().catch(() => '')).slice(0, 1000);
+  if (res.status >= 200 && res.status < 300) return { status: 200, text: '', samples };
+  return { status: res.status, text: text || `store answered ${res.status}`, samples };
 }
 
 function activeFault(emu: WorkspaceEmulator): Fault | undefined {

@@ -1,0 +1,127 @@
+// The Prometheus HTTP query API as both stores (Prometheus, VictoriaMetrics) and the
+// Prometheus sender serve it, and the text exposition format of /metrics pages.
+
+import { http } from './util';
+
+export type Labels = Record<string, string>;
+
+export interface Sample {
+  /** ms since epoch */
+  t: number;
+  /** as the API printed it ("1", "NaN", "1.5e+06" …) */
+  v: string;
+}
+
+export interface RawSeries {
+  labels: Labels;
+  samples: Sample[];
+}
+
+interface ApiAnswer<T> {
+  status: 'success' | 'error';
+  data: T;
+  error?: string;
+  errorType?: string;
+}
+
+type QueryData =
+  | { resultType: 'vector'; result: { metric: Labels; value: [number, string] }[] }
+  | { resultType: 'matrix'; result: { metric: Labels; values: [number, string][] }[] }
+  | { resultType: 'scalar' | 'string'; result: [number, string] };
+
+/** Seconds with milliseconds, as the API takes them. */
+export const apiTime = (ms: number): string => (ms / 1000).toFixed(3);
+
+export class PromApi {
+  constructor(
+    readonly name: string,
+    readonly base: string,
+  ) {}
+
+  private async call<T>(path: string, params: Record<string, string | string[]>, timeoutMs = 60_000): Promise<T> {
+    const form = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) for (const x of Array.isArray(v) ? v : [v]) form.append(k, x);
+    const res = await http(`${this.base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+      timeoutMs,
+    });
+    let body: ApiAnswer<T>;
+    try {
+      body = JSON.parse(res.text) as ApiAnswer<T>;
+    } catch {
+      throw new Error(`${this.name} ${path}: HTTP ${res.status}: ${res.text.slice(0, 300)}`);
+    }
+    if (body.status !== 'success') throw new Error(`${this.name} ${path} ${JSON.stringify(params).slice(0, 200)}: ${body.errorType ?? ''} ${body.error ?? res.text.slice(0, 300)}`);
+    return body.data;
+  }
+
+  /** Instant query → [labels, value] rows. */
+  async vector(query: string, atMs: number): Promise<{ labels: Labels; value: number }[]> {
+    const d = await this.call<QueryData>('/api/v1/query', { query, time: apiTime(atMs) });
+    if (d.resultType !== 'vector') throw new Error(`${this.name}: ${query} gave ${d.resultType}, not a vector`);
+    return d.result.map((r) => ({ labels: r.metric, value: Number(r.value[1]) }));
+  }
+
+  /**
+   * Raw samples: an instant query of a range selector returns the stored samples themselves
+   * (both Prometheus and VictoriaMetrics), never interpolated. Stale markers are not returned.
+   */
+  async raw(selector: string, windowSeconds: number, atMs: number): Promise<RawSeries[]> {
+    const d = await this.call<QueryData>('/api/v1/query', { query: `${selector}[${Math.ceil(windowSeconds)}s]`, time: apiTime(atMs) }, 120_000);
+    if (d.resultType !== 'matrix') throw new Error(`${this.name}: ${selector}[…] gave ${d.resultType}, not a matrix`);
+    return d.result.map((r) => ({ labels: r.metric, samples: r.values.map(([t, v]) => ({ t: Math.round(t * 1000), v })) }));
+  }
+
+  async series(match: string, startMs: number, endMs: number): Promise<Labels[]> {
+    return this.call<Labels[]>('/api/v1/series', { 'match[]': match, start: apiTime(startMs), end: apiTime(endMs) }, 60_000);
+  }
+}
+
+export interface MetricRow {
+  name: string;
+  labels: Labels;
+  value: number;
+}
+
+/** The text exposition format, enough of it for counters and gauges. */
+export function parseMetricsText(text: string): MetricRow[] {
+  const rows: MetricRow[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels: Labels = {};
+    if (m[3]) for (const l of m[3].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
+    rows.push({ name: m[1], labels, value: Number(m[4]) });
+  }
+  return rows;
+}
+
+/** Sum of a metric's rows whose labels include `where`; undefined when there is no such row. */
+export function sumMetric(rows: readonly MetricRow[], name: string, where: Labels = {}): number | undefined {
+  let found = false;
+  let sum = 0;
+  for (const r of rows) {
+    if (r.name !== name) continue;
+    if (!Object.entries(where).every(([k, v]) => r.labels[k] === v)) continue;
+    found = true;
+    sum += r.value;
+  }
+  return found ? sum : undefined;
+}
+
+export async function scrapeMetrics(url: string): Promise<MetricRow[]> {
+  const res = await http(url, { timeoutMs: 5000 });
+  if (res.status !== 200) throw new Error(`GET ${url}: HTTP ${res.status}`);
+  return parseMetricsText(res.text);
+}
+
+/** Canonical key of a label set (order-independent). */
+export function seriesKey(labels: Labels): string {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(labels[k])}`)
+    .join(',');
+}

@@ -1,0 +1,329 @@
+// The end-to-end topology, all on 127.0.0.1 with ports the OS picked and data in one
+// temporary directory:
+//
+//   prometheus (sender: itself + node-exporter) ─┐
+//                                                ├─▶ forwarder (relay mode, spool) ─▶ relay dev host ─┬─▶ workspace emulator ─▶ victoria-metrics
+//   vmagent    (sender: the same two targets)   ─┘                                  (tokens from the  └─▶ workspace emulator ─▶ prometheus (remote-write receiver)
+//                                                                                    identity emulator, real @azure/identity)
+//
+// Real software from Debian packages runs as child processes; our relay and forwarder run
+// as child processes from dist/, as they are deployed; the two emulators run in this
+// process, so faults are switched on and off directly.
+
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants as fsConstants, mkdirSync, writeFileSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import { endpointId } from '../shared/fanout/endpoints';
+import { type IdentityEmulator, startIdentityEmulator } from '../dev/emulators/identity-endpoint';
+import { type WorkspaceEmulator, type WorkspaceEmulatorOptions, startWorkspaceEmulator } from '../dev/emulators/workspace';
+import { type MetricRow, PromApi, scrapeMetrics } from './lib/prom-api';
+import { type Proc, Supervisor } from './lib/supervisor';
+import { WaitAborted, freePorts, http, httpOk, waitUntil } from './lib/util';
+
+export const SCRAPE_INTERVAL_S = 2;
+/** the cluster label the forwarder (the per-cluster side car) adds */
+export const CLUSTER = 'e2e-cluster';
+/** the relay's CLUSTER: only for series arriving without one, which must never happen here */
+export const RELAY_FALLBACK_CLUSTER = 'relay-fallback';
+export const SENDERS = ['prometheus', 'vmagent'] as const;
+export const JOBS = ['prometheus', 'node'] as const;
+/**
+ * Token lifetime of the identity emulator. Azure's are ~24 h, so an outage of 30 s would
+ * never meet a refresh; 80 s makes the relay refresh every 40 s (half life) and keep each
+ * token usable for 72 s, so a 30 s outage placed over a refresh must be bridged by the
+ * cached token while @azure/identity's requests fail.
+ */
+export const TOKEN_LIFETIME_S = 80;
+export const AUDIENCE = 'https://monitor.azure.com';
+
+export const PACKAGES = 'prometheus victoria-metrics prometheus-node-exporter';
+const BINARIES = { prometheus: 'prometheus', victoriaMetrics: 'victoria-metrics', vmagent: 'vmagent', nodeExporter: 'prometheus-node-exporter' } as const;
+export type Binaries = Record<keyof typeof BINARIES, string>;
+
+/** The Debian packages' binaries on PATH, or the names missing. */
+export function findBinaries(): { found: Binaries } | { missing: string[] } {
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '');
+  const found: Partial<Binaries> = {};
+  const missing: string[] = [];
+  for (const [k, name] of Object.entries(BINARIES) as [keyof Binaries, string][]) {
+    const hit = dirs.map((d) => join(d, name)).find((p) => {
+      try {
+        accessSync(p, fsConstants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (hit) found[k] = hit;
+    else missing.push(name);
+  }
+  return missing.length > 0 ? { missing } : { found: found as Binaries };
+}
+
+export interface Ports {
+  nodeExporter: number;
+  promSender: number;
+  vmagent: number;
+  vmStore: number;
+  promStore: number;
+  forwarder: number;
+  relay: number;
+  wsVictoriaMetrics: number;
+  wsPrometheus: number;
+}
+
+export type WorkspaceName = 'victoriametrics' | 'prometheus';
+
+export interface Workspace {
+  name: WorkspaceName;
+  emu: WorkspaceEmulator;
+  opts: WorkspaceEmulatorOptions;
+  port: number;
+  /** endpoint id as the relay and forwarder name it (X-Relay-Failed-Endpoints, lane:<id>) */
+  id: string;
+  /** requests answered by earlier incarnations (the emulator is restarted for "down") */
+  history: { status: number }[];
+  down: boolean;
+}
+
+const repoRoot = resolve(__dirname, '..', '..');
+
+export class Topology {
+  readonly sup: Supervisor;
+  readonly functionKey = randomBytes(16).toString('hex');
+  readonly key = randomBytes(32);
+  identity!: IdentityEmulator;
+  readonly ws = new Map<WorkspaceName, Workspace>();
+  readonly procs: Record<string, Proc> = {};
+  readonly vmStore: PromApi;
+  readonly promStore: PromApi;
+  /** the Prometheus sender's own TSDB: the ground truth of what it scraped */
+  readonly senderApi: PromApi;
+
+  private constructor(
+    readonly tmp: string,
+    readonly ports: Ports,
+    readonly bin: Binaries,
+  ) {
+    this.sup = new Supervisor(join(tmp, 'logs'));
+    this.vmStore = new PromApi('victoria-metrics', `http://127.0.0.1:${ports.vmStore}`);
+    this.promStore = new PromApi('prometheus-store', `http://127.0.0.1:${ports.promStore}`);
+    this.senderApi = new PromApi('prometheus-sender', `http://127.0.0.1:${ports.promSender}`);
+  }
+
+  static async create(tmp: string, bin: Binaries): Promise<Topology> {
+    const [nodeExporter, promSender, vmagent, vmStore, promStore, forwarder, relay, wsVictoriaMetrics, wsPrometheus] = await freePorts(9);
+    mkdirSync(join(tmp, 'logs'), { recursive: true });
+    return new Topology(tmp, { nodeExporter, promSender, vmagent, vmStore, promStore, forwarder, relay, wsVictoriaMetrics, wsPrometheus }, bin);
+  }
+
+  dir(name: string): string {
+    const d = join(this.tmp, name);
+    mkdirSync(d, { recursive: true });
+    return d;
+  }
+
+  private spawn(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+    const p = this.sup.start({ name, command, args, cwd: this.dir(`cwd-${name}`), env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.tmp, ...env } });
+    this.procs[name] = p;
+    return p;
+  }
+
+  private async ready(p: Proc, url: string, timeoutMs = 30_000): Promise<void> {
+    await waitUntil(`${p.spec.name} at ${url}`, async () => {
+      if (p.exit) throw new WaitAborted(`${p.spec.name} exited (${p.exit.code ?? p.exit.signal}); log ${p.logPath}:\n${this.sup.tail(p)}`);
+      return httpOk(url);
+    }, timeoutMs, 200);
+  }
+
+  // ---- the two stores (the "workspaces' databases") ----
+
+  async startStores(): Promise<void> {
+    const vm = this.spawn('victoria-metrics', this.bin.victoriaMetrics, [
+      `-httpListenAddr=127.0.0.1:${this.ports.vmStore}`,
+      `-storageDataPath=${this.dir('victoria-metrics-data')}`,
+      '-retentionPeriod=1d',
+      // queries see samples at once (default: 30 s late), computed from raw data every time
+      '-search.latencyOffset=0s',
+      '-search.disableCache',
+      // retries deliver some samples twice; keep one sample per series and millisecond
+      '-dedup.minScrapeInterval=1ms',
+    ]);
+    writeFileSync(
+      join(this.tmp, 'prometheus-store.yml'),
+      [
+        '# The remote-write receiver standing in for the second workspace.',
+        '# Out-of-order samples are normal behind retries: a workspace that was down or',
+        '# answered 429 gets its backlog from the forwarder\'s parked lane while newer data',
+        '# keeps arriving through the main lane, and vmagent sends from several queues at',
+        '# once. Prometheus 2.42 refuses samples older than a series\' newest one with 400',
+        '# (which the relay passes on and the forwarder must then drop) unless its TSDB',
+        '# accepts out-of-order samples within this window.',
+        'storage:',
+        '  tsdb:',
+        '    out_of_order_time_window: 30m',
+        '',
+      ].join('\n'),
+    );
+    const prom = this.spawn('prometheus-store', this.bin.prometheus, [
+      `--config.file=${join(this.tmp, 'prometheus-store.yml')}`,
+      `--web.listen-address=127.0.0.1:${this.ports.promStore}`,
+      `--storage.tsdb.path=${this.dir('prometheus-store-data')}`,
+      '--storage.tsdb.retention.time=1d',
+      '--web.enable-remote-write-receiver',
+    ]);
+    await Promise.all([this.ready(vm, `${this.vmStore.base}/health`), this.ready(prom, `${this.promStore.base}/-/ready`)]);
+  }
+
+  // ---- emulated Azure: identity endpoint, two workspaces in proxy mode ----
+
+  async startEmulators(): Promise<void> {
+    this.identity = await startIdentityEmulator({ key: this.key, tokenLifetimeSeconds: TOKEN_LIFETIME_S });
+    const workspaces = [
+      ['victoriametrics', this.ports.wsVictoriaMetrics, this.ports.vmStore],
+      ['prometheus', this.ports.wsPrometheus, this.ports.promStore],
+    ] as const;
+    for (const [name, port, store] of workspaces) {
+      const opts: WorkspaceEmulatorOptions = { key: this.key, audience: AUDIENCE, name: `workspace-${name}`, port, forwardTo: `http://127.0.0.1:${store}/api/v1/write` };
+      const emu = await startWorkspaceEmulator(opts);
+      this.ws.set(name, { name, emu, opts, port, id: endpointId(new URL(emu.url).href), history: [], down: false });
+    }
+  }
+
+  workspace(name: WorkspaceName): Workspace {
+    return this.ws.get(name)!;
+  }
+
+  /** "Down": the listening socket closes, so the relay gets connection refused. */
+  async workspaceDown(name: WorkspaceName): Promise<void> {
+    const w = this.workspace(name);
+    w.history.push(...w.emu.requests);
+    w.down = true;
+    await w.emu.close();
+  }
+
+  async workspaceUp(name: WorkspaceName): Promise<void> {
+    const w = this.workspace(name);
+    w.emu = await startWorkspaceEmulator(w.opts);
+    w.down = false;
+  }
+
+  /** Statuses a workspace answered, across restarts. */
+  workspaceStatuses(name: WorkspaceName): number[] {
+    const w = this.workspace(name);
+    return [...w.history, ...w.emu.requests].map((r) => r.status);
+  }
+
+  // ---- our relay and forwarder, as processes ----
+
+  get relayUrl(): string {
+    return `http://127.0.0.1:${this.ports.relay}`;
+  }
+
+  get forwarderUrl(): string {
+    return `http://127.0.0.1:${this.ports.forwarder}`;
+  }
+
+  async startRelay(): Promise<void> {
+    const urls = [this.workspace('victoriametrics').emu.url, this.workspace('prometheus').emu.url].join(',');
+    const p = this.spawn('relay', process.execPath, [join(repoRoot, 'dist', 'dev', 'relay-host.js')], {
+      PORT: String(this.ports.relay),
+      INGESTION_URL: urls,
+      IDENTITY_TYPE: 'systemAssigned',
+      ...this.identity.env(),
+      CLUSTER: RELAY_FALLBACK_CLUSTER,
+      DEV_FUNCTION_KEY: this.functionKey,
+    });
+    await this.ready(p, `${this.relayUrl}/api/health`);
+  }
+
+  async stopRelay(): Promise<void> {
+    await this.sup.stop(this.procs.relay);
+  }
+
+  async relayHealth(): Promise<{ token?: { hasToken: boolean; lastError?: string; requests: number; expiresInSeconds?: number } | null }> {
+    return JSON.parse((await http(`${this.relayUrl}/api/health`, { timeoutMs: 5000 })).text) as { token?: { hasToken: boolean; lastError?: string; requests: number } | null };
+  }
+
+  async startForwarder(): Promise<void> {
+    const p = this.spawn('forwarder', process.execPath, [join(repoRoot, 'dist', 'local-proxy', 'main.js')], {
+      RELAY_URL: `${this.relayUrl}/api/v1/write`,
+      RELAY_KEY: this.functionKey,
+      LISTENING_PORT: String(this.ports.forwarder),
+      LISTENING_HOST: '127.0.0.1',
+      SPOOL_DIR: this.dir('forwarder-spool'),
+      CLUSTER,
+    });
+    await this.ready(p, `${this.forwarderUrl}/health`);
+  }
+
+  async killForwarder(): Promise<void> {
+    await this.sup.kill(this.procs.forwarder);
+  }
+
+  forwarderMetrics(): Promise<MetricRow[]> {
+    return scrapeMetrics(`${this.forwarderUrl}/metrics`);
+  }
+
+  // ---- the scraped target and the two senders ----
+
+  async startNodeExporter(): Promise<void> {
+    const p = this.spawn('node-exporter', this.bin.nodeExporter, [`--web.listen-address=127.0.0.1:${this.ports.nodeExporter}`]);
+    await this.ready(p, `http://127.0.0.1:${this.ports.nodeExporter}/metrics`);
+  }
+
+  async startSenders(): Promise<void> {
+    const targets = (job: string): string =>
+      `  - job_name: ${job}\n    static_configs:\n      - targets: ['127.0.0.1:${job === 'node' ? this.ports.nodeExporter : this.ports.promSender}']\n`;
+    const scrape = `scrape_configs:\n${targets('prometheus')}${targets('node')}`;
+    writeFileSync(
+      join(this.tmp, 'prometheus-sender.yml'),
+      [
+        'global:',
+        `  scrape_interval: ${SCRAPE_INTERVAL_S}s`,
+        `  scrape_timeout: ${SCRAPE_INTERVAL_S}s`,
+        '  external_labels: {sender: prometheus}',
+        scrape,
+        'remote_write:',
+        `  - url: ${this.forwarderUrl}/api/v1/write`,
+        '    name: forwarder',
+        '    queue_config: {batch_send_deadline: 1s}',
+        '',
+      ].join('\n'),
+    );
+    const prom = this.spawn('prometheus-sender', this.bin.prometheus, [
+      `--config.file=${join(this.tmp, 'prometheus-sender.yml')}`,
+      `--web.listen-address=127.0.0.1:${this.ports.promSender}`,
+      `--storage.tsdb.path=${this.dir('prometheus-sender-data')}`,
+      '--storage.remote.flush-deadline=5s',
+    ]);
+    writeFileSync(join(this.tmp, 'vmagent-scrape.yml'), [`global:\n  scrape_interval: ${SCRAPE_INTERVAL_S}s`, scrape].join('\n'));
+    const vma = this.spawn('vmagent', this.bin.vmagent, [
+      `-httpListenAddr=127.0.0.1:${this.ports.vmagent}`,
+      `-promscrape.config=${join(this.tmp, 'vmagent-scrape.yml')}`,
+      `-remoteWrite.url=${this.forwarderUrl}/api/v1/write`,
+      '-remoteWrite.label=sender=vmagent',
+      `-remoteWrite.tmpDataPath=${this.dir('vmagent-queue')}`,
+    ]);
+    await Promise.all([this.ready(prom, `${this.senderApi.base}/-/ready`), this.ready(vma, `http://127.0.0.1:${this.ports.vmagent}/health`)]);
+  }
+
+  vmagentMetrics(): Promise<MetricRow[]> {
+    return scrapeMetrics(`http://127.0.0.1:${this.ports.vmagent}/metrics`);
+  }
+
+  promSenderMetrics(): Promise<MetricRow[]> {
+    return scrapeMetrics(`${this.senderApi.base}/metrics`);
+  }
+
+  /** VictoriaMetrics keeps recent rows in memory buffers for a few seconds; make them searchable. */
+  async flushVm(): Promise<void> {
+    await http(`${this.vmStore.base}/internal/force_flush`, { timeoutMs: 10_000 });
+  }
+
+  /** Senders first (while the pipeline still takes their last data), then ours, then the stores. */
+  async stopAll(): Promise<void> {
+    await this.sup.stopAll(['prometheus-sender', 'vmagent', 'node-exporter', 'forwarder', 'relay', 'prometheus-store', 'victoria-metrics'], 10_000);
+    await Promise.all([this.identity?.close(), ...[...this.ws.values()].filter((w) => !w.down).map((w) => w.emu.close())]);
+  }
+}

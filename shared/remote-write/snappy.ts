@@ -1,5 +1,11 @@
 // Snappy *block* format (not framed), bounded: the uncompressed length is read from
 // the block's varint header and checked before anything is allocated.
+//
+// Both directions pass `copyOutputData: true`: the binding then copies its result into
+// an ordinary V8-owned Buffer instead of handing V8 an *external* buffer. External
+// buffers cost a finaliser and external-memory accounting each, which made V8 run far
+// more garbage collections: measured on the fixtures, decompression went from ~250 to
+// ~1 200 MB/s and compression from ~200 to ~650 MB/s (bench/README.md).
 
 import { compressSync, uncompressSync } from 'snappy';
 import { HttpError } from '../errors';
@@ -17,6 +23,9 @@ export function snappyDecodedLength(block: Buffer): number {
   return -1;
 }
 
+const DECOMPRESS_OPTIONS = { asBuffer: true, copyOutputData: true } as const;
+const COMPRESS_OPTIONS = { copyOutputData: true } as const;
+
 export function decompressBounded(block: Buffer, maxDecodedBytes: number): Buffer {
   const declared = snappyDecodedLength(block);
   if (declared < 0) throw new HttpError(400, 'bad_snappy', 'body is not snappy block-compressed: malformed length header');
@@ -25,7 +34,7 @@ export function decompressBounded(block: Buffer, maxDecodedBytes: number): Buffe
   }
   let out: Buffer;
   try {
-    out = uncompressSync(block, { asBuffer: true }) as Buffer;
+    out = uncompressSync(block, DECOMPRESS_OPTIONS) as Buffer;
   } catch (err) {
     throw new HttpError(400, 'bad_snappy', `body is not valid snappy block data: ${(err as Error).message}`);
   }
@@ -34,5 +43,5 @@ export function decompressBounded(block: Buffer, maxDecodedBytes: number): Buffe
 }
 
 export function compress(raw: Buffer): Buffer {
-  return compressSync(raw);
+  return compressSync(raw, COMPRESS_OPTIONS);
 }

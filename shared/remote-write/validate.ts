@@ -65,10 +65,15 @@ let nameEnds = new Int32Array(128);
  */
 export function validateWriteRequest(buf: Buffer, limits: SeriesLimits, cluster?: string): ScanResult {
   const result = emptyScanResult();
+  view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  plan.buf = undefined;
+  plan.count = 0;
+  plan.complete = true;
   const c: Cursor = { pos: 0 };
   const end = buf.length;
   try {
     while (c.pos < end) {
+      fieldBegin = c.pos;
       const tag = readTag(buf, c, end);
       const field = tag >>> 3;
       const wire = tag & 7;
@@ -88,14 +93,104 @@ export function validateWriteRequest(buf: Buffer, limits: SeriesLimits, cluster?
       }
     }
   } catch (err) {
+    plan.count = 0;
     if (err instanceof WireError) throw new HttpError(400, 'bad_protobuf', `malformed protobuf WriteRequest: ${err.message}`);
     throw err;
+  }
+  if (plan.count > 0 && plan.complete) {
+    plan.buf = new WeakRef(buf);
+    plan.cluster = cluster;
   }
   return result;
 }
 
+/**
+ * What validation learnt for the rewrite: the series of the last validated request
+ * that change (unsorted labels, or a cluster label to add), in order, and for each
+ * whether it is a plain splice (sorted labels up front: copy up to `at`, insert the
+ * cluster field, go on from `resume`) or needs the general rewrite. rewriteLabels uses
+ * it when called on that same buffer with the same cluster value, as the relay does
+ * right after validating, and so never parses a label a second time.
+ */
+export interface RewritePlan {
+  buf: WeakRef<Buffer> | undefined;
+  cluster: string | undefined;
+  /** false when the request had more changing series than the plan keeps */
+  complete: boolean;
+  count: number;
+  /** offset of the series' field tag in the request */
+  begin: Int32Array;
+  /** its payload [start, end) */
+  start: Int32Array;
+  end: Int32Array;
+  /** splice: cluster field goes at `at`, copying resumes at `resume` (> at: an empty cluster label dropped); -1: general rewrite */
+  at: Int32Array;
+  resume: Int32Array;
+}
+
+/** Most changing series a plan records (6 MiB of offsets); beyond, the rewrite parses. */
+const PLAN_MAX = 262_144;
+
+const plan: RewritePlan = {
+  buf: undefined,
+  cluster: undefined,
+  complete: true,
+  count: 0,
+  begin: new Int32Array(256),
+  start: new Int32Array(256),
+  end: new Int32Array(256),
+  at: new Int32Array(256),
+  resume: new Int32Array(256),
+};
+
+/** The plan for this buffer and cluster value if the last validation made one; taken once. */
+export function takeRewritePlan(buf: Buffer, cluster: string | undefined): RewritePlan | undefined {
+  if (plan.buf === undefined || plan.buf.deref() !== buf || plan.cluster !== cluster) return undefined;
+  plan.buf = undefined;
+  return plan;
+}
+
+function addToPlan(begin: number, start: number, end: number, at: number, resume: number): void {
+  let k = plan.count;
+  if (k >= plan.begin.length) {
+    if (k >= PLAN_MAX) {
+      plan.complete = false;
+      return;
+    }
+    const grow = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    plan.begin = grow(plan.begin);
+    plan.start = grow(plan.start);
+    plan.end = grow(plan.end);
+    plan.at = grow(plan.at);
+    plan.resume = grow(plan.resume);
+  }
+  plan.begin[k] = begin;
+  plan.start[k] = start;
+  plan.end[k] = end;
+  plan.at[k] = at;
+  plan.resume[k] = resume;
+  plan.count = ++k;
+}
+
+/** Where the current top-level field (a series) begins: its tag. */
+let fieldBegin = 0;
+
+// Scratch cursor for the slow paths (multi-byte varints, unknown fields): the hot
+// loops below keep their position in a local variable and read one-byte tags and
+// lengths inline, which is what nearly every tag and label length is.
+const sc: Cursor = { pos: 0 };
+
+const TRUNCATED_LEN = 'length-delimited field runs past its message';
+
+/** A view of the request being validated, for reading label values a word at a time. */
+let view: DataView = new DataView(new ArrayBuffer(0));
+
 function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesLimits, wantCluster: boolean, result: ScanResult): void {
-  const c: Cursor = { pos: start };
+  let pos = start;
   let labels = 0;
   let sorted = true;
   let hasName = false;
@@ -103,28 +198,81 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
   let emptyCluster = false;
   let prevStart = -1;
   let prevEnd = -1;
-  while (c.pos < end) {
-    const tag = readTag(buf, c, end);
+  // for the rewrite plan: label fields one after another from the start of the series?
+  let contiguous = true;
+  let nonLabelSeen = false;
+  let insertAt = -1; // first label field whose name sorts after "cluster"
+  let labelsEnd = start; // end of the last label field
+  let emptyStart = -1;
+  let emptyEnd = -1;
+  const seriesBegin = fieldBegin;
+  while (pos < end) {
+    const fieldStart = pos;
+    let tag = buf[pos];
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else {
+      sc.pos = pos;
+      tag = readTag(buf, sc, end);
+      pos = sc.pos;
+    }
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1) {
       if (wire !== WIRE_LEN) throw new WireError('TimeSeries.labels has the wrong wire type');
-      const labelEnd = readLenEnd(buf, c, end);
+      if (nonLabelSeen) contiguous = false;
+      let labelEnd: number;
+      if (pos < end && buf[pos] < 0x80) {
+        labelEnd = pos + 1 + buf[pos];
+        pos++;
+        if (labelEnd > end) throw new WireError(TRUNCATED_LEN);
+      } else {
+        sc.pos = pos;
+        labelEnd = readLenEnd(buf, sc, end);
+        pos = sc.pos;
+      }
       // Label { string name = 1; string value = 2; }
-      let ns = c.pos, ne = c.pos, vs = c.pos, ve = c.pos;
-      while (c.pos < labelEnd) {
-        const t = readTag(buf, c, labelEnd);
-        if (t === 0x0a) {
-          ne = readLenEnd(buf, c, labelEnd);
-          ns = c.pos;
-          c.pos = ne;
-        } else if (t === 0x12) {
-          ve = readLenEnd(buf, c, labelEnd);
-          vs = c.pos;
-          c.pos = ve;
+      let ns = pos, ne = pos, vs = pos, ve = pos;
+      // What every sender writes: name then value, one-byte lengths, nothing else.
+      const nl = buf[pos + 1];
+      const vl = buf[pos + 3 + nl];
+      if (buf[pos] === 0x0a && nl < 0x80 && pos + 4 + nl <= labelEnd && buf[pos + 2 + nl] === 0x12 && vl < 0x80 && pos + 4 + nl + vl === labelEnd) {
+        ns = pos + 2;
+        ne = ns + nl;
+        vs = ne + 2;
+        ve = labelEnd;
+        pos = labelEnd;
+      }
+      while (pos < labelEnd) {
+        const t = buf[pos];
+        if ((t === 0x0a || t === 0x12) && pos + 1 < labelEnd && buf[pos + 1] < 0x80) {
+          const fs = pos + 2;
+          const fe = fs + buf[pos + 1];
+          if (fe > labelEnd) throw new WireError(TRUNCATED_LEN);
+          if (t === 0x0a) {
+            ns = fs;
+            ne = fe;
+          } else {
+            vs = fs;
+            ve = fe;
+          }
+          pos = fe;
+          continue;
+        }
+        sc.pos = pos;
+        const t2 = readTag(buf, sc, labelEnd);
+        if (t2 === 0x0a) {
+          ne = readLenEnd(buf, sc, labelEnd);
+          ns = sc.pos;
+          pos = ne;
+        } else if (t2 === 0x12) {
+          ve = readLenEnd(buf, sc, labelEnd);
+          vs = sc.pos;
+          pos = ve;
         } else {
-          if ((t >>> 3) <= 2) throw new WireError('Label field has the wrong wire type');
-          skipField(buf, c, labelEnd, t & 7);
+          if ((t2 >>> 3) <= 2) throw new WireError('Label field has the wrong wire type');
+          skipField(buf, sc, labelEnd, t2 & 7);
+          pos = sc.pos;
         }
       }
       if (labels >= nameStarts.length) growNameOffsets();
@@ -132,45 +280,78 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
       nameEnds[labels] = ne;
       labels++;
 
-      const isName = equalsBytes(buf, ns, ne, NAME_LABEL);
-      if (isName) {
+      const nameLen = ne - ns;
+      if (nameLen === 8 && buf[ns] === 0x5f && equalsBytes(buf, ns, ne, NAME_LABEL)) {
         hasName = true;
         checkMetricName(buf, vs, ve, limits, start, end);
       } else {
         checkLabelName(buf, ns, ne, limits, start, end);
-        if (equalsBytes(buf, ns, ne, CLUSTER_LABEL)) {
+        if (nameLen === 7 && buf[ns] === 0x63 && equalsBytes(buf, ns, ne, CLUSTER_LABEL)) {
           // an empty value means "no label" in Prometheus: the rewrite replaces it
-          if (ve > vs) hasCluster = true;
-          else emptyCluster = true;
+          if (ve > vs) {
+            hasCluster = true;
+          } else {
+            emptyCluster = true;
+            emptyStart = fieldStart;
+            emptyEnd = labelEnd;
+          }
+        } else if (insertAt < 0 && wantCluster) {
+          const d = buf[ns] - 0x63; // 'c'
+          if (d > 0 || (d === 0 && compareRanges(buf, ns, ne, CLUSTER_LABEL, 0, CLUSTER_LABEL.length) > 0)) insertAt = fieldStart;
         }
       }
+      labelsEnd = labelEnd;
       checkLabelValue(buf, vs, ve, ns, ne, limits, start, end);
 
       if (prevStart >= 0) {
-        const cmp = compareRanges(buf, ns, ne, buf, prevStart, prevEnd);
-        if (cmp === 0) fail('duplicate_label_name', `duplicate label name "${buf.toString('latin1', ns, ne)}"`, buf, start, end);
-        if (cmp < 0) sorted = false;
+        // names are never empty here (checked above): the first byte usually decides
+        const d = buf[ns] - buf[prevStart];
+        if (d < 0) {
+          sorted = false;
+        } else if (d === 0) {
+          const cmp = compareRanges(buf, ns, ne, buf, prevStart, prevEnd);
+          if (cmp === 0) fail('duplicate_label_name', `duplicate label name "${buf.toString('latin1', ns, ne)}"`, buf, start, end);
+          if (cmp < 0) sorted = false;
+        }
       }
       prevStart = ns;
       prevEnd = ne;
     } else if (field === 2) {
       if (wire !== WIRE_LEN) throw new WireError('TimeSeries.samples has the wrong wire type');
-      const sEnd = readLenEnd(buf, c, end);
-      scanSample(buf, c, sEnd);
+      nonLabelSeen = true;
+      let sEnd: number;
+      if (pos < end && buf[pos] < 0x80) {
+        sEnd = pos + 1 + buf[pos];
+        pos++;
+        if (sEnd > end) throw new WireError(TRUNCATED_LEN);
+      } else {
+        sc.pos = pos;
+        sEnd = readLenEnd(buf, sc, end);
+        pos = sc.pos;
+      }
+      pos = scanSample(buf, pos, sEnd);
       result.samples++;
     } else if (field === 3) {
       if (wire !== WIRE_LEN) throw new WireError('TimeSeries.exemplars has the wrong wire type');
-      const eEnd = readLenEnd(buf, c, end);
-      scanExemplar(buf, c, eEnd);
+      nonLabelSeen = true;
+      sc.pos = pos;
+      const eEnd = readLenEnd(buf, sc, end);
+      scanExemplar(buf, sc, eEnd);
+      pos = sc.pos;
       result.exemplars++;
     } else if (field === 4) {
       if (wire !== WIRE_LEN) throw new WireError('TimeSeries.histograms has the wrong wire type');
-      const hEnd = readLenEnd(buf, c, end);
-      checkMessage(buf, c.pos, hEnd, HISTOGRAM_SCHEMA, 'histogram');
-      c.pos = hEnd;
+      nonLabelSeen = true;
+      sc.pos = pos;
+      const hEnd = readLenEnd(buf, sc, end);
+      checkMessage(buf, sc.pos, hEnd, HISTOGRAM_SCHEMA, 'histogram');
+      pos = hEnd;
       result.histograms++;
     } else {
-      skipField(buf, c, end, wire);
+      nonLabelSeen = true;
+      sc.pos = pos;
+      skipField(buf, sc, end, wire);
+      pos = sc.pos;
     }
   }
 
@@ -185,22 +366,48 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
   }
   if (wantCluster && !hasCluster) result.missingCluster++;
   result.series++;
-}
-
-function scanSample(buf: Buffer, c: Cursor, end: number): void {
-  // Sample { double value = 1; int64 timestamp = 2; } — the value is never read.
-  while (c.pos < end) {
-    const t = readTag(buf, c, end);
-    if (t === 0x09) {
-      if (c.pos + 8 > end) throw new WireError('truncated sample value');
-      c.pos += 8;
-    } else if (t === 0x10) {
-      skipVarint(buf, c, end);
+  if (!sorted || (wantCluster && !hasCluster)) {
+    if (!sorted || !contiguous) {
+      addToPlan(seriesBegin, start, end, -1, -1);
+    } else if (emptyCluster) {
+      addToPlan(seriesBegin, start, end, emptyStart, emptyEnd);
     } else {
-      if ((t >>> 3) <= 2) throw new WireError('Sample field has the wrong wire type');
-      skipField(buf, c, end, t & 7);
+      const at = insertAt >= 0 ? insertAt : labelsEnd;
+      addToPlan(seriesBegin, start, end, at, at);
     }
   }
+}
+
+/** Sample { double value = 1; int64 timestamp = 2; } from pos to end; the value is never read. */
+function scanSample(buf: Buffer, pos: number, end: number): number {
+  while (pos < end) {
+    const t = buf[pos];
+    if (t === 0x09) {
+      if (pos + 9 > end) throw new WireError('truncated sample value');
+      pos += 9;
+    } else if (t === 0x10) {
+      pos++;
+      for (let i = 0; ; i++) {
+        if (i === 10) throw new WireError('varint longer than 10 bytes');
+        if (pos >= end) throw new WireError('truncated varint');
+        if (buf[pos++] < 0x80) break;
+      }
+    } else {
+      sc.pos = pos;
+      const tag = readTag(buf, sc, end);
+      if (tag === 0x09) {
+        if (sc.pos + 8 > end) throw new WireError('truncated sample value');
+        sc.pos += 8;
+      } else if (tag === 0x10) {
+        skipVarint(buf, sc, end);
+      } else {
+        if ((tag >>> 3) <= 2) throw new WireError('Sample field has the wrong wire type');
+        skipField(buf, sc, end, tag & 7);
+      }
+      pos = sc.pos;
+    }
+  }
+  return pos;
 }
 
 function scanExemplar(buf: Buffer, c: Cursor, end: number): void {
@@ -234,9 +441,9 @@ function scanExemplar(buf: Buffer, c: Cursor, end: number): void {
 
 function checkLabelName(buf: Buffer, s: number, e: number, limits: SeriesLimits, tsStart: number, tsEnd: number): void {
   if (e === s) fail('invalid_label_name', 'empty label name', buf, tsStart, tsEnd);
-  let ok = isNameStart(buf[s]);
-  for (let i = s + 1; ok && i < e; i++) ok = isNameChar(buf[i]);
-  if (!ok) {
+  let ok = FIRST_CLASS[buf[s]] & LABEL_NAME;
+  for (let i = s + 1; i < e; i++) ok &= CHAR_CLASS[buf[i]];
+  if (ok === 0) {
     fail('invalid_label_name', `label name ${JSON.stringify(buf.toString('utf8', s, Math.min(e, s + 64)))} does not match [a-zA-Z_][a-zA-Z0-9_]*`, buf, tsStart, tsEnd);
   }
   if (e - s > limits.maxLabelNameLength) {
@@ -246,9 +453,9 @@ function checkLabelName(buf: Buffer, s: number, e: number, limits: SeriesLimits,
 
 function checkMetricName(buf: Buffer, s: number, e: number, limits: SeriesLimits, tsStart: number, tsEnd: number): void {
   if (e === s) fail('invalid_metric_name', 'empty metric name (__name__)', buf, tsStart, tsEnd);
-  let ok = isNameStart(buf[s]) || buf[s] === 0x3a;
-  for (let i = s + 1; ok && i < e; i++) ok = isNameChar(buf[i]) || buf[i] === 0x3a;
-  if (!ok) {
+  let ok = FIRST_CLASS[buf[s]] & METRIC_NAME;
+  for (let i = s + 1; i < e; i++) ok &= CHAR_CLASS[buf[i]];
+  if (ok === 0) {
     fail('invalid_metric_name', `metric name ${JSON.stringify(buf.toString('utf8', s, Math.min(e, s + 64)))} does not match [a-zA-Z_:][a-zA-Z0-9_:]*`, buf, tsStart, tsEnd);
   }
   if (e - s > limits.maxMetricNameLength) {
@@ -257,7 +464,18 @@ function checkMetricName(buf: Buffer, s: number, e: number, limits: SeriesLimits
 }
 
 function checkLabelValue(buf: Buffer, s: number, e: number, ns: number, ne: number, limits: SeriesLimits, tsStart: number, tsEnd: number): void {
-  if (!isUtf8Range(buf, s, e)) {
+  // OR of every byte, four at a time through a DataView: one branch per value instead
+  // of one per byte; only values with a byte ≥ 0x80 pay for the full UTF-8 check.
+  const dv = view;
+  let any = 0;
+  let i = s;
+  for (; i + 8 <= e; i += 8) any |= dv.getUint32(i, true) | dv.getUint32(i + 4, true);
+  if (i + 4 <= e) {
+    any |= dv.getUint32(i, true);
+    i += 4;
+  }
+  for (; i < e; i++) any |= buf[i];
+  if ((any & 0x80808080) !== 0 && !isUtf8Range(buf, s, e)) {
     fail('invalid_utf8', `value of label "${buf.toString('latin1', ns, Math.min(ne, ns + 64))}" is not valid UTF-8`, buf, tsStart, tsEnd);
   }
   // Limits are in characters: bytes bound them from above, so count only when needed.
@@ -292,11 +510,17 @@ function fail(reason: RejectReason, what: string, buf: Buffer, tsStart: number, 
   throw new HttpError(400, reason, `${what}: ${formatSeries(buf, tsStart, tsEnd)}`);
 }
 
-function isNameStart(b: number): boolean {
-  return (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || b === 0x5f;
+// Character classes of label and metric names: one table lookup per byte, no branch.
+// A name is valid when the AND of FIRST_CLASS[first byte] and CHAR_CLASS[every later
+// byte] keeps its class bit.
+const LABEL_NAME = 1; // [a-zA-Z_][a-zA-Z0-9_]*
+const METRIC_NAME = 2; // [a-zA-Z_:][a-zA-Z0-9_:]*
+const FIRST_CLASS = new Uint8Array(256);
+const CHAR_CLASS = new Uint8Array(256);
+for (let b = 0; b < 256; b++) {
+  const letter = (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || b === 0x5f;
+  const digit = b >= 0x30 && b <= 0x39;
+  if (letter) FIRST_CLASS[b] = LABEL_NAME | METRIC_NAME;
+  if (letter || digit) CHAR_CLASS[b] = LABEL_NAME | METRIC_NAME;
+  if (b === 0x3a) FIRST_CLASS[b] = CHAR_CLASS[b] = METRIC_NAME;
 }
-
-function isNameChar(b: number): boolean {
-  return (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || b === 0x5f || (b >= 0x30 && b <= 0x39);
-}
-

@@ -1,0 +1,83 @@
+// The load generator: POSTs pre-compressed remote-write bodies with a fixed number of
+// concurrent senders over keep-alive connections, as a Prometheus with several shards
+// would. Bounded by a request count and a deadline.
+
+import { Agent, request } from 'node:http';
+import type { Payload } from './payloads';
+
+export const REMOTE_WRITE_HEADERS: Readonly<Record<string, string>> = {
+  'content-encoding': 'snappy',
+  'content-type': 'application/x-protobuf',
+  'x-prometheus-remote-write-version': '0.1.0',
+  'user-agent': 'Prometheus/2.42.0+ds',
+};
+
+export interface LoadResult {
+  requests: number;
+  samples: number;
+  failed: number;
+  /** status → count, for non-2xx answers and network errors ("net") */
+  failures: Record<string, number>;
+  wallSeconds: number;
+}
+
+function post(agent: Agent, url: URL, body: Buffer): Promise<number> {
+  return new Promise((ok) => {
+    const req = request(
+      { agent, method: 'POST', hostname: url.hostname, port: url.port, path: url.pathname, headers: { ...REMOTE_WRITE_HEADERS, 'content-length': String(body.length) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => ok(res.statusCode ?? 0));
+        res.on('error', () => ok(-1));
+      },
+    );
+    req.on('error', () => ok(-1));
+    req.end(body);
+  });
+}
+
+/**
+ * Sends `requests` bodies (cycling through `payloads`) with `concurrency` senders.
+ * `rate` (samples/s), when set, paces the senders to that average arrival rate.
+ */
+export async function sendLoad(opts: {
+  url: string;
+  payloads: readonly Payload[];
+  requests: number;
+  concurrency: number;
+  deadlineMs: number;
+  rate?: number;
+}): Promise<LoadResult> {
+  const url = new URL(opts.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
+  const started = Date.now();
+  const deadline = started + opts.deadlineMs;
+  let next = 0;
+  let samples = 0;
+  let done = 0;
+  let failed = 0;
+  const failures: Record<string, number> = {};
+  const worker = async (): Promise<void> => {
+    while (next < opts.requests && Date.now() < deadline) {
+      const i = next++;
+      const p = opts.payloads[i % opts.payloads.length];
+      if (opts.rate !== undefined) {
+        const due = started + (samples * 1000) / opts.rate;
+        const wait = due - Date.now();
+        if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
+      }
+      samples += p.samples; // counted as offered when sent (pacing), corrected below on failure
+      const status = await post(agent, url, p.body);
+      done++;
+      if (status < 200 || status >= 300) {
+        failed++;
+        samples -= p.samples;
+        const k = status < 0 ? 'net' : String(status);
+        failures[k] = (failures[k] ?? 0) + 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency }, worker));
+  agent.destroy();
+  return { requests: done, samples, failed, failures, wallSeconds: (Date.now() - started) / 1000 };
+}

@@ -1,0 +1,249 @@
+// Child processes of a bench run: sinks, our relay host, vmagent. Every child is
+// tracked and stopped by its own pid when the run ends (or fails).
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { createServer } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { sleep } from './stats';
+
+const children = new Set<ChildProcess>();
+/** temporary directories of children, removed when they stop or at stopAll */
+const tempDirs = new Set<string>();
+
+export function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+export function removeDir(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
+}
+
+export const distRoot = path.resolve(__dirname, '../..'); // dist/
+export const repoRoot = path.resolve(distRoot, '..');
+
+export interface Child {
+  name: string;
+  proc: ChildProcess;
+  pid: number;
+  /** stderr seen so far (capped), for error messages */
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+export function track(name: string, proc: ChildProcess): Child {
+  if (proc.pid === undefined) throw new Error(`${name}: could not start`);
+  children.add(proc);
+  let err = '';
+  proc.stderr?.on('data', (d: Buffer) => {
+    if (err.length < 20_000) err += d.toString();
+  });
+  const exited = new Promise<void>((ok) => proc.once('exit', () => ok()));
+  return {
+    name,
+    proc,
+    pid: proc.pid,
+    stderr: () => err,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(t);
+      }
+      children.delete(proc);
+    },
+  };
+}
+
+/** Stops every child still running (by pid); for exit paths. */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...children].map(async (p) => {
+    if (p.exitCode === null && p.signalCode === null) {
+      p.kill('SIGTERM');
+      const t = setTimeout(() => p.kill('SIGKILL'), 3_000);
+      await new Promise<void>((ok) => p.once('exit', () => ok()));
+      clearTimeout(t);
+    }
+  }));
+  children.clear();
+  for (const dir of tempDirs) removeDir(dir);
+}
+
+process.on('exit', () => {
+  for (const p of children) if (p.exitCode === null) p.kill('SIGKILL');
+});
+
+export async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/** A minimal environment: no telemetry connection strings or settings leak into children. */
+export function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir(), LANG: 'C.UTF-8' };
+  return { ...env, ...extra };
+}
+
+export async function waitForHttp(url: string, timeoutMs: number, what: string, child?: Child): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (child && child.proc.exitCode !== null) throw new Error(`${what} exited with code ${child.proc.exitCode}: ${child.stderr().slice(-2000)}`);
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.ok) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${what} did not come up at ${url} within ${timeoutMs} ms (${last})${child ? `: ${child.stderr().slice(-2000)}` : ''}`);
+}
+
+// ---- sinks ----
+
+export interface Sink extends Child {
+  url: string;
+  writeUrl: string;
+}
+
+export async function startSink(): Promise<Sink> {
+  const proc = spawn(process.execPath, [path.join(distRoot, 'bench/sink.js'), '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: baseEnv({}) });
+  const child = track('sink', proc);
+  const port = await new Promise<number>((ok, fail) => {
+    let out = '';
+    const t = setTimeout(() => fail(new Error(`sink did not start: ${child.stderr()}`)), 10_000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(t);
+        ok((JSON.parse(out.slice(0, nl)) as { port: number }).port);
+      }
+    });
+  });
+  const url = `http://127.0.0.1:${port}`;
+  return { ...child, url, writeUrl: `${url}/api/v1/write` };
+}
+
+// ---- our relay: node dist/dev/relay-host.js ----
+
+export interface RelayProcess extends Child {
+  writeUrl: string;
+}
+
+export async function startRelay(opts: { ingestionUrls: string[]; cluster: string; nodeArgs?: string[]; cwd?: string; entry?: string }): Promise<RelayProcess> {
+  const port = await freePort();
+  const cwd = opts.cwd ?? tempDir('bench-relay-'); // no local.settings.json here
+  const env = baseEnv({
+    PORT: String(port),
+    INGESTION_URL: opts.ingestionUrls.join(','),
+    IDENTITY_TYPE: 'none',
+    CLUSTER: opts.cluster,
+    PUBLISH_LOG_INTERVAL: '1h',
+  });
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.entry ?? path.join(distRoot, 'dev/relay-host.js')], { cwd, stdio: ['ignore', 'ignore', 'pipe'], env });
+  const child = track('relay', proc);
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    await child.stop();
+    if (opts.cwd === undefined) removeDir(cwd);
+  };
+  try {
+    await waitForHttp(`${url}/api/health`, 15_000, 'relay host', child);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { ...child, writeUrl: `${url}/api/v1/write`, stop };
+}
+
+// ---- vmagent ----
+
+export const VMAGENT_INSTALL = 'apt-get update && apt-get install -y --no-install-recommends victoria-metrics';
+
+/** Path of vmagent, installing Debian's victoria-metrics package when root; undefined with a reason otherwise. */
+export function findVmagent(log: (s: string) => void): { path?: string; version?: string; reason?: string } {
+  const candidates = ['/usr/bin/vmagent', '/usr/local/bin/vmagent'];
+  let found = candidates.find((p) => fs.existsSync(p));
+  if (!found && process.getuid?.() === 0) {
+    log(`vmagent not found: installing it (${VMAGENT_INSTALL})`);
+    try {
+      execFileSync('sh', ['-c', `${VMAGENT_INSTALL} >/dev/null`], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 240_000 });
+    } catch (err) {
+      return { reason: `installing vmagent failed: ${(err as Error).message.split('\n')[0]}` };
+    }
+    found = candidates.find((p) => fs.existsSync(p));
+  }
+  if (!found) return { reason: `vmagent is not installed; as root run: ${VMAGENT_INSTALL}` };
+  let version = '';
+  try {
+    version = execFileSync(found, ['-version'], { encoding: 'utf8', timeout: 10_000 }).trim().split('\n')[0];
+  } catch {
+    // Debian's build prints nothing; the package version below says it
+  }
+  if (version === '') {
+    try {
+      version = `victoria-metrics ${execFileSync('dpkg-query', ['-W', '-f', '${Version}', 'victoria-metrics'], { encoding: 'utf8', timeout: 10_000 }).trim()} (Debian package)`;
+    } catch {
+      version = 'unknown version';
+    }
+  }
+  return { path: found, version: `${found}, ${version}` };
+}
+
+export interface VmagentProcess extends Child {
+  writeUrl: string;
+  metricsUrl: string;
+  tmpDir: string;
+}
+
+export async function startVmagent(bin: string, remoteWriteUrls: string[]): Promise<VmagentProcess> {
+  const port = await freePort();
+  const tmpDir = tempDir('bench-vmagent-');
+  const args = [
+    `-httpListenAddr=127.0.0.1:${port}`,
+    ...remoteWriteUrls.map((u) => `-remoteWrite.url=${u}`),
+    `-remoteWrite.tmpDataPath=${tmpDir}`,
+    '-loggerLevel=WARN',
+  ];
+  const proc = spawn(bin, args, { cwd: tmpDir, stdio: ['ignore', 'ignore', 'pipe'], env: baseEnv({}) });
+  const child = track('vmagent', proc);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/health`, 15_000, 'vmagent', child);
+  return {
+    ...child,
+    writeUrl: `${url}/api/v1/write`,
+    metricsUrl: `${url}/metrics`,
+    tmpDir,
+    async stop() {
+      await child.stop();
+      removeDir(tmpDir);
+    },
+  };
+}
+
+/** Sums the values of every series of a metric family in Prometheus text exposition. */
+export function metricSum(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) {
+      const v = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (Number.isFinite(v)) sum += v;
+    }
+  }
+  return sum;
+}

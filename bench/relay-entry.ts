@@ -1,0 +1,15 @@
+// Runs dev/relay-host.js's startRelayHost in a process that exits cleanly on SIGTERM,
+// so `node --cpu-prof` can write its profile (bench/profile.ts).
+
+import { startRelayHost } from '../dev/relay-host';
+
+if (require.main === module) {
+  startRelayHost(process.env, Number(process.env.PORT ?? 0)).then(
+    () => undefined,
+    (err: Error) => {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    },
+  );
+  process.on('SIGTERM', () => process.exit(0));
+}

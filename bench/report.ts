@@ -1,0 +1,170 @@
+// Renders a bench run as markdown (bench/results/latest.md).
+
+import type { CaseResult } from './compare';
+import type { CodecRow } from './codec';
+import type { ForwarderResult } from './forwarder';
+import type { MachineFacts } from './lib/machine';
+import type { PayloadSet } from './lib/payloads';
+import { fmt, median, si, spread } from './lib/stats';
+import type { RelayPathRow } from './relay-path';
+
+export interface RunReport {
+  facts: MachineFacts;
+  clkTck: number;
+  settings: { reps: number; samples: number; concurrency: number; minSeconds: number };
+  sets: { fixtures: PayloadSet; synthetic: PayloadSet; syntheticName: string };
+  codec: CodecRow[];
+  relayPath: RelayPathRow[];
+  compare: CaseResult[];
+  vmagentVersion?: string;
+  vmagentNote?: string;
+  forwarder?: ForwarderResult;
+  forwarderNote?: string;
+  /** why the dead-upstream / batching part has no figures although the forwarder ran */
+  forwarderRunNote?: string;
+  seconds: number;
+}
+
+const MiB = 2 ** 20;
+
+/** target name of bench/relay-bare.ts in the process comparison */
+export const BARE = 'relay core (bare node:http)';
+
+function table(head: string[], rows: string[][]): string {
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function find(r: RunReport, target: string, caseName: string): CaseResult | undefined {
+  return r.compare.find((c) => c.target === target && c.caseName === caseName);
+}
+
+/** ours / vmagent's, from the medians of the same run */
+export function ratio(r: RunReport, target: string, caseName: string): number {
+  const ours = find(r, target, caseName);
+  const vm = find(r, 'vmagent', caseName);
+  return ours && vm ? ours.medianUsPerSample / vm.medianUsPerSample : Number.NaN;
+}
+
+export function renderReport(r: RunReport): string {
+  const f = r.facts;
+  const out: string[] = [];
+  out.push('# Benchmark results');
+  out.push('');
+  out.push(`Run on ${f.date} by \`npm run bench\` (${r.seconds.toFixed(0)} s). Method and optimisation log: [bench/README.md](../README.md).`);
+  out.push('');
+  out.push(table(['machine', ''], [
+    ['CPU', f.cpuModel],
+    ['cores', String(f.cores)],
+    ['memory', `${f.memoryGiB} GiB`],
+    ['Node.js', f.node],
+    ['kernel', f.kernel],
+    ['load average at start', f.loadAverage],
+    ['vmagent', r.vmagentVersion ?? `not run: ${r.vmagentNote ?? 'skipped'}`],
+    ['repetitions', `${r.settings.reps} measured per case after a warm-up; medians reported (min–max beside)`],
+    ['process runs', `${si(r.settings.samples, 1)} samples per repetition, ${r.settings.concurrency} concurrent senders, CPU = utime + stime from /proc (CLK_TCK ${r.clkTck})`],
+  ]));
+  out.push('');
+
+  // ---- summary ----
+  if (r.compare.length > 0) {
+    out.push('## Ours against vmagent (same payloads, same sinks, same run)');
+    out.push('');
+    const targets = [...new Set(r.compare.map((c) => c.target))];
+    const cases = [...new Set(r.compare.map((c) => c.caseName))];
+    const rows: string[][] = [];
+    for (const c of cases) {
+      for (const t of targets) {
+        const res = find(r, t, c);
+        if (res === undefined) continue; // not every target runs every case
+        const us = res.reps.map((x) => x.usPerSample);
+        const rate = median(res.reps.map((x) => x.samples / x.deliveredSeconds));
+        rows.push([
+          c,
+          t,
+          `**${fmt(res.medianUsPerSample, 3)}**`,
+          spread(us, 3),
+          fmt(res.medianUsPerSample, 2),
+          si(rate, 2),
+          fmt(res.peakRss / MiB, 0),
+          t === 'vmagent' ? '1' : `**${fmt(ratio(r, t, c), 2)}×**`,
+        ]);
+      }
+    }
+    out.push(`Synthetic Prometheus-like writes of ${r.sets.syntheticName}, one sample per series (${fmt(r.sets.synthetic.rawBytes / r.sets.synthetic.samples, 0)} bytes per sample uncompressed, ${fmt(r.sets.synthetic.bodyBytes / r.sets.synthetic.samples, 0)} compressed), fanned out to two sink processes. *pass-through*: every series already carries \`cluster\`, the relay forwards the sender's compressed bytes; *label injection*: none does, the relay adds \`cluster\` to every series and re-compresses once for both sinks.`);
+    out.push('');
+    out.push(table(['case', 'process', 'CPU-µs / sample (median)', 'min–max', 'CPU-s / million samples', 'delivered samples/s', 'peak RSS MiB', 'ours / vmagent'], rows));
+    out.push('');
+  }
+
+  // ---- targets ----
+  out.push('## Targets (issue 5)');
+  out.push('');
+  const tRows: string[][] = [];
+  const holds = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? 'holds' : '**does not hold**');
+  const rPass = ratio(r, 'relay', 'pass-through');
+  const rInj = ratio(r, 'relay', 'label injection');
+  tRows.push(['relay pass-through ≤ 0.5× vmagent', Number.isNaN(rPass) ? '—' : `${fmt(rPass, 2)}×`, holds(Number.isNaN(rPass) ? undefined : rPass <= 0.5)]);
+  tRows.push(['relay with label injection ≤ 1.0× vmagent', Number.isNaN(rInj) ? '—' : `${fmt(rInj, 2)}×`, holds(Number.isNaN(rInj) ? undefined : rInj <= 1.0)]);
+  const bPass = ratio(r, BARE, 'pass-through');
+  const bInj = ratio(r, BARE, 'label injection');
+  if (!Number.isNaN(bPass)) {
+    tRows.push([`(for reference) the same data path behind a bare node:http server instead of dev/function-host.ts: pass-through ≤ 0.5×, injection ≤ 1.0×`, `${fmt(bPass, 2)}× / ${fmt(bInj, 2)}×`, `${holds(bPass <= 0.5)} / ${holds(bInj <= 1.0)}`]);
+  }
+  const fPass = ratio(r, 'forwarder', 'pass-through');
+  const fNote = r.forwarderNote ? `not measured: ${r.forwarderNote}` : undefined;
+  tRows.push(['forwarder ≤ 1.0× vmagent (pass-through payloads)', Number.isNaN(fPass) ? '—' : `${fmt(fPass, 2)}×`, fNote ?? holds(Number.isNaN(fPass) ? undefined : fPass <= 1.0)]);
+  const runNote = fNote ?? (r.forwarderRunNote ? `not measured: ${r.forwarderRunNote}` : undefined);
+  const dead = r.forwarder?.dead;
+  tRows.push(['forwarder peak RSS ≤ 128 MiB, upstream dead, 100 000 samples/s', dead ? `${fmt(dead.peakRss / MiB, 0)} MiB at ${si(dead.offeredRate, 0)} samples/s for ${fmt(dead.seconds, 0)} s (${dead.refused} writes refused)` : '—', runNote ?? holds(dead ? dead.peakRss <= 128 * MiB && dead.offeredRate >= 95_000 : undefined)]);
+  const b = r.forwarder?.batching;
+  tRows.push(['forwarder ≥ 10 000 samples per upstream call (500-sample writes at 20 000/s)', b ? `${fmt(b.samplesPerCall, 0)} per call (smallest call ${b.minPerCall})` : '—', runNote ?? holds(b ? b.samplesPerCall >= 10_000 : undefined)]);
+  out.push(table(['target', 'measured', ''], tRows));
+  out.push('');
+
+  // ---- relay path ----
+  if (r.relayPath.length > 0) {
+    out.push('## Relay data path, in process');
+    out.push('');
+    out.push('`createRelay().handleWrite` with the fan-out to two sink processes over HTTP (4 writes in flight), CPU-µs per sample from `process.cpuUsage()`; the stages beside it are the same functions run alone over the same payloads.');
+    out.push('');
+    const rows = r.relayPath.map((p) => [
+      p.set,
+      p.mode,
+      fmt(p.stages.decompress, 3),
+      fmt(p.stages.validate, 3),
+      p.stages.rewrite === undefined ? '—' : fmt(p.stages.rewrite, 3),
+      p.stages.compress === undefined ? '—' : fmt(p.stages.compress, 3),
+      `**${fmt(p.full, 3)}**`,
+      spread(p.fullSpread, 3),
+    ]);
+    out.push(table(['payloads', 'case', 'decompress', 'validate', 'rewrite (after validate)', 'compress (once)', 'whole path incl. fan-out', 'min–max'], rows));
+    out.push('');
+  }
+
+  // ---- codec ----
+  if (r.codec.length > 0) {
+    out.push('## Codec throughput, in process');
+    out.push('');
+    const fx = r.sets.fixtures;
+    out.push(`Fixtures: ${fx.payloads.length} captured Prometheus 2.42 writes, ${si(fx.samples, 1)} samples, ${fmt(fx.rawBytes / 1e6, 1)} MB uncompressed (${fmt(fx.rawBytes / fx.samples, 0)} bytes per sample, much of it metadata). MB/s counts uncompressed protobuf bytes; per CPU second.`);
+    out.push('');
+    const rows = r.codec.map((c) => [c.set, c.op, fmt(c.usPerSample, 3), si(c.samplesPerSecond, 2), fmt(c.mbPerSecond, 0), spread(c.spreadUs, 3)]);
+    out.push(table(['payloads', 'operation', 'CPU-µs / sample', 'samples / s', 'MB / s', 'min–max µs'], rows));
+    out.push('');
+  }
+
+  // ---- forwarder ----
+  out.push('## Forwarder');
+  out.push('');
+  if (r.forwarder) {
+    const d = r.forwarder.dead;
+    const bt = r.forwarder.batching;
+    out.push(`- Upstream dead (both sinks answer 503): ${si(d.accepted, 2)} samples accepted in ${fmt(d.seconds, 1)} s (${si(d.offeredRate, 0)} samples/s offered), ${d.refused} writes refused; peak RSS **${fmt(d.peakRss / MiB, 0)} MiB** (VmHWM), RSS over time ${d.rssSamples.filter((_, i) => i % 8 === 0).map((x) => fmt(x / MiB, 0)).join(', ')} MiB.`);
+    out.push(`- 500-sample writes at ${si(bt.offeredRate, 1)} samples/s for ${fmt(bt.seconds, 0)} s: ${bt.sent} samples in ${fmt(bt.upstreamCalls, 0)} upstream calls per endpoint, **${fmt(bt.samplesPerCall, 0)} samples per call** (smallest ${bt.minPerCall}).`);
+  } else {
+    out.push(`Not measured: ${r.forwarderNote ?? r.forwarderRunNote ?? 'section not selected'}.`);
+  }
+  out.push('');
+  return `${out.join('\n')}\n`;
+}

@@ -5,8 +5,7 @@
 // bytes decode to the union of the inputs, in order, without re-encoding anything.
 // Spool records hold snappy blocks; they are decompressed here, once, as they join a batch.
 
-import { uncompressSync } from 'snappy';
-import { snappyDecodedLength } from '../shared/remote-write/snappy';
+import { decompress as decompressBlock, snappyDecodedLength } from '../shared/remote-write/snappy';
 import type { Position, SpoolRecord } from './spool';
 
 export interface BatchLimits {
@@ -48,7 +47,7 @@ export type OnUnreadable = (rec: SpoolRecord, err: Error) => void;
 
 function decompress(rec: SpoolRecord): BatchRecord | Error {
   try {
-    const raw = uncompressSync(rec.payload, { asBuffer: true }) as Buffer;
+    const raw = decompressBlock(rec.payload);
     return { raw, samples: rec.samples, end: rec.end };
   } catch (err) {
     return err as Error;

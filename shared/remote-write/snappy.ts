@@ -42,6 +42,11 @@ export function decompressBounded(block: Buffer, maxDecodedBytes: number): Buffe
   return out;
 }
 
+/** Decompresses a block the caller produced itself (e.g. the forwarder's spool): no limits. */
+export function decompress(block: Buffer): Buffer {
+  return uncompressSync(block, DECOMPRESS_OPTIONS) as Buffer;
+}
+
 export function compress(raw: Buffer): Buffer {
   return compressSync(raw, COMPRESS_OPTIONS);
 }

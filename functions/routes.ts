@@ -17,7 +17,7 @@ export interface RouteSpec {
 
 export function relayRoutes(relay: Relay): RouteSpec[] {
   return [
-    { name: 'write', methods: ['POST'], authLevel: 'function', route: 'v1/write', handler: writeHandler(relay) },
+    { name: 'write', methods: ['POST'], authLevel: relay.authLevel, route: 'v1/write', handler: writeHandler(relay) },
     { name: 'health', methods: ['GET'], authLevel: 'anonymous', route: 'health', handler: healthHandler(relay) },
   ];
 }

@@ -29,6 +29,8 @@ export class HttpError extends Error {
     readonly status: number,
     readonly reason: RejectReason,
     message: string,
+    /** sent as Retry-After (429) */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }

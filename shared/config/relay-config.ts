@@ -6,6 +6,7 @@ import { type IdentityConfig, describeIdentity, loadIdentityConfig } from '../id
 import type { SeriesLimits } from '../remote-write/validate';
 import { ConfigProblem, formatBytes, parsePositiveDuration, parsePositiveInt, parseSize } from './parse';
 import { type Env, settingValue } from './settings';
+import { type TenantTable, loadTenantTable } from '../tenants/tenants';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -29,6 +30,8 @@ export interface RelayConfig {
   upstreamTimeoutMs: number;
   publishLogIntervalMs: number;
   appInsightsConnectionString?: string;
+  /** multi-tenant relay (TENANTS_FILE / RELAY_TENANTS); undefined: single tenant */
+  tenants?: TenantTable;
 }
 
 /** Reads a setting through a parser, recording a problem (and returning the default) on failure. */
@@ -74,8 +77,12 @@ export function checkClusterValue(cluster: string | undefined, limits: SeriesLim
 
 export function loadRelayConfig(env: Env): RelayConfig {
   const problems: string[] = [];
-  const endpoints = parseEndpoints(settingValue(env, 'INGESTION_URL'), 'INGESTION_URL', problems);
   const identity = loadIdentityConfig(env, problems);
+  const tenants = loadTenantTable(env, problems, identity.authorityHost);
+  // With tenants every caller's endpoints come from its tenant; INGESTION_URL is optional.
+  const rawUrls = settingValue(env, 'INGESTION_URL');
+  const endpoints = tenants && rawUrls === undefined ? [] : parseEndpoints(rawUrls, 'INGESTION_URL', problems);
+  for (const t of tenants?.tenants ?? []) checkClusterValue(t.cluster, loadSeriesLimits(env, []), problems);
   const cluster = settingValue(env, 'CLUSTER');
   const limits = loadSeriesLimits(env, problems);
   checkClusterValue(cluster, limits, problems);
@@ -88,6 +95,7 @@ export function loadRelayConfig(env: Env): RelayConfig {
     upstreamTimeoutMs: parsed(env, 'UPSTREAM_TIMEOUT', parsePositiveDuration, problems),
     publishLogIntervalMs: parsed(env, 'PUBLISH_LOG_INTERVAL', parsePositiveDuration, problems),
     appInsightsConnectionString: settingValue(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
+    tenants,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;
@@ -107,5 +115,7 @@ export function describeRelayConfig(cfg: RelayConfig): Record<string, unknown> {
       upstreamTimeoutMs: cfg.upstreamTimeoutMs,
     },
     applicationInsights: cfg.appInsightsConnectionString ? 'enabled' : 'disabled',
+    // Names, clusters and endpoint hosts only: never key hashes or principals.
+    tenants: cfg.tenants?.tenants.map((t) => ({ name: t.name, cluster: t.cluster, clusterConflict: t.clusterConflict, endpoints: t.endpoints.map((e) => ({ id: e.id, host: e.host })), identity: t.clientId ? 'userAssigned' : 'relay', limits: t.limits })) ?? null,
   };
 }

@@ -32,6 +32,9 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'CLOUD', default: 'AZUREPUBLIC', components: both, description: 'Azure cloud, which picks the token audience and authority: `AZUREPUBLIC` (monitor.azure.com), `AZUREGOVERNMENT` (monitor.azure.us), `AZURECHINA` (monitor.azure.cn) or `AZURECUSTOM` (set INGESTION_AAD_AUDIENCE and AAD_HOST_ENDPOINT). Any case, with or without underscores (`AZURE_PUBLIC_CLOUD`, `AzureChina`).' },
   { name: 'INGESTION_AAD_AUDIENCE', components: both, description: 'Token scope overriding the one CLOUD picks; must end in `/.default` (e.g. `https://monitor.azure.com/.default`).' },
   { name: 'AAD_HOST_ENDPOINT', components: both, description: 'Entra authority host for custom or air-gapped clouds (e.g. `login.microsoftonline.us`); overrides the one CLOUD picks.' },
+  // ---- tenants (multi-cluster relay) ----
+  { name: 'TENANTS_FILE', components: relay, description: 'Path of the tenant table (JSON, schema in docs/tenants.md): per caller its relay-key hashes or Entra principals, cluster, ingestion endpoints, identity and limits. With a table, callers authenticate to the relay itself and INGESTION_URL is not needed.' },
+  { name: 'RELAY_TENANTS', components: relay, description: 'The tenant table as inline JSON, instead of TENANTS_FILE.' },
   // ---- limits ----
   { name: 'MAX_BODY_BYTES', default: '32MiB', components: both, description: 'Largest compressed request body accepted; larger → 413. Sizes take bytes or KiB/MiB/GiB.' },
   { name: 'MAX_DECODED_BYTES', default: '32MiB', components: both, description: 'Largest decompressed WriteRequest accepted, checked against the snappy header before decompressing; larger → 413.' },

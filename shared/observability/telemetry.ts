@@ -7,6 +7,7 @@ export interface Telemetry {
   samplesReceived(n: number): void;
   samplesPublished(endpointHost: string, n: number): void;
   rejected(reason: RejectReason | string): void;
+  clusterOverwritten(tenant: string, series: number): void;
   fanoutLatency(ms: number, result: string): void;
   flush(): Promise<void>;
 }
@@ -15,6 +16,7 @@ export const noTelemetry: Telemetry = {
   samplesReceived: () => undefined,
   samplesPublished: () => undefined,
   rejected: () => undefined,
+  clusterOverwritten: () => undefined,
   fanoutLatency: () => undefined,
   flush: async () => undefined,
 };
@@ -30,6 +32,7 @@ export function telemetryFrom(client: MetricClient): Telemetry {
     samplesReceived: (n) => client.trackMetric({ name: 'relay.samples_received', value: n }),
     samplesPublished: (host, n) => client.trackMetric({ name: 'relay.samples_published', value: n, properties: { endpoint: host } }),
     rejected: (reason) => client.trackMetric({ name: 'relay.rejections', value: 1, properties: { reason } }),
+    clusterOverwritten: (tenant, series) => client.trackMetric({ name: 'relay.cluster_overwritten', value: series, properties: { tenant } }),
     fanoutLatency: (ms, result) => client.trackMetric({ name: 'relay.fanout_latency_ms', value: ms, properties: { result } }),
     flush: async () => {
       await client.flush();

@@ -1,6 +1,6 @@
 // The relay's data path, free of any HTTP framework:
-//   receive (headers, bounded body) → decode (bounded snappy) → validate → policy
-//   (sort labels, add cluster) → token → fan-out → one answer for the sender.
+//   receive (headers) → caller → tenant quota → bounded body → decode (bounded snappy)
+//   → validate → policy (sort labels, cluster label) → token → fan-out → one answer.
 // The Azure Function, the dev host and the forwarder's direct mode are thin shells around it.
 
 import { type RelayConfig, describeRelayConfig } from '../config/relay-config';
@@ -14,7 +14,12 @@ import { type PublishLog, createPublishLog } from '../observability/publish-log'
 import { type Telemetry, createTelemetry } from '../observability/telemetry';
 import { decompressBounded } from '../remote-write/snappy';
 import { rewriteLabels } from '../remote-write/rewrite';
-import { validateWriteRequest } from '../remote-write/validate';
+import { type ForeignClusterPolicy, validateWriteRequest } from '../remote-write/validate';
+import type { Endpoint } from '../fanout/endpoints';
+import type { IdentityConfig } from '../identity/identity-config';
+import { createCallerResolver } from '../tenants/caller';
+import { createEntraVerifier } from '../tenants/entra-token';
+import { type Bucket, createBucket } from '../tenants/quota';
 import { USER_AGENT, VERSION } from '../version';
 import { checkWriteHeaders } from './receive';
 
@@ -28,6 +33,8 @@ export interface WriteInput {
 export type RelayResponse = FanoutAnswer;
 
 export interface Relay {
+  /** the write route's Functions authLevel: the relay authenticates callers itself when it has tenants */
+  readonly authLevel: 'function' | 'anonymous';
   handleWrite(input: WriteInput): Promise<RelayResponse>;
   health(): Record<string, unknown>;
   close(): void;
@@ -44,32 +51,40 @@ export interface RelayDeps {
 export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
   const log = deps.log ?? createLogger();
   const telemetry = deps.telemetry ?? createTelemetry(cfg.appInsightsConnectionString);
-  const credential = createCredential(cfg.identity);
-  const tokens: TokenSource | undefined =
-    deps.tokenSource === null
-      ? undefined
-      : (deps.tokenSource ??
-        (credential
-          ? createTokenSource(credential, cfg.identity.scope, {
-              onRefreshError: (err) => log.warn('token refresh failed, still using the cached token', { error: err.message }),
-            })
-          : undefined));
+  // One token source per (identity, scope): tenants may name their own managed identity.
+  const tokenSources = new Map<string, TokenSource>();
+  const tokensFor = (identity: IdentityConfig): TokenSource | undefined => {
+    if (deps.tokenSource !== undefined) return deps.tokenSource ?? undefined;
+    const key = `${identity.type}|${identity.clientId ?? ''}|${identity.scope}`;
+    let source = tokenSources.get(key);
+    const credential = source ? undefined : createCredential(identity);
+    if (!source && credential) {
+      source = createTokenSource(credential, identity.scope, {
+        onRefreshError: (err) => log.warn('token refresh failed, still using the cached token', { error: err.message, identityType: identity.type, ...(identity.clientId ? { clientId: identity.clientId } : {}) }),
+      });
+      tokenSources.set(key, source);
+    }
+    return source;
+  };
+  const targets = writeTargets(cfg, tokensFor);
+  const callers = cfg.tenants ? createCallerResolver(cfg.tenants, cfg.tenants.entra ? createEntraVerifier(cfg.tenants.entra) : undefined) : undefined;
   const publishLog = deps.publishLog ?? createPublishLog({ intervalMs: cfg.publishLogIntervalMs, write: log.line });
   const warnOnce = throttled(log);
 
-  const reject = (err: HttpError): RelayResponse => {
+  const reject = (err: HttpError, tenant?: string): RelayResponse => {
     telemetry.rejected(err.reason);
-    warnOnce(`reject:${err.reason}`, 'warn', 'request rejected', { status: err.status, reason: err.reason, detail: err.message });
-    return { status: err.status, headers: {}, body: err.message };
+    warnOnce(`reject:${tenant ?? ''}:${err.reason}`, 'warn', 'request rejected', { status: err.status, reason: err.reason, ...(tenant ? { tenant } : {}), detail: err.message });
+    return { status: err.status, headers: err.retryAfterSeconds !== undefined ? { 'retry-after': String(err.retryAfterSeconds) } : {}, body: err.message };
   };
 
-  const reportEndpointProblems = (outcomes: readonly EndpointOutcome[]): void => {
+  const reportEndpointProblems = (outcomes: readonly EndpointOutcome[], target: WriteTarget): void => {
     for (const o of outcomes) {
       if (o.kind === 'retryable' && o.authProblem) {
-        warnOnce(`auth:${o.endpoint.id}`, 'error', `ingestion endpoint refused the token (HTTP ${o.status}): check that the identity has the "Monitoring Metrics Publisher" role on the workspace's data collection rule (new role assignments take up to 30 minutes), that IDENTITY_TYPE/AZURE_CLIENT_ID name that identity, and that the audience ${cfg.identity.scope} matches the endpoint's cloud`, {
+        warnOnce(`auth:${o.endpoint.id}`, 'error', `ingestion endpoint refused the token (HTTP ${o.status}): check that the identity has the "Monitoring Metrics Publisher" role on the workspace's data collection rule (new role assignments take up to 30 minutes), that IDENTITY_TYPE/AZURE_CLIENT_ID name that identity, and that the audience ${target.identity.scope} matches the endpoint's cloud`, {
           endpoint: o.endpoint.host,
-          identityType: cfg.identity.type,
-          ...(cfg.identity.clientId ? { clientId: cfg.identity.clientId } : {}),
+          identityType: target.identity.type,
+          ...(target.identity.clientId ? { clientId: target.identity.clientId } : {}),
+          ...(target.tenant ? { tenant: target.tenant } : {}),
         });
       } else if (o.kind === 'retryable') {
         warnOnce(`retry:${o.endpoint.id}:${o.status ?? 'net'}`, 'warn', 'ingestion endpoint failed, the sender will retry', { endpoint: o.endpoint.host, reason: o.reason });
@@ -80,45 +95,57 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
   };
 
   return {
+    authLevel: cfg.tenants ? 'anonymous' : 'function',
+
     async handleWrite(input) {
       const started = process.hrtime.bigint();
+      let target = targets.get('') as WriteTarget;
       let raw: Buffer;
       let original: Buffer | undefined;
       let samples: number;
       try {
-        checkWriteHeaders(input.header, cfg.sizes.maxBodyBytes);
+        checkWriteHeaders(input.header, target?.maxBodyBytes ?? cfg.sizes.maxBodyBytes);
+        if (callers) target = targets.get((await callers.resolve(input.header)).name)!;
+        // An empty bucket refuses before the body is even decompressed: flooding is cheap to turn away.
+        const wait = target.bucket?.waitSeconds() ?? 0;
+        if (wait > 0) throw new HttpError(429, 'over_quota', `tenant "${target.tenant}" is over its ${target.samplesPerSecond} samples/s quota; retry after ${wait} s`, wait);
         const body = await input.body();
-        if (body.length > cfg.sizes.maxBodyBytes) {
-          throw new HttpError(413, 'body_too_large', `body is ${body.length} bytes, over MAX_BODY_BYTES=${cfg.sizes.maxBodyBytes}`);
+        if (body.length > target.maxBodyBytes) {
+          throw new HttpError(413, 'body_too_large', `body is ${body.length} bytes, over ${target.tenant ? `tenant "${target.tenant}"'s maxBodyBytes` : 'MAX_BODY_BYTES'}=${target.maxBodyBytes}`);
         }
         if (body.length === 0) return { status: 204, headers: {}, body: '' };
         raw = decompressBounded(body, cfg.sizes.maxDecodedBytes);
-        const scan = validateWriteRequest(raw, cfg.limits, cfg.cluster);
+        const scan = validateWriteRequest(raw, cfg.limits, target.cluster, target.onForeignCluster);
         if (scan.series === 0 && scan.metadata === 0 && raw.length > 0) {
           throw new HttpError(400, 'bad_protobuf', 'WriteRequest holds no timeseries and no metadata, only unknown fields (a remote-write 2.0 body sent as 1.0?)');
         }
         samples = scan.samples + scan.histograms;
+        target.bucket?.take(samples);
         telemetry.samplesReceived(samples);
-        if (scan.unsorted > 0 || scan.missingCluster > 0) {
-          raw = rewriteLabels(raw, { cluster: cfg.cluster });
+        if (scan.foreignCluster > 0) {
+          telemetry.clusterOverwritten(target.tenant ?? '', scan.foreignCluster);
+          warnOnce(`overwrite:${target.tenant}`, 'warn', 'series claimed another cluster; overwritten with the tenant\'s', { tenant: target.tenant ?? '', series: scan.foreignCluster });
+        }
+        if (scan.unsorted > 0 || scan.missingCluster > 0 || scan.foreignCluster > 0) {
+          raw = rewriteLabels(raw, { cluster: target.cluster, overwriteCluster: target.onForeignCluster === 'overwrite' });
         } else {
           original = body; // nothing changes: forward the sender's bytes untouched
         }
       } catch (err) {
-        if (err instanceof HttpError) return reject(err);
+        if (err instanceof HttpError) return reject(err, target?.tenant);
         throw err;
       }
 
       let token: string | undefined;
       try {
-        token = tokens ? await tokens.getToken() : undefined;
+        token = target.tokens ? await target.tokens.getToken() : undefined;
       } catch (err) {
         if (!(err instanceof TokenError)) throw err;
-        warnOnce('token', 'error', 'cannot get a token for the ingestion endpoints; answering 503 so senders retry', { error: err.message, identityType: cfg.identity.type });
+        warnOnce(`token:${target.identity.clientId ?? ''}`, 'error', 'cannot get a token for the ingestion endpoints; answering 503 so senders retry', { error: err.message, identityType: target.identity.type });
         return { status: 503, headers: { 'retry-after': '5' }, body: `relay cannot get a token yet, retry: ${err.message}` };
       }
 
-      const endpoints = selectEndpoints(cfg.endpoints, input.header(ONLY_ENDPOINTS_HEADER));
+      const endpoints = selectEndpoints(target.endpoints, input.header(ONLY_ENDPOINTS_HEADER));
       const outcomes = await fanout(endpoints, { raw, original, samples }, {
         maxUpstreamBytes: cfg.sizes.maxUpstreamBytes,
         timeoutMs: cfg.upstreamTimeoutMs,
@@ -126,7 +153,7 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         token,
       });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      reportEndpointProblems(outcomes);
+      reportEndpointProblems(outcomes, target);
       let delivered = 0;
       let sentBytes = 0;
       for (const o of outcomes) {
@@ -149,13 +176,52 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         status: 'ok',
         version: VERSION,
         ...describeRelayConfig(cfg),
-        token: tokens ? tokens.state() : null,
+        token: (targets.get('') ?? [...targets.values()][0])?.tokens?.state() ?? null,
       };
     },
 
     close() {
-      tokens?.close();
+      for (const t of tokenSources.values()) t.close();
       publishLog.stop();
     },
   };
+}
+
+/** Where one caller's data goes and under which rules. */
+interface WriteTarget {
+  /** tenant name; undefined for the single-tenant relay */
+  tenant?: string;
+  cluster?: string;
+  onForeignCluster: ForeignClusterPolicy;
+  endpoints: readonly Endpoint[];
+  identity: IdentityConfig;
+  tokens?: TokenSource;
+  maxBodyBytes: number;
+  samplesPerSecond?: number;
+  bucket?: Bucket;
+}
+
+/** The single-tenant target under '' or one per tenant under its name. */
+function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) => TokenSource | undefined): Map<string, WriteTarget> {
+  const targets = new Map<string, WriteTarget>();
+  if (!cfg.tenants) {
+    targets.set('', { cluster: cfg.cluster, onForeignCluster: 'keep', endpoints: cfg.endpoints, identity: cfg.identity, tokens: tokensFor(cfg.identity), maxBodyBytes: cfg.sizes.maxBodyBytes });
+    return targets;
+  }
+  for (const t of cfg.tenants.tenants) {
+    const identity: IdentityConfig = t.clientId ? { ...cfg.identity, type: 'userAssigned', clientId: t.clientId } : cfg.identity;
+    const rate = t.limits.samplesPerSecond;
+    targets.set(t.name, {
+      tenant: t.name,
+      cluster: t.cluster,
+      onForeignCluster: t.clusterConflict,
+      endpoints: t.endpoints,
+      identity,
+      tokens: tokensFor(identity),
+      maxBodyBytes: Math.min(cfg.sizes.maxBodyBytes, t.limits.maxBodyBytes ?? Infinity),
+      samplesPerSecond: rate,
+      bucket: rate ? createBucket(rate, t.limits.burstSamples ?? rate * 10) : undefined,
+    });
+  }
+  return targets;
 }

@@ -12,6 +12,8 @@ const CLUSTER = Buffer.from('cluster');
 export interface RewriteOptions {
   /** value for the `cluster` label on series that lack one */
   cluster?: string;
+  /** also replace a cluster label with another value (tenant enforcement) */
+  overwriteCluster?: boolean;
 }
 
 // Per-series scratch, reused: label field [start,end) and name [start,end).
@@ -20,7 +22,8 @@ let fieldEnd = new Int32Array(128);
 let nameStart = new Int32Array(128);
 let nameEnd = new Int32Array(128);
 let order = new Int32Array(128);
-let valueEmpty = new Uint8Array(128);
+let valueStart = new Int32Array(128);
+let valueEnd = new Int32Array(128);
 
 /**
  * Returns a new WriteRequest with sorted label sets and the cluster label added.
@@ -29,8 +32,9 @@ let valueEmpty = new Uint8Array(128);
 export function rewriteLabels(buf: Buffer, opts: RewriteOptions): Buffer {
   const clusterField = opts.cluster === undefined ? undefined : encodeLabelField('cluster', opts.cluster);
   const extra = (clusterField?.length ?? 0) + 5;
-  const plan = takeRewritePlan(buf, opts.cluster);
-  if (plan !== undefined) return applyPlan(buf, plan, clusterField, extra);
+  const overwriteWith = opts.overwriteCluster && opts.cluster !== undefined ? Buffer.from(opts.cluster, 'utf8') : undefined;
+  const plan = takeRewritePlan(buf, opts.cluster, overwriteWith !== undefined);
+  if (plan !== undefined) return applyPlan(buf, plan, clusterField, extra, overwriteWith);
   // Upper bound: every series grows by one label field and a longer length prefix.
   const out = Buffer.allocUnsafe(buf.length + countSeriesUpperBound(buf) * extra);
   inView = new DataView(buf.buffer, buf.byteOffset, buf.length);
@@ -47,7 +51,7 @@ export function rewriteLabels(buf: Buffer, opts: RewriteOptions): Buffer {
       continue;
     }
     const tsEnd = readLenEnd(buf, c, end);
-    o = writeSeries(buf, c.pos, tsEnd, clusterField, out, o, fieldBegin);
+    o = writeSeries(buf, c.pos, tsEnd, clusterField, out, o, fieldBegin, overwriteWith);
     c.pos = tsEnd;
   }
   return out.subarray(0, o);
@@ -60,7 +64,7 @@ export function rewriteLabels(buf: Buffer, opts: RewriteOptions): Buffer {
  * runs from after one insertion point to the next across series boundaries. Only series
  * that need more than a splice go through writeSeries.
  */
-function applyPlan(buf: Buffer, plan: RewritePlan, clusterField: Buffer | undefined, extra: number): Buffer {
+function applyPlan(buf: Buffer, plan: RewritePlan, clusterField: Buffer | undefined, extra: number, overwriteWith: Buffer | undefined): Buffer {
   const out = Buffer.allocUnsafe(buf.length + plan.count * extra);
   inView = new DataView(buf.buffer, buf.byteOffset, buf.length);
   outView = new DataView(out.buffer, out.byteOffset, out.length);
@@ -75,7 +79,7 @@ function applyPlan(buf: Buffer, plan: RewritePlan, clusterField: Buffer | undefi
     const a = at[k];
     if (a < 0 || clusterField === undefined) {
       o = copyRun(buf, run, b, out, o);
-      o = writeSeries(buf, s, e, clusterField, out, o, b);
+      o = writeSeries(buf, s, e, clusterField, out, o, b, overwriteWith);
       run = e;
       continue;
     }
@@ -99,7 +103,7 @@ function applyPlan(buf: Buffer, plan: RewritePlan, clusterField: Buffer | undefi
   return out.subarray(0, o);
 }
 
-function writeSeries(buf: Buffer, start: number, end: number, clusterField: Buffer | undefined, out: Buffer, o: number, fieldBegin: number): number {
+function writeSeries(buf: Buffer, start: number, end: number, clusterField: Buffer | undefined, out: Buffer, o: number, fieldBegin: number, overwriteWith?: Buffer): number {
   const n = collectLabels(buf, start, end);
   let sorted = true;
   let hasCluster = false;
@@ -116,7 +120,10 @@ function writeSeries(buf: Buffer, start: number, end: number, clusterField: Buff
       if (d < 0 || (d === 0 && compareRanges(buf, nameStart[i], nameEnd[i], buf, nameStart[i - 1], nameEnd[i - 1]) < 0)) sorted = false;
     }
     if (nameEnd[i] - nameStart[i] === 7 && equalsBytes(buf, nameStart[i], nameEnd[i], CLUSTER)) {
-      if (valueEmpty[i]) emptyCluster = i;
+      // An empty value, or under `overwrite` any other cluster's value, is replaced.
+      const vs = valueStart[i];
+      const ve = valueEnd[i];
+      if (ve === vs || (overwriteWith !== undefined && !equalsBytes(buf, vs, ve, overwriteWith))) emptyCluster = i;
       else hasCluster = true;
     }
   }
@@ -245,14 +252,16 @@ function collectLabels(buf: Buffer, start: number, end: number): number {
     fieldEnd[n] = labelEnd;
     let ns = pos;
     let ne = pos;
-    let empty = 1;
+    let vs = pos;
+    let ve = pos;
     // the canonical shape: name then value, one-byte lengths, nothing else
     const nl = buf[pos + 1];
     const vl = buf[pos + 3 + nl];
     if (buf[pos] === 0x0a && nl < 0x80 && buf[pos + 2 + nl] === 0x12 && vl < 0x80 && pos + 4 + nl + vl === labelEnd) {
       ns = pos + 2;
       ne = ns + nl;
-      empty = labelEnd > ne + 2 ? 0 : 1;
+      vs = ne + 2;
+      ve = labelEnd;
       pos = labelEnd;
     }
     while (pos < labelEnd) {
@@ -264,7 +273,8 @@ function collectLabels(buf: Buffer, start: number, end: number): number {
           ns = fs;
           ne = fe;
         } else {
-          empty = fe > fs ? 0 : 1;
+          vs = fs;
+          ve = fe;
         }
         pos = fe;
         continue;
@@ -276,9 +286,9 @@ function collectLabels(buf: Buffer, start: number, end: number): number {
         ns = c.pos;
         c.pos = ne;
       } else if (t2 === 0x12) {
-        const e = readLenEnd(buf, c, labelEnd);
-        empty = e > c.pos ? 0 : 1;
-        c.pos = e;
+        ve = readLenEnd(buf, c, labelEnd);
+        vs = c.pos;
+        c.pos = ve;
       } else {
         skipField(buf, c, labelEnd, t2 & 7);
       }
@@ -286,7 +296,8 @@ function collectLabels(buf: Buffer, start: number, end: number): number {
     }
     nameStart[n] = ns;
     nameEnd[n] = ne;
-    valueEmpty[n] = empty;
+    valueStart[n] = vs;
+    valueEnd[n] = ve;
     n++;
   }
   return n;
@@ -315,9 +326,8 @@ function growScratch(): void {
   nameStart = grow(nameStart);
   nameEnd = grow(nameEnd);
   order = grow(order);
-  const v = new Uint8Array(valueEmpty.length * 2);
-  v.set(valueEmpty);
-  valueEmpty = v;
+  valueStart = grow(valueStart);
+  valueEnd = grow(valueEnd);
 }
 
 /** Counts top-level fields: an upper bound on the number of series. */

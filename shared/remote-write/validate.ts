@@ -44,10 +44,18 @@ export interface ScanResult {
   unsorted: number;
   /** series that will get the cluster label */
   missingCluster: number;
+  /** series claiming another cluster, to be overwritten (onForeignCluster: 'overwrite') */
+  foreignCluster: number;
 }
 
+/**
+ * A series whose cluster label names another cluster: `keep` it (single tenant: the label
+ * is only added where missing), `reject` the request (403), or `overwrite` the value.
+ */
+export type ForeignClusterPolicy = 'keep' | 'reject' | 'overwrite';
+
 export function emptyScanResult(): ScanResult {
-  return { series: 0, samples: 0, histograms: 0, exemplars: 0, metadata: 0, unsorted: 0, missingCluster: 0 };
+  return { series: 0, samples: 0, histograms: 0, exemplars: 0, metadata: 0, unsorted: 0, missingCluster: 0, foreignCluster: 0 };
 }
 
 const NAME_LABEL = Buffer.from('__name__');
@@ -63,8 +71,10 @@ let nameEnds = new Int32Array(128);
  * the offending series; returns counts otherwise. `cluster` is the label value to
  * inject (undefined: no injection), used only to count series that lack it.
  */
-export function validateWriteRequest(buf: Buffer, limits: SeriesLimits, cluster?: string): ScanResult {
+export function validateWriteRequest(buf: Buffer, limits: SeriesLimits, cluster?: string, onForeignCluster: ForeignClusterPolicy = 'keep'): ScanResult {
   const result = emptyScanResult();
+  enforced = cluster !== undefined && onForeignCluster !== 'keep' ? Buffer.from(cluster, 'utf8') : undefined;
+  rejectForeign = onForeignCluster === 'reject';
   view = new DataView(buf.buffer, buf.byteOffset, buf.length);
   plan.buf = undefined;
   plan.count = 0;
@@ -100,6 +110,7 @@ export function validateWriteRequest(buf: Buffer, limits: SeriesLimits, cluster?
   if (plan.count > 0 && plan.complete) {
     plan.buf = new WeakRef(buf);
     plan.cluster = cluster;
+    plan.overwrite = enforced !== undefined;
   }
   return result;
 }
@@ -115,6 +126,8 @@ export function validateWriteRequest(buf: Buffer, limits: SeriesLimits, cluster?
 export interface RewritePlan {
   buf: WeakRef<Buffer> | undefined;
   cluster: string | undefined;
+  /** made under onForeignCluster 'overwrite' */
+  overwrite: boolean;
   /** false when the request had more changing series than the plan keeps */
   complete: boolean;
   count: number;
@@ -134,6 +147,7 @@ const PLAN_MAX = 262_144;
 const plan: RewritePlan = {
   buf: undefined,
   cluster: undefined,
+  overwrite: false,
   complete: true,
   count: 0,
   begin: new Int32Array(256),
@@ -144,8 +158,8 @@ const plan: RewritePlan = {
 };
 
 /** The plan for this buffer and cluster value if the last validation made one; taken once. */
-export function takeRewritePlan(buf: Buffer, cluster: string | undefined): RewritePlan | undefined {
-  if (plan.buf === undefined || plan.buf.deref() !== buf || plan.cluster !== cluster) return undefined;
+export function takeRewritePlan(buf: Buffer, cluster: string | undefined, overwrite = false): RewritePlan | undefined {
+  if (plan.buf === undefined || plan.buf.deref() !== buf || plan.cluster !== cluster || plan.overwrite !== overwrite) return undefined;
   plan.buf = undefined;
   return plan;
 }
@@ -176,6 +190,10 @@ function addToPlan(begin: number, start: number, end: number, at: number, resume
   plan.count = ++k;
 }
 
+/** The cluster value enforced on every series (reject/overwrite), for the request being validated. */
+let enforced: Buffer | undefined;
+let rejectForeign = false;
+
 /** Where the current top-level field (a series) begins: its tag. */
 let fieldBegin = 0;
 
@@ -196,6 +214,7 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
   let hasName = false;
   let hasCluster = false;
   let emptyCluster = false;
+  let foreign = false;
   let prevStart = -1;
   let prevEnd = -1;
   // for the rewrite plan: label fields one after another from the start of the series?
@@ -287,8 +306,17 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
       } else {
         checkLabelName(buf, ns, ne, limits, start, end);
         if (nameLen === 7 && buf[ns] === 0x63 && equalsBytes(buf, ns, ne, CLUSTER_LABEL)) {
-          // an empty value means "no label" in Prometheus: the rewrite replaces it
-          if (ve > vs) {
+          // an empty value means "no label" in Prometheus: the rewrite replaces it,
+          // and so it does with another cluster's value under 'overwrite'
+          if (ve > vs && enforced !== undefined && !equalsBytes(buf, vs, ve, enforced)) {
+            if (rejectForeign) {
+              fail('foreign_cluster', `series claims cluster "${buf.toString('utf8', vs, Math.min(ve, vs + 128))}" but the caller's cluster is "${enforced.toString('utf8')}"`, buf, start, end, 403);
+            }
+            emptyCluster = true;
+            foreign = true;
+            emptyStart = fieldStart;
+            emptyEnd = labelEnd;
+          } else if (ve > vs) {
             hasCluster = true;
           } else {
             emptyCluster = true;
@@ -364,7 +392,8 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
     checkDuplicatesUnsorted(buf, labels, start, end);
     result.unsorted++;
   }
-  if (wantCluster && !hasCluster) result.missingCluster++;
+  if (foreign) result.foreignCluster++;
+  else if (wantCluster && !hasCluster) result.missingCluster++;
   result.series++;
   if (!sorted || (wantCluster && !hasCluster)) {
     if (!sorted || !contiguous) {
@@ -506,8 +535,8 @@ function growNameOffsets(): void {
   nameEnds = e;
 }
 
-function fail(reason: RejectReason, what: string, buf: Buffer, tsStart: number, tsEnd: number): never {
-  throw new HttpError(400, reason, `${what}: ${formatSeries(buf, tsStart, tsEnd)}`);
+function fail(reason: RejectReason, what: string, buf: Buffer, tsStart: number, tsEnd: number, status = 400): never {
+  throw new HttpError(status, reason, `${what}: ${formatSeries(buf, tsStart, tsEnd)}`);
 }
 
 // Character classes of label and metric names: one table lookup per byte, no branch.

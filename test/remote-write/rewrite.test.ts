@@ -330,3 +330,56 @@ describe('an empty cluster label', () => {
     assert.equal(validateWriteRequest(raw, LIMITS, 'new').missingCluster, 1);
   });
 });
+
+describe('tenant cluster enforcement', () => {
+  const ref = referenceCodec();
+
+  it('overwrite: every series ends with exactly cluster=<tenant>, nothing else changes (250 requests)', () => {
+    let foreign = 0;
+    for (let seed = 1; seed <= 250; seed++) {
+      const rng = new Rng(seed);
+      const req = randomWriteRequest(rng, { clusterProbability: 0.5 });
+      shuffleSomeLabelSets(rng, req);
+      const raw = encodeWriteRequest(req);
+      const scan = validateWriteRequest(raw, LIMITS, 'tenant-c', 'overwrite');
+      const out = rewriteLabels(raw, { cluster: 'tenant-c', overwriteCluster: true });
+      const expected: WriteRequest = {
+        metadata: req.metadata,
+        timeseries: req.timeseries.map((ts) => ({ ...ts, labels: sortLabels([...ts.labels.filter((l) => l.name !== 'cluster'), { name: 'cluster', value: 'tenant-c' }]) })),
+      };
+      assert.deepStrictEqual(decodeWriteRequest(out), expected, `seed ${seed}`);
+      assert.deepEqual(canonicalPb(ref.decode(out)), canonical(expected), `seed ${seed}`);
+      const after = validateWriteRequest(out, LIMITS, 'tenant-c', 'reject');
+      assert.equal(after.missingCluster + after.foreignCluster + after.unsorted, 0, `seed ${seed}`);
+      foreign += scan.foreignCluster;
+    }
+    assert.ok(foreign > 100, `coverage: ${foreign} foreign series`);
+  });
+
+  it('the same request without the validation plan gives the same bytes', () => {
+    for (let seed = 1; seed <= 50; seed++) {
+      const rng = new Rng(seed);
+      const req = randomWriteRequest(rng, { clusterProbability: 0.5 });
+      shuffleSomeLabelSets(rng, req);
+      const raw = encodeWriteRequest(req);
+      validateWriteRequest(raw, LIMITS, 'tenant-c', 'overwrite');
+      const planned = rewriteLabels(raw, { cluster: 'tenant-c', overwriteCluster: true });
+      const parsed = rewriteLabels(Buffer.from(raw), { cluster: 'tenant-c', overwriteCluster: true });
+      assert.ok(planned.equals(parsed), `seed ${seed}`);
+    }
+  });
+
+  it('reject: 403 naming the claimed cluster and the series; the own cluster and missing ones pass', () => {
+    const own = rawSeries(rawLabel('__name__', 'a'), rawLabel('cluster', 'mine'), rawSample(0n, 1n));
+    const missing = rawSeries(rawLabel('__name__', 'b'), rawSample(0n, 1n));
+    const other = rawSeries(rawLabel('__name__', 'c'), rawLabel('cluster', 'theirs'), rawSample(0n, 1n));
+    assert.equal(validateWriteRequest(Buffer.concat([own, missing]), LIMITS, 'mine', 'reject').missingCluster, 1);
+    assert.throws(
+      () => validateWriteRequest(Buffer.concat([own, other]), LIMITS, 'mine', 'reject'),
+      (err: unknown) => err instanceof HttpError && err.status === 403 && err.reason === 'foreign_cluster' && /claims cluster "theirs" but the caller's cluster is "mine": c\{cluster="theirs"\}/.test(err.message),
+    );
+    // keep (single tenant): another cluster's label stays as it came
+    const kept = rewriteLabels(Buffer.concat([other, missing]), { cluster: 'mine' });
+    assert.deepEqual(decodeWriteRequest(kept).timeseries.map((t) => t.labels.find((l) => l.name === 'cluster')?.value), ['theirs', 'mine']);
+  });
+});

@@ -285,7 +285,7 @@ describe('validateWriteRequest rejects series that break the label rules', () =>
 
 function decodedCounts(raw: Buffer, cluster?: string): ScanResult {
   const req = decodeWriteRequest(raw);
-  const r: ScanResult = { series: 0, samples: 0, histograms: 0, exemplars: 0, metadata: req.metadata.length, unsorted: 0, missingCluster: 0 };
+  const r: ScanResult = { series: 0, samples: 0, histograms: 0, exemplars: 0, metadata: req.metadata.length, unsorted: 0, missingCluster: 0, foreignCluster: 0 };
   for (const ts of req.timeseries) {
     r.series++;
     r.samples += ts.samples.length;
@@ -333,7 +333,7 @@ describe('validateWriteRequest accepts valid traffic', () => {
     const metadata = rawLen(3, rawVarintField(1, 2), u, rawLen(2, 'up'), rawLen(4, 'help'), rawLen(5, 'unit'), u);
     const raw = Buffer.concat([u, s1, u, s2, metadata, rawLen(2, 'reserved field 2'), u]);
     const r = validateWriteRequest(raw, LIMITS, 'c');
-    assert.deepEqual(r, { series: 2, samples: 1, histograms: 1, exemplars: 1, metadata: 1, unsorted: 0, missingCluster: 2 });
+    assert.deepEqual(r, { series: 2, samples: 1, histograms: 1, exemplars: 1, metadata: 1, unsorted: 0, missingCluster: 2, foreignCluster: 0 });
     assert.deepEqual(r, decodedCounts(raw, 'c'));
   });
 

@@ -39,7 +39,8 @@ export interface Harness {
 
 export interface HarnessOptions {
   workspaces?: number;
-  env?: Record<string, string>;
+  /** settings; a function gets the started workspaces (e.g. to build a tenant table) */
+  env?: Record<string, string> | ((workspaces: WorkspaceEmulator[]) => Record<string, string>);
   telemetry?: Telemetry;
 }
 
@@ -59,7 +60,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const env = {
     INGESTION_URL: workspaces.map((w) => w.url).join(','),
     IDENTITY_TYPE: 'systemAssigned',
-    ...opts.env,
+    ...(typeof opts.env === 'function' ? opts.env(workspaces) : opts.env),
   };
   const logs: string[] = [];
   const log = createLogger((l) => logs.push(l));

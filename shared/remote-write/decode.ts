@@ -150,8 +150,9 @@ function decodeExemplar(buf: Buffer, c: Cursor, end: number): Exemplar {
   return ex;
 }
 
-function decodeHistogram(buf: Buffer, c: Cursor, end: number): Histogram {
-  const h: Histogram = {
+/** A histogram with every field at its proto3 default and neither oneof set. */
+export function emptyHistogram(): Histogram {
+  return {
     sum: 0n,
     schema: 0,
     zeroThreshold: 0n,
@@ -164,6 +165,10 @@ function decodeHistogram(buf: Buffer, c: Cursor, end: number): Histogram {
     resetHint: 0,
     timestamp: 0n,
   };
+}
+
+function decodeHistogram(buf: Buffer, c: Cursor, end: number): Histogram {
+  const h = emptyHistogram();
   while (c.pos < end) {
     const { field, wire } = nextTag(buf, c, end);
     switch (field) {

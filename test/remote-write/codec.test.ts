@@ -5,7 +5,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
+import { decodeWriteRequest, emptyHistogram } from '../../shared/remote-write/decode';
 import { encodeWriteRequest } from '../../shared/remote-write/encode';
 import { decompressBounded } from '../../shared/remote-write/snappy';
 import { WireError } from '../../shared/remote-write/wire';
@@ -54,21 +54,6 @@ function forSeeds(n: number, check: (req: WriteRequest, seed: number) => void): 
   }
 }
 
-function emptyHistogram(): Histogram {
-  return {
-    sum: 0n,
-    schema: 0,
-    zeroThreshold: 0n,
-    negativeSpans: [],
-    negativeDeltas: [],
-    negativeCounts: [],
-    positiveSpans: [],
-    positiveDeltas: [],
-    positiveCounts: [],
-    resetHint: 0,
-    timestamp: 0n,
-  };
-}
 
 describe('double bit helpers', () => {
   it('staleMarkerBits is the Prometheus stale NaN', () => {

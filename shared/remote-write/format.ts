@@ -4,10 +4,15 @@
 import { type Cursor, readLenEnd, readTag, skipField } from './wire';
 
 const MAX_CHARS = 240;
+const CONTROL = /[\u0000-\u001f\u007f]/g;
 
 export function formatSeries(buf: Buffer, start: number, end: number): string {
   let name = '';
   const parts: string[] = [];
+  // Characters in `parts` so far: once past MAX_CHARS the rest would be cut off anyway, so
+  // later labels are only searched for __name__ (a series of millions of labels would
+  // otherwise cost seconds and hundreds of MiB for a 240-character message).
+  let size = 0;
   try {
     const c: Cursor = { pos: start };
     while (c.pos < end) {
@@ -19,24 +24,43 @@ export function formatSeries(buf: Buffer, start: number, end: number): string {
       const labelEnd = readLenEnd(buf, c, end);
       let n = '';
       let v = '';
+      let ns = -1;
+      let ne = -1;
+      let vs = -1;
+      let ve = -1;
       while (c.pos < labelEnd) {
         const t = readTag(buf, c, labelEnd);
         if (t === 0x0a || t === 0x12) {
           const e = readLenEnd(buf, c, labelEnd);
-          const s = buf.toString('utf8', c.pos, Math.min(e, c.pos + 128));
-          if (t === 0x0a) n = s;
-          else v = s;
+          if (t === 0x0a) {
+            ns = c.pos;
+            ne = e;
+          } else {
+            vs = c.pos;
+            ve = e;
+          }
           c.pos = e;
         } else {
           skipField(buf, c, labelEnd, t & 7);
         }
       }
-      if (n === '__name__') name = v;
-      else parts.push(`${n}=${JSON.stringify(v)}`);
+      const isName = ne - ns === 8 && buf.toString('latin1', ns, ne) === '__name__';
+      if (!isName && size > MAX_CHARS) continue;
+      if (ns >= 0) n = buf.toString('utf8', ns, Math.min(ne, ns + 128));
+      if (vs >= 0) v = buf.toString('utf8', vs, Math.min(ve, vs + 128));
+      if (isName) {
+        name = v;
+      } else {
+        const part = `${n}=${JSON.stringify(v)}`;
+        parts.push(part);
+        size += part.length + 1;
+      }
     }
   } catch {
     parts.push('…malformed');
   }
-  const text = `${name}{${parts.join(',')}}`;
+  // Names are shown as they came (values are JSON-quoted): escape control characters so
+  // that a rejected name cannot break the one-line reason (or the log line) in two.
+  const text = `${name}{${parts.join(',')}}`.replace(CONTROL, (ch) => JSON.stringify(ch).slice(1, -1));
   return text.length > MAX_CHARS ? `${text.slice(0, MAX_CHARS)}…` : text;
 }

@@ -32,6 +32,15 @@ export function decompressBounded(block: Buffer, maxDecodedBytes: number): Buffe
   if (declared > maxDecodedBytes) {
     throw new HttpError(413, 'decoded_too_large', `snappy body declares ${declared} decoded bytes, over MAX_DECODED_BYTES=${maxDecodedBytes}`);
   }
+  // No snappy element expands more than 64/3-fold (a 3-byte copy of 64 bytes), so a header
+  // declaring more than the bytes after it can hold is a lie: refused before the decoder
+  // allocates and zeroes the declared size (else a 6-byte body costs MAX_DECODED_BYTES).
+  let headerBytes = 1;
+  while (block[headerBytes - 1] >= 0x80) headerBytes++;
+  const payload = block.length - headerBytes;
+  if (declared > (payload * 64) / 3) {
+    throw new HttpError(400, 'bad_snappy', `snappy body declares ${declared} decoded bytes, more than the ${payload} bytes after its header can hold`);
+  }
   let out: Buffer;
   try {
     out = uncompressSync(block, DECOMPRESS_OPTIONS) as Buffer;

@@ -269,9 +269,11 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
           const fe = fs + buf[pos + 1];
           if (fe > labelEnd) throw new WireError(TRUNCATED_LEN);
           if (t === 0x0a) {
+            checkSuperseded(buf, ns, ne, start, end);
             ns = fs;
             ne = fe;
           } else {
+            checkSuperseded(buf, vs, ve, start, end);
             vs = fs;
             ve = fe;
           }
@@ -281,10 +283,12 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
         sc.pos = pos;
         const t2 = readTag(buf, sc, labelEnd);
         if (t2 === 0x0a) {
+          checkSuperseded(buf, ns, ne, start, end);
           ne = readLenEnd(buf, sc, labelEnd);
           ns = sc.pos;
           pos = ne;
         } else if (t2 === 0x12) {
+          checkSuperseded(buf, vs, ve, start, end);
           ve = readLenEnd(buf, sc, labelEnd);
           vs = sc.pos;
           pos = ve;
@@ -294,9 +298,14 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
           pos = sc.pos;
         }
       }
-      if (labels >= nameStarts.length) growNameOffsets();
-      nameStarts[labels] = ns;
-      nameEnds[labels] = ne;
+      // Only a series within the label limit reaches checkDuplicatesUnsorted: offsets past
+      // it are never read, and recording them would grow these module-level arrays (kept
+      // for the process's life) to the size of the largest hostile series ever seen.
+      if (labels < limits.maxLabelsPerSeries) {
+        if (labels >= nameStarts.length) growNameOffsets();
+        nameStarts[labels] = ns;
+        nameEnds[labels] = ne;
+      }
       labels++;
 
       const nameLen = ne - ns;
@@ -310,7 +319,7 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
           // and so it does with another cluster's value under 'overwrite'
           if (ve > vs && enforced !== undefined && !equalsBytes(buf, vs, ve, enforced)) {
             if (rejectForeign) {
-              fail('foreign_cluster', `series claims cluster "${buf.toString('utf8', vs, Math.min(ve, vs + 128))}" but the caller's cluster is "${enforced.toString('utf8')}"`, buf, start, end, 403);
+              fail('foreign_cluster', `series claims cluster ${JSON.stringify(buf.toString('utf8', vs, Math.min(ve, vs + 128)))} but the caller's cluster is "${enforced.toString('utf8')}"`, buf, start, end, 403);
             }
             emptyCluster = true;
             foreign = true;
@@ -514,6 +523,15 @@ function checkLabelValue(buf: Buffer, s: number, e: number, ns: number, ne: numb
       fail('label_value_too_long', `value of label "${buf.toString('latin1', ns, Math.min(ne, ns + 64))}" is ${chars} characters, the limit is ${limits.maxLabelValueLength}`, buf, tsStart, tsEnd);
     }
   }
+}
+
+/**
+ * A Label's name or value that a later occurrence of the same field replaces (protobuf:
+ * the last one wins) is never checked as a name or value, yet it is forwarded with the
+ * rest of the bytes: it must at least be valid UTF-8, as every string is.
+ */
+function checkSuperseded(buf: Buffer, s: number, e: number, tsStart: number, tsEnd: number): void {
+  if (e > s && !isUtf8Range(buf, s, e)) fail('invalid_utf8', 'a label name or value repeated within one Label is not valid UTF-8', buf, tsStart, tsEnd);
 }
 
 function checkDuplicatesUnsorted(buf: Buffer, labels: number, tsStart: number, tsEnd: number): void {

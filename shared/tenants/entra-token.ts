@@ -85,12 +85,12 @@ export function createEntraVerifier(cfg: EntraCallers, opts: EntraVerifierOption
       const header = decodeJson(h);
       const claims = decodeJson(p);
       if (!header || !claims) throw unauthorized('not a JWT');
-      if (header.alg !== 'RS256') throw unauthorized(`algorithm ${String(header.alg)} is not accepted (RS256 only)`);
+      if (header.alg !== 'RS256') throw unauthorized(`algorithm ${shown(header.alg)} is not accepted (RS256 only)`);
       if (typeof header.kid !== 'string') throw unauthorized('no key id (kid)');
       const key = await keyFor(header.kid);
       if (!key) throw unauthorized(`signing key ${header.kid} is not published by the issuer`);
       if (!verifySignature('RSA-SHA256', Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url'))) throw unauthorized('bad signature');
-      if (typeof claims.iss !== 'string' || !cfg.issuers.includes(claims.iss)) throw unauthorized(`issuer ${String(claims.iss)} is not accepted`);
+      if (typeof claims.iss !== 'string' || !cfg.issuers.includes(claims.iss)) throw unauthorized(`issuer ${shown(claims.iss)} is not accepted`);
       const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
       if (!aud.includes(cfg.audience)) throw unauthorized(`audience is not ${cfg.audience}`);
       const t = now();
@@ -100,6 +100,16 @@ export function createEntraVerifier(cfg: EntraCallers, opts: EntraVerifierOption
       return { principalIds };
     },
   };
+}
+
+/**
+ * A header or claim value for a message. Never String() of the caller's JSON: an array
+ * nested 100 000 deep (an unauthenticated caller's `alg`) overflows the stack in
+ * Array#join, and the relay would answer 500 instead of 401.
+ */
+function shown(v: unknown): string {
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v).slice(0, 100);
+  return v === null ? 'null' : typeof v;
 }
 
 function decodeJson(part: string): Record<string, unknown> | undefined {

@@ -188,11 +188,6 @@ export async function runCases(h: Harness, ctx: FuzzContext, opts: RunOptions): 
   for (const index of indices) {
     if (violations.length >= maxViolations) break;
     const c: FuzzCase = generate(index);
-    // A heavy case (tens of MiB) is sent from a collected heap, so its RSS growth is the
-    // relay's (and the Functions request object's) and not the generator's garbage or
-    // that of earlier cases V8 has not collected yet.
-    if (isHeavy(c.kind)) fullGc();
-    const rssBefore = process.memoryUsage.rss();
     const fail = (problem: string): void => {
       violations.push({ seed: opts.seed, index, kind: c.kind, name: c.name, problem, body: c.body, headers: c.headers, reproduceEnv: opts.reproduceEnv });
     };
@@ -216,6 +211,11 @@ export async function runCases(h: Harness, ctx: FuzzContext, opts: RunOptions): 
         continue;
       }
     }
+    // A heavy case (tens of MiB) is sent from a collected heap, so its RSS growth is the
+    // relay's (and the Functions request object's) and not the generator's or the oracle's
+    // garbage, or that of earlier cases V8 has not collected yet.
+    if (isHeavy(c.kind)) fullGc();
+    const rssBefore = process.memoryUsage.rss();
     const before = h.workspaces.map((w) => w.requests.length);
     const t0 = process.hrtime.bigint();
     let res: { status: number; headers: Record<string, string>; body: string };

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { loadRelayConfig } from '../shared/config/relay-config';
 import { createLogger } from '../shared/observability/log';
 import { createRelay } from '../shared/relay/relay';
+import { readBody } from '../dev/function-host';
 
 if (require.main === module) {
   const relay = createRelay(loadRelayConfig(process.env), { log: createLogger(() => undefined) });
@@ -17,21 +18,14 @@ if (require.main === module) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(relay.health()));
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      chunks.push(c);
-      size += c.length;
-    });
-    req.on('end', () => {
-      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+    void readBody(req, Number.MAX_SAFE_INTEGER).then((body) => {
       relay
         .handleWrite({
           header: (name) => {
             const v = req.headers[name.toLowerCase()];
             return Array.isArray(v) ? v.join(', ') : v;
           },
-          body: async () => body,
+          body: async () => body ?? Buffer.alloc(0),
         })
         .then(
           (a) => {

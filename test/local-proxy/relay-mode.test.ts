@@ -7,7 +7,6 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { type RunningRelay, startRelayHost } from '../../dev/relay-host';
 import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
@@ -16,6 +15,7 @@ import { type RunningForwarder, startForwarder } from '../../local-proxy/forward
 import { endpointId } from '../../shared/fanout/endpoints';
 import { createLogger } from '../../shared/observability/log';
 import { type Generated, generateRequest, metricValue, postWrite, receivedKeys, tempDir, waitFor } from './helpers';
+import { freePort } from '../helpers/net';
 
 const KEY = 'dev-function-key-for-tests';
 
@@ -93,15 +93,6 @@ function acceptedSamples(ws: WorkspaceEmulator): number {
   return ws.requests.filter((r) => r.status === 200).reduce((n, r) => n + r.samples, 0);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('relay mode', () => {
   it('delivers through the relay with the function key; batches reach both workspaces', async () => {

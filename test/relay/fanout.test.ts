@@ -2,7 +2,6 @@
 // outcomes, the targeted retry after a partial failure, timeouts, and splitting.
 
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { afterEach, describe, test } from 'node:test';
 import { compressSync } from 'snappy';
 import { FAILED_ENDPOINTS_HEADER, ONLY_ENDPOINTS_HEADER } from '../../shared/fanout/fanout';
@@ -11,6 +10,7 @@ import type { WriteRequest } from '../../shared/remote-write/types';
 import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../helpers/relay-harness';
 import { loadFixtures } from '../helpers/repo';
 import { endpointId } from '../../shared/fanout/endpoints';
+import { freePort } from '../helpers/net';
 
 const fixtures = loadFixtures();
 const body = fixtures[0].body;
@@ -159,12 +159,3 @@ async function startHarnessWith(deadUrl: string): Promise<Harness> {
   return { ...h, workspaces: [live], close: async () => { await h.close(); await live.close(); } };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((ok) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => ok(port));
-    });
-  });
-}

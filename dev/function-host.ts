@@ -1,10 +1,13 @@
 // A thin stand-in for the Azure Functions host: serves RouteSpecs over node:http under
 // /api, building the same HttpRequest/InvocationContext objects the host would. It adapts
 // sockets to handlers and nothing more — no second implementation of any route.
+// The Function app runs in HTTP streams mode (functions/index.ts), so requests are built
+// as @azure/functions builds them in that mode: a fetch Request whose body is the
+// incoming socket stream (createStreamRequest in the library), not a buffered copy.
 
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import { HttpRequest, HttpResponse, type HttpResponseInit, InvocationContext } from '@azure/functions';
+import { HttpRequest, type HttpRequestInit, HttpResponse, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { RouteSpec } from '../functions/routes';
 
 export interface FunctionHostOptions {
@@ -40,14 +43,27 @@ export function createFunctionHost(routes: readonly RouteSpec[], opts: FunctionH
     if (route.authLevel === 'function' && opts.functionKey && !keyMatches(req, url, opts.functionKey)) {
       return plain(res, 401, 'missing or wrong function key (x-functions-key header or ?code=)');
     }
-    const body = await readBody(req, maxRequestBytes);
-    if (body === undefined) return plain(res, 413, `request body over the host limit of ${maxRequestBytes} bytes`);
+    const overLimit = () => plain(res, 413, `request body over the host limit of ${maxRequestBytes} bytes`);
+    if (Number(req.headers['content-length'] ?? -1) > maxRequestBytes) {
+      req.resume();
+      return overLimit();
+    }
+    const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : capped(req, maxRequestBytes);
 
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-    const request = new HttpRequest({ method: req.method ?? 'GET', url: url.href, headers, body: { bytes: body } });
+    const nativeRequest = new Request(url.href, { method: req.method ?? 'GET', headers, body: body as unknown as ReadableStream | undefined, duplex: 'half' } as RequestInit);
+    // nativeRequest is how the library itself builds stream-mode requests; it is not in
+    // the public HttpRequestInit type (the version is pinned, and test/dev covers it).
+    const request = new HttpRequest({ nativeRequest, params: {} } as HttpRequestInit);
     const context = new InvocationContext({ functionName: route.name, invocationId: randomUUID(), logHandler: () => undefined });
-    const result = await route.handler(request, context);
+    let result: Awaited<ReturnType<RouteSpec['handler']>>;
+    try {
+      result = await route.handler(request, context);
+    } catch (err) {
+      if (err instanceof HostLimitError) return overLimit();
+      throw err;
+    }
     const response = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}) as HttpResponseInit);
     const out = Buffer.from(await response.arrayBuffer());
     const outHeaders: Record<string, string> = {};
@@ -69,6 +85,18 @@ function keyMatches(req: IncomingMessage, url: URL, key: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(key);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+class HostLimitError extends Error {}
+
+/** The request's chunks, failing once they pass the host's limit (a body without Content-Length). */
+async function* capped(req: IncomingMessage, maxBytes: number): AsyncGenerator<Buffer> {
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw new HostLimitError(`request body over the host limit of ${maxBytes} bytes`);
+    yield chunk;
+  }
 }
 
 /** The whole body, or undefined once it passes maxBytes (the rest is drained, not kept). */

@@ -7,6 +7,11 @@ import { loadRelayConfig } from '../shared/config/relay-config';
 import { createRelay } from '../shared/relay/relay';
 import { relayRoutes } from './routes';
 
+// HTTP streams: the host proxies the request to the worker instead of copying the whole
+// body through its gRPC channel, and the write route reads it bounded, chunk by chunk.
+// Microsoft's recommendation for large bodies; needs Functions runtime 4.28+.
+app.setup({ enableHttpStream: true });
+
 const relay = createRelay(loadRelayConfig(process.env));
 
 for (const r of relayRoutes(relay)) {

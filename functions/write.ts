@@ -1,13 +1,16 @@
-// POST /api/v1/write: adapts the Functions HttpRequest to the relay's data path.
+// POST /api/v1/write: adapts the Functions HttpRequest to the relay's data path. The
+// body is read from the request stream (HTTP streams mode, functions/index.ts), bounded
+// by the relay's own limit.
 
 import type { HttpHandler, HttpRequest } from '@azure/functions';
 import type { Relay } from '../shared/relay/relay';
+import { readStreamBody } from './read-body';
 
 export function writeHandler(relay: Relay): HttpHandler {
   return async (request: HttpRequest) => {
     const answer = await relay.handleWrite({
       header: (name) => request.headers.get(name),
-      body: async () => Buffer.from(await request.arrayBuffer()),
+      body: (maxBytes) => readStreamBody(request.body, maxBytes),
     });
     return { status: answer.status, headers: { 'content-type': 'text/plain; charset=utf-8', ...answer.headers }, body: answer.body };
   };

@@ -26,8 +26,11 @@ import { checkWriteHeaders } from './receive';
 export interface WriteInput {
   /** case-insensitive header lookup */
   header(name: string): string | null | undefined;
-  /** the whole body; called only after the headers passed */
-  body(): Promise<Buffer>;
+  /**
+   * The whole body, called only after the headers passed; undefined when it is over
+   * maxBytes (a reader may stop early: the relay then answers 413 without it).
+   */
+  body(maxBytes: number): Promise<Buffer | undefined>;
 }
 
 export type RelayResponse = FanoutAnswer;
@@ -109,9 +112,10 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         // An empty bucket refuses before the body is even decompressed: flooding is cheap to turn away.
         const wait = target.bucket?.waitSeconds() ?? 0;
         if (wait > 0) throw new HttpError(429, 'over_quota', `tenant "${target.tenant}" is over its ${target.samplesPerSecond} samples/s quota; retry after ${wait} s`, wait);
-        const body = await input.body();
-        if (body.length > target.maxBodyBytes) {
-          throw new HttpError(413, 'body_too_large', `body is ${body.length} bytes, over ${target.tenant ? `tenant "${target.tenant}"'s maxBodyBytes` : 'MAX_BODY_BYTES'}=${target.maxBodyBytes}`);
+        const body = await input.body(target.maxBodyBytes);
+        if (body === undefined || body.length > target.maxBodyBytes) {
+          const size = body === undefined ? 'body is' : `body is ${body.length} bytes,`;
+          throw new HttpError(413, 'body_too_large', `${size} over ${target.tenant ? `tenant "${target.tenant}"'s maxBodyBytes` : 'MAX_BODY_BYTES'}=${target.maxBodyBytes}`);
         }
         if (body.length === 0) return { status: 204, headers: {}, body: '' };
         raw = decompressBounded(body, cfg.sizes.maxDecodedBytes);

@@ -4,10 +4,14 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { createFunctionHost } from '../../dev/function-host';
 import { type RunningRelay, startRelayHost } from '../../dev/relay-host';
 import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
 import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
@@ -56,7 +60,61 @@ describe('relay host over HTTP', () => {
     assert.equal((await fetch(`${host.url}/api/v1/write`)).status, 405);
     assert.equal((await fetch(`${host.url}/api/nope`)).status, 404);
   });
+
+  test('a streamed body without Content-Length over MAX_BODY_BYTES → 413 naming the setting', async () => {
+    const small = await startRelayHost({ INGESTION_URL: ws.url, IDENTITY_TYPE: 'none', MAX_BODY_BYTES: '65536', PUBLISH_LOG_INTERVAL: '1h' }, 0);
+    try {
+      const before = ws.requests.length;
+      const res = await postChunked(`${small.url}/api/v1/write`, [Buffer.alloc(40_000, 1), Buffer.alloc(40_000, 1)]);
+      assert.equal(res.status, 413);
+      assert.match(res.body, /over MAX_BODY_BYTES=65536/);
+      const ok = await postChunked(`${small.url}/api/v1/write`, [fixture.body.subarray(0, 100), fixture.body.subarray(100)]);
+      assert.equal(ok.status, 204, ok.body);
+      assert.equal(ws.requests.length, before + 1);
+      assert.equal(ws.requests.at(-1)?.sha256, createHash('sha256').update(fixture.body).digest('hex'), 'a body arriving in chunks is forwarded whole');
+    } finally {
+      await small.close();
+    }
+  });
 });
+
+describe('function host limits', () => {
+  test('a chunked body over the host limit → 413 before the handler sees it whole', async () => {
+    let seen = 0;
+    const server = createFunctionHost([{ name: 'echo', methods: ['POST'], authLevel: 'anonymous', route: 'echo', handler: async (req) => {
+      seen += (await req.arrayBuffer()).byteLength;
+      return { status: 200 };
+    } }], { maxRequestBytes: 50_000 });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/echo`;
+      const over = await postChunked(url, [Buffer.alloc(30_000), Buffer.alloc(30_000)]);
+      assert.equal(over.status, 413);
+      assert.match(over.body, /host limit of 50000 bytes/);
+      assert.equal(seen, 0);
+      const under = await postChunked(url, [Buffer.alloc(20_000), Buffer.alloc(20_000)]);
+      assert.equal(under.status, 200);
+      assert.equal(seen, 40_000);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((ok) => server.close(ok));
+    }
+  });
+});
+
+/** POST with Transfer-Encoding: chunked (no Content-Length), one write per chunk. */
+function postChunked(url: string, chunks: readonly Buffer[]): Promise<{ status: number; body: string }> {
+  return new Promise((ok, fail) => {
+    const req = request(url, { method: 'POST', headers: { ...REMOTE_WRITE_HEADERS } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString() }));
+    });
+    req.on('error', fail);
+    for (const c of chunks) req.write(c);
+    req.end();
+  });
+}
 
 describe('processes', () => {
   const dirs: string[] = [];

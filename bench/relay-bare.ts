@@ -3,40 +3,74 @@
 // adapter: `node dist/bench/relay-bare.js` with the relay host's environment
 // (PORT, INGESTION_URL, IDENTITY_TYPE, CLUSTER). Measured beside the relay host to
 // show what the host adapter costs per sample (bench/README.md).
+//
+// RELAY_STAGE cuts the data path short, to attribute its cost stage by stage behind the
+// same server: `forward` only fans the received bytes out with the relay's own fan-out
+// (HTTP in, two HTTP requests out: the floor), `decompress` also decompresses them,
+// `validate` also validates them. Unset: the whole relay.
 
-import { createServer } from 'node:http';
+import { type IncomingMessage, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadRelayConfig } from '../shared/config/relay-config';
+import { fanout } from '../shared/fanout/fanout';
 import { createLogger } from '../shared/observability/log';
-import { createRelay } from '../shared/relay/relay';
+import { type RelayResponse, createRelay } from '../shared/relay/relay';
+import { decompressBounded } from '../shared/remote-write/snappy';
+import { validateWriteRequest } from '../shared/remote-write/validate';
+import { USER_AGENT } from '../shared/version';
 import { readBody } from '../dev/function-host';
 
-if (require.main === module) {
+export type RelayStage = 'forward' | 'decompress' | 'validate';
+
+type Handle = (req: IncomingMessage, body: Buffer) => Promise<RelayResponse>;
+
+function stageHandler(stage: RelayStage): Handle {
+  const cfg = loadRelayConfig(process.env);
+  const opts = { maxUpstreamBytes: cfg.sizes.maxUpstreamBytes, timeoutMs: cfg.upstreamTimeoutMs, userAgent: USER_AGENT };
+  return async (_req, body) => {
+    let samples = 0;
+    if (stage !== 'forward') {
+      const raw = decompressBounded(body, cfg.sizes.maxDecodedBytes);
+      if (stage === 'validate') samples = validateWriteRequest(raw, cfg.limits, cfg.cluster).samples;
+    }
+    // raw is only read to split an oversized request: these bodies never are
+    const outcomes = await fanout(cfg.endpoints, { raw: Buffer.alloc(0), original: body, samples }, opts);
+    const failed = outcomes.filter((o) => o.kind !== 'delivered');
+    return failed.length === 0 ? { status: 204, headers: {}, body: '' } : { status: 503, headers: {}, body: failed.map((o) => o.kind).join(',') };
+  };
+}
+
+function relayHandler(): Handle {
   const relay = createRelay(loadRelayConfig(process.env), { log: createLogger(() => undefined) });
+  return (req, body) =>
+    relay.handleWrite({
+      header: (name) => {
+        const v = req.headers[name.toLowerCase()];
+        return Array.isArray(v) ? v.join(', ') : v;
+      },
+      body: async () => body,
+    });
+}
+
+if (require.main === module) {
+  const stage = process.env.RELAY_STAGE as RelayStage | undefined;
+  const handle = stage ? stageHandler(stage) : relayHandler();
   const server = createServer((req, res) => {
     if (req.method === 'GET') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(relay.health()));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       return;
     }
-    void readBody(req, Number.MAX_SAFE_INTEGER).then((body) => {
-      relay
-        .handleWrite({
-          header: (name) => {
-            const v = req.headers[name.toLowerCase()];
-            return Array.isArray(v) ? v.join(', ') : v;
-          },
-          body: async () => body ?? Buffer.alloc(0),
-        })
-        .then(
-          (a) => {
-            res.writeHead(a.status, { 'content-type': 'text/plain; charset=utf-8', ...a.headers });
-            res.end(a.body);
-          },
-          (err: Error) => {
-            res.writeHead(500).end(err.message);
-          },
-        );
-    });
+    void readBody(req, Number.MAX_SAFE_INTEGER)
+      .then((body) => handle(req, body ?? Buffer.alloc(0)))
+      .then(
+        (a) => {
+          res.writeHead(a.status, { 'content-type': 'text/plain; charset=utf-8', ...a.headers });
+          res.end(a.body);
+        },
+        (err: Error) => {
+          res.writeHead(500).end(err.message);
+        },
+      );
   });
   server.keepAliveTimeout = 65_000;
   server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {

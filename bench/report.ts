@@ -30,6 +30,13 @@ const MiB = 2 ** 20;
 /** target name of bench/relay-bare.ts in the process comparison */
 export const BARE = 'relay core (bare node:http)';
 
+/** bench/relay-bare.ts cut short (RELAY_STAGE), pass-through only: the relay's CPU stage by stage */
+export const STAGES: ReadonlyArray<readonly ['forward' | 'decompress' | 'validate', string]> = [
+  ['forward', 'stage: receive + fan-out only'],
+  ['decompress', 'stage: + decompress'],
+  ['validate', 'stage: + decompress + validate'],
+];
+
 function table(head: string[], rows: string[][]): string {
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
@@ -121,6 +128,29 @@ export function renderReport(r: RunReport): string {
   tRows.push(['forwarder ≥ 10 000 samples per upstream call (500-sample writes at 20 000/s)', b ? `${fmt(b.samplesPerCall, 0)} per call (smallest call ${b.minPerCall})` : '—', runNote ?? holds(b ? b.samplesPerCall >= 10_000 : undefined)]);
   out.push(table(['target', 'measured', ''], tRows));
   out.push('');
+
+  // ---- where the relay's CPU goes ----
+  const med = (t: string): number => find(r, t, 'pass-through')?.medianUsPerSample ?? Number.NaN;
+  const [floor, withDecompress, withValidate] = STAGES.map(([, name]) => med(name));
+  if (![floor, withDecompress, withValidate].some(Number.isNaN)) {
+    const vm = med('vmagent');
+    const share = (us: number): string => (Number.isNaN(vm) ? '' : `${fmt(us / vm, 2)}×`);
+    const bare = med(BARE);
+    const host = med('relay');
+    const aRows: string[][] = [
+      ['receive + fan-out of the sender\'s bytes (HTTP in, two requests out: the floor)', fmt(floor, 3), share(floor)],
+      ['snappy decompression', fmt(withDecompress - floor, 3), share(withDecompress - floor)],
+      ['validation', fmt(withValidate - withDecompress, 3), share(withValidate - withDecompress)],
+    ];
+    if (!Number.isNaN(bare)) aRows.push(['the rest of the relay (quota, token, telemetry, answer)', fmt(bare - withValidate, 3), share(bare - withValidate)]);
+    if (!Number.isNaN(host) && !Number.isNaN(bare)) aRows.push(['dev host adapter (@azure/functions request and response, HTTP streams mode)', fmt(host - bare, 3), share(host - bare)]);
+    out.push('## Where the relay\'s CPU goes (pass-through)');
+    out.push('');
+    out.push('Differences of medians between processes of the same run: `bench/relay-bare.ts` cut short after each stage (`RELAY_STAGE`), the whole data path behind the same bare server, and the dev host. Each difference carries the noise of two medians.');
+    out.push('');
+    out.push(table(['stage', 'CPU-µs / sample', 'of vmagent\'s whole'], aRows));
+    out.push('');
+  }
 
   // ---- relay path ----
   if (r.relayPath.length > 0) {

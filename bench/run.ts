@@ -6,6 +6,7 @@
 //   BENCH_REPS [5]            measured repetitions per case (after a warm-up)
 //   BENCH_SAMPLES [1000000]   samples per process-vs-process repetition
 //   BENCH_BARE [1]            also run the relay core behind a bare node:http server (0: no)
+//   BENCH_STAGES [1]          also run the relay cut short stage by stage, pass-through (0: no)
 //   BENCH_CONCURRENCY [6]     concurrent senders of the load generator
 //   BENCH_MIN_SECONDS [0.2]   CPU seconds per in-process repetition
 //   BENCH_ONLY                comma list of sections: codec,path,compare,forwarder
@@ -21,7 +22,7 @@ import { BENCH_CLUSTER, fixturePayloads, syntheticPayloads } from './lib/payload
 import { type Child, type Sink, distRoot, findVmagent, repoRoot, startRelay, startSink, startVmagent, stopAll } from './lib/processes';
 import { clockTicks } from './lib/proc';
 import { type RelayPathRow, benchRelayPath } from './relay-path';
-import { BARE, renderReport } from './report';
+import { BARE, STAGES, renderReport } from './report';
 
 const num = (name: string, dflt: number): number => {
   const v = Number(process.env[name]);
@@ -104,6 +105,16 @@ async function main(): Promise<void> {
         running.push(bare);
         ours.push({ name: BARE, pid: bare.pid, writeUrl: bare.writeUrl });
       }
+      // The data path cut short stage by stage (bench/relay-bare.ts), pass-through only:
+      // where the relay's CPU goes, measured in the same run.
+      const stages: Target[] = [];
+      if (process.env.BENCH_STAGES !== '0') {
+        for (const [stage, name] of STAGES) {
+          const p = await startRelay({ ingestionUrls: sinkUrls, cluster: BENCH_CLUSTER, entry: path.join(distRoot, 'bench/relay-bare.js'), env: { RELAY_STAGE: stage } });
+          running.push(p);
+          stages.push({ name, pid: p.pid, writeUrl: p.writeUrl });
+        }
+      }
       const yardstick: Target[] = [];
       if (vm.path) {
         const vmagent = await startVmagent(vm.path, sinkUrls);
@@ -114,10 +125,10 @@ async function main(): Promise<void> {
       }
       const fwdTarget: Target[] = fwd ? [{ name: 'forwarder', pid: fwd.pid, writeUrl: fwd.writeUrl }] : [];
       const cases = [
-        { name: 'pass-through', set: withCluster, targets: [...ours, ...fwdTarget, ...yardstick] },
+        { name: 'pass-through', set: withCluster, targets: [...ours, ...stages, ...fwdTarget, ...yardstick] },
         { name: 'label injection', set: withoutCluster, targets: [...ours, ...yardstick] },
       ];
-      log(`process vs process: ${[...ours, ...fwdTarget, ...yardstick].map((t) => t.name).join(', ')}; ${reps} reps × ${(samples / 1e6).toFixed(1)} M samples, ${concurrency} senders…`);
+      log(`process vs process: ${[...ours, ...stages, ...fwdTarget, ...yardstick].map((t) => t.name).join(', ')}; ${reps} reps × ${(samples / 1e6).toFixed(1)} M samples, ${concurrency} senders…`);
       compare = await compareProcesses(cases, sinks, { reps, samples, warmupSamples: Math.min(samples, 300_000), concurrency, log });
       await Promise.all(running.map((c) => c.stop()));
     }

@@ -145,7 +145,7 @@ export interface RelayProcess extends Child {
   writeUrl: string;
 }
 
-export async function startRelay(opts: { ingestionUrls: string[]; cluster: string; nodeArgs?: string[]; cwd?: string; entry?: string }): Promise<RelayProcess> {
+export async function startRelay(opts: { ingestionUrls: string[]; cluster: string; nodeArgs?: string[]; cwd?: string; entry?: string; env?: Record<string, string> }): Promise<RelayProcess> {
   const port = await freePort();
   const cwd = opts.cwd ?? tempDir('bench-relay-'); // no local.settings.json here
   const env = baseEnv({
@@ -154,6 +154,7 @@ export async function startRelay(opts: { ingestionUrls: string[]; cluster: strin
     IDENTITY_TYPE: 'none',
     CLUSTER: opts.cluster,
     PUBLISH_LOG_INTERVAL: '1h',
+    ...opts.env,
   });
   const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.entry ?? path.join(distRoot, 'dev/relay-host.js')], { cwd, stdio: ['ignore', 'ignore', 'pipe'], env });
   const child = track('relay', proc);

@@ -3,6 +3,7 @@
 
 import { type Endpoint, parseEndpoints } from '../fanout/endpoints';
 import { type IdentityConfig, describeIdentity, loadIdentityConfig } from '../identity/identity-config';
+import { nativeStatus } from '../remote-write/native';
 import type { SeriesLimits } from '../remote-write/validate';
 import { ConfigProblem, formatBytes, parsePositiveDuration, parsePositiveInt, parseSize } from './parse';
 import { type Env, settingValue } from './settings';
@@ -32,6 +33,8 @@ export interface RelayConfig {
   appInsightsConnectionString?: string;
   /** multi-tenant relay (TENANTS_FILE / RELAY_TENANTS); undefined: single tenant */
   tenants?: TenantTable;
+  /** use the native fast path when it loaded (NATIVE_FAST_PATH) */
+  nativeFastPath: boolean;
 }
 
 /** Reads a setting through a parser, recording a problem (and returning the default) on failure. */
@@ -68,6 +71,26 @@ export function loadSizeLimits(env: Env, problems: string[]): SizeLimits {
   };
 }
 
+/** NATIVE_FAST_PATH: whether to use the native fast path (false: JS only); `required` without it is a start-up error. */
+export function loadNativeFastPath(env: Env, problems: string[]): boolean {
+  const raw = (settingValue(env, 'NATIVE_FAST_PATH') ?? 'auto').toLowerCase();
+  if (raw === 'off') return false;
+  if (raw === 'required') {
+    const native = nativeStatus();
+    if (!native.loaded) problems.push(`NATIVE_FAST_PATH=required but the native module did not load (${native.reason}): run \`npm ci\` (or \`npx node-gyp rebuild\`) where a C compiler and Node's headers are installed, or set NATIVE_FAST_PATH=auto`);
+    return true;
+  }
+  if (raw !== 'auto') problems.push(`NATIVE_FAST_PATH must be auto, off or required, not "${raw}"`);
+  return true;
+}
+
+/** For health output and the start-up line: whether requests can take the native fast path. */
+export function describeNative(enabled: boolean): string {
+  if (!enabled) return 'off';
+  const native = nativeStatus();
+  return native.loaded ? 'on' : 'not built (JS path only)';
+}
+
 /** The cluster label's value obeys the same limit as any label value. */
 export function checkClusterValue(cluster: string | undefined, limits: SeriesLimits, problems: string[]): void {
   if (cluster !== undefined && [...cluster].length > limits.maxLabelValueLength) {
@@ -96,6 +119,7 @@ export function loadRelayConfig(env: Env): RelayConfig {
     publishLogIntervalMs: parsed(env, 'PUBLISH_LOG_INTERVAL', parsePositiveDuration, problems),
     appInsightsConnectionString: settingValue(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
     tenants,
+    nativeFastPath: loadNativeFastPath(env, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;
@@ -115,6 +139,7 @@ export function describeRelayConfig(cfg: RelayConfig): Record<string, unknown> {
       upstreamTimeoutMs: cfg.upstreamTimeoutMs,
     },
     applicationInsights: cfg.appInsightsConnectionString ? 'enabled' : 'disabled',
+    nativeFastPath: describeNative(cfg.nativeFastPath),
     // Names, clusters and endpoint hosts only: never key hashes or principals.
     tenants: cfg.tenants?.tenants.map((t) => ({ name: t.name, cluster: t.cluster, clusterConflict: t.clusterConflict, endpoints: t.endpoints.map((e) => ({ id: e.id, host: e.host })), identity: t.clientId ? 'userAssigned' : 'relay', limits: t.limits })) ?? null,
   };

@@ -37,6 +37,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'RELAY_TENANTS', components: relay, description: 'The tenant table as inline JSON, instead of TENANTS_FILE.' },
   // ---- limits ----
   { name: 'MAX_BODY_BYTES', default: '32MiB', components: both, description: 'Largest compressed request body accepted; larger → 413. Sizes take bytes or KiB/MiB/GiB.' },
+  { name: 'NATIVE_FAST_PATH', default: 'auto', components: both, description: 'The native fast path (native/fastpath.c, compiled by `npm ci` when a C compiler and Node\'s headers are there): it decompresses and checks the commonest request (plain series, ASCII, sorted labels, nothing to add) in one native call and leaves every other request, and every rejection, to the JS path. `auto`: use it when it was built; `off`: JS only; `required`: refuse to start without it.' },
   { name: 'MAX_DECODED_BYTES', default: '32MiB', components: both, description: 'Largest decompressed WriteRequest accepted, checked against the snappy header before decompressing; larger → 413.' },
   { name: 'MAX_UPSTREAM_BYTES', default: '8MiB', components: both, description: 'Largest uncompressed WriteRequest sent upstream in one request; larger data is split into several requests (on series boundaries), never dropped. An endpoint answering 413 makes the relay split further.' },
   { name: 'MAX_LABELS_PER_SERIES', default: '63', components: both, description: 'Most labels one series may have, the cluster label included (Azure Monitor\'s limit).' },

@@ -16,8 +16,10 @@ export const FAILED_ENDPOINTS_HEADER = 'x-relay-failed-endpoints';
 export const ONLY_ENDPOINTS_HEADER = 'x-relay-only-endpoints';
 
 export interface FanoutRequest {
-  /** uncompressed WriteRequest */
-  raw: Buffer;
+  /** uncompressed WriteRequest, or how to get it: only splitting needs it when `original` is given */
+  raw: Buffer | (() => Buffer);
+  /** its length, when raw is given as a function */
+  rawLength?: number;
   /** the sender's compressed bytes when raw is unchanged: forwarded as they came */
   original?: Buffer;
   samples: number;
@@ -37,19 +39,25 @@ export interface FanoutAnswer {
   body: string;
 }
 
-export function makePart(raw: Buffer, samples = countSamples(raw), original?: Buffer): Part {
+export function makePart(raw: Buffer | (() => Buffer), samples?: number, original?: Buffer): Part {
+  let bytes = typeof raw === 'function' ? undefined : raw;
+  // decompressed only if an endpoint's 413 makes the part split (the fast path keeps no copy)
+  const rawOf = (): Buffer => (bytes ??= (raw as () => Buffer)());
   let compressed = original;
   return {
-    raw,
-    samples,
-    compressed: () => (compressed ??= compress(raw)),
+    get raw() {
+      return rawOf();
+    },
+    samples: samples ?? countSamples(rawOf()),
+    compressed: () => (compressed ??= compress(rawOf())),
   };
 }
 
 /** Parts for one fan-out: the original bytes when possible, else one compression per part. */
 export function planParts(req: FanoutRequest, maxUpstreamBytes: number): Part[] {
-  if (req.raw.length <= maxUpstreamBytes) return [makePart(req.raw, req.samples, req.original)];
-  return splitBySize(req.raw, maxUpstreamBytes).map((p) => makePart(p));
+  const size = typeof req.raw === 'function' ? (req.rawLength ?? req.raw().length) : req.raw.length;
+  if (size <= maxUpstreamBytes) return [makePart(req.raw, req.samples, req.original)];
+  return splitBySize(typeof req.raw === 'function' ? req.raw() : req.raw, maxUpstreamBytes).map((p) => makePart(p));
 }
 
 export async function fanout(endpoints: readonly Endpoint[], req: FanoutRequest, opts: FanoutOptions): Promise<EndpointOutcome[]> {

@@ -14,7 +14,8 @@ import { type PublishLog, createPublishLog } from '../observability/publish-log'
 import { type Telemetry, createTelemetry } from '../observability/telemetry';
 import { decompressBounded } from '../remote-write/snappy';
 import { rewriteLabels } from '../remote-write/rewrite';
-import { type ForeignClusterPolicy, validateWriteRequest } from '../remote-write/validate';
+import { type FastScanner, createFastScanner } from '../remote-write/native';
+import { type ForeignClusterPolicy, type ScanResult, emptyScanResult, validateWriteRequest } from '../remote-write/validate';
 import type { Endpoint } from '../fanout/endpoints';
 import type { IdentityConfig } from '../identity/identity-config';
 import { createCallerResolver } from '../tenants/caller';
@@ -103,7 +104,8 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
     async handleWrite(input) {
       const started = process.hrtime.bigint();
       let target = targets.get('') as WriteTarget;
-      let raw: Buffer;
+      let raw: Buffer | (() => Buffer);
+      let rawLength: number | undefined;
       let original: Buffer | undefined;
       let samples: number;
       try {
@@ -118,10 +120,21 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
           throw new HttpError(413, 'body_too_large', `${size} over ${target.tenant ? `tenant "${target.tenant}"'s maxBodyBytes` : 'MAX_BODY_BYTES'}=${target.maxBodyBytes}`);
         }
         if (body.length === 0) return { status: 204, headers: {}, body: '' };
-        raw = decompressBounded(body, cfg.sizes.maxDecodedBytes);
-        const scan = validateWriteRequest(raw, cfg.limits, target.cluster, target.onForeignCluster);
-        if (scan.series === 0 && scan.metadata === 0 && raw.length > 0) {
-          throw new HttpError(400, 'bad_protobuf', 'WriteRequest holds no timeseries and no metadata, only unknown fields (a remote-write 2.0 body sent as 1.0?)');
+        // The native fast path takes the commonest request whole (valid, nothing to change);
+        // anything else, and every rejection, goes the JS way (shared/remote-write/native.ts).
+        const fast = target.fast?.scan(body);
+        let scan: ScanResult;
+        if (fast) {
+          scan = { ...emptyScanResult(), series: fast.series, samples: fast.samples };
+          raw = () => decompressBounded(body, cfg.sizes.maxDecodedBytes);
+          rawLength = fast.rawLength;
+        } else {
+          const decoded = decompressBounded(body, cfg.sizes.maxDecodedBytes);
+          scan = validateWriteRequest(decoded, cfg.limits, target.cluster, target.onForeignCluster);
+          if (scan.series === 0 && scan.metadata === 0 && decoded.length > 0) {
+            throw new HttpError(400, 'bad_protobuf', 'WriteRequest holds no timeseries and no metadata, only unknown fields (a remote-write 2.0 body sent as 1.0?)');
+          }
+          raw = decoded;
         }
         samples = scan.samples + scan.histograms;
         target.bucket?.take(samples);
@@ -131,7 +144,7 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
           warnOnce(`overwrite:${target.tenant}`, 'warn', 'series claimed another cluster; overwritten with the tenant\'s', { tenant: target.tenant ?? '', series: scan.foreignCluster });
         }
         if (scan.unsorted > 0 || scan.missingCluster > 0 || scan.foreignCluster > 0) {
-          raw = rewriteLabels(raw, { cluster: target.cluster, overwriteCluster: target.onForeignCluster === 'overwrite' });
+          raw = rewriteLabels(raw as Buffer, { cluster: target.cluster, overwriteCluster: target.onForeignCluster === 'overwrite' });
         } else {
           original = body; // nothing changes: forward the sender's bytes untouched
         }
@@ -150,7 +163,7 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
       }
 
       const endpoints = selectEndpoints(target.endpoints, input.header(ONLY_ENDPOINTS_HEADER));
-      const outcomes = await fanout(endpoints, { raw, original, samples }, {
+      const outcomes = await fanout(endpoints, { raw, rawLength, original, samples }, {
         maxUpstreamBytes: cfg.sizes.maxUpstreamBytes,
         timeoutMs: cfg.upstreamTimeoutMs,
         userAgent: USER_AGENT,
@@ -203,13 +216,23 @@ interface WriteTarget {
   maxBodyBytes: number;
   samplesPerSecond?: number;
   bucket?: Bucket;
+  /** the native fast path for this target's rules, when built and not switched off */
+  fast?: FastScanner;
 }
 
 /** The single-tenant target under '' or one per tenant under its name. */
 function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) => TokenSource | undefined): Map<string, WriteTarget> {
   const targets = new Map<string, WriteTarget>();
   if (!cfg.tenants) {
-    targets.set('', { cluster: cfg.cluster, onForeignCluster: 'keep', endpoints: cfg.endpoints, identity: cfg.identity, tokens: tokensFor(cfg.identity), maxBodyBytes: cfg.sizes.maxBodyBytes });
+    targets.set('', {
+      cluster: cfg.cluster,
+      onForeignCluster: 'keep',
+      endpoints: cfg.endpoints,
+      identity: cfg.identity,
+      tokens: tokensFor(cfg.identity),
+      maxBodyBytes: cfg.sizes.maxBodyBytes,
+      fast: createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, cfg.cluster, false, cfg.nativeFastPath),
+    });
     return targets;
   }
   for (const t of cfg.tenants.tenants) {
@@ -225,6 +248,7 @@ function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) =>
       maxBodyBytes: Math.min(cfg.sizes.maxBodyBytes, t.limits.maxBodyBytes ?? Infinity),
       samplesPerSecond: rate,
       bucket: rate ? createBucket(rate, t.limits.burstSamples ?? rate * 10) : undefined,
+      fast: createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, t.cluster, true, cfg.nativeFastPath),
     });
   }
   return targets;

@@ -1,0 +1,59 @@
+// The native fast path (native/fastpath.c), when it was built: `npm ci` compiles it with
+// node-gyp (package.json "install"); without a compiler the build is skipped and the JS
+// path does everything. It only ever answers "valid, with these counts" for the commonest
+// shape of request, or defers: every rejection, and every request off that shape, goes
+// through decompressBounded + validateWriteRequest as before.
+
+import * as path from 'node:path';
+import type { SeriesLimits } from './validate';
+
+interface Binding {
+  scan(block: Buffer, maxDecoded: number, limits: Uint32Array, cluster: Buffer | null, enforce: boolean, out: Float64Array): boolean;
+}
+
+export interface FastScan {
+  series: number;
+  samples: number;
+  /** decompressed length of the block */
+  rawLength: number;
+}
+
+/** Where `npm ci` leaves the compiled module, from dist/shared/remote-write/. */
+export const NATIVE_MODULE = path.join(__dirname, '../../../build/Release/fastpath.node');
+
+let binding: Binding | undefined;
+let loadError: string | undefined;
+try {
+  binding = require(NATIVE_MODULE) as Binding;
+} catch (err) {
+  loadError = (err as Error).message.split('\n')[0];
+}
+
+/** Whether the native module loaded, and why not. */
+export function nativeStatus(): { loaded: boolean; reason?: string } {
+  return binding ? { loaded: true } : { loaded: false, reason: loadError };
+}
+
+const out = new Float64Array(3);
+
+/** Reusable arguments for one configuration (limits, cluster, policy). */
+export interface FastScanner {
+  scan(block: Buffer): FastScan | undefined;
+}
+
+/**
+ * A scanner for these rules, or undefined when the native module is not loaded or
+ * switched off. `enforce`: the cluster label must carry exactly `cluster` (tenants).
+ */
+export function createFastScanner(limits: SeriesLimits, maxDecodedBytes: number, cluster: string | undefined, enforce: boolean, enabled = true): FastScanner | undefined {
+  const b = binding;
+  if (!b || !enabled) return undefined;
+  const lim = Uint32Array.of(limits.maxLabelsPerSeries, limits.maxLabelNameLength, limits.maxLabelValueLength, limits.maxMetricNameLength);
+  const clusterBytes = cluster === undefined ? null : Buffer.from(cluster, 'utf8');
+  return {
+    scan(block) {
+      if (!b.scan(block, maxDecodedBytes, lim, clusterBytes, enforce, out)) return undefined;
+      return { series: out[0], samples: out[1], rawLength: out[2] };
+    },
+  };
+}

@@ -1,0 +1,159 @@
+// The native fast path (native/fastpath.c) may only ever say "valid" where the JS path
+// (decompressBounded + validateWriteRequest) accepts with the same counts and nothing to
+// rewrite; everything else it must leave to the JS path. Checked on every capture, the
+// bench's synthetic requests, random requests, and tens of thousands of mutated ones.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { syntheticPayloads } from '../../bench/lib/payloads';
+import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { type FastScanner, createFastScanner, nativeStatus } from '../../shared/remote-write/native';
+import { compress, decompressBounded } from '../../shared/remote-write/snappy';
+import { AZURE_MONITOR_LIMITS, type ForeignClusterPolicy, type SeriesLimits, validateWriteRequest } from '../../shared/remote-write/validate';
+import { Rng, randomWriteRequest } from '../helpers/random-write-request';
+import { loadFixtures } from '../helpers/repo';
+
+const MAX_DECODED = 32 << 20;
+const status = nativeStatus();
+// Off a machine with a C compiler and Node's headers the build is skipped and the JS path
+// serves alone; CI builds it, so there the tests must run.
+const skip = !status.loaded && process.env.CI !== 'true' ? `native fast path not built here (${status.reason})` : false;
+
+type Outcome = { ok: true; series: number; samples: number; rewrite: boolean } | { ok: false };
+
+function viaJs(block: Buffer, limits: SeriesLimits, cluster: string | undefined, policy: ForeignClusterPolicy): Outcome {
+  try {
+    const raw = decompressBounded(block, MAX_DECODED);
+    const r = validateWriteRequest(raw, limits, cluster, policy);
+    const rewrite = r.unsorted + r.missingCluster + r.foreignCluster > 0;
+    return { ok: true, series: r.series, samples: r.samples + r.histograms, rewrite };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/** Checks the soundness rule on one block; returns whether native took it. */
+function agree(scanner: FastScanner, block: Buffer, limits: SeriesLimits, cluster: string | undefined, policy: ForeignClusterPolicy, what: string): boolean {
+  const fast = scanner.scan(block);
+  if (fast === undefined) return false;
+  const js = viaJs(block, limits, cluster, policy);
+  assert.ok(js.ok, `${what}: native said valid, the JS path rejects`);
+  assert.equal(js.rewrite, false, `${what}: native said valid, the JS path would rewrite`);
+  assert.equal(fast.series, js.series, `${what}: series`);
+  assert.equal(fast.samples, js.samples, `${what}: samples`);
+  assert.equal(fast.rawLength, decompressBounded(block, MAX_DECODED).length, `${what}: decoded length`);
+  return true;
+}
+
+function mutate(rng: Rng, buf: Buffer): Buffer {
+  const b = Buffer.from(buf);
+  const n = rng.int(1, 4);
+  for (let i = 0; i < n && b.length > 0; i++) {
+    const at = rng.int(0, b.length - 1);
+    const how = rng.int(0, 3);
+    if (how === 0) b[at] ^= 1 << rng.int(0, 7);
+    else if (how === 1) b[at] = rng.int(0, 255);
+    else if (how === 2) b[at] = [0x0a, 0x12, 0x09, 0x10, 0x80, 0x00, 0x7f, 0xff][rng.int(0, 7)];
+    else return Buffer.concat([b.subarray(0, at), b.subarray(at + 1)]);
+  }
+  return b;
+}
+
+/** Requests of the fast path's own shape (ASCII, sorted, canonical), to mutate at its edges. */
+function plainRequest(rng: Rng): Buffer {
+  const pick = (alphabet: string, lo: number, hi: number): string => {
+    let out = '';
+    for (let i = rng.int(lo, hi); i > 0; i--) out += alphabet[rng.int(0, alphabet.length - 1)];
+    return out;
+  };
+  const timeseries = Array.from({ length: rng.int(1, 12) }, () => {
+    const names = new Set<string>();
+    for (let i = rng.int(0, 9); i > 0; i--) names.add(pick('abcdefghijklmnopqrstuvwxyz_', 1, 12));
+    if (rng.chance(0.6)) names.add('cluster');
+    const labels = [{ name: '__name__', value: pick('abcdefghijklmnopqrstuvwxyz_:', 1, 40) }, ...[...names].map((name) => ({ name, value: name === 'cluster' && rng.chance(0.7) ? 'c1' : pick(' !#%+-./0123456789:=ABCXYZabcxyz~', 1, 30) }))];
+    labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const samples = Array.from({ length: rng.int(1, 3) }, () => ({ value: BigInt(rng.int(0, 2 ** 31)) << 20n, timestamp: BigInt(rng.int(0, 2 ** 31)) * 1000n }));
+    return { labels, samples, exemplars: [], histograms: [] };
+  });
+  return encodeWriteRequest({ timeseries, metadata: [] });
+}
+
+describe('native fast path', { skip }, () => {
+  const fixtures = loadFixtures();
+  const withCluster = syntheticPayloads({ requests: 8, series: 2000, withCluster: true });
+  const withoutCluster = syntheticPayloads({ requests: 8, series: 2000, withCluster: false });
+  const L = AZURE_MONITOR_LIMITS;
+
+  test('is built and loaded (CI)', () => {
+    assert.ok(status.loaded, `native/fastpath.c did not load: ${status.reason}`);
+  });
+
+  test('takes the common request and agrees with the JS path on it', () => {
+    const scanner = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false)!;
+    for (const p of withCluster.payloads) assert.ok(agree(scanner, p.body, L, 'bench-weu-1', 'keep', 'synthetic'), 'a plain request with its cluster label must take the fast path');
+    // without CLUSTER configured every plain request qualifies, including the captures' series-only ones
+    const noCluster = createFastScanner(L, MAX_DECODED, undefined, false)!;
+    let taken = 0;
+    for (const f of fixtures) if (agree(noCluster, f.body, L, undefined, 'keep', f.name)) taken++;
+    assert.ok(taken > fixtures.length / 2, `only ${taken} of ${fixtures.length} captures took the fast path`);
+  });
+
+  test('defers what needs a rewrite or a closer look', () => {
+    const scanner = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false)!;
+    for (const p of withoutCluster.payloads) assert.equal(scanner.scan(p.body), undefined, 'a missing cluster label is the rewrite path');
+    const enforcing = createFastScanner(L, MAX_DECODED, 'other-cluster', true)!;
+    for (const p of withCluster.payloads) assert.equal(enforcing.scan(p.body), undefined, 'another cluster under reject/overwrite is the JS path');
+    const tight = createFastScanner({ ...L, maxLabelsPerSeries: 9 }, MAX_DECODED, 'bench-weu-1', false)!;
+    assert.equal(tight.scan(withCluster.payloads[0].body), undefined, '10 labels over a limit of 9');
+    const small = createFastScanner(L, 1000, 'bench-weu-1', false)!;
+    assert.equal(small.scan(withCluster.payloads[0].body), undefined, 'over MAX_DECODED_BYTES');
+    const unsorted = encodeWriteRequest({ timeseries: [{ labels: [{ name: '__name__', value: 'up' }, { name: 'job', value: 'a' }, { name: 'instance', value: 'b' }], samples: [{ value: 0n, timestamp: 1n }], exemplars: [], histograms: [] }], metadata: [] });
+    const noName = createFastScanner(L, MAX_DECODED, undefined, false)!;
+    assert.equal(noName.scan(compress(unsorted)), undefined, 'unsorted labels');
+    for (const [what, labels] of [
+      ['non-ASCII value', [{ name: '__name__', value: 'up' }, { name: 'job', value: 'é' }]],
+      ['bad label name', [{ name: '__name__', value: 'up' }, { name: 'jo-b', value: 'a' }]],
+      ['bad metric name', [{ name: '__name__', value: 'u p' }]],
+      ['no metric name', [{ name: 'job', value: 'a' }]],
+      ['duplicate name', [{ name: '__name__', value: 'up' }, { name: 'job', value: 'a' }, { name: 'job', value: 'b' }]],
+    ] as const) {
+      const raw = encodeWriteRequest({ timeseries: [{ labels: [...labels], samples: [{ value: 0n, timestamp: 1n }], exemplars: [], histograms: [] }], metadata: [] });
+      assert.equal(noName.scan(compress(raw)), undefined, what);
+    }
+  });
+
+  test('never says valid where the JS path disagrees: random and mutated requests', () => {
+    const rng = new Rng(20261126);
+    const configs: Array<[string | undefined, ForeignClusterPolicy]> = [[undefined, 'keep'], ['c1', 'keep'], ['c1', 'reject']];
+    const scanners = configs.map(([c, p]) => createFastScanner(L, MAX_DECODED, c, p !== 'keep')!);
+    let taken = 0;
+    let cases = 0;
+    const check = (block: Buffer, what: string): void => {
+      for (let k = 0; k < configs.length; k++) {
+        cases++;
+        if (agree(scanners[k], block, L, configs[k][0], configs[k][1], what)) taken++;
+      }
+    };
+    for (let i = 0; i < 1500; i++) {
+      const req = randomWriteRequest(rng, { maxMetadata: rng.chance(0.7) ? 0 : 2, clusterProbability: 0.5 });
+      for (const ts of req.timeseries) if (rng.chance(0.5)) ts.labels = ts.labels.map((l) => (l.name === 'cluster' ? { ...l, value: 'c1' } : l));
+      const raw = encodeWriteRequest(req);
+      check(compress(raw), `random ${i}`);
+      check(compress(mutate(rng, raw)), `random ${i}, mutated before compression`);
+      check(mutate(rng, compress(raw)), `random ${i}, mutated after compression`);
+    }
+    for (let i = 0; i < 3000; i++) {
+      const raw = plainRequest(rng);
+      check(compress(raw), `plain ${i}`);
+      check(compress(mutate(rng, raw)), `plain ${i}, mutated before compression`);
+      check(mutate(rng, compress(raw)), `plain ${i}, mutated after compression`);
+    }
+    const bases = [...withCluster.payloads.map((p) => p.raw), ...fixtures.slice(0, 60).map((f) => decompressBounded(f.body, MAX_DECODED))];
+    for (let i = 0; i < 1500; i++) {
+      const base = bases[i % bases.length];
+      check(compress(mutate(rng, base)), `mutated base ${i}`);
+      if (i % 5 === 0) check(mutate(rng, compress(base)), `mutated compressed base ${i}`);
+    }
+    assert.ok(taken > cases / 20, `the fast path took only ${taken} of ${cases} cases: the comparison proves little`);
+  });
+});

@@ -158,13 +158,22 @@ typedef struct {
   int enforce; /* the cluster value must match (tenants: reject / overwrite) */
 } rules;
 
-/* One TimeSeries payload [p, end); adds its samples; DEFER on anything off the fast path. */
-static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, double *samples) {
+#define NO_INSERT ((size_t)-1)
+
+/*
+ * One TimeSeries payload [p, end); adds its samples; DEFER on anything off the fast path.
+ * *insert_at: NO_INSERT, or (a cluster label is configured and missing) where its field
+ * goes: before the first label named after "cluster", else after the last label — as the
+ * JS rewrite splices it, which needs the labels to come first, together.
+ */
+static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, double *samples, size_t *insert_at) {
   uint32_t labels = 0;
-  int has_name = 0, has_cluster = 0;
+  int has_name = 0, has_cluster = 0, sample_seen = 0, contiguous = 1;
   const uint8_t *prev = NULL;
   size_t prev_len = 0;
+  size_t at = NO_INSERT, labels_end = p;
   while (p < end) {
+    size_t field_start = p;
     uint8_t tag = b[p++];
     size_t len;
     if (!read_len(b, &p, end, &len) || len > end - p) return DEFER;
@@ -190,9 +199,13 @@ static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, d
         }
       }
       if (prev != NULL && compare(prev, prev_len, name, nl) >= 0) return DEFER; /* unsorted or duplicate */
+      if (at == NO_INSERT && compare(name, nl, (const uint8_t *)"cluster", 7) > 0) at = field_start;
+      if (sample_seen) contiguous = 0;
+      labels_end = fend;
       prev = name;
       prev_len = nl;
     } else if (tag == 0x12) {
+      sample_seen = 1;
       /* Sample: value (0x09, fixed64) and timestamp (0x10, varint), nothing else */
       size_t q = p;
       while (q < fend) {
@@ -217,14 +230,85 @@ static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, d
     p = fend;
   }
   if (!has_name) return DEFER;
-  if (r->cluster != NULL && !has_cluster) return DEFER; /* needs the cluster label: the rewrite path */
+  *insert_at = NO_INSERT;
+  if (r->cluster != NULL && !has_cluster) {
+    if (!contiguous || labels + 1 > r->max_labels) return DEFER;
+    *insert_at = at == NO_INSERT ? labels_end : at;
+  }
   return VALID;
 }
 
-/* scan(block, maxDecoded, limits: Uint32Array[4], cluster: Buffer|null, enforce: bool, out: Float64Array[3]) → bool */
+static size_t write_varint(uint8_t *out, size_t v) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    out[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  out[n++] = (uint8_t)v;
+  return n;
+}
+
+static uint8_t *rewritten = NULL;
+static size_t rewritten_cap = 0;
+
+/*
+ * The validated request b[0, n) with the cluster field spliced into every series that
+ * lacks it: the same bytes rewriteLabels (shared/remote-write/rewrite.ts) produces.
+ * Returns a new Buffer, or false if something is off (then the JS path runs).
+ */
+static napi_value rewrite(napi_env env, const uint8_t *b, size_t n, const rules *r, const uint8_t *field, size_t field_len, size_t inserts, double *out) {
+  napi_value result;
+  size_t bound = n + inserts * (field_len + 5);
+  if (bound > rewritten_cap) {
+    free(rewritten);
+    rewritten_cap = bound + (bound >> 2);
+    rewritten = malloc(rewritten_cap);
+    if (rewritten == NULL) {
+      rewritten_cap = 0;
+      napi_get_boolean(env, false, &result);
+      return result;
+    }
+  }
+  uint8_t *w = rewritten;
+  size_t o = 0, p = 0;
+  double ignored = 0;
+  while (p < n) {
+    size_t begin = p, len = 0, at = NO_INSERT;
+    p++; /* 0x0a, checked by the scan */
+    if (!read_len(b, &p, n, &len) || len > n - p || scan_series(b, p, p + len, r, &ignored, &at) != VALID) {
+      napi_get_boolean(env, false, &result); /* cannot happen after the scan; never guess */
+      return result;
+    }
+    if (at == NO_INSERT) {
+      memcpy(w + o, b + begin, p + len - begin);
+      o += p + len - begin;
+    } else {
+      w[o++] = 0x0a;
+      o += write_varint(w + o, len + field_len);
+      memcpy(w + o, b + p, at - p);
+      o += at - p;
+      memcpy(w + o, field, field_len);
+      o += field_len;
+      memcpy(w + o, b + at, p + len - at);
+      o += p + len - at;
+    }
+    p += len;
+  }
+  out[2] = (double)o;
+  void *data;
+  if (napi_create_buffer_copy(env, o, w, &data, &result) != napi_ok) napi_get_boolean(env, false, &result);
+  return result;
+}
+
+/*
+ * scan(block, maxDecoded, limits: Uint32Array[4], cluster: Buffer|null, enforce: bool,
+ *      out: Float64Array[3], clusterField: Buffer|null)
+ *   → true: valid, forward the block as it is; a Buffer: valid once the cluster field is
+ *     added where series lack it, and this is that request, uncompressed; false: defer.
+ */
 static napi_value scan(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6], result;
+  size_t argc = 7;
+  napi_value argv[7], result;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int ok = DEFER;
   uint8_t *block;
@@ -264,6 +348,13 @@ static napi_value scan(napi_env env, napi_callback_info info) {
   }
   napi_get_value_bool(env, argv[4], &enforce);
   r.enforce = enforce && r.cluster != NULL;
+  const uint8_t *field = NULL;
+  size_t field_len = 0;
+  if (argc >= 7) {
+    napi_typeof(env, argv[6], &vt);
+    if (vt == napi_object && napi_get_buffer_info(env, argv[6], (void **)&field, &field_len) != napi_ok) field = NULL;
+  }
+  size_t inserts = 0;
 
   size_t hdr = 0;
   int64_t want = snappy_header(block, block_len, &hdr);
@@ -285,10 +376,12 @@ static napi_value scan(napi_env env, napi_callback_info info) {
           ok = DEFER; /* metadata, unknown fields, or malformed: the JS path */
           break;
         }
-        if (scan_series(b, p, p + len, &r, &samples) != VALID) {
+        size_t at;
+        if (scan_series(b, p, p + len, &r, &samples, &at) != VALID || (at != NO_INSERT && field == NULL)) {
           ok = DEFER;
           break;
         }
+        if (at != NO_INSERT) inserts++;
         series += 1;
         p += len;
       }
@@ -297,6 +390,7 @@ static napi_value scan(napi_env env, napi_callback_info info) {
         out[0] = series;
         out[1] = samples;
         out[2] = (double)want;
+        if (inserts > 0) return rewrite(env, b, n, &r, field, field_len, inserts, out);
       }
     }
   }

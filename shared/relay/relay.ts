@@ -124,10 +124,15 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         // anything else, and every rejection, goes the JS way (shared/remote-write/native.ts).
         const fast = target.fast?.scan(body);
         let scan: ScanResult;
-        if (fast) {
+        if (fast?.rewritten) {
+          // series lacked the cluster label: the native side added it, one compression follows
+          scan = { ...emptyScanResult(), series: fast.series, samples: fast.samples };
+          raw = fast.rewritten;
+        } else if (fast) {
           scan = { ...emptyScanResult(), series: fast.series, samples: fast.samples };
           raw = () => decompressBounded(body, cfg.sizes.maxDecodedBytes);
           rawLength = fast.rawLength;
+          original = body; // nothing changes: forward the sender's bytes untouched
         } else {
           const decoded = decompressBounded(body, cfg.sizes.maxDecodedBytes);
           scan = validateWriteRequest(decoded, cfg.limits, target.cluster, target.onForeignCluster);
@@ -143,10 +148,12 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
           telemetry.clusterOverwritten(target.tenant ?? '', scan.foreignCluster);
           warnOnce(`overwrite:${target.tenant}`, 'warn', 'series claimed another cluster; overwritten with the tenant\'s', { tenant: target.tenant ?? '', series: scan.foreignCluster });
         }
-        if (scan.unsorted > 0 || scan.missingCluster > 0 || scan.foreignCluster > 0) {
-          raw = rewriteLabels(raw as Buffer, { cluster: target.cluster, overwriteCluster: target.onForeignCluster === 'overwrite' });
-        } else {
-          original = body; // nothing changes: forward the sender's bytes untouched
+        if (!fast) {
+          if (scan.unsorted > 0 || scan.missingCluster > 0 || scan.foreignCluster > 0) {
+            raw = rewriteLabels(raw as Buffer, { cluster: target.cluster, overwriteCluster: target.onForeignCluster === 'overwrite' });
+          } else {
+            original = body; // nothing changes: forward the sender's bytes untouched
+          }
         }
       } catch (err) {
         if (err instanceof HttpError) return reject(err, target?.tenant);

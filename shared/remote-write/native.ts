@@ -1,21 +1,28 @@
 // The native fast path (native/fastpath.c), when it was built: `npm ci` compiles it with
 // node-gyp (package.json "install"); without a compiler the build is skipped and the JS
-// path does everything. It only ever answers "valid, with these counts" for the commonest
-// shape of request, or defers: every rejection, and every request off that shape, goes
-// through decompressBounded + validateWriteRequest as before.
+// path does everything. It only ever answers "valid, with these counts" (and, when series
+// lack the cluster label, the request with it added) for the commonest shape of request,
+// or defers: every rejection, and every request off that shape, goes through
+// decompressBounded + validateWriteRequest (+ rewriteLabels) as before.
 
 import * as path from 'node:path';
+import { encodeLabelField } from './rewrite';
 import type { SeriesLimits } from './validate';
 
 interface Binding {
-  scan(block: Buffer, maxDecoded: number, limits: Uint32Array, cluster: Buffer | null, enforce: boolean, out: Float64Array): boolean;
+  scan(block: Buffer, maxDecoded: number, limits: Uint32Array, cluster: Buffer | null, enforce: boolean, out: Float64Array, clusterField: Buffer | null): boolean | Buffer;
 }
 
 export interface FastScan {
   series: number;
   samples: number;
-  /** decompressed length of the block */
+  /** length of the request to send, decompressed (the rewritten one when there is one) */
   rawLength: number;
+  /**
+   * Set when series lacked the cluster label: the request with it added, uncompressed,
+   * byte for byte what rewriteLabels returns. Unset: forward the block as it came.
+   */
+  rewritten?: Buffer;
 }
 
 /** Where `npm ci` leaves the compiled module, from dist/shared/remote-write/. */
@@ -50,10 +57,14 @@ export function createFastScanner(limits: SeriesLimits, maxDecodedBytes: number,
   if (!b || !enabled) return undefined;
   const lim = Uint32Array.of(limits.maxLabelsPerSeries, limits.maxLabelNameLength, limits.maxLabelValueLength, limits.maxMetricNameLength);
   const clusterBytes = cluster === undefined ? null : Buffer.from(cluster, 'utf8');
+  const field = cluster === undefined ? null : encodeLabelField('cluster', cluster);
   return {
     scan(block) {
-      if (!b.scan(block, maxDecodedBytes, lim, clusterBytes, enforce, out)) return undefined;
-      return { series: out[0], samples: out[1], rawLength: out[2] };
+      const r = b.scan(block, maxDecodedBytes, lim, clusterBytes, enforce, out, field);
+      if (r === false) return undefined;
+      const fast: FastScan = { series: out[0], samples: out[1], rawLength: out[2] };
+      if (r !== true) fast.rewritten = r;
+      return fast;
     },
   };
 }

@@ -1,6 +1,7 @@
 // The native fast path (native/fastpath.c) may only ever say "valid" where the JS path
-// (decompressBounded + validateWriteRequest) accepts with the same counts and nothing to
-// rewrite; everything else it must leave to the JS path. Checked on every capture, the
+// (decompressBounded + validateWriteRequest) accepts with the same counts, and when it
+// adds the cluster label its request must be byte for byte rewriteLabels's; everything
+// else it must leave to the JS path. Checked on every capture, the
 // bench's synthetic requests, random requests, and tens of thousands of mutated ones.
 
 import assert from 'node:assert/strict';
@@ -8,6 +9,7 @@ import { describe, test } from 'node:test';
 import { syntheticPayloads } from '../../bench/lib/payloads';
 import { encodeWriteRequest } from '../../shared/remote-write/encode';
 import { type FastScanner, createFastScanner, nativeStatus } from '../../shared/remote-write/native';
+import { rewriteLabels } from '../../shared/remote-write/rewrite';
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';
 import { AZURE_MONITOR_LIMITS, type ForeignClusterPolicy, type SeriesLimits, validateWriteRequest } from '../../shared/remote-write/validate';
 import { Rng, randomWriteRequest } from '../helpers/random-write-request';
@@ -19,14 +21,16 @@ const status = nativeStatus();
 // serves alone; CI builds it, so there the tests must run.
 const skip = !status.loaded && process.env.CI !== 'true' ? `native fast path not built here (${status.reason})` : false;
 
-type Outcome = { ok: true; series: number; samples: number; rewrite: boolean } | { ok: false };
+type Outcome = { ok: true; series: number; samples: number; onlyMissingCluster: boolean; sent?: Buffer } | { ok: false };
 
+/** What the JS path makes of a block: accepted or not, and the request it would send if rewritten. */
 function viaJs(block: Buffer, limits: SeriesLimits, cluster: string | undefined, policy: ForeignClusterPolicy): Outcome {
   try {
     const raw = decompressBounded(block, MAX_DECODED);
     const r = validateWriteRequest(raw, limits, cluster, policy);
     const rewrite = r.unsorted + r.missingCluster + r.foreignCluster > 0;
-    return { ok: true, series: r.series, samples: r.samples + r.histograms, rewrite };
+    const sent = rewrite ? rewriteLabels(raw, { cluster, overwriteCluster: policy === 'overwrite' }) : undefined;
+    return { ok: true, series: r.series, samples: r.samples + r.histograms, onlyMissingCluster: r.unsorted + r.foreignCluster === 0, sent };
   } catch {
     return { ok: false };
   }
@@ -38,10 +42,16 @@ function agree(scanner: FastScanner, block: Buffer, limits: SeriesLimits, cluste
   if (fast === undefined) return false;
   const js = viaJs(block, limits, cluster, policy);
   assert.ok(js.ok, `${what}: native said valid, the JS path rejects`);
-  assert.equal(js.rewrite, false, `${what}: native said valid, the JS path would rewrite`);
   assert.equal(fast.series, js.series, `${what}: series`);
   assert.equal(fast.samples, js.samples, `${what}: samples`);
-  assert.equal(fast.rawLength, decompressBounded(block, MAX_DECODED).length, `${what}: decoded length`);
+  if (fast.rewritten) {
+    assert.ok(js.sent && js.onlyMissingCluster, `${what}: native added the cluster label, the JS path would not (or would do more)`);
+    assert.ok(fast.rewritten.equals(js.sent), `${what}: the native rewrite differs from rewriteLabels`);
+    assert.equal(fast.rawLength, js.sent.length, `${what}: rewritten length`);
+  } else {
+    assert.equal(js.sent, undefined, `${what}: native said forward as is, the JS path would rewrite`);
+    assert.equal(fast.rawLength, decompressBounded(block, MAX_DECODED).length, `${what}: decoded length`);
+  }
   return true;
 }
 
@@ -98,9 +108,22 @@ describe('native fast path', { skip }, () => {
     assert.ok(taken > fixtures.length / 2, `only ${taken} of ${fixtures.length} captures took the fast path`);
   });
 
-  test('defers what needs a rewrite or a closer look', () => {
+  test('adds a missing cluster label exactly as rewriteLabels does', () => {
     const scanner = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false)!;
-    for (const p of withoutCluster.payloads) assert.equal(scanner.scan(p.body), undefined, 'a missing cluster label is the rewrite path');
+    for (const p of withoutCluster.payloads) {
+      assert.ok(agree(scanner, p.body, L, 'bench-weu-1', 'keep', 'synthetic without cluster'), 'a plain request without its cluster label must take the fast path');
+      assert.ok(scanner.scan(p.body)?.rewritten, 'and come back rewritten');
+    }
+    // the captures carry cluster="capture-test": a tenant enforcing that value forwards them as they are
+    const tenant = createFastScanner(L, MAX_DECODED, 'capture-test', true)!;
+    let taken = 0;
+    for (const f of fixtures) if (agree(tenant, f.body, L, 'capture-test', 'overwrite', f.name)) taken++;
+    assert.ok(taken > fixtures.length / 2, `only ${taken} of ${fixtures.length} captures took the fast path`);
+    const other = createFastScanner(L, MAX_DECODED, 'tenant-a', true)!;
+    for (const f of fixtures) assert.equal(other.scan(f.body), undefined, 'another cluster under reject/overwrite is the JS path');
+  });
+
+  test('defers what needs a closer look', () => {
     const enforcing = createFastScanner(L, MAX_DECODED, 'other-cluster', true)!;
     for (const p of withCluster.payloads) assert.equal(enforcing.scan(p.body), undefined, 'another cluster under reject/overwrite is the JS path');
     const tight = createFastScanner({ ...L, maxLabelsPerSeries: 9 }, MAX_DECODED, 'bench-weu-1', false)!;
@@ -124,7 +147,7 @@ describe('native fast path', { skip }, () => {
 
   test('never says valid where the JS path disagrees: random and mutated requests', () => {
     const rng = new Rng(20261126);
-    const configs: Array<[string | undefined, ForeignClusterPolicy]> = [[undefined, 'keep'], ['c1', 'keep'], ['c1', 'reject']];
+    const configs: Array<[string | undefined, ForeignClusterPolicy]> = [[undefined, 'keep'], ['c1', 'keep'], ['c1', 'reject'], ['c1', 'overwrite']];
     const scanners = configs.map(([c, p]) => createFastScanner(L, MAX_DECODED, c, p !== 'keep')!);
     let taken = 0;
     let cases = 0;

@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
+import { uncompressSync } from 'snappy';
 import { createMetrics } from '../../local-proxy/metrics';
 import { TokenBucket } from '../../local-proxy/pacing';
 import { Lane, type LaneDeps } from '../../local-proxy/shipper';
@@ -74,8 +75,10 @@ function fakeUpstream(answer: (req: UpstreamRequest, call: number) => UpstreamOu
     delivered: [],
     async send(req) {
       u.calls.push({ req, at: Date.now() });
+      const raw = uncompressSync(req.block, { asBuffer: true }) as Buffer;
+      assert.equal(raw.length, req.bytes, 'bytes is the block\'s uncompressed length');
       const o = await answer(req, u.calls.length);
-      if (o.kind === 'delivered' || o.kind === 'partial') u.delivered.push(req.raw);
+      if (o.kind === 'delivered' || o.kind === 'partial') u.delivered.push(raw);
       return o;
     },
   };
@@ -176,7 +179,7 @@ describe('lane: data upstream refuses', () => {
     const bad = await fill(spool, 1, { run: 'refused-by-upstream', from: 10 });
     const good2 = await fill(spool, 9, { run: 'good', from: 11 });
     const marker = Buffer.from('refused-by-upstream');
-    const up = fakeUpstream((req) => (req.raw.includes(marker) ? { kind: 'rejected', status: 400, reason: 'HTTP 400: out of order sample', bytes: 0 } : ok()));
+    const up = fakeUpstream((req) => ((uncompressSync(req.block, { asBuffer: true }) as Buffer).includes(marker) ? { kind: 'rejected', status: 400, reason: 'HTTP 400: out of order sample', bytes: 0 } : ok()));
     const rec = recorder();
     startLane({ reader: spool.reader('r'), upstream: up }, rec);
     await waitFor('settled', () => spool.reader('r').pendingBytes() === 0);
@@ -193,7 +196,7 @@ describe('lane: data upstream refuses', () => {
     const spool = openSpool();
     const gen = await fill(spool, 6);
     const limit = 8_000; // bytes: below one request (~30 KB), above one series
-    const up = fakeUpstream((req) => (req.raw.length > limit ? { kind: 'too_large', status: 413, reason: 'HTTP 413', bytes: 0 } : ok()));
+    const up = fakeUpstream((req) => (req.bytes > limit ? { kind: 'too_large', status: 413, reason: 'HTTP 413', bytes: 0 } : ok()));
     const rec = recorder();
     startLane({ reader: spool.reader('r'), upstream: up }, rec);
     await waitFor('settled', () => spool.reader('r').pendingBytes() === 0);

@@ -40,9 +40,9 @@ export interface RecordSource {
   waitForData(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** The merged WriteRequest of some records, as one snappy block. */
-export function mergeRecords(records: readonly BatchRecord[]): Buffer {
-  return mergeSnappyBlocks(records.map((r) => r.block));
+/** The merged WriteRequest of some records, as one snappy block (written into scratch if given). */
+export function mergeRecords(records: readonly BatchRecord[], scratch?: (size: number) => Buffer): Buffer {
+  return mergeSnappyBlocks(records.map((r) => r.block), scratch);
 }
 
 /** A record whose stored bytes are not a snappy block (a bug or a disk fault the checksum missed). */

@@ -65,6 +65,9 @@ interface Unit {
 
 type Settled = Exclude<UpstreamOutcome, { kind: 'retry' }> | 'stopped';
 
+/** Merged batches up to this size are written into the lane's reusable buffer. */
+const SCRATCH_MAX_BYTES = 4 * 1024 * 1024;
+
 /** After aborting a send at the end of the grace period, how long to wait for it to unwind. */
 const ABANDON_AFTER_ABORT_MS = 200;
 
@@ -74,6 +77,17 @@ export class Lane {
   private running: Promise<void> | undefined;
   /** failures since the last delivery (for the "recovered" log line) */
   private failureStreak = 0;
+  /**
+   * Reused for each batch's merged block: a lane sends one batch at a time and is done with
+   * it once the batch is settled, so this saves a large allocation (and the GC work it
+   * drives) per batch. Anything that outlives the batch (parking) takes a copy.
+   */
+  private scratch: Buffer | undefined;
+  private readonly scratchFor = (size: number): Buffer => {
+    if (size > SCRATCH_MAX_BYTES) return Buffer.allocUnsafe(size);
+    if (!this.scratch || this.scratch.length < size) this.scratch = Buffer.allocUnsafe(Math.min(SCRATCH_MAX_BYTES, Math.max(size, 2 * (this.scratch?.length ?? 0))));
+    return this.scratch;
+  };
 
   constructor(
     readonly spec: LaneSpec,
@@ -141,7 +155,7 @@ export class Lane {
 
   /** Settles every part of the batch; false if stopped first (nothing is committed then). */
   private async deliver(batch: Batch): Promise<boolean> {
-    const work: Unit[] = [{ records: batch.records, block: mergeRecords(batch.records), bytes: batch.bytes, samples: batch.samples }];
+    const work: Unit[] = [{ records: batch.records, block: mergeRecords(batch.records, this.scratchFor), bytes: batch.bytes, samples: batch.samples }];
     while (work.length > 0) {
       const unit = work[0];
       const o = await this.sendUntilSettled(unit);
@@ -216,7 +230,8 @@ export class Lane {
         const others = o.failed.filter((id) => id !== endpointId && !parked.has(id));
         if (others.length > 0 && this.spec.park) {
           try {
-            await this.spec.park(others, unit.block, unit.samples);
+            // a copy: the block may be this lane's scratch buffer, and the other spool keeps what it is given
+            await this.spec.park(others, Buffer.from(unit.block), unit.samples);
             for (const id of others) {
               parked.add(id);
               this.deps.metrics.parkedBatches.inc({ endpoint: id });

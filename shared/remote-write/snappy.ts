@@ -43,8 +43,10 @@ export const SNAPPY_MAX_DECODED = 0xffffffff;
  * outputs one after another. For serialized WriteRequests that is the merged request
  * (repeated fields concatenate). Throws RangeError on a malformed header or a sum over
  * SNAPPY_MAX_DECODED (the header cannot say it); the element bytes are not checked.
+ * `scratch`, if given, supplies a buffer of at least `size` bytes to write into (reused
+ * memory instead of a fresh allocation; the result is then a view on it).
  */
-export function mergeSnappyBlocks(blocks: readonly Buffer[]): Buffer {
+export function mergeSnappyBlocks(blocks: readonly Buffer[], scratch?: (size: number) => Buffer): Buffer {
   if (blocks.length === 1) return blocks[0];
   let decoded = 0;
   let elements = 0;
@@ -57,7 +59,7 @@ export function mergeSnappyBlocks(blocks: readonly Buffer[]): Buffer {
   if (decoded > SNAPPY_MAX_DECODED) throw new RangeError(`merged snappy blocks would decode to ${decoded} bytes, over ${SNAPPY_MAX_DECODED}`);
   let header = 1;
   for (let n = decoded; n >= 0x80; n = Math.floor(n / 0x80)) header++;
-  const out = Buffer.allocUnsafe(header + elements);
+  const out = scratch ? scratch(header + elements).subarray(0, header + elements) : Buffer.allocUnsafe(header + elements);
   let at = 0;
   for (let n = decoded; ; n = Math.floor(n / 0x80)) {
     if (n < 0x80) {

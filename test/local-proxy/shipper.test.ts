@@ -224,6 +224,21 @@ describe('lane: relay partial failure', () => {
     assert.equal(metricValue(await rec.metricsText(), 'relay_proxy_lane_parked_batches_total', { endpoint: B }), 1);
   });
 
+  it('a parked batch keeps its bytes after the lane reuses its buffer for the next batches', async () => {
+    const spool = openSpool();
+    const gen = await fill(spool, 60); // a batch of 40 requests, then a smaller one (fits the same buffer)
+    const parked: Buffer[] = [];
+    const up = fakeUpstream((_r, n) => (n === 1 ? { kind: 'partial', failed: [B], reason: 'HTTP 503', bytes: 5 } : ok()));
+    const rec = recorder();
+    startLane({ name: 'relay', reader: spool.reader('r'), upstream: up, park: async (_ids, block) => void parked.push(block) }, rec);
+    await waitFor('settled', () => spool.reader('r').pendingBytes() === 0);
+    assert.ok(up.calls.length >= 2, 'more batches were merged after the parked one');
+    assert.equal(parked.length, 1);
+    const requests = up.calls[0].req.samples / 500;
+    assert.ok(requests > 1, `the first batch merged ${requests} requests`);
+    assert.deepEqual(keysOf([uncompressSync(parked[0], { asBuffer: true }) as Buffer]), gen.slice(0, requests).flatMap((g) => g.keys));
+  });
+
   it('a lane retries only its own endpoint (X-Relay-Only-Endpoints) until it takes the data', async () => {
     const spool = openSpool(['lane'], 'lane-b');
     await fill(spool, 2);

@@ -11,7 +11,6 @@ import { accessSync, constants as fsConstants, existsSync, readdirSync } from 'n
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { createCredential } from '../shared/identity/credential';
 import { type TokenSource, createTokenSource } from '../shared/identity/token-source';
 import { type Logger, createLogger, throttled } from '../shared/observability/log';
 import { createPublishLog } from '../shared/observability/publish-log';
@@ -116,7 +115,9 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
   let tokens: TokenSource | undefined;
   if (deps.tokenSource !== undefined) {
     tokens = deps.tokenSource ?? undefined;
-  } else if (identity) {
+  } else if (identity && identity.type !== 'none') {
+    // Loaded only when used: @azure/identity alone is ~20 MiB of RSS, wasted with IDENTITY_TYPE=none.
+    const { createCredential } = await import('../shared/identity/credential');
     const credential = createCredential(identity);
     if (credential) {
       tokens = createTokenSource(credential, identity.scope, {

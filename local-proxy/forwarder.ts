@@ -11,12 +11,10 @@ import { accessSync, constants as fsConstants, existsSync, readdirSync } from 'n
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { createCredential } from '../shared/identity/credential';
 import { type TokenSource, createTokenSource } from '../shared/identity/token-source';
 import { type Logger, createLogger, throttled } from '../shared/observability/log';
 import { createPublishLog } from '../shared/observability/publish-log';
 import { VERSION } from '../shared/version';
-import { compress } from '../shared/remote-write/snappy';
 import type { Endpoint } from '../shared/fanout/endpoints';
 import { createWriteHandler } from './accept';
 import { type ProxyConfig, describeProxyConfig } from './config';
@@ -117,7 +115,9 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
   let tokens: TokenSource | undefined;
   if (deps.tokenSource !== undefined) {
     tokens = deps.tokenSource ?? undefined;
-  } else if (identity) {
+  } else if (identity && identity.type !== 'none') {
+    // Loaded only when used: @azure/identity alone is ~20 MiB of RSS, wasted with IDENTITY_TYPE=none.
+    const { createCredential } = await import('../shared/identity/credential');
     const credential = createCredential(identity);
     if (credential) {
       tokens = createTokenSource(credential, identity.scope, {
@@ -135,7 +135,7 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
     batch: cfg.batch,
     backoff: { minMs: cfg.retry.minBackoffMs, maxMs: cfg.retry.maxBackoffMs },
     onUnreadable: (rec: SpoolRecord, err: Error) => {
-      log.error('spooled request does not decompress, skipped', { segment: rec.start.segment, offset: rec.start.offset, error: err.message });
+      log.error('spooled request is not a readable snappy block, skipped', { segment: rec.start.segment, offset: rec.start.offset, error: err.message });
       onDrop({ spool: 'spool', segment: rec.start.segment, records: 1, samples: rec.samples, bytes: rec.payload.length, reason: 'corrupt' });
     },
   };
@@ -178,8 +178,7 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
       addLane(new Lane({ name: `lane:${id}`, reader: s.reader('lane'), upstream: relayUpstream, limiter, hints, endpointId: id }, laneDeps));
       return s;
     };
-    const park = async (ids: string[], raw: Buffer, samples: number): Promise<void> => {
-      const block = compress(raw);
+    const park = async (ids: string[], block: Buffer, samples: number): Promise<void> => {
       for (const id of ids) await laneSpool(id).append(block, samples);
     };
     addLane(new Lane({ name: 'relay', reader: spool.reader('relay'), upstream: relayUpstream, limiter, hints, park }, laneDeps));

@@ -14,6 +14,7 @@
 import type { Fields, Logger } from '../shared/observability/log';
 import type { PublishLog } from '../shared/observability/publish-log';
 import { countSamples } from '../shared/remote-write/count';
+import { compress, decompress } from '../shared/remote-write/snappy';
 import { splitInHalf } from '../shared/fanout/split';
 import { type Batch, type BatchLimits, type BatchRecord, type OnUnreadable, collectBatch, mergeRecords } from './batch';
 import type { ForwarderMetrics } from './metrics';
@@ -37,8 +38,8 @@ export interface LaneSpec {
   hints: LaneHints;
   /** relay lanes: the endpoint this lane retries (sent as X-Relay-Only-Endpoints) */
   endpointId?: string;
-  /** relay mode: queue a batch for endpoints the relay could not deliver it to */
-  park?: (endpointIds: string[], raw: Buffer, samples: number) => Promise<void>;
+  /** relay mode: queue a batch (a snappy block) for endpoints the relay could not deliver it to */
+  park?: (endpointIds: string[], block: Buffer, samples: number) => Promise<void>;
 }
 
 export interface LaneDeps {
@@ -55,11 +56,17 @@ export interface LaneDeps {
 /** A piece of a batch: whole requests (records), or a slice of one request after a 413. */
 interface Unit {
   records?: BatchRecord[];
-  raw: Buffer;
+  /** the WriteRequest as one snappy block */
+  block: Buffer;
+  /** uncompressed bytes */
+  bytes: number;
   samples: number;
 }
 
 type Settled = Exclude<UpstreamOutcome, { kind: 'retry' }> | 'stopped';
+
+/** Merged batches up to this size are written into the lane's reusable buffer. */
+const SCRATCH_MAX_BYTES = 4 * 1024 * 1024;
 
 /** After aborting a send at the end of the grace period, how long to wait for it to unwind. */
 const ABANDON_AFTER_ABORT_MS = 200;
@@ -70,6 +77,17 @@ export class Lane {
   private running: Promise<void> | undefined;
   /** failures since the last delivery (for the "recovered" log line) */
   private failureStreak = 0;
+  /**
+   * Reused for each batch's merged block: a lane sends one batch at a time and is done with
+   * it once the batch is settled, so this saves a large allocation (and the GC work it
+   * drives) per batch. Anything that outlives the batch (parking) takes a copy.
+   */
+  private scratch: Buffer | undefined;
+  private readonly scratchFor = (size: number): Buffer => {
+    if (size > SCRATCH_MAX_BYTES) return Buffer.allocUnsafe(size);
+    if (!this.scratch || this.scratch.length < size) this.scratch = Buffer.allocUnsafe(Math.min(SCRATCH_MAX_BYTES, Math.max(size, 2 * (this.scratch?.length ?? 0))));
+    return this.scratch;
+  };
 
   constructor(
     readonly spec: LaneSpec,
@@ -137,7 +155,7 @@ export class Lane {
 
   /** Settles every part of the batch; false if stopped first (nothing is committed then). */
   private async deliver(batch: Batch): Promise<boolean> {
-    const work: Unit[] = [{ records: batch.records, raw: mergeRecords(batch.records), samples: batch.samples }];
+    const work: Unit[] = [{ records: batch.records, block: mergeRecords(batch.records, this.scratchFor), bytes: batch.bytes, samples: batch.samples }];
     while (work.length > 0) {
       const unit = work[0];
       const o = await this.sendUntilSettled(unit);
@@ -163,11 +181,17 @@ export class Lane {
     const recs = unit.records;
     if (recs && recs.length > 1) {
       const mid = Math.ceil(recs.length / 2);
-      return [recs.slice(0, mid), recs.slice(mid)].map((r) => ({ records: r, raw: mergeRecords(r), samples: r.reduce((n, x) => n + x.samples, 0) }));
+      return [recs.slice(0, mid), recs.slice(mid)].map((r) => ({
+        records: r,
+        block: mergeRecords(r),
+        bytes: r.reduce((n, x) => n + x.bytes, 0),
+        samples: r.reduce((n, x) => n + x.samples, 0),
+      }));
     }
     if (why === 'rejected') return [unit];
-    const halves = splitInHalf(unit.raw);
-    return halves.length === 2 ? halves.map((raw) => ({ raw, samples: countSamples(raw) })) : [unit];
+    // One request too large for upstream (rare): the only place a lane decompresses.
+    const halves = splitInHalf(decompress(unit.block));
+    return halves.length === 2 ? halves.map((raw) => ({ block: compress(raw), bytes: raw.length, samples: countSamples(raw) })) : [unit];
   }
 
   private drop(unit: Unit, reason: 'upstream_rejected' | 'too_large', status: number, detail: string): void {
@@ -193,7 +217,7 @@ export class Lane {
       const started = process.hrtime.bigint();
       let o: UpstreamOutcome;
       try {
-        o = await upstream.send({ raw: unit.raw, samples: unit.samples, onlyEndpoints: endpointId }, this.sendController.signal);
+        o = await upstream.send({ block: unit.block, bytes: unit.bytes, samples: unit.samples, onlyEndpoints: endpointId }, this.sendController.signal);
       } catch (err) {
         o = { kind: 'retry', reason: (err as Error).message, bytes: 0 };
       }
@@ -206,7 +230,8 @@ export class Lane {
         const others = o.failed.filter((id) => id !== endpointId && !parked.has(id));
         if (others.length > 0 && this.spec.park) {
           try {
-            await this.spec.park(others, unit.raw, unit.samples);
+            // a copy: the block may be this lane's scratch buffer, and the other spool keeps what it is given
+            await this.spec.park(others, Buffer.from(unit.block), unit.samples);
             for (const id of others) {
               parked.add(id);
               this.deps.metrics.parkedBatches.inc({ endpoint: id });

@@ -48,6 +48,13 @@ export class SpoolReader {
         this.ahead = { segment: next.id, offset: 0 };
         continue;
       }
+      // Recent records come from memory: written by this process, so no checksum to verify.
+      const cached = this.spool.cachedRecord(seg.id, offset);
+      if (cached && offset + HEADER_BYTES + cached.payload.length <= end) {
+        const start = { segment: seg.id, offset };
+        this.ahead = { segment: seg.id, offset: offset + HEADER_BYTES + cached.payload.length };
+        return { payload: cached.payload, samples: cached.samples, start, end: { ...this.ahead } };
+      }
       let fh: fs.promises.FileHandle;
       try {
         fh = await this.handleFor(seg.id, seg.file);

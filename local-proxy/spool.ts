@@ -10,6 +10,9 @@
 //   deleted once every reader's durable cursor is past it.
 // - One SpoolBudget caps the bytes of all spools under SPOOL_DIR (main + relay lanes);
 //   when full it either refuses appends (reject) or deletes the oldest segments (drop-oldest).
+// - The last TAIL_CACHE_BYTES of appended payloads stay in memory: lanes that keep up
+//   read them from there (no read syscalls, no checksum of bytes that never left memory)
+//   and fall back to the file for anything older.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -108,6 +111,19 @@ export interface SpoolOptions {
   onWarning?: (msg: string, fields: Record<string, string | number>) => void;
 }
 
+/** In-memory copy of the newest records (by payload, counted as the memory they retain). */
+export const TAIL_CACHE_BYTES = 4 * 1024 * 1024;
+
+/** A record appended recently, as it was handed to append(). */
+interface TailRecord {
+  segment: number;
+  offset: number;
+  payload: Buffer;
+  samples: number;
+  /** memory it keeps alive (a payload may be a view on a larger buffer) */
+  retained: number;
+}
+
 const SEGMENT_RE = /^(\d{16})\.seg$/;
 const CHECKPOINT = 'cursors.json';
 
@@ -140,6 +156,11 @@ export class Spool {
   private checkpointRunning: Promise<void> | undefined;
   private checkpointDirty = false;
   private closed = false;
+  /** newest records, oldest first, and by segment → offset */
+  private tail: TailRecord[] = [];
+  private tailHead = 0;
+  private tailBytes = 0;
+  private readonly tailIndex = new Map<number, Map<number, TailRecord>>();
   /** last write/flush failure, cleared by the next successful flush */
   lastError: string | undefined;
   /** fdatasync calls made for appends (group commit shows as syncs < appends) */
@@ -203,7 +224,10 @@ export class Spool {
         this.rotate();
         cur = this.current;
       }
-      this.writeRecord(cur, encodeHeader(payload, samples), payload);
+      const offset = cur.size;
+      const header = encodeHeader(payload, samples);
+      this.writeRecord(cur, header, payload);
+      this.remember(cur.id, offset, payload, header.readUInt32LE(4));
       cur.records++;
       cur.samples += samples;
       this.budget.used += size;
@@ -239,6 +263,39 @@ export class Spool {
       this.lastError = (err as Error).message;
       throw new SpoolWriteError(`cannot write to the spool in ${this.dir}: ${(err as Error).message}`);
     }
+  }
+
+  private remember(segment: number, offset: number, payload: Buffer, samples: number): void {
+    const retained = Math.max(payload.length, payload.buffer.byteLength);
+    if (retained > TAIL_CACHE_BYTES) return;
+    const rec: TailRecord = { segment, offset, payload, samples, retained };
+    let bySeg = this.tailIndex.get(segment);
+    if (!bySeg) this.tailIndex.set(segment, (bySeg = new Map()));
+    bySeg.set(offset, rec);
+    this.tail.push(rec);
+    this.tailBytes += retained;
+    while (this.tailBytes > TAIL_CACHE_BYTES) this.forgetOldest();
+    // compact the FIFO now and then instead of shifting on every eviction
+    if (this.tailHead > 1024 && this.tailHead * 2 > this.tail.length) {
+      this.tail = this.tail.slice(this.tailHead);
+      this.tailHead = 0;
+    }
+  }
+
+  private forgetOldest(): void {
+    const rec = this.tail[this.tailHead];
+    this.tail[this.tailHead++] = undefined as unknown as TailRecord;
+    this.tailBytes -= rec.retained;
+    const bySeg = this.tailIndex.get(rec.segment);
+    if (bySeg?.get(rec.offset) === rec) {
+      bySeg.delete(rec.offset);
+      if (bySeg.size === 0) this.tailIndex.delete(rec.segment);
+    }
+  }
+
+  /** The payload and samples of the record at (segment, offset) if it is still in memory. */
+  cachedRecord(segment: number, offset: number): { payload: Buffer; samples: number } | undefined {
+    return this.tailIndex.get(segment)?.get(offset);
   }
 
   private startSync(): void {
@@ -565,6 +622,7 @@ export class Spool {
     }
     this.segments = this.segments.filter((s) => s !== seg);
     this.budget.used -= seg.size;
+    this.tailIndex.delete(seg.id); // its FIFO entries age out by themselves
   }
 
   canDrop(isRequester: boolean): boolean {

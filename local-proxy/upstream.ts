@@ -8,9 +8,9 @@
 
 import { FAILED_ENDPOINTS_HEADER, ONLY_ENDPOINTS_HEADER, makePart, planParts } from '../shared/fanout/fanout';
 import type { Endpoint } from '../shared/fanout/endpoints';
-import { parseRetryAfter, sendToEndpoint } from '../shared/fanout/send';
+import { type Part, parseRetryAfter, sendToEndpoint } from '../shared/fanout/send';
 import { TokenError, type TokenSource } from '../shared/identity/token-source';
-import { compress } from '../shared/remote-write/snappy';
+import { decompress } from '../shared/remote-write/snappy';
 import { VERSION } from '../shared/version';
 
 export const FORWARDER_USER_AGENT = `prometheus-azure-relay-forwarder/${VERSION}`;
@@ -29,8 +29,10 @@ export type UpstreamOutcome =
   | { kind: 'partial'; failed: string[]; reason: string; retryAfterSeconds?: number; bytes: number };
 
 export interface UpstreamRequest {
-  /** uncompressed WriteRequest */
-  raw: Buffer;
+  /** the WriteRequest as one snappy block: sent as it is */
+  block: Buffer;
+  /** its uncompressed length */
+  bytes: number;
   samples: number;
   /** relay mode: X-Relay-Only-Endpoints */
   onlyEndpoints?: string;
@@ -58,7 +60,7 @@ export function createRelayUpstream(opts: RelayUpstreamOptions): Upstream {
   return {
     host: opts.host,
     async send(req, signal) {
-      const body = compress(req.raw);
+      const body = req.block;
       const headers: Record<string, string> = {
         'Content-Encoding': 'snappy',
         'Content-Type': 'application/x-protobuf',
@@ -127,7 +129,9 @@ export function createDirectUpstream(opts: DirectUpstreamOptions): Upstream {
           return { kind: 'retry', reason: err.message, hint: 'auth', bytes: 0 };
         }
       }
-      const parts = planParts({ raw: req.raw, samples: req.samples }, opts.maxUpstreamBytes);
+      // Within MAX_UPSTREAM_BYTES (the usual case) the batch's block goes as it is;
+      // only a larger one is decompressed and split on series boundaries.
+      const parts = req.bytes <= opts.maxUpstreamBytes ? [blockPart(req.block, req.samples)] : planParts({ raw: decompress(req.block), samples: req.samples }, opts.maxUpstreamBytes);
       const o = await sendToEndpoint(opts.endpoint, parts, {
         timeoutMs: opts.timeoutMs,
         token,
@@ -144,6 +148,18 @@ export function createDirectUpstream(opts: DirectUpstreamOptions): Upstream {
           return { kind: 'retry', status: o.status, reason: o.reason, retryAfterSeconds: o.retryAfterSeconds, hint, bytes: o.bytes };
         }
       }
+    },
+  };
+}
+
+/** A Part whose compressed bytes exist already; decompressed only if an endpoint answers 413. */
+function blockPart(block: Buffer, samples: number): Part {
+  let raw: Buffer | undefined;
+  return {
+    samples,
+    compressed: () => block,
+    get raw(): Buffer {
+      return (raw ??= decompress(block));
     },
   };
 }

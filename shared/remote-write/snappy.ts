@@ -23,6 +23,58 @@ export function snappyDecodedLength(block: Buffer): number {
   return -1;
 }
 
+/** The bytes of a block's length header, or -1 if it is malformed or declares over 2^32 - 1. */
+export function snappyHeaderBytes(block: Buffer): number {
+  for (let i = 0; i < 5 && i < block.length; i++) {
+    if (block[i] < 0x80) return i === 4 && block[i] > 0x0f ? -1 : i + 1;
+  }
+  return -1;
+}
+
+/** The largest uncompressed length a snappy block header can declare. */
+export const SNAPPY_MAX_DECODED = 0xffffffff;
+
+/**
+ * One snappy block that decodes to the concatenation of what `blocks` decode to, without
+ * decompressing anything. A block is a varint length followed by elements (literals, and
+ * copies whose offset reaches back into the output already produced); a block encoded on
+ * its own never copies from before its own start, so the element streams of several
+ * blocks, one after another behind a header with the summed length, decode to their
+ * outputs one after another. For serialized WriteRequests that is the merged request
+ * (repeated fields concatenate). Throws RangeError on a malformed header or a sum over
+ * SNAPPY_MAX_DECODED (the header cannot say it); the element bytes are not checked.
+ * `scratch`, if given, supplies a buffer of at least `size` bytes to write into (reused
+ * memory instead of a fresh allocation; the result is then a view on it).
+ */
+export function mergeSnappyBlocks(blocks: readonly Buffer[], scratch?: (size: number) => Buffer): Buffer {
+  if (blocks.length === 1) return blocks[0];
+  let decoded = 0;
+  let elements = 0;
+  for (let i = 0; i < blocks.length; i++) {
+    const h = snappyHeaderBytes(blocks[i]);
+    if (h < 0) throw new RangeError(`snappy block ${i} has a malformed length header`);
+    decoded += snappyDecodedLength(blocks[i]);
+    elements += blocks[i].length - h;
+  }
+  if (decoded > SNAPPY_MAX_DECODED) throw new RangeError(`merged snappy blocks would decode to ${decoded} bytes, over ${SNAPPY_MAX_DECODED}`);
+  let header = 1;
+  for (let n = decoded; n >= 0x80; n = Math.floor(n / 0x80)) header++;
+  const out = scratch ? scratch(header + elements).subarray(0, header + elements) : Buffer.allocUnsafe(header + elements);
+  let at = 0;
+  for (let n = decoded; ; n = Math.floor(n / 0x80)) {
+    if (n < 0x80) {
+      out[at++] = n;
+      break;
+    }
+    out[at++] = (n & 0x7f) | 0x80;
+  }
+  for (const b of blocks) {
+    const h = snappyHeaderBytes(b);
+    at += b.copy(out, at, h);
+  }
+  return out;
+}
+
 const DECOMPRESS_OPTIONS = { asBuffer: true, copyOutputData: true } as const;
 const COMPRESS_OPTIONS = { copyOutputData: true } as const;
 

@@ -59,7 +59,7 @@ describe('merge', () => {
     const batches = await drain(spool, { maxBytes: 1024 ** 3, maxSamples: 1e9, maxWaitMs: 0 });
     assert.equal(batches.length, 1);
     assert.equal(batches[0].records.length, fixtures.length);
-    assert.deepEqual(canonical(decodeWriteRequest(mergeRecords(batches[0].records))), canonical(union(inputs)));
+    assert.deepEqual(canonical(decodeWriteRequest(uncompressSync(mergeRecords(batches[0].records), { asBuffer: true }) as Buffer)), canonical(union(inputs)));
     await spool.close();
   });
 
@@ -77,11 +77,34 @@ describe('merge', () => {
     let at = 0;
     for (const b of batches) {
       const expected = union(inputs.slice(at, at + b.records.length));
-      assert.deepEqual(canonical(decodeWriteRequest(mergeRecords(b.records))), canonical(expected));
+      assert.deepEqual(canonical(decodeWriteRequest(uncompressSync(mergeRecords(b.records), { asBuffer: true }) as Buffer)), canonical(expected));
       assert.deepEqual(b.records.map((r) => r.samples), Array.from({ length: b.records.length }, (_, k) => at + k));
       at += b.records.length;
     }
     assert.equal(at, 150, 'every record in exactly one batch, in order');
+    await spool.close();
+  });
+});
+
+describe('unreadable records', () => {
+  it('a record that is not a snappy block (bad header, or a header lying about its size) is reported, skipped and committed past', async () => {
+    const spool = openSpool();
+    const good = (n: number): Buffer => compressSync(encodeWriteRequest({ timeseries: [], metadata: [{ type: 1, metricFamilyName: `m${n}`, help: '', unit: '' }] }));
+    await spool.append(good(1), 1);
+    await spool.append(Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80]), 2); // no varint end
+    await spool.append(Buffer.from([0xff, 0xff, 0x03, 0x00]), 3); // declares 65 535 bytes behind 1
+    await spool.append(good(4), 4);
+    const unreadable: number[] = [];
+    const r = spool.reader('r');
+    const b = await collectBatch(r, { maxBytes: 1024 ** 2, maxSamples: 1e9, maxWaitMs: 0 }, never, Date.now, (rec) => void unreadable.push(rec.samples));
+    assert.deepEqual(unreadable, [2, 3]);
+    assert.deepEqual(b!.records.map((x) => x.samples), [1, 4]);
+    assert.equal(b!.bytes, b!.records.reduce((n, x) => n + x.bytes, 0));
+    const merged = uncompressSync(mergeRecords(b!.records), { asBuffer: true }) as Buffer;
+    assert.equal(merged.length, b!.bytes);
+    assert.deepEqual(decodeWriteRequest(merged).metadata.map((m) => m.metricFamilyName), ['m1', 'm4']);
+    r.commit(b!.end);
+    assert.equal(r.pendingBytes(), 0, 'the skipped records are committed past with the batch');
     await spool.close();
   });
 });

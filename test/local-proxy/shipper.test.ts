@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
+import { uncompressSync } from 'snappy';
 import { createMetrics } from '../../local-proxy/metrics';
 import { TokenBucket } from '../../local-proxy/pacing';
 import { Lane, type LaneDeps } from '../../local-proxy/shipper';
@@ -74,8 +75,10 @@ function fakeUpstream(answer: (req: UpstreamRequest, call: number) => UpstreamOu
     delivered: [],
     async send(req) {
       u.calls.push({ req, at: Date.now() });
+      const raw = uncompressSync(req.block, { asBuffer: true }) as Buffer;
+      assert.equal(raw.length, req.bytes, 'bytes is the block\'s uncompressed length');
       const o = await answer(req, u.calls.length);
-      if (o.kind === 'delivered' || o.kind === 'partial') u.delivered.push(req.raw);
+      if (o.kind === 'delivered' || o.kind === 'partial') u.delivered.push(raw);
       return o;
     },
   };
@@ -176,7 +179,7 @@ describe('lane: data upstream refuses', () => {
     const bad = await fill(spool, 1, { run: 'refused-by-upstream', from: 10 });
     const good2 = await fill(spool, 9, { run: 'good', from: 11 });
     const marker = Buffer.from('refused-by-upstream');
-    const up = fakeUpstream((req) => (req.raw.includes(marker) ? { kind: 'rejected', status: 400, reason: 'HTTP 400: out of order sample', bytes: 0 } : ok()));
+    const up = fakeUpstream((req) => ((uncompressSync(req.block, { asBuffer: true }) as Buffer).includes(marker) ? { kind: 'rejected', status: 400, reason: 'HTTP 400: out of order sample', bytes: 0 } : ok()));
     const rec = recorder();
     startLane({ reader: spool.reader('r'), upstream: up }, rec);
     await waitFor('settled', () => spool.reader('r').pendingBytes() === 0);
@@ -193,7 +196,7 @@ describe('lane: data upstream refuses', () => {
     const spool = openSpool();
     const gen = await fill(spool, 6);
     const limit = 8_000; // bytes: below one request (~30 KB), above one series
-    const up = fakeUpstream((req) => (req.raw.length > limit ? { kind: 'too_large', status: 413, reason: 'HTTP 413', bytes: 0 } : ok()));
+    const up = fakeUpstream((req) => (req.bytes > limit ? { kind: 'too_large', status: 413, reason: 'HTTP 413', bytes: 0 } : ok()));
     const rec = recorder();
     startLane({ reader: spool.reader('r'), upstream: up }, rec);
     await waitFor('settled', () => spool.reader('r').pendingBytes() === 0);
@@ -219,6 +222,21 @@ describe('lane: relay partial failure', () => {
     assert.equal(up.calls.length, 2, 'no retry of the main batch (the healthy endpoint has it)');
     assert.deepEqual(rec.published, ['some', 'all']);
     assert.equal(metricValue(await rec.metricsText(), 'relay_proxy_lane_parked_batches_total', { endpoint: B }), 1);
+  });
+
+  it('a parked batch keeps its bytes after the lane reuses its buffer for the next batches', async () => {
+    const spool = openSpool();
+    const gen = await fill(spool, 60); // a batch of 40 requests, then a smaller one (fits the same buffer)
+    const parked: Buffer[] = [];
+    const up = fakeUpstream((_r, n) => (n === 1 ? { kind: 'partial', failed: [B], reason: 'HTTP 503', bytes: 5 } : ok()));
+    const rec = recorder();
+    startLane({ name: 'relay', reader: spool.reader('r'), upstream: up, park: async (_ids, block) => void parked.push(block) }, rec);
+    await waitFor('settled', () => spool.reader('r').pendingBytes() === 0);
+    assert.ok(up.calls.length >= 2, 'more batches were merged after the parked one');
+    assert.equal(parked.length, 1);
+    const requests = up.calls[0].req.samples / 500;
+    assert.ok(requests > 1, `the first batch merged ${requests} requests`);
+    assert.deepEqual(keysOf([uncompressSync(parked[0], { asBuffer: true }) as Buffer]), gen.slice(0, requests).flatMap((g) => g.keys));
   });
 
   it('a lane retries only its own endpoint (X-Relay-Only-Endpoints) until it takes the data', async () => {

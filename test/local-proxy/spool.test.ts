@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type DropInfo, Spool, SpoolBudget, SpoolClosedError, SpoolFullError, type SpoolReader } from '../../local-proxy/spool';
+import { type DropInfo, Spool, SpoolBudget, SpoolClosedError, SpoolFullError, type SpoolReader, TAIL_CACHE_BYTES } from '../../local-proxy/spool';
 import { HEADER_BYTES } from '../../local-proxy/spool-record';
 import { tempDir } from './helpers';
 
@@ -270,6 +270,32 @@ describe('spool: space', () => {
     assert.ok(files.includes('cursors.json'));
     assert.ok(!files.some((f) => f.includes('.tmp')), files.join(','));
     assert.ok(existsSync(path.join(tmp.dir, 'main')));
+  });
+});
+
+describe('spool: the in-memory tail', () => {
+  it('the newest TAIL_CACHE_BYTES are read from memory, older records from the files (checksummed)', async () => {
+    const drops: DropInfo[] = [];
+    const perSegment = 16;
+    const size = 64 * 1024 - HEADER_BYTES; // 16 records fill a 1 MiB segment exactly
+    const cached = Math.floor(TAIL_CACHE_BYTES / size);
+    const total = (Math.ceil((2 * cached) / perSegment) + 1) * perSegment;
+    const s = open({ segmentBytes: perSegment * 64 * 1024, drops });
+    for (const i of range(total)) await s.append(payload(i, size), i);
+    // Damage every record on disk: only records still in memory can come back intact.
+    const dir = path.join(tmp.dir, 'main');
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.seg'))) {
+      const bytes = readFileSync(path.join(dir, f));
+      for (let off = 0; off + HEADER_BYTES < bytes.length; off += HEADER_BYTES + size) bytes[off + HEADER_BYTES + 100] ^= 0xff;
+      writeFileSync(path.join(dir, f), bytes);
+    }
+    const got = await readAll(s.reader('a'));
+    // a corrupt record skips the rest of its segment: reading resumes at the first segment wholly in memory
+    const firstWhole = Math.ceil((total - cached) / perSegment) * perSegment;
+    assert.deepEqual(got.ids, range(total - firstWhole, firstWhole));
+    assert.deepEqual(got.samples, got.ids, 'sample counts come with the cached records');
+    assert.equal(drops.filter((d) => d.reason === 'corrupt').length, firstWhole / perSegment);
+    await s.close();
   });
 });
 

@@ -7,9 +7,14 @@ import assert from 'node:assert/strict';
 import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { uncompressSync } from 'snappy';
-import { classifyRelayAnswer, createDirectUpstream, createRelayUpstream } from '../../local-proxy/upstream';
+import { type UpstreamRequest, classifyRelayAnswer, createDirectUpstream, createRelayUpstream } from '../../local-proxy/upstream';
 import { TokenError, type TokenSource } from '../../shared/identity/token-source';
 import { generateRequest } from './helpers';
+
+const req = (n: number): UpstreamRequest => {
+  const g = generateRequest(n);
+  return { block: g.body, bytes: g.raw.length, samples: 500 };
+};
 
 interface Seen {
   headers: IncomingHttpHeaders;
@@ -19,7 +24,10 @@ interface Seen {
 let server: Server;
 let url: string;
 const seen: Seen[] = [];
-let reply: { status: number; headers?: Record<string, string>; body?: string; delayMs?: number } = { status: 204 };
+type Reply = { status: number; headers?: Record<string, string>; body?: string; delayMs?: number };
+let reply: Reply = { status: 204 };
+/** answers for the next requests, before `reply` */
+const replies: Reply[] = [];
 
 before(async () => {
   server = createServer((req, res) => {
@@ -27,10 +35,11 @@ before(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       seen.push({ headers: req.headers, body: Buffer.concat(chunks) });
+      const r = replies.shift() ?? reply;
       setTimeout(() => {
-        res.writeHead(reply.status, reply.headers ?? {});
-        res.end(reply.body ?? '');
-      }, reply.delayMs ?? 0);
+        res.writeHead(r.status, r.headers ?? {});
+        res.end(r.body ?? '');
+      }, r.delayMs ?? 0);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -56,7 +65,7 @@ describe('relay client', () => {
     seen.length = 0;
     const g = generateRequest(1);
     const up = createRelayUpstream({ url, host: 'relay.test', key: 'the-key', tokens: tokens('the-token'), timeoutMs: 2000 });
-    const o = await up.send({ raw: g.raw, samples: 500, onlyEndpoints: 'bbbbbbbbbb' });
+    const o = await up.send({ block: g.body, bytes: g.raw.length, samples: 500, onlyEndpoints: 'bbbbbbbbbb' });
     assert.equal(o.kind, 'delivered');
     const h = seen[0].headers;
     assert.equal(h['content-encoding'], 'snappy');
@@ -66,13 +75,14 @@ describe('relay client', () => {
     assert.equal(h.authorization, 'Bearer the-token');
     assert.equal(h['x-relay-only-endpoints'], 'bbbbbbbbbb');
     assert.match(String(h['user-agent']), /^prometheus-azure-relay-forwarder\//);
+    assert.ok(seen[0].body.equals(g.body), 'the block goes as it is, not recompressed');
     assert.deepEqual(uncompressSync(seen[0].body, { asBuffer: true }), g.raw);
   });
 
   it('no token yet → retry with the auth hint, nothing sent', async () => {
     seen.length = 0;
     const up = createRelayUpstream({ url, host: 'relay.test', tokens: tokens(new TokenError('no identity')), timeoutMs: 2000 });
-    const o = await up.send({ raw: generateRequest(1).raw, samples: 500 });
+    const o = await up.send(req(1));
     assert.equal(o.kind, 'retry');
     assert.equal(o.kind === 'retry' && o.hint, 'auth');
     assert.equal(seen.length, 0);
@@ -81,7 +91,7 @@ describe('relay client', () => {
   it('a relay that does not answer within UPSTREAM_TIMEOUT → retry', async () => {
     reply = { status: 204, delayMs: 500 };
     const up = createRelayUpstream({ url, host: 'relay.test', timeoutMs: 100 });
-    const o = await up.send({ raw: generateRequest(1).raw, samples: 500 });
+    const o = await up.send(req(1));
     assert.equal(o.kind, 'retry');
     assert.match(o.kind === 'retry' ? o.reason : '', /no answer within 100 ms/);
     reply = { status: 204 };
@@ -120,14 +130,52 @@ describe('relay client', () => {
 describe('direct client', () => {
   it('no token → retry with the auth hint; 401 from the workspace → auth hint; 404 → config hint', async () => {
     const endpoint = { id: 'abcdefabcd', url, host: '127.0.0.1' };
-    let o = await createDirectUpstream({ endpoint, tokens: tokens(new TokenError('no identity')), timeoutMs: 1000, maxUpstreamBytes: 1 << 20 }).send({ raw: generateRequest(1).raw, samples: 500 });
+    let o = await createDirectUpstream({ endpoint, tokens: tokens(new TokenError('no identity')), timeoutMs: 1000, maxUpstreamBytes: 1 << 20 }).send(req(1));
     assert.deepEqual(o.kind === 'retry' && o.hint, 'auth');
     reply = { status: 401, body: 'bad token' };
-    o = await createDirectUpstream({ endpoint, tokens: tokens('t'), timeoutMs: 1000, maxUpstreamBytes: 1 << 20 }).send({ raw: generateRequest(1).raw, samples: 500 });
+    o = await createDirectUpstream({ endpoint, tokens: tokens('t'), timeoutMs: 1000, maxUpstreamBytes: 1 << 20 }).send(req(1));
     assert.deepEqual(o.kind === 'retry' && [o.hint, o.status], ['auth', 401]);
     reply = { status: 404 };
-    o = await createDirectUpstream({ endpoint, timeoutMs: 1000, maxUpstreamBytes: 1 << 20 }).send({ raw: generateRequest(1).raw, samples: 500 });
+    o = await createDirectUpstream({ endpoint, timeoutMs: 1000, maxUpstreamBytes: 1 << 20 }).send(req(1));
     assert.deepEqual(o.kind === 'retry' && o.hint, 'config');
     reply = { status: 204 };
+  });
+});
+
+describe('direct client: the batch block', () => {
+  const endpoint = (): { id: string; url: string; host: string } => ({ id: 'abcdefabcd', url, host: '127.0.0.1' });
+  const decoded = (b: Buffer): Buffer => uncompressSync(b, { asBuffer: true }) as Buffer;
+
+  it('within MAX_UPSTREAM_BYTES: the block is the body, byte for byte', async () => {
+    reply = { status: 204 };
+    seen.length = 0;
+    const g = generateRequest(3);
+    const o = await createDirectUpstream({ endpoint: endpoint(), timeoutMs: 2000, maxUpstreamBytes: 1 << 20 }).send({ block: g.body, bytes: g.raw.length, samples: 500 });
+    assert.equal(o.kind, 'delivered');
+    assert.equal(seen.length, 1);
+    assert.ok(seen[0].body.equals(g.body));
+  });
+
+  it('over MAX_UPSTREAM_BYTES: split on series boundaries into several requests, all of it sent in order', async () => {
+    reply = { status: 204 };
+    seen.length = 0;
+    const g = generateRequest(4);
+    const max = Math.ceil(g.raw.length / 3);
+    const o = await createDirectUpstream({ endpoint: endpoint(), timeoutMs: 2000, maxUpstreamBytes: max }).send({ block: g.body, bytes: g.raw.length, samples: 500 });
+    assert.equal(o.kind, 'delivered');
+    assert.ok(seen.length >= 3, `${seen.length} requests`);
+    for (const s of seen) assert.ok(decoded(s.body).length <= max);
+    assert.ok(Buffer.concat(seen.map((s) => decoded(s.body))).equals(g.raw));
+  });
+
+  it('413 from the endpoint: the block is decompressed and its halves sent', async () => {
+    reply = { status: 204 };
+    replies.push({ status: 413 });
+    seen.length = 0;
+    const g = generateRequest(5);
+    const o = await createDirectUpstream({ endpoint: endpoint(), timeoutMs: 2000, maxUpstreamBytes: 1 << 20 }).send({ block: g.body, bytes: g.raw.length, samples: 500 });
+    assert.equal(o.kind, 'delivered');
+    assert.equal(seen.length, 3);
+    assert.ok(Buffer.concat(seen.slice(1).map((s) => decoded(s.body))).equals(g.raw));
   });
 });

@@ -7,7 +7,7 @@ import { type Endpoint, parseEndpoints } from '../shared/fanout/endpoints';
 import { type IdentityConfig, describeIdentity, loadIdentityConfig } from '../shared/identity/identity-config';
 import type { SeriesLimits } from '../shared/remote-write/validate';
 import { ConfigProblem, formatBytes, parseDuration, parsePositiveDuration, parsePositiveInt, parseSize } from '../shared/config/parse';
-import { ConfigError, type SizeLimits, loadSeriesLimits, loadSizeLimits, parsed } from '../shared/config/relay-config';
+import { ConfigError, type SizeLimits, describeNative, loadNativeFastPath, loadSeriesLimits, loadSizeLimits, parsed } from '../shared/config/relay-config';
 import { type Env, settingValue } from '../shared/config/settings';
 
 export type SpoolFullPolicy = 'reject' | 'drop-oldest';
@@ -42,6 +42,8 @@ export interface ProxyConfig {
   /** samples/s per upstream; 0 = unlimited */
   catchupMaxRate: number;
   shutdownTimeoutMs: number;
+  /** use the native fast path when it loaded (NATIVE_FAST_PATH) */
+  nativeFastPath: boolean;
 }
 
 function parsePort(raw: string): number {
@@ -120,6 +122,7 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     },
     catchupMaxRate: parsed(env, 'CATCHUP_MAX_RATE', parseNonNegativeInt, problems),
     shutdownTimeoutMs: parsed(env, 'SHUTDOWN_TIMEOUT', parseDuration, problems),
+    nativeFastPath: loadNativeFastPath(env, problems),
   };
 
   if (cfg.spool.segmentBytes < 64 * 1024) problems.push(`SPOOL_SEGMENT_BYTES=${formatBytes(cfg.spool.segmentBytes)} is too small: set at least 64KiB (default 16MiB)`);
@@ -150,5 +153,6 @@ export function describeProxyConfig(cfg: ProxyConfig): Record<string, unknown> {
     retry: cfg.retry,
     catchupMaxRate: cfg.catchupMaxRate,
     upstreamTimeoutMs: cfg.upstreamTimeoutMs,
+    nativeFastPath: describeNative(cfg.nativeFastPath),
   };
 }

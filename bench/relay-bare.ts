@@ -7,7 +7,8 @@
 // RELAY_STAGE cuts the data path short, to attribute its cost stage by stage behind the
 // same server: `forward` only fans the received bytes out with the relay's own fan-out
 // (HTTP in, two HTTP requests out: the floor), `decompress` also decompresses them,
-// `validate` also validates them. Unset: the whole relay.
+// `validate` also validates them the JS way, `native` instead checks them with the native
+// fast path (which also decompresses). Unset: the whole relay.
 
 import { type IncomingMessage, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,21 +16,28 @@ import { loadRelayConfig } from '../shared/config/relay-config';
 import { fanout } from '../shared/fanout/fanout';
 import { createLogger } from '../shared/observability/log';
 import { type RelayResponse, createRelay } from '../shared/relay/relay';
+import { createFastScanner, nativeStatus } from '../shared/remote-write/native';
 import { decompressBounded } from '../shared/remote-write/snappy';
 import { validateWriteRequest } from '../shared/remote-write/validate';
 import { USER_AGENT } from '../shared/version';
 import { readBody } from '../dev/function-host';
 
-export type RelayStage = 'forward' | 'decompress' | 'validate';
+export type RelayStage = 'forward' | 'decompress' | 'validate' | 'native';
 
 type Handle = (req: IncomingMessage, body: Buffer) => Promise<RelayResponse>;
 
 function stageHandler(stage: RelayStage): Handle {
   const cfg = loadRelayConfig(process.env);
   const opts = { maxUpstreamBytes: cfg.sizes.maxUpstreamBytes, timeoutMs: cfg.upstreamTimeoutMs, userAgent: USER_AGENT };
+  const fast = stage === 'native' ? createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, cfg.cluster, false) : undefined;
+  if (stage === 'native' && !fast) throw new Error(`RELAY_STAGE=native but the native module did not load: ${nativeStatus().reason}`);
   return async (_req, body) => {
     let samples = 0;
-    if (stage !== 'forward') {
+    if (fast) {
+      const scan = fast.scan(body);
+      if (!scan) throw new Error('the native fast path deferred a bench request');
+      samples = scan.samples;
+    } else if (stage !== 'forward') {
       const raw = decompressBounded(body, cfg.sizes.maxDecodedBytes);
       if (stage === 'validate') samples = validateWriteRequest(raw, cfg.limits, cfg.cluster).samples;
     }

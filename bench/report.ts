@@ -31,10 +31,11 @@ const MiB = 2 ** 20;
 export const BARE = 'relay core (bare node:http)';
 
 /** bench/relay-bare.ts cut short (RELAY_STAGE), pass-through only: the relay's CPU stage by stage */
-export const STAGES: ReadonlyArray<readonly ['forward' | 'decompress' | 'validate', string]> = [
+export const STAGES: ReadonlyArray<readonly ['forward' | 'decompress' | 'validate' | 'native', string]> = [
   ['forward', 'stage: receive + fan-out only'],
   ['decompress', 'stage: + decompress'],
-  ['validate', 'stage: + decompress + validate'],
+  ['validate', 'stage: + decompress + validate (JS)'],
+  ['native', 'stage: + native fast path'],
 ];
 
 function table(head: string[], rows: string[][]): string {
@@ -131,7 +132,7 @@ export function renderReport(r: RunReport): string {
 
   // ---- where the relay's CPU goes ----
   const med = (t: string): number => find(r, t, 'pass-through')?.medianUsPerSample ?? Number.NaN;
-  const [floor, withDecompress, withValidate] = STAGES.map(([, name]) => med(name));
+  const [floor, withDecompress, withValidate, withNative] = STAGES.map(([, name]) => med(name));
   if (![floor, withDecompress, withValidate].some(Number.isNaN)) {
     const vm = med('vmagent');
     const share = (us: number): string => (Number.isNaN(vm) ? '' : `${fmt(us / vm, 2)}×`);
@@ -139,14 +140,16 @@ export function renderReport(r: RunReport): string {
     const host = med('relay');
     const aRows: string[][] = [
       ['receive + fan-out of the sender\'s bytes (HTTP in, two requests out: the floor)', fmt(floor, 3), share(floor)],
-      ['snappy decompression', fmt(withDecompress - floor, 3), share(withDecompress - floor)],
-      ['validation', fmt(withValidate - withDecompress, 3), share(withValidate - withDecompress)],
+      ['JS path: snappy decompression (napi binding)', fmt(withDecompress - floor, 3), share(withDecompress - floor)],
+      ['JS path: validation', fmt(withValidate - withDecompress, 3), share(withValidate - withDecompress)],
     ];
-    if (!Number.isNaN(bare)) aRows.push(['the rest of the relay (quota, token, telemetry, answer)', fmt(bare - withValidate, 3), share(bare - withValidate)]);
+    if (!Number.isNaN(withNative)) aRows.push(['native fast path instead (decompression and validation in one call)', fmt(withNative - floor, 3), share(withNative - floor)]);
+    const before = Number.isNaN(withNative) ? withValidate : withNative;
+    if (!Number.isNaN(bare)) aRows.push(['the rest of the relay (quota, token, telemetry, answer)', fmt(bare - before, 3), share(bare - before)]);
     if (!Number.isNaN(host) && !Number.isNaN(bare)) aRows.push(['dev host adapter (@azure/functions request and response, HTTP streams mode)', fmt(host - bare, 3), share(host - bare)]);
     out.push('## Where the relay\'s CPU goes (pass-through)');
     out.push('');
-    out.push('Differences of medians between processes of the same run: `bench/relay-bare.ts` cut short after each stage (`RELAY_STAGE`), the whole data path behind the same bare server, and the dev host. Each difference carries the noise of two medians.');
+    out.push('Differences of medians between processes of the same run: `bench/relay-bare.ts` cut short after each stage (`RELAY_STAGE`), the whole data path behind the same bare server (which takes the native fast path for these requests), and the dev host. Each difference carries the noise of two medians.');
     out.push('');
     out.push(table(['stage', 'CPU-µs / sample', 'of vmagent\'s whole'], aRows));
     out.push('');

@@ -48,7 +48,9 @@ export function createFunctionHost(routes: readonly RouteSpec[], opts: FunctionH
       req.resume();
       return overLimit();
     }
-    const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : capped(req, maxRequestBytes);
+    // With a Content-Length (checked above) the socket stream itself is the body, as the
+    // library passes it; a chunked body is counted on its way through.
+    const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : req.headers['content-length'] !== undefined ? req : capped(req, maxRequestBytes);
 
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;

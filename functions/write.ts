@@ -12,6 +12,8 @@ export function writeHandler(relay: Relay): HttpHandler {
       header: (name) => request.headers.get(name),
       body: (maxBytes) => readStreamBody(request.body, maxBytes),
     });
+    // 204 carries no body (and so no content type); every other answer a one-line reason
+    if (answer.status === 204) return { status: 204, headers: answer.headers };
     return { status: answer.status, headers: { 'content-type': 'text/plain; charset=utf-8', ...answer.headers }, body: answer.body };
   };
 }

@@ -72,7 +72,7 @@ export function createWriteHandler(cfg: Pick<ProxyConfig, 'sizes' | 'limits' | '
       // ~5x smaller than the WriteRequest), else the rewritten request compressed once.
       const quick = fast?.scan(body);
       if (quick) {
-        block = quick.rewritten ? compress(quick.rewritten) : body;
+        block = quick.rewrittenBlock ?? body;
         samples = quick.samples;
       } else {
         const raw = decompressBounded(body, cfg.sizes.maxDecodedBytes);

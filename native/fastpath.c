@@ -248,55 +248,259 @@ static size_t write_varint(uint8_t *out, size_t v) {
   return n;
 }
 
-static uint8_t *rewritten = NULL;
-static size_t rewritten_cap = 0;
+/*
+ * Adding the cluster label without recompressing. The request changes in two places per
+ * series that lacks the label: its tag and length prefix, and the new field. Rather than
+ * rewrite and compress the whole request, the sender's own snappy block is re-emitted: a
+ * literal or copy that misses the edited bytes is kept (a copy's offset grows by what was
+ * inserted between its source and its destination), the edits go in as literals, the
+ * cluster field as a copy of the previous one. It decodes to exactly the bytes
+ * rewriteLabels produces (test/remote-write/native.test.ts), at about the sender's size.
+ */
+typedef struct {
+  size_t pos, end;   /* raw[pos, end) is replaced (end == pos: an insertion before raw[pos]) */
+  size_t head;       /* offset of the new tag + length in `heads`, or NO_INSERT: the cluster field */
+  size_t head_len;
+  int64_t shift;     /* change of the decoded length by this edit and all before it */
+} edit;
+
+/* for each 64-byte block of the request, the first edit that ends after the block's start */
+static uint32_t *first_after = NULL;
+static size_t first_after_cap = 0;
+static edit *edits = NULL;
+static size_t edits_cap = 0;
+static uint8_t *heads = NULL;
+static size_t heads_cap = 0;
+static uint8_t *spliced = NULL;
+static size_t spliced_cap = 0;
+
+typedef struct {
+  const uint8_t *raw, *field;
+  size_t field_len;
+  uint8_t *out;
+  size_t o;            /* bytes of output written */
+  size_t written;      /* decoded bytes those stand for: the position in the rewritten request */
+  size_t lit_from, lit_to;
+  size_t last_field;   /* decoded position of the last cluster field written, or NO_INSERT */
+} emitter;
+
+static void put_literal_header(emitter *m, size_t n) {
+  size_t v = n - 1;
+  if (v < 60) {
+    m->out[m->o++] = (uint8_t)(v << 2);
+  } else {
+    int k = v < 0x100 ? 1 : v < 0x10000 ? 2 : v < 0x1000000 ? 3 : 4;
+    m->out[m->o++] = (uint8_t)((59 + k) << 2);
+    for (int j = 0; j < k; j++) m->out[m->o++] = (uint8_t)(v >> (8 * j));
+  }
+}
+
+static void flush_literal(emitter *m) {
+  size_t n = m->lit_to - m->lit_from;
+  if (n == 0) return;
+  put_literal_header(m, n);
+  memcpy(m->out + m->o, m->raw + m->lit_from, n);
+  m->o += n;
+  m->written += n;
+  m->lit_from = m->lit_to = 0;
+}
+
+static void pend_literal(emitter *m, size_t a, size_t b) {
+  if (m->lit_to != m->lit_from && m->lit_to != a) flush_literal(m);
+  if (m->lit_to == m->lit_from) m->lit_from = a;
+  m->lit_to = b;
+}
+
+static void put_copy(emitter *m, size_t offset, size_t len) {
+  uint8_t *w = m->out + m->o;
+  if (len <= 11 && offset < 2048) {
+    w[0] = (uint8_t)(((offset >> 8) << 5) | ((len - 4) << 2) | 1);
+    w[1] = (uint8_t)offset;
+    m->o += 2;
+  } else if (offset < 0x10000) {
+    w[0] = (uint8_t)(((len - 1) << 2) | 2);
+    w[1] = (uint8_t)offset;
+    w[2] = (uint8_t)(offset >> 8);
+    m->o += 3;
+  } else {
+    w[0] = (uint8_t)(((len - 1) << 2) | 3);
+    for (int j = 0; j < 4; j++) w[1 + j] = (uint8_t)(offset >> (8 * j));
+    m->o += 5;
+  }
+  m->written += len;
+}
+
+static void put_replacement(emitter *m, const edit *e) {
+  flush_literal(m);
+  if (e->head != NO_INSERT) {
+    put_literal_header(m, e->head_len);
+    memcpy(m->out + m->o, heads + e->head, e->head_len);
+    m->o += e->head_len;
+    m->written += e->head_len;
+    return;
+  }
+  if (m->last_field != NO_INSERT && m->field_len >= 4 && m->field_len <= 64) {
+    size_t here = m->written;
+    put_copy(m, here - m->last_field, m->field_len);
+    m->last_field = here;
+    return;
+  }
+  put_literal_header(m, m->field_len);
+  memcpy(m->out + m->o, m->field, m->field_len);
+  m->o += m->field_len;
+  m->last_field = m->written;
+  m->written += m->field_len;
+}
+
+/* raw[a, b) of a copy with `offset`; edits before `e` lie before a, edit e (if any) at or after b */
+static void copy_piece(emitter *m, size_t a, size_t b, size_t offset, size_t e) {
+  size_t len = b - a, src = a - offset;
+  /* first edit ending after src: from the index of src's 64-byte block, a step or two on */
+  size_t lo = first_after[src >> 6];
+  while (lo < e && edits[lo].end <= src) lo++;
+  if (len < 4 || (lo < e && edits[lo].pos < src + len)) {
+    pend_literal(m, a, b); /* the source was edited: these bytes as they are */
+    return;
+  }
+  flush_literal(m);
+  int64_t at_dest = e > 0 ? edits[e - 1].shift : 0;
+  int64_t at_src = lo > 0 ? edits[lo - 1].shift : 0;
+  put_copy(m, (size_t)((int64_t)offset + at_dest - at_src), len);
+}
+
+/* The snappy block of raw[0, n) with the edits applied; its length in *out_len, 0 on failure. */
+static int splice(const uint8_t *in, size_t in_len, const uint8_t *raw, size_t n, size_t n_edits, const uint8_t *field, size_t field_len, size_t new_len, size_t *out_len) {
+  size_t need = 2 * new_len + 16; /* an element costs at most twice what it stands for */
+  if (need > spliced_cap) {
+    free(spliced);
+    spliced_cap = need + (need >> 2);
+    spliced = malloc(spliced_cap);
+    if (spliced == NULL) {
+      spliced_cap = 0;
+      return 0;
+    }
+  }
+  size_t blocks = (n >> 6) + 1;
+  if (blocks > first_after_cap) {
+    free(first_after);
+    first_after_cap = blocks + (blocks >> 2);
+    first_after = malloc(first_after_cap * sizeof(uint32_t));
+    if (first_after == NULL) {
+      first_after_cap = 0;
+      return 0;
+    }
+  }
+  for (size_t k = 0, j = 0; k < blocks; k++) {
+    while (j < n_edits && edits[j].end <= (k << 6)) j++;
+    first_after[k] = (uint32_t)j;
+  }
+  emitter m = {raw, field, field_len, spliced, 0, 0, 0, 0, NO_INSERT};
+  m.o = write_varint(spliced, new_len);
+  size_t i = 0, p = 0, e = 0, skip_to = 0;
+  while (i < in_len) {
+    uint8_t tag = in[i++];
+    size_t len, offset = 0;
+    int literal = (tag & 3) == 0;
+    if (literal) {
+      len = tag >> 2;
+      if (len >= 60) {
+        size_t k = len - 59;
+        len = 0;
+        for (size_t j = 0; j < k; j++) len |= (size_t)in[i + j] << (8 * j);
+        i += k;
+      }
+      len += 1;
+      i += len;
+    } else if ((tag & 3) == 1) {
+      len = ((tag >> 2) & 7) + 4;
+      offset = ((size_t)(tag >> 5) << 8) | in[i];
+      i += 1;
+    } else if ((tag & 3) == 2) {
+      len = (tag >> 2) + 1;
+      offset = (size_t)in[i] | ((size_t)in[i + 1] << 8);
+      i += 2;
+    } else {
+      len = (tag >> 2) + 1;
+      offset = (size_t)in[i] | ((size_t)in[i + 1] << 8) | ((size_t)in[i + 2] << 16) | ((size_t)in[i + 3] << 24);
+      i += 4;
+    }
+    size_t q = p + len;
+    if (i > in_len || q > n || (!literal && (offset == 0 || offset > p))) return 0; /* decoded fine before: cannot happen */
+    size_t x = p > skip_to ? p : skip_to;
+    for (;;) {
+      while (e < n_edits && edits[e].pos <= x) {
+        put_replacement(&m, &edits[e]);
+        if (edits[e].end > skip_to) skip_to = edits[e].end;
+        if (skip_to > x) x = skip_to;
+        e++;
+      }
+      if (x >= q) break;
+      size_t stop = e < n_edits && edits[e].pos < q ? edits[e].pos : q;
+      if (literal) pend_literal(&m, x, stop);
+      else copy_piece(&m, x, stop, offset, e);
+      x = stop;
+    }
+    p = q;
+  }
+  if (p != n) return 0;
+  for (; e < n_edits; e++) put_replacement(&m, &edits[e]); /* insertions at the very end */
+  flush_literal(&m);
+  if (m.written != new_len) return 0;
+  *out_len = m.o;
+  return 1;
+}
 
 /*
- * The validated request b[0, n) with the cluster field spliced into every series that
- * lacks it: the same bytes rewriteLabels (shared/remote-write/rewrite.ts) produces.
- * Returns a new Buffer, or false if something is off (then the JS path runs).
+ * The validated request b[0, n) (decoded from the snappy elements in[0, in_len)) with the
+ * cluster field added to every series that lacks it, as a snappy block; false if anything
+ * is off (then the JS path runs).
  */
-static napi_value rewrite(napi_env env, const uint8_t *b, size_t n, const rules *r, const uint8_t *field, size_t field_len, size_t inserts, double *out) {
+static napi_value rewrite(napi_env env, const uint8_t *in, size_t in_len, const uint8_t *b, size_t n, const rules *r, const uint8_t *field, size_t field_len, size_t inserts, double *out) {
   napi_value result;
-  size_t bound = n + inserts * (field_len + 5);
-  if (bound > rewritten_cap) {
-    free(rewritten);
-    rewritten_cap = bound + (bound >> 2);
-    rewritten = malloc(rewritten_cap);
-    if (rewritten == NULL) {
-      rewritten_cap = 0;
-      napi_get_boolean(env, false, &result);
+  napi_get_boolean(env, false, &result);
+  if (2 * inserts > edits_cap) {
+    free(edits);
+    edits_cap = 2 * inserts + 64;
+    edits = malloc(edits_cap * sizeof(edit));
+    if (edits == NULL) {
+      edits_cap = 0;
       return result;
     }
   }
-  uint8_t *w = rewritten;
-  size_t o = 0, p = 0;
+  if (inserts * 6 > heads_cap) {
+    free(heads);
+    heads_cap = inserts * 6 + 64;
+    heads = malloc(heads_cap);
+    if (heads == NULL) {
+      heads_cap = 0;
+      return result;
+    }
+  }
+  size_t n_edits = 0, h = 0, p = 0;
+  int64_t shift = 0;
   double ignored = 0;
   while (p < n) {
     size_t begin = p, len = 0, at = NO_INSERT;
     p++; /* 0x0a, checked by the scan */
-    if (!read_len(b, &p, n, &len) || len > n - p || scan_series(b, p, p + len, r, &ignored, &at) != VALID) {
-      napi_get_boolean(env, false, &result); /* cannot happen after the scan; never guess */
-      return result;
-    }
-    if (at == NO_INSERT) {
-      memcpy(w + o, b + begin, p + len - begin);
-      o += p + len - begin;
-    } else {
-      w[o++] = 0x0a;
-      o += write_varint(w + o, len + field_len);
-      memcpy(w + o, b + p, at - p);
-      o += at - p;
-      memcpy(w + o, field, field_len);
-      o += field_len;
-      memcpy(w + o, b + at, p + len - at);
-      o += p + len - at;
+    if (!read_len(b, &p, n, &len) || len > n - p || scan_series(b, p, p + len, r, &ignored, &at) != VALID) return result;
+    if (at != NO_INSERT) {
+      if (n_edits + 2 > edits_cap || h + 6 > heads_cap) return result; /* more than the scan counted: cannot happen */
+      /* the series' tag and length prefix become 0x0a + the new length, as rewriteLabels writes them */
+      size_t head_len = 1 + write_varint(heads + h + 1, len + field_len);
+      heads[h] = 0x0a;
+      shift += (int64_t)head_len - (int64_t)(p - begin);
+      edits[n_edits++] = (edit){begin, p, h, head_len, shift};
+      h += head_len;
+      shift += (int64_t)field_len;
+      edits[n_edits++] = (edit){at, at, NO_INSERT, 0, shift};
     }
     p += len;
   }
-  out[2] = (double)o;
+  size_t new_len = (size_t)((int64_t)n + shift), block_len = 0;
+  if (!splice(in, in_len, b, n, n_edits, field, field_len, new_len, &block_len)) return result;
+  out[2] = (double)new_len;
   void *data;
-  if (napi_create_buffer_copy(env, o, w, &data, &result) != napi_ok) napi_get_boolean(env, false, &result);
+  if (napi_create_buffer_copy(env, block_len, spliced, &data, &result) != napi_ok) napi_get_boolean(env, false, &result);
   return result;
 }
 
@@ -304,7 +508,7 @@ static napi_value rewrite(napi_env env, const uint8_t *b, size_t n, const rules 
  * scan(block, maxDecoded, limits: Uint32Array[4], cluster: Buffer|null, enforce: bool,
  *      out: Float64Array[3], clusterField: Buffer|null)
  *   → true: valid, forward the block as it is; a Buffer: valid once the cluster field is
- *     added where series lack it, and this is that request, uncompressed; false: defer.
+ *     added where series lack it, and this is that request as a snappy block; false: defer.
  */
 static napi_value scan(napi_env env, napi_callback_info info) {
   size_t argc = 7;
@@ -390,7 +594,7 @@ static napi_value scan(napi_env env, napi_callback_info info) {
         out[0] = series;
         out[1] = samples;
         out[2] = (double)want;
-        if (inserts > 0) return rewrite(env, b, n, &r, field, field_len, inserts, out);
+        if (inserts > 0) return rewrite(env, block + hdr, block_len - hdr, b, n, &r, field, field_len, inserts, out);
       }
     }
   }

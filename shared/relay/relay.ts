@@ -124,15 +124,13 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         // anything else, and every rejection, goes the JS way (shared/remote-write/native.ts).
         const fast = target.fast?.scan(body);
         let scan: ScanResult;
-        if (fast?.rewritten) {
-          // series lacked the cluster label: the native side added it, one compression follows
+        if (fast) {
+          // forward the sender's bytes untouched, or the native side's block with the cluster label added
+          const block = fast.rewrittenBlock ?? body;
           scan = { ...emptyScanResult(), series: fast.series, samples: fast.samples };
-          raw = fast.rewritten;
-        } else if (fast) {
-          scan = { ...emptyScanResult(), series: fast.series, samples: fast.samples };
-          raw = () => decompressBounded(body, cfg.sizes.maxDecodedBytes);
+          raw = () => decompressBounded(block, cfg.sizes.maxDecodedBytes);
           rawLength = fast.rawLength;
-          original = body; // nothing changes: forward the sender's bytes untouched
+          original = block;
         } else {
           const decoded = decompressBounded(body, cfg.sizes.maxDecodedBytes);
           scan = validateWriteRequest(decoded, cfg.limits, target.cluster, target.onForeignCluster);

@@ -19,10 +19,11 @@ export interface FastScan {
   /** length of the request to send, decompressed (the rewritten one when there is one) */
   rawLength: number;
   /**
-   * Set when series lacked the cluster label: the request with it added, uncompressed,
-   * byte for byte what rewriteLabels returns. Unset: forward the block as it came.
+   * Set when series lacked the cluster label: the request with it added, as a snappy block
+   * built from the sender's (it decodes byte for byte to what rewriteLabels returns).
+   * Unset: forward the block as it came.
    */
-  rewritten?: Buffer;
+  rewrittenBlock?: Buffer;
 }
 
 /** Where `npm ci` leaves the compiled module, from dist/shared/remote-write/. */
@@ -63,7 +64,7 @@ export function createFastScanner(limits: SeriesLimits, maxDecodedBytes: number,
       const r = b.scan(block, maxDecodedBytes, lim, clusterBytes, enforce, out, field);
       if (r === false) return undefined;
       const fast: FastScan = { series: out[0], samples: out[1], rawLength: out[2] };
-      if (r !== true) fast.rewritten = r;
+      if (r !== true) fast.rewrittenBlock = r;
       return fast;
     },
   };

@@ -44,10 +44,13 @@ function agree(scanner: FastScanner, block: Buffer, limits: SeriesLimits, cluste
   assert.ok(js.ok, `${what}: native said valid, the JS path rejects`);
   assert.equal(fast.series, js.series, `${what}: series`);
   assert.equal(fast.samples, js.samples, `${what}: samples`);
-  if (fast.rewritten) {
+  if (fast.rewrittenBlock) {
     assert.ok(js.sent && js.onlyMissingCluster, `${what}: native added the cluster label, the JS path would not (or would do more)`);
-    assert.ok(fast.rewritten.equals(js.sent), `${what}: the native rewrite differs from rewriteLabels`);
+    const decoded = decompressBounded(fast.rewrittenBlock, MAX_DECODED);
+    assert.ok(decoded.equals(js.sent), `${what}: the native rewrite decodes to other bytes than rewriteLabels returns`);
     assert.equal(fast.rawLength, js.sent.length, `${what}: rewritten length`);
+    // every element written stands for at least half its own size (the splice's buffer bound)
+    assert.ok(fast.rewrittenBlock.length <= 2 * js.sent.length + 16, `${what}: spliced block ${fast.rewrittenBlock.length} bytes for ${js.sent.length} decoded`);
   } else {
     assert.equal(js.sent, undefined, `${what}: native said forward as is, the JS path would rewrite`);
     assert.equal(fast.rawLength, decompressBounded(block, MAX_DECODED).length, `${what}: decoded length`);
@@ -112,7 +115,11 @@ describe('native fast path', { skip }, () => {
     const scanner = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false)!;
     for (const p of withoutCluster.payloads) {
       assert.ok(agree(scanner, p.body, L, 'bench-weu-1', 'keep', 'synthetic without cluster'), 'a plain request without its cluster label must take the fast path');
-      assert.ok(scanner.scan(p.body)?.rewritten, 'and come back rewritten');
+      const fast = scanner.scan(p.body);
+      assert.ok(fast?.rewrittenBlock, 'and come back rewritten');
+      // close to a fresh compression of the rewritten request: the sender's copies survive
+      const fresh = compress(rewriteLabels(decompressBounded(p.body, MAX_DECODED), { cluster: 'bench-weu-1' })).length;
+      assert.ok(fast.rewrittenBlock.length < fresh * 1.25, `spliced ${fast.rewrittenBlock.length} bytes against ${fresh} recompressed`);
     }
     // the captures carry cluster="capture-test": a tenant enforcing that value forwards them as they are
     const tenant = createFastScanner(L, MAX_DECODED, 'capture-test', true)!;

@@ -15,8 +15,12 @@
 #define DEFER 0
 #define VALID 1
 
-static uint8_t *scratch = NULL;
-static size_t scratch_cap = 0;
+/* Working buffers, reused between calls. Thread-local: worker threads that load the module
+   each get their own (freed by an environment cleanup hook); a buffer grown past
+   RETAIN_MAX for one large request is freed after it rather than kept. */
+#define RETAIN_MAX ((size_t)8 << 20)
+static _Thread_local uint8_t *scratch = NULL;
+static _Thread_local size_t scratch_cap = 0;
 
 /* Snappy block varint header: the decoded length, or -1. */
 static int64_t snappy_header(const uint8_t *p, size_t n, size_t *hdr) {
@@ -265,14 +269,14 @@ typedef struct {
 } edit;
 
 /* for each 64-byte block of the request, the first edit that ends after the block's start */
-static uint32_t *first_after = NULL;
-static size_t first_after_cap = 0;
-static edit *edits = NULL;
-static size_t edits_cap = 0;
-static uint8_t *heads = NULL;
-static size_t heads_cap = 0;
-static uint8_t *spliced = NULL;
-static size_t spliced_cap = 0;
+static _Thread_local uint32_t *first_after = NULL;
+static _Thread_local size_t first_after_cap = 0;
+static _Thread_local edit *edits = NULL;
+static _Thread_local size_t edits_cap = 0;
+static _Thread_local uint8_t *heads = NULL;
+static _Thread_local size_t heads_cap = 0;
+static _Thread_local uint8_t *spliced = NULL;
+static _Thread_local size_t spliced_cap = 0;
 
 typedef struct {
   const uint8_t *raw, *field;
@@ -504,13 +508,26 @@ static napi_value rewrite(napi_env env, const uint8_t *in, size_t in_len, const 
   return result;
 }
 
+static void release(int all) {
+  if (all || scratch_cap > RETAIN_MAX) { free(scratch); scratch = NULL; scratch_cap = 0; }
+  if (all || spliced_cap > RETAIN_MAX) { free(spliced); spliced = NULL; spliced_cap = 0; }
+  if (all || edits_cap * sizeof(edit) > RETAIN_MAX) { free(edits); edits = NULL; edits_cap = 0; }
+  if (all || heads_cap > RETAIN_MAX) { free(heads); heads = NULL; heads_cap = 0; }
+  if (all || first_after_cap * sizeof(uint32_t) > RETAIN_MAX) { free(first_after); first_after = NULL; first_after_cap = 0; }
+}
+
+static void cleanup(void *arg) {
+  (void)arg;
+  release(1);
+}
+
 /*
  * scan(block, maxDecoded, limits: Uint32Array[4], cluster: Buffer|null, enforce: bool,
  *      out: Float64Array[3], clusterField: Buffer|null)
  *   → true: valid, forward the block as it is; a Buffer: valid once the cluster field is
  *     added where series lack it, and this is that request as a snappy block; false: defer.
  */
-static napi_value scan(napi_env env, napi_callback_info info) {
+static napi_value scan_request(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7], result;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
@@ -602,8 +619,15 @@ static napi_value scan(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value scan(napi_env env, napi_callback_info info) {
+  napi_value result = scan_request(env, info);
+  release(0);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   init_classes();
+  napi_add_env_cleanup_hook(env, cleanup, NULL);
   napi_value fn;
   napi_create_function(env, "scan", NAPI_AUTO_LENGTH, scan, NULL, &fn);
   napi_set_named_property(env, exports, "scan", fn);

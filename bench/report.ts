@@ -6,6 +6,7 @@ import type { ForwarderResult } from './forwarder';
 import type { MachineFacts } from './lib/machine';
 import type { PayloadSet } from './lib/payloads';
 import { fmt, median, si, spread } from './lib/stats';
+import type { RelayStage } from './relay-bare';
 import type { RelayPathRow } from './relay-path';
 
 export interface RunReport {
@@ -31,7 +32,7 @@ const MiB = 2 ** 20;
 export const BARE = 'relay core (bare node:http)';
 
 /** bench/relay-bare.ts cut short (RELAY_STAGE), pass-through only: the relay's CPU stage by stage */
-export const STAGES: ReadonlyArray<readonly ['forward' | 'decompress' | 'validate' | 'native', string]> = [
+export const STAGES: ReadonlyArray<readonly [RelayStage, string]> = [
   ['forward', 'stage: receive + fan-out only'],
   ['decompress', 'stage: + decompress'],
   ['validate', 'stage: + decompress + validate (JS)'],

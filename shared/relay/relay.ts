@@ -15,7 +15,7 @@ import { type Telemetry, createTelemetry } from '../observability/telemetry';
 import { decompressBounded } from '../remote-write/snappy';
 import { rewriteLabels } from '../remote-write/rewrite';
 import { type FastScanner, createFastScanner } from '../remote-write/native';
-import { type ForeignClusterPolicy, type ScanResult, emptyScanResult, validateWriteRequest } from '../remote-write/validate';
+import { type ForeignClusterPolicy, validateWriteRequest } from '../remote-write/validate';
 import type { Endpoint } from '../fanout/endpoints';
 import type { IdentityConfig } from '../identity/identity-config';
 import { createCallerResolver } from '../tenants/caller';
@@ -123,35 +123,34 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         // The native fast path takes the commonest request whole (valid, nothing to change);
         // anything else, and every rejection, goes the JS way (shared/remote-write/native.ts).
         const fast = target.fast?.scan(body);
-        let scan: ScanResult;
+        let foreign = 0;
         if (fast) {
           // forward the sender's bytes untouched, or the native side's block with the cluster label added
           const block = fast.rewrittenBlock ?? body;
-          scan = { ...emptyScanResult(), series: fast.series, samples: fast.samples };
+          samples = fast.samples;
           raw = () => decompressBounded(block, cfg.sizes.maxDecodedBytes);
           rawLength = fast.rawLength;
           original = block;
         } else {
           const decoded = decompressBounded(body, cfg.sizes.maxDecodedBytes);
-          scan = validateWriteRequest(decoded, cfg.limits, target.cluster, target.onForeignCluster);
+          const scan = validateWriteRequest(decoded, cfg.limits, target.cluster, target.onForeignCluster);
           if (scan.series === 0 && scan.metadata === 0 && decoded.length > 0) {
             throw new HttpError(400, 'bad_protobuf', 'WriteRequest holds no timeseries and no metadata, only unknown fields (a remote-write 2.0 body sent as 1.0?)');
           }
-          raw = decoded;
-        }
-        samples = scan.samples + scan.histograms;
-        target.bucket?.take(samples);
-        telemetry.samplesReceived(samples);
-        if (scan.foreignCluster > 0) {
-          telemetry.clusterOverwritten(target.tenant ?? '', scan.foreignCluster);
-          warnOnce(`overwrite:${target.tenant}`, 'warn', 'series claimed another cluster; overwritten with the tenant\'s', { tenant: target.tenant ?? '', series: scan.foreignCluster });
-        }
-        if (!fast) {
-          if (scan.unsorted > 0 || scan.missingCluster > 0 || scan.foreignCluster > 0) {
-            raw = rewriteLabels(raw as Buffer, { cluster: target.cluster, overwriteCluster: target.onForeignCluster === 'overwrite' });
+          samples = scan.samples + scan.histograms;
+          foreign = scan.foreignCluster;
+          if (scan.unsorted > 0 || scan.missingCluster > 0 || foreign > 0) {
+            raw = rewriteLabels(decoded, { cluster: target.cluster, overwriteCluster: target.onForeignCluster === 'overwrite' });
           } else {
+            raw = decoded;
             original = body; // nothing changes: forward the sender's bytes untouched
           }
+        }
+        target.bucket?.take(samples);
+        telemetry.samplesReceived(samples);
+        if (foreign > 0) {
+          telemetry.clusterOverwritten(target.tenant ?? '', foreign);
+          warnOnce(`overwrite:${target.tenant}`, 'warn', 'series claimed another cluster; overwritten with the tenant\'s', { tenant: target.tenant ?? '', series: foreign });
         }
       } catch (err) {
         if (err instanceof HttpError) return reject(err, target?.tenant);

@@ -22,6 +22,7 @@ import { BENCH_CLUSTER, fixturePayloads, syntheticPayloads } from './lib/payload
 import { type Child, type Sink, distRoot, findVmagent, repoRoot, startRelay, startSink, startVmagent, stopAll } from './lib/processes';
 import { clockTicks } from './lib/proc';
 import { type RelayPathRow, benchRelayPath } from './relay-path';
+import { nativeStatus } from '../shared/remote-write/native';
 import { BARE, STAGES, renderReport } from './report';
 
 const num = (name: string, dflt: number): number => {
@@ -110,6 +111,11 @@ async function main(): Promise<void> {
       const stages: Target[] = [];
       if (process.env.BENCH_STAGES !== '0') {
         for (const [stage, name] of STAGES) {
+          // without the native module (no compiler at npm ci) the relays run the JS path: no native stage
+          if (stage === 'native' && !nativeStatus().loaded) {
+            log(`native stage left out: ${nativeStatus().reason}`);
+            continue;
+          }
           const p = await startRelay({ ingestionUrls: sinkUrls, cluster: BENCH_CLUSTER, entry: path.join(distRoot, 'bench/relay-bare.js'), env: { RELAY_STAGE: stage } });
           running.push(p);
           stages.push({ name, pid: p.pid, writeUrl: p.writeUrl });

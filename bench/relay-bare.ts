@@ -20,7 +20,7 @@ import { createFastScanner, nativeStatus } from '../shared/remote-write/native';
 import { decompressBounded } from '../shared/remote-write/snappy';
 import { validateWriteRequest } from '../shared/remote-write/validate';
 import { USER_AGENT } from '../shared/version';
-import { readBody } from '../dev/function-host';
+import { type BufferPool, collectBody, createBufferPool } from '../shared/buffers/pool';
 
 export type RelayStage = 'forward' | 'decompress' | 'validate' | 'native';
 
@@ -60,22 +60,34 @@ function relayHandler(): Handle {
     });
 }
 
+async function readPooled(req: IncomingMessage, pool: BufferPool): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? Number.NaN);
+  const collector = collectBody(pool, Number.MAX_SAFE_INTEGER, Number.isSafeInteger(declared) ? declared : undefined);
+  for await (const chunk of req as AsyncIterable<Buffer>) collector.add(chunk);
+  return collector.finish();
+}
+
 if (require.main === module) {
   const stage = process.env.RELAY_STAGE as RelayStage | undefined;
   const handle = stage ? stageHandler(stage) : relayHandler();
+  const pool = createBufferPool();
   const server = createServer((req, res) => {
     if (req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       return;
     }
-    void readBody(req, Number.MAX_SAFE_INTEGER)
-      .then((body) => handle(req, body ?? Buffer.alloc(0)))
+    // the body leased from a pool and given back after the answer, as functions/write.ts does
+    let body: Buffer | undefined;
+    void readPooled(req, pool)
+      .then((b) => handle(req, (body = b)))
       .then(
         (a) => {
+          if (body) pool.release(body);
           res.writeHead(a.status, { 'content-type': 'text/plain; charset=utf-8', ...a.headers });
           res.end(a.body);
         },
         (err: Error) => {
+          if (body) pool.forget(body);
           res.writeHead(500).end(err.message);
         },
       );

@@ -73,7 +73,11 @@ interface Answer {
 
 class RequestTimeout extends Error {}
 
-/** One POST; rejects with RequestTimeout at `deadline`, or with the network error. */
+/**
+ * One POST; rejects with RequestTimeout at `deadline`, or with the network error. It
+ * settles only once the socket is done with `body` (written, or the request destroyed):
+ * the caller may reuse the buffer as soon as it has the answer (shared/buffers/pool.ts).
+ */
 function post(target: Target, headers: Record<string, string>, body: Buffer, deadline: number): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const wait = deadline - Date.now();
@@ -90,18 +94,19 @@ function post(target: Target, headers: Record<string, string>, body: Buffer, dea
       agent: target.https ? httpsAgent : httpAgent,
       headers,
     });
-    const timer = setTimeout(() => {
-      if (settled) return;
-      settled = true;
-      req.destroy();
-      reject(new RequestTimeout());
-    }, wait);
-    const fail = (err: Error): void => {
+    const settle = (fn: () => void): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      reject(Object.assign(err, { reusedSocket: req.reusedSocket }));
+      fn();
     };
+    let answered: Answer | undefined;
+    const timer = setTimeout(() => {
+      req.destroy();
+      // an answer that came before the body was all written stands; the socket is gone now
+      settle(() => (answered ? resolve(answered) : reject(new RequestTimeout())));
+    }, wait);
+    const fail = (err: Error): void => settle(() => (answered ? resolve(answered) : reject(Object.assign(err, { reusedSocket: req.reusedSocket }))));
     req.on('error', fail);
     req.on('response', (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;
@@ -114,11 +119,18 @@ function post(target: Target, headers: Record<string, string>, body: Buffer, dea
         kept += chunk.length;
       });
       const finish = (): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
+        if (settled || answered) return;
         const ra = res.headers['retry-after'];
-        resolve({ status, text: chunks.length === 0 ? '' : Buffer.concat(chunks).toString('utf8', 0, Math.min(kept, MAX_REASON_BYTES)), retryAfter: ra ?? null });
+        const answer: Answer = { status, text: chunks.length === 0 ? '' : Buffer.concat(chunks).toString('utf8', 0, Math.min(kept, MAX_REASON_BYTES)), retryAfter: ra ?? null };
+        if (req.writableFinished || req.destroyed) {
+          settle(() => resolve(answer));
+          return;
+        }
+        // answered before the body was all written (an early 4xx): wait until it is, or the request is gone
+        answered = answer;
+        const done = (): void => settle(() => resolve(answer));
+        req.once('finish', done);
+        req.once('close', done);
       };
       res.on('error', fail);
       res.on('end', finish);

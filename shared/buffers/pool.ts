@@ -1,0 +1,138 @@
+// Request bodies, reused. Each write's body lives until its fan-out has finished, long
+// enough to survive young-generation GCs; a fresh 100 KiB+ buffer per write then made V8
+// run a full mark-compact every ~30 writes (bench/README.md, entry 10). Leasing bodies
+// from a pool, as VictoriaMetrics's bytesutil.ByteBufferPool does, takes that away.
+//
+// A lease is a view of a pooled ArrayBuffer. Whoever leased it gives it back with
+// release() once nothing reads it any more (for the relay: once handleWrite has
+// answered, which is after every upstream request finished writing it), or forget()
+// when that cannot be known (an error half-way): the buffer then goes to the GC.
+
+export interface BufferPoolOptions {
+  /** smallest buffer handed out; smaller requests get this size (default 64 KiB) */
+  minBytes?: number;
+  /** larger requests are allocated plainly and never pooled (default 8 MiB) */
+  maxPooledBytes?: number;
+  /** idle buffers kept, in bytes, across all sizes (default 64 MiB) */
+  maxIdleBytes?: number;
+}
+
+export interface BufferPoolStats {
+  leased: number;
+  idleBytes: number;
+  /** acquisitions served from an idle buffer */
+  reused: number;
+  /** acquisitions that allocated */
+  allocated: number;
+}
+
+export interface BufferPool {
+  /** a Buffer of exactly `size` bytes (uninitialised), leased until release() or forget() */
+  acquire(size: number): Buffer;
+  /** gives a leased buffer back; anything else (a plain Buffer, a second release) is ignored */
+  release(buf: Buffer): void;
+  /** ends a lease without reuse: the buffer is left to the GC */
+  forget(buf: Buffer): void;
+  stats(): BufferPoolStats;
+}
+
+export function createBufferPool(opts: BufferPoolOptions = {}): BufferPool {
+  const minBytes = opts.minBytes ?? 64 * 1024;
+  const maxPooledBytes = opts.maxPooledBytes ?? 8 * 1024 * 1024;
+  const maxIdleBytes = opts.maxIdleBytes ?? 64 * 1024 * 1024;
+  // size classes are powers of two: a class's idle list holds ArrayBuffers of that size
+  const idle = new Map<number, ArrayBuffer[]>();
+  const leased = new Set<ArrayBuffer>();
+  let idleBytes = 0;
+  let reused = 0;
+  let allocated = 0;
+
+  const classOf = (size: number): number => {
+    let c = minBytes;
+    while (c < size) c *= 2;
+    return c;
+  };
+
+  return {
+    acquire(size) {
+      if (size > maxPooledBytes) {
+        allocated++;
+        return Buffer.allocUnsafeSlow(size);
+      }
+      const c = classOf(size);
+      let ab = idle.get(c)?.pop();
+      if (ab) {
+        idleBytes -= c;
+        reused++;
+      } else {
+        ab = new ArrayBuffer(c);
+        allocated++;
+      }
+      leased.add(ab);
+      return Buffer.from(ab, 0, size);
+    },
+    release(buf) {
+      const ab = buf.buffer as ArrayBuffer;
+      if (!leased.delete(ab)) return;
+      const c = ab.byteLength;
+      if (idleBytes + c > maxIdleBytes) return;
+      let list = idle.get(c);
+      if (!list) idle.set(c, (list = []));
+      list.push(ab);
+      idleBytes += c;
+    },
+    forget(buf) {
+      leased.delete(buf.buffer as ArrayBuffer);
+    },
+    stats: () => ({ leased: leased.size, idleBytes, reused, allocated }),
+  };
+}
+
+/**
+ * Collects a body's chunks straight into one leased buffer: sized from the declared
+ * Content-Length when there is one, moved to a bigger lease if the chunks outgrow it.
+ */
+export interface BodyCollector {
+  /** false once the body passed maxBytes (the collector then holds nothing) */
+  add(chunk: Uint8Array): boolean;
+  /** the body so far, leased from the pool (or empty) */
+  finish(): Buffer;
+  /** gives the lease back unused (an abandoned body) */
+  abandon(): void;
+}
+
+export function collectBody(pool: BufferPool, maxBytes: number, declaredLength?: number): BodyCollector {
+  let buf: Buffer | undefined;
+  let size = 0;
+  const initial = declaredLength !== undefined && declaredLength >= 0 && declaredLength <= maxBytes ? declaredLength : 0;
+  return {
+    add(chunk) {
+      const n = chunk.byteLength;
+      if (size + n > maxBytes) {
+        this.abandon();
+        return false;
+      }
+      if (!buf || size + n > buf.length) {
+        // first chunk, or a body longer than declared: a lease with room, the bytes so far moved over
+        const next = pool.acquire(Math.max(initial, size + n, buf ? Math.min(maxBytes, buf.length * 2) : 0));
+        if (buf) {
+          buf.copy(next, 0, 0, size);
+          pool.release(buf);
+        }
+        buf = next;
+      }
+      buf.set(chunk, size);
+      size += n;
+      return true;
+    },
+    finish() {
+      if (!buf) return Buffer.alloc(0);
+      return size === buf.length ? buf : buf.subarray(0, size);
+    },
+    abandon() {
+      if (buf) pool.release(buf);
+      buf = undefined;
+      size = 0;
+    },
+  };
+}

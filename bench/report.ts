@@ -12,7 +12,7 @@ import type { RelayPathRow } from './relay-path';
 export interface RunReport {
   facts: MachineFacts;
   clkTck: number;
-  settings: { reps: number; samples: number; concurrency: number; minSeconds: number };
+  settings: { reps: number; samples: number; warmupSamples: number; concurrency: number; minSeconds: number };
   sets: { fixtures: PayloadSet; synthetic: PayloadSet; syntheticName: string };
   codec: CodecRow[];
   relayPath: RelayPathRow[];
@@ -70,7 +70,7 @@ export function renderReport(r: RunReport): string {
     ['kernel', f.kernel],
     ['load average at start', f.loadAverage],
     ['vmagent', r.vmagentVersion ?? `not run: ${r.vmagentNote ?? 'skipped'}`],
-    ['repetitions', `${r.settings.reps} measured per case after a warm-up; medians reported (min–max beside)`],
+    ['repetitions', `${r.settings.reps} measured per case after a warm-up of ${si(r.settings.warmupSamples, 1)} samples per process and case; medians reported (min–max beside)`],
     ['process runs', `${si(r.settings.samples, 1)} samples per repetition, ${r.settings.concurrency} concurrent senders, CPU = utime + stime from /proc (CLK_TCK ${r.clkTck})`],
   ]));
   out.push('');

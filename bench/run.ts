@@ -5,6 +5,7 @@
 // Environment knobs (defaults in brackets):
 //   BENCH_REPS [5]            measured repetitions per case (after a warm-up)
 //   BENCH_SAMPLES [1000000]   samples per process-vs-process repetition
+//   BENCH_WARMUP_SAMPLES [2000000]  samples each process gets per case before the measured ones
 //   BENCH_BARE [1]            also run the relay core behind a bare node:http server (0: no)
 //   BENCH_STAGES [1]          also run the relay cut short stage by stage, pass-through (0: no)
 //   BENCH_CONCURRENCY [6]     concurrent senders of the load generator
@@ -37,6 +38,10 @@ const log = (s: string): void => {
 async function main(): Promise<void> {
   const reps = Math.max(5, Math.floor(num('BENCH_REPS', 5)));
   const samples = num('BENCH_SAMPLES', 1_000_000);
+  // V8 is still compiling the request path after 300 k samples (a first repetition after
+  // that ran ~50 % above the rest): warm each process up to its steady state, as a relay
+  // that runs for days is. vmagent gets the same warm-up.
+  const warmupSamples = num('BENCH_WARMUP_SAMPLES', 2_000_000);
   const concurrency = num('BENCH_CONCURRENCY', 6);
   const minSeconds = num('BENCH_MIN_SECONDS', 0.2);
   const only = new Set((process.env.BENCH_ONLY ?? 'codec,path,compare,forwarder').split(',').map((s) => s.trim()));
@@ -135,7 +140,7 @@ async function main(): Promise<void> {
         { name: 'label injection', set: withoutCluster, targets: [...ours, ...yardstick] },
       ];
       log(`process vs process: ${[...ours, ...stages, ...fwdTarget, ...yardstick].map((t) => t.name).join(', ')}; ${reps} reps × ${(samples / 1e6).toFixed(1)} M samples, ${concurrency} senders…`);
-      compare = await compareProcesses(cases, sinks, { reps, samples, warmupSamples: Math.min(samples, 300_000), concurrency, log });
+      compare = await compareProcesses(cases, sinks, { reps, samples, warmupSamples, concurrency, log });
       await Promise.all(running.map((c) => c.stop()));
     }
     await fwd?.stop();
@@ -157,7 +162,7 @@ async function main(): Promise<void> {
   const report = renderReport({
     facts,
     clkTck: clockTicks(),
-    settings: { reps, samples, concurrency, minSeconds },
+    settings: { reps, samples, warmupSamples, concurrency, minSeconds },
     sets: { fixtures, synthetic: withCluster, syntheticName: synthName },
     codec,
     relayPath,

@@ -4,9 +4,10 @@
 // from a pool, as VictoriaMetrics's bytesutil.ByteBufferPool does, takes that away.
 //
 // A lease is a view of a pooled ArrayBuffer. Whoever leased it gives it back with
-// release() once nothing reads it any more (for the relay: once handleWrite has
-// answered, which is after every upstream request finished writing it), or forget()
-// when that cannot be known (an error half-way): the buffer then goes to the GC.
+// release() once nothing reads it any more (for the relay: once its fan-out has
+// settled, which is after every upstream request finished writing it), or forget()
+// when that cannot be known (an error half-way). Leases are tracked weakly: one never
+// given back is left to the GC, not kept.
 
 export interface BufferPoolOptions {
   /** smallest buffer handed out; smaller requests get this size (default 64 KiB) */
@@ -18,7 +19,6 @@ export interface BufferPoolOptions {
 }
 
 export interface BufferPoolStats {
-  leased: number;
   idleBytes: number;
   /** acquisitions served from an idle buffer */
   reused: number;
@@ -42,7 +42,7 @@ export function createBufferPool(opts: BufferPoolOptions = {}): BufferPool {
   const maxIdleBytes = opts.maxIdleBytes ?? 64 * 1024 * 1024;
   // size classes are powers of two: a class's idle list holds ArrayBuffers of that size
   const idle = new Map<number, ArrayBuffer[]>();
-  const leased = new Set<ArrayBuffer>();
+  const leased = new WeakSet<ArrayBuffer>();
   let idleBytes = 0;
   let reused = 0;
   let allocated = 0;
@@ -84,7 +84,7 @@ export function createBufferPool(opts: BufferPoolOptions = {}): BufferPool {
     forget(buf) {
       leased.delete(buf.buffer as ArrayBuffer);
     },
-    stats: () => ({ leased: leased.size, idleBytes, reused, allocated }),
+    stats: () => ({ idleBytes, reused, allocated }),
   };
 }
 

@@ -33,14 +33,18 @@ export function createFunctionHost(routes: readonly RouteSpec[], opts: FunctionH
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
-    const route = byPath.get(url.pathname.replace(/\/+$/, ''));
-    if (!route) return plain(res, 404, `no function at ${url.pathname}`);
+    // Routing looks at the path only; the URL is parsed in full by the Request below, as the
+    // library builds it (`${proto}://${host}${url}`), and here only to read ?code=.
+    const rawUrl = req.url ?? '/';
+    const pathname = rawUrl.split('?')[0];
+    const route = byPath.get(pathname.replace(/\/+$/, ''));
+    if (!route) return plain(res, 404, `no function at ${pathname}`);
     if (!route.methods.includes((req.method ?? 'GET') as 'GET' | 'POST')) {
       res.setHeader('allow', route.methods.join(', '));
-      return plain(res, 405, `method ${req.method} not allowed on ${url.pathname}`);
+      return plain(res, 405, `method ${req.method} not allowed on ${pathname}`);
     }
-    if (route.authLevel === 'function' && opts.functionKey && !keyMatches(req, url, opts.functionKey)) {
+    const href = `http://${req.headers.host ?? 'localhost'}${rawUrl}`;
+    if (route.authLevel === 'function' && opts.functionKey && !keyMatches(req, href, opts.functionKey)) {
       return plain(res, 401, 'missing or wrong function key (x-functions-key header or ?code=)');
     }
     const overLimit = () => plain(res, 413, `request body over the host limit of ${maxRequestBytes} bytes`);
@@ -54,7 +58,7 @@ export function createFunctionHost(routes: readonly RouteSpec[], opts: FunctionH
 
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-    const nativeRequest = new Request(url.href, { method: req.method ?? 'GET', headers, body: body as unknown as ReadableStream | undefined, duplex: 'half' } as RequestInit);
+    const nativeRequest = new Request(href, { method: req.method ?? 'GET', headers, body: body as unknown as ReadableStream | undefined, duplex: 'half' } as RequestInit);
     // nativeRequest is how the library itself builds stream-mode requests; it is not in
     // the public HttpRequestInit type (the version is pinned, and test/dev covers it).
     const request = new HttpRequest({ nativeRequest, params: {} } as HttpRequestInit);
@@ -66,14 +70,14 @@ export function createFunctionHost(routes: readonly RouteSpec[], opts: FunctionH
       if (err instanceof HostLimitError) return overLimit();
       throw err;
     }
+    // the answer goes out as the library's sendProxyResponse writes it in streams mode
     const response = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}) as HttpResponseInit);
-    const out = Buffer.from(await response.arrayBuffer());
-    const outHeaders: Record<string, string> = {};
-    response.headers.forEach((v, k) => {
-      outHeaders[k] = v;
-    });
-    res.writeHead(response.status, outHeaders);
-    res.end(out);
+    res.statusCode = response.status;
+    for (const [k, v] of response.headers.entries()) res.setHeader(k, v);
+    if (response.body) {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) res.write(chunk);
+    }
+    res.end();
   }
 }
 
@@ -82,8 +86,8 @@ function plain(res: ServerResponse, status: number, text: string): void {
   res.end(`${text}\n`);
 }
 
-function keyMatches(req: IncomingMessage, url: URL, key: string): boolean {
-  const given = (req.headers['x-functions-key'] as string | undefined) ?? url.searchParams.get('code') ?? '';
+function keyMatches(req: IncomingMessage, href: string, key: string): boolean {
+  const given = (req.headers['x-functions-key'] as string | undefined) ?? new URL(href).searchParams.get('code') ?? '';
   const a = Buffer.from(given);
   const b = Buffer.from(key);
   return a.length === b.length && timingSafeEqual(a, b);

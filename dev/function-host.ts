@@ -104,21 +104,3 @@ async function* capped(req: IncomingMessage, maxBytes: number): AsyncGenerator<B
     yield chunk;
   }
 }
-
-/** The whole body, or undefined once it passes maxBytes (the rest is drained, not kept). */
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
-  const declared = Number(req.headers['content-length'] ?? -1);
-  if (declared > maxBytes) {
-    req.resume();
-    return undefined;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let over = false;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) over = true;
-    if (!over) chunks.push(chunk);
-  }
-  return over ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-}

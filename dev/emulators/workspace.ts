@@ -19,7 +19,6 @@ import { uncompressSync } from 'snappy';
 import { countSamples } from '../../shared/remote-write/count';
 import { decodeWriteRequest } from '../../shared/remote-write/decode';
 import { type Float64Bits, type Label, type MetricMetadata, isStaleMarker } from '../../shared/remote-write/types';
-import { readBody } from '../function-host';
 import { verifyToken } from './emulator-token';
 
 export const INGESTION_PATH = '/dataCollectionRules/dcr-emulated/streams/Microsoft-PrometheusMetrics/api/v1/write';
@@ -269,4 +268,22 @@ function listSeries(emu: WorkspaceEmulator, match: string | undefined): unknown[
     if (out.length >= 1000) break;
   }
   return out;
+}
+
+/** The whole body, or undefined once it passes maxBytes (the rest is drained, not kept). */
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length'] ?? -1);
+  if (declared > maxBytes) {
+    req.resume();
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let over = false;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) over = true;
+    if (!over) chunks.push(chunk);
+  }
+  return over ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
 }

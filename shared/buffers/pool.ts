@@ -90,7 +90,8 @@ export function createBufferPool(opts: BufferPoolOptions = {}): BufferPool {
 
 /**
  * Collects a body's chunks straight into one leased buffer: sized from the declared
- * Content-Length when there is one, moved to a bigger lease if the chunks outgrow it.
+ * Content-Length when there is one (up to DECLARED_LENGTH_TRUSTED_BYTES), moved to a
+ * bigger lease if the chunks outgrow it.
  */
 export interface BodyCollector {
   /** false once the body passed maxBytes (the collector then holds nothing) */
@@ -101,10 +102,17 @@ export interface BodyCollector {
   abandon(): void;
 }
 
+/**
+ * A declared length is trusted up to this for the first lease: a sender that declares 50 MB
+ * and trickles a few bytes makes the relay hold 1 MiB, not 50 MB; larger bodies grow as
+ * they arrive (each step doubles, so a few copies at most).
+ */
+export const DECLARED_LENGTH_TRUSTED_BYTES = 1024 * 1024;
+
 export function collectBody(pool: BufferPool, maxBytes: number, declaredLength?: number): BodyCollector {
   let buf: Buffer | undefined;
   let size = 0;
-  const initial = declaredLength !== undefined && declaredLength >= 0 && declaredLength <= maxBytes ? declaredLength : 0;
+  const initial = declaredLength !== undefined && declaredLength >= 0 && declaredLength <= maxBytes ? Math.min(declaredLength, DECLARED_LENGTH_TRUSTED_BYTES) : 0;
   return {
     add(chunk) {
       const n = chunk.byteLength;

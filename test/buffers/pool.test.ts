@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { collectBody, createBufferPool } from '../../shared/buffers/pool';
+import { DECLARED_LENGTH_TRUSTED_BYTES, collectBody, createBufferPool } from '../../shared/buffers/pool';
 
 describe('buffer pool', () => {
   test('a released buffer is handed out again; a leased one never is', () => {
@@ -75,6 +75,21 @@ describe('collectBody', () => {
     assert.equal(c.add(randomBytes(600)), true);
     assert.equal(c.add(randomBytes(600)), false);
     assert.equal(p.stats().idleBytes, 1024, 'the lease went back to the pool');
+  });
+
+  test('a declared length is trusted only up to 1 MiB: a lying sender cannot make the relay hold what it never sends', () => {
+    const p = createBufferPool({ minBytes: 64, maxPooledBytes: 1 << 30, maxIdleBytes: 1 << 30 });
+    const c = collectBody(p, 1 << 30, 500_000_000);
+    assert.equal(c.add(randomBytes(100)), true);
+    p.release(c.finish());
+    assert.ok(p.stats().idleBytes <= DECLARED_LENGTH_TRUSTED_BYTES, `held ${p.stats().idleBytes} bytes for a 100-byte body`);
+  });
+
+  test('a body over 1 MiB still comes out whole', () => {
+    const body = randomBytes(3 * DECLARED_LENGTH_TRUSTED_BYTES + 5);
+    const c = collectBody(pool, 1 << 30, body.length);
+    for (const chunk of chunksOf(body, 65_536)) assert.equal(c.add(chunk), true);
+    assert.deepEqual(c.finish(), body);
   });
 
   test('an empty body is an empty Buffer', () => {

@@ -507,13 +507,15 @@ static void cleanup(void *arg) {
 
 /*
  * scan(block, maxDecoded, limits: Uint32Array[4], cluster: Buffer|null, enforce: bool,
- *      out: Float64Array[3], clusterField: Buffer|null)
+ *      out: Float64Array[3], clusterField: Buffer|null, alloc?: (n) => Buffer)
  *   → true: valid, forward the block as it is; a Buffer: valid once the cluster field is
  *     added where series lack it, and this is that request as a snappy block; false: defer.
+ *   With alloc, that Buffer is alloc(length) (the relay leases it from its pool) rather
+ *   than one this call allocates.
  */
 static napi_value scan_request(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7], result;
+  size_t argc = 8;
+  napi_value argv[8], result;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int ok = DEFER;
   uint8_t *block;
@@ -597,6 +599,19 @@ static napi_value scan_request(napi_env env, napi_callback_info info) {
           }
           out[2] = (double)new_len;
           void *data;
+          if (argc >= 8 && napi_typeof(env, argv[7], &vt) == napi_ok && vt == napi_function) {
+            napi_value len_v, undef;
+            size_t data_len;
+            napi_create_double(env, (double)spliced_len, &len_v);
+            napi_get_undefined(env, &undef);
+            if (napi_call_function(env, undef, argv[7], 1, &len_v, &result) != napi_ok) return NULL; /* alloc threw: it propagates */
+            if (napi_get_buffer_info(env, result, &data, &data_len) != napi_ok || data_len != spliced_len) {
+              napi_throw_type_error(env, NULL, "scan: alloc(n) must return a Buffer of n bytes");
+              return NULL;
+            }
+            memcpy(data, spliced, spliced_len);
+            return result;
+          }
           if (napi_create_buffer_copy(env, spliced_len, spliced, &data, &result) != napi_ok) napi_get_boolean(env, false, &result);
           return result;
         }

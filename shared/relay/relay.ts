@@ -4,6 +4,7 @@
 // The Azure Function, the dev host and the forwarder's direct mode are thin shells around it.
 
 import { type RelayConfig, describeRelayConfig } from '../config/relay-config';
+import { type BufferPool, createBufferPool } from '../buffers/pool';
 import { HttpError } from '../errors';
 import { type FanoutAnswer, ONLY_ENDPOINTS_HEADER, answerFor, fanout, selectEndpoints } from '../fanout/fanout';
 import type { EndpointOutcome } from '../fanout/send';
@@ -70,7 +71,9 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
     }
     return source;
   };
-  const targets = writeTargets(cfg, tokensFor);
+  // requests with the cluster label spliced in live through their fan-out: leased, as bodies are (shared/buffers/pool.ts)
+  const blocks = createBufferPool();
+  const targets = writeTargets(cfg, tokensFor, blocks);
   const callers = cfg.tenants ? createCallerResolver(cfg.tenants, cfg.tenants.entra ? createEntraVerifier(cfg.tenants.entra) : undefined) : undefined;
   const publishLog = deps.publishLog ?? createPublishLog({ intervalMs: cfg.publishLogIntervalMs, write: log.line });
   const warnOnce = throttled(log);
@@ -107,6 +110,7 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
       let raw: Buffer | (() => Buffer);
       let rawLength: number | undefined;
       let original: Buffer | undefined;
+      let leasedBlock: Buffer | undefined;
       let samples: number;
       try {
         checkWriteHeaders(input.header, target?.maxBodyBytes ?? cfg.sizes.maxBodyBytes);
@@ -125,7 +129,8 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         const fast = target.fast?.scan(body);
         let foreign = 0;
         if (fast) {
-          // forward the sender's bytes untouched, or the native side's block with the cluster label added
+          // forward the sender's bytes untouched, or the native side's block with the cluster label added (leased)
+          leasedBlock = fast.rewrittenBlock;
           const block = fast.rewrittenBlock ?? body;
           samples = fast.samples;
           raw = () => decompressBounded(block, cfg.sizes.maxDecodedBytes);
@@ -173,6 +178,8 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         userAgent: USER_AGENT,
         token,
       });
+      // every upstream request has finished with it (fanout settles after its sends)
+      if (leasedBlock) blocks.release(leasedBlock);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       reportEndpointProblems(outcomes, target);
       let delivered = 0;
@@ -225,7 +232,8 @@ interface WriteTarget {
 }
 
 /** The single-tenant target under '' or one per tenant under its name. */
-function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) => TokenSource | undefined): Map<string, WriteTarget> {
+function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) => TokenSource | undefined, blocks: BufferPool): Map<string, WriteTarget> {
+  const alloc = (n: number): Buffer => blocks.acquire(n);
   const targets = new Map<string, WriteTarget>();
   if (!cfg.tenants) {
     targets.set('', {
@@ -235,7 +243,7 @@ function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) =>
       identity: cfg.identity,
       tokens: tokensFor(cfg.identity),
       maxBodyBytes: cfg.sizes.maxBodyBytes,
-      fast: createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, cfg.cluster, false, cfg.nativeFastPath),
+      fast: createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, cfg.cluster, false, cfg.nativeFastPath, alloc),
     });
     return targets;
   }
@@ -252,7 +260,7 @@ function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) =>
       maxBodyBytes: Math.min(cfg.sizes.maxBodyBytes, t.limits.maxBodyBytes ?? Infinity),
       samplesPerSecond: rate,
       bucket: rate ? createBucket(rate, t.limits.burstSamples ?? rate * 10) : undefined,
-      fast: createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, t.cluster, true, cfg.nativeFastPath),
+      fast: createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, t.cluster, true, cfg.nativeFastPath, alloc),
     });
   }
   return targets;

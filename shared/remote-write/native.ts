@@ -10,7 +10,7 @@ import { encodeLabelField } from './rewrite';
 import type { SeriesLimits } from './validate';
 
 interface Binding {
-  scan(block: Buffer, maxDecoded: number, limits: Uint32Array, cluster: Buffer | null, enforce: boolean, out: Float64Array, clusterField: Buffer | null): boolean | Buffer;
+  scan(block: Buffer, maxDecoded: number, limits: Uint32Array, cluster: Buffer | null, enforce: boolean, out: Float64Array, clusterField: Buffer | null, alloc?: (length: number) => Buffer): boolean | Buffer;
 }
 
 export interface FastScan {
@@ -52,8 +52,10 @@ export interface FastScanner {
 /**
  * A scanner for these rules, or undefined when the native module is not loaded or
  * switched off. `enforce`: the cluster label must carry exactly `cluster` (tenants).
+ * `alloc`: where a rewritten block goes (the relay leases it from a pool and gives it
+ * back after its fan-out); without it each one is a fresh Buffer.
  */
-export function createFastScanner(limits: SeriesLimits, maxDecodedBytes: number, cluster: string | undefined, enforce: boolean, enabled = true): FastScanner | undefined {
+export function createFastScanner(limits: SeriesLimits, maxDecodedBytes: number, cluster: string | undefined, enforce: boolean, enabled = true, alloc?: (length: number) => Buffer): FastScanner | undefined {
   const b = binding;
   if (!b || !enabled) return undefined;
   const lim = Uint32Array.of(limits.maxLabelsPerSeries, limits.maxLabelNameLength, limits.maxLabelValueLength, limits.maxMetricNameLength);
@@ -61,7 +63,7 @@ export function createFastScanner(limits: SeriesLimits, maxDecodedBytes: number,
   const field = cluster === undefined ? null : encodeLabelField('cluster', cluster);
   return {
     scan(block) {
-      const r = b.scan(block, maxDecodedBytes, lim, clusterBytes, enforce, out, field);
+      const r = b.scan(block, maxDecodedBytes, lim, clusterBytes, enforce, out, field, alloc);
       if (r === false) return undefined;
       const fast: FastScan = { series: out[0], samples: out[1], rawLength: out[2] };
       if (r !== true) fast.rewrittenBlock = r;

@@ -132,6 +132,31 @@ describe('native fast path', { skip }, () => {
     for (const f of fixtures) assert.equal(other.scan(f.body), undefined, 'another cluster under reject/overwrite is the JS path');
   });
 
+  test('with an allocator the rewritten block is written into the Buffer it hands out (the relay leases it)', () => {
+    const plain = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false)!;
+    const given: Buffer[] = [];
+    const leased = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false, true, (n) => {
+      const b = Buffer.alloc(n, 0xee);
+      given.push(b);
+      return b;
+    })!;
+    for (const p of withoutCluster.payloads) {
+      const expected = plain.scan(p.body)!.rewrittenBlock!;
+      const got = leased.scan(p.body)!.rewrittenBlock!;
+      assert.equal(got, given.at(-1), 'the allocator\'s own Buffer comes back');
+      assert.deepEqual(got, expected);
+    }
+    const before = given.length;
+    assert.equal(leased.scan(withCluster.payloads[0].body)?.rewrittenBlock, undefined);
+    assert.equal(given.length, before, 'nothing is allocated when nothing changes');
+    const wrong = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false, true, (n) => Buffer.alloc(n + 1))!;
+    assert.throws(() => wrong.scan(withoutCluster.payloads[0].body), /alloc\(n\) must return a Buffer of n bytes/);
+    const failing = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false, true, () => {
+      throw new Error('pool exhausted');
+    })!;
+    assert.throws(() => failing.scan(withoutCluster.payloads[0].body), /pool exhausted/);
+  });
+
   test('defers what needs a closer look', () => {
     const enforcing = createFastScanner(L, MAX_DECODED, 'other-cluster', true)!;
     for (const p of withCluster.payloads) assert.equal(enforcing.scan(p.body), undefined, 'another cluster under reject/overwrite is the JS path');

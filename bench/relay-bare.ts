@@ -24,14 +24,16 @@ import { type BufferPool, collectBody, createBufferPool } from '../shared/buffer
 
 export type RelayStage = 'forward' | 'decompress' | 'validate' | 'native';
 
-type Handle = (req: IncomingMessage, body: Buffer) => Promise<RelayResponse>;
+type Handle = (req: IncomingMessage) => Promise<RelayResponse>;
 
 function stageHandler(stage: RelayStage): Handle {
   const cfg = loadRelayConfig(process.env);
   const opts = { maxUpstreamBytes: cfg.sizes.maxUpstreamBytes, timeoutMs: cfg.upstreamTimeoutMs, userAgent: USER_AGENT };
   const fast = stage === 'native' ? createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, cfg.cluster, false) : undefined;
   if (stage === 'native' && !fast) throw new Error(`RELAY_STAGE=native but the native module did not load: ${nativeStatus().reason}`);
-  return async (_req, body) => {
+  const pool = createBufferPool();
+  return async (req) => {
+    const body = await readPooled(req, pool);
     let samples = 0;
     if (fast) {
       const scan = fast.scan(body);
@@ -43,6 +45,7 @@ function stageHandler(stage: RelayStage): Handle {
     }
     // raw is only read to split an oversized request: these bodies never are
     const outcomes = await fanout(cfg.endpoints, { raw: Buffer.alloc(0), original: body, samples }, opts);
+    pool.release(body); // the fan-out has settled: its sends are done with the body
     const failed = outcomes.filter((o) => o.kind !== 'delivered');
     return failed.length === 0 ? { status: 204, headers: {}, body: '' } : { status: 503, headers: {}, body: failed.map((o) => o.kind).join(',') };
   };
@@ -50,13 +53,14 @@ function stageHandler(stage: RelayStage): Handle {
 
 function relayHandler(): Handle {
   const relay = createRelay(loadRelayConfig(process.env), { log: createLogger(() => undefined) });
-  return (req, body) =>
+  return (req) =>
     relay.handleWrite({
       header: (name) => {
         const v = req.headers[name.toLowerCase()];
         return Array.isArray(v) ? v.join(', ') : v;
       },
-      body: async () => body,
+      // read into the relay's pool, as functions/write.ts does: the relay gives it back
+      body: () => readPooled(req, relay.bodies),
     });
 }
 
@@ -70,27 +74,20 @@ async function readPooled(req: IncomingMessage, pool: BufferPool): Promise<Buffe
 if (require.main === module) {
   const stage = process.env.RELAY_STAGE as RelayStage | undefined;
   const handle = stage ? stageHandler(stage) : relayHandler();
-  const pool = createBufferPool();
   const server = createServer((req, res) => {
     if (req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       return;
     }
-    // the body leased from a pool and given back after the answer, as functions/write.ts does
-    let body: Buffer | undefined;
-    void readPooled(req, pool)
-      .then((b) => handle(req, (body = b)))
-      .then(
-        (a) => {
-          if (body) pool.release(body);
-          res.writeHead(a.status, { 'content-type': 'text/plain; charset=utf-8', ...a.headers });
-          res.end(a.body);
-        },
-        (err: Error) => {
-          if (body) pool.forget(body);
-          res.writeHead(500).end(err.message);
-        },
-      );
+    void handle(req).then(
+      (a) => {
+        res.writeHead(a.status, { 'content-type': 'text/plain; charset=utf-8', ...a.headers });
+        res.end(a.body);
+      },
+      (err: Error) => {
+        res.writeHead(500).end(err.message);
+      },
+    );
   });
   server.keepAliveTimeout = 65_000;
   server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {

@@ -1,28 +1,18 @@
 // POST /api/v1/write: adapts the Functions HttpRequest to the relay's data path. The
 // body is read from the request stream (HTTP streams mode, functions/index.ts), bounded
-// by the relay's own limit, into a buffer leased from a pool and given back once the
-// relay has answered (every upstream request has then finished with it).
+// by the relay's own limit, into a buffer leased from the relay's pool (the relay gives
+// it back once every upstream request is done with it).
 
 import type { HttpHandler, HttpRequest } from '@azure/functions';
-import { type BufferPool, createBufferPool } from '../shared/buffers/pool';
 import type { Relay } from '../shared/relay/relay';
 import { readStreamBody } from './read-body';
 
-export function writeHandler(relay: Relay, pool: BufferPool = createBufferPool()): HttpHandler {
+export function writeHandler(relay: Relay): HttpHandler {
   return async (request: HttpRequest) => {
-    let body: Buffer | undefined;
-    let answer: Awaited<ReturnType<Relay['handleWrite']>>;
-    try {
-      answer = await relay.handleWrite({
-        header: (name) => request.headers.get(name),
-        body: async (maxBytes) => (body = await readStreamBody(request.body, maxBytes, pool, declaredLength(request))),
-      });
-    } catch (err) {
-      // thrown half-way: an upstream request may still be sending the body, so it is not reused
-      if (body) pool.forget(body);
-      throw err;
-    }
-    if (body) pool.release(body);
+    const answer = await relay.handleWrite({
+      header: (name) => request.headers.get(name),
+      body: (maxBytes) => readStreamBody(request.body, maxBytes, relay.bodies, declaredLength(request)),
+    });
     // 204 carries no body (and so no content type); every other answer a one-line reason
     if (answer.status === 204) return { status: 204, headers: answer.headers };
     return { status: answer.status, headers: { 'content-type': 'text/plain; charset=utf-8', ...answer.headers }, body: answer.body };

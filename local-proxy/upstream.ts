@@ -8,7 +8,7 @@
 
 import { FAILED_ENDPOINTS_HEADER, ONLY_ENDPOINTS_HEADER, makePart, planParts } from '../shared/fanout/fanout';
 import type { Endpoint } from '../shared/fanout/endpoints';
-import { type Part, parseRetryAfter, sendToEndpoint } from '../shared/fanout/send';
+import { parseRetryAfter, sendToEndpoint } from '../shared/fanout/send';
 import { TokenError, type TokenSource } from '../shared/identity/token-source';
 import { decompress } from '../shared/remote-write/snappy';
 import { VERSION } from '../shared/version';
@@ -129,9 +129,9 @@ export function createDirectUpstream(opts: DirectUpstreamOptions): Upstream {
           return { kind: 'retry', reason: err.message, hint: 'auth', bytes: 0 };
         }
       }
-      // Within MAX_UPSTREAM_BYTES (the usual case) the batch's block goes as it is;
-      // only a larger one is decompressed and split on series boundaries.
-      const parts = req.bytes <= opts.maxUpstreamBytes ? [blockPart(req.block, req.samples)] : planParts({ raw: decompress(req.block), samples: req.samples }, opts.maxUpstreamBytes);
+      // Within MAX_UPSTREAM_BYTES (the usual case) the batch's block goes as it is; only a
+      // larger one, or one an endpoint answers 413 to, is decompressed and split.
+      const parts = planParts({ raw: () => decompress(req.block), rawLength: req.bytes, original: req.block, samples: req.samples }, opts.maxUpstreamBytes);
       const o = await sendToEndpoint(opts.endpoint, parts, {
         timeoutMs: opts.timeoutMs,
         token,
@@ -148,18 +148,6 @@ export function createDirectUpstream(opts: DirectUpstreamOptions): Upstream {
           return { kind: 'retry', status: o.status, reason: o.reason, retryAfterSeconds: o.retryAfterSeconds, hint, bytes: o.bytes };
         }
       }
-    },
-  };
-}
-
-/** A Part whose compressed bytes exist already; decompressed only if an endpoint answers 413. */
-function blockPart(block: Buffer, samples: number): Part {
-  let raw: Buffer | undefined;
-  return {
-    samples,
-    compressed: () => block,
-    get raw(): Buffer {
-      return (raw ??= decompress(block));
     },
   };
 }

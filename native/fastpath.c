@@ -50,6 +50,17 @@ static int64_t snappy_header(const uint8_t *p, size_t n, size_t *hdr) {
    compiles to two moves) and may write up to 15 bytes beyond the element. */
 #define SLACK 32
 
+/* A literal tag's length field of 60-63: the length (minus one) follows in 1-4 little-endian
+   bytes at *i. Reads them into *len and advances *i; 0 if they run past n. */
+static inline int long_literal_len(const uint8_t *in, size_t n, size_t *i, size_t *len) {
+  size_t m = *len - 59, l = 0;
+  if (*i + m > n) return 0;
+  for (size_t j = 0; j < m; j++) l |= (size_t)in[*i + j] << (8 * j);
+  *i += m;
+  *len = l;
+  return 1;
+}
+
 /*
  * The snappy element at in[*i]: its output length and, for a copy, its offset (0 for a
  * literal, whose bytes are the *len before the new *i). Advances *i past it; 0 if it runs
@@ -61,13 +72,7 @@ static int next_element(const uint8_t *in, size_t n, size_t *i, size_t *len, siz
   size_t l = tag >> 2, o = 0;
   switch (tag & 3) {
     case 0:
-      if (l >= 60) {
-        size_t m = l - 59;
-        if (k + m > n) return 0;
-        l = 0;
-        for (size_t j = 0; j < m; j++) l |= (size_t)in[k + j] << (8 * j);
-        k += m;
-      }
+      if (l >= 60 && !long_literal_len(in, n, &k, &l)) return 0;
       l += 1;
       if (l > n - k) return 0;
       k += l;
@@ -118,13 +123,7 @@ static int snappy_decode(const uint8_t *in, size_t n, uint8_t *out, size_t want)
           o += len;
           continue;
         }
-        if (len >= 60) {
-          size_t k = len - 59;
-          if (i + k > n) return 0;
-          len = 0;
-          for (size_t j = 0; j < k; j++) len |= (size_t)in[i + j] << (8 * j);
-          i += k;
-        }
+        if (len >= 60 && !long_literal_len(in, n, &i, &len)) return 0;
         len += 1;
         if (i + len > n || o + len > want) return 0;
         memcpy(out + o, in + i, len);

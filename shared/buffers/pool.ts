@@ -3,11 +3,11 @@
 // run a full mark-compact every ~30 writes (bench/README.md, entry 10). Leasing bodies
 // from a pool, as VictoriaMetrics's bytesutil.ByteBufferPool does, takes that away.
 //
-// A lease is a view of a pooled ArrayBuffer. Whoever leased it gives it back with
-// release() once nothing reads it any more (for the relay: once its fan-out has
-// settled, which is after every upstream request finished writing it), or forget()
-// when that cannot be known (an error half-way). Leases are tracked weakly: one never
-// given back is left to the GC, not kept.
+// A lease is a view of a pooled ArrayBuffer, given back with release() once nothing
+// reads it any more. The relay owns its pool (Relay.bodies): callers read bodies into
+// it and the relay releases them, and the blocks it leases, after answering, which is
+// after every upstream request finished writing them. Leases are tracked weakly: one
+// never given back (a write that threw half-way) is left to the GC, not kept.
 
 export interface BufferPoolOptions {
   /** smallest buffer handed out; smaller requests get this size (default 64 KiB) */

@@ -40,6 +40,11 @@ export type RelayResponse = FanoutAnswer;
 export interface Relay {
   /** the write route's Functions authLevel: the relay authenticates callers itself when it has tenants */
   readonly authLevel: 'function' | 'anonymous';
+  /**
+   * Where a caller reads request bodies into (shared/buffers/pool.ts): a body leased from
+   * it goes back once handleWrite has answered, when every upstream send is done with it.
+   */
+  readonly bodies: BufferPool;
   handleWrite(input: WriteInput): Promise<RelayResponse>;
   health(): Record<string, unknown>;
   close(): void;
@@ -71,9 +76,11 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
     }
     return source;
   };
-  // requests with the cluster label spliced in live through their fan-out: leased, as bodies are (shared/buffers/pool.ts)
-  const blocks = createBufferPool();
-  const targets = writeTargets(cfg, tokensFor, blocks);
+  // Bodies and the requests with the cluster label spliced in live through their fan-out:
+  // leased from one pool, given back after the answer (a fresh buffer per write made V8
+  // collect far more often: bench/README.md, entries 10 and 11).
+  const pool = createBufferPool();
+  const targets = writeTargets(cfg, tokensFor, pool);
   const callers = cfg.tenants ? createCallerResolver(cfg.tenants, cfg.tenants.entra ? createEntraVerifier(cfg.tenants.entra) : undefined) : undefined;
   const publishLog = deps.publishLog ?? createPublishLog({ intervalMs: cfg.publishLogIntervalMs, write: log.line });
   const warnOnce = throttled(log);
@@ -101,101 +108,111 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
     }
   };
 
+  /** One write, start to answer; `leases` collects the buffers to give back after it. */
+  async function write(input: WriteInput, leases: Buffer[]): Promise<RelayResponse> {
+    const started = process.hrtime.bigint();
+    let target = targets.get('') as WriteTarget;
+    let raw: Buffer | (() => Buffer);
+    let rawLength: number | undefined;
+    let original: Buffer | undefined;
+    let samples: number;
+    try {
+      checkWriteHeaders(input.header, target?.maxBodyBytes ?? cfg.sizes.maxBodyBytes);
+      if (callers) target = targets.get((await callers.resolve(input.header)).name)!;
+      // An empty bucket refuses before the body is even decompressed: flooding is cheap to turn away.
+      const wait = target.bucket?.waitSeconds() ?? 0;
+      if (wait > 0) throw new HttpError(429, 'over_quota', `tenant "${target.tenant}" is over its ${target.samplesPerSecond} samples/s quota; retry after ${wait} s`, wait);
+      const body = await input.body(target.maxBodyBytes);
+      if (body) leases.push(body);
+      if (body === undefined || body.length > target.maxBodyBytes) {
+        const size = body === undefined ? 'body is' : `body is ${body.length} bytes,`;
+        throw new HttpError(413, 'body_too_large', `${size} over ${target.tenant ? `tenant "${target.tenant}"'s maxBodyBytes` : 'MAX_BODY_BYTES'}=${target.maxBodyBytes}`);
+      }
+      if (body.length === 0) return { status: 204, headers: {}, body: '' };
+      // The native fast path takes the commonest request whole (valid, nothing to change);
+      // anything else, and every rejection, goes the JS way (shared/remote-write/native.ts).
+      const fast = target.fast?.scan(body);
+      let foreign = 0;
+      if (fast) {
+        // forward the sender's bytes untouched, or the native side's block with the cluster label added (leased)
+        if (fast.rewrittenBlock) leases.push(fast.rewrittenBlock);
+        const block = fast.rewrittenBlock ?? body;
+        samples = fast.samples;
+        raw = () => decompressBounded(block, cfg.sizes.maxDecodedBytes);
+        rawLength = fast.rawLength;
+        original = block;
+      } else {
+        const decoded = decompressBounded(body, cfg.sizes.maxDecodedBytes);
+        const scan = validateWriteRequest(decoded, cfg.limits, target.cluster, target.onForeignCluster);
+        if (scan.series === 0 && scan.metadata === 0 && decoded.length > 0) {
+          throw new HttpError(400, 'bad_protobuf', 'WriteRequest holds no timeseries and no metadata, only unknown fields (a remote-write 2.0 body sent as 1.0?)');
+        }
+        samples = scan.samples + scan.histograms;
+        foreign = scan.foreignCluster;
+        if (scan.unsorted > 0 || scan.missingCluster > 0 || foreign > 0) {
+          raw = rewriteLabels(decoded, { cluster: target.cluster, overwriteCluster: target.onForeignCluster === 'overwrite' });
+        } else {
+          raw = decoded;
+          original = body; // nothing changes: forward the sender's bytes untouched
+        }
+      }
+      target.bucket?.take(samples);
+      telemetry.samplesReceived(samples);
+      if (foreign > 0) {
+        telemetry.clusterOverwritten(target.tenant ?? '', foreign);
+        warnOnce(`overwrite:${target.tenant}`, 'warn', 'series claimed another cluster; overwritten with the tenant\'s', { tenant: target.tenant ?? '', series: foreign });
+      }
+    } catch (err) {
+      if (err instanceof HttpError) return reject(err, target?.tenant);
+      throw err;
+    }
+
+    let token: string | undefined;
+    try {
+      token = target.tokens ? await target.tokens.getToken() : undefined;
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err;
+      warnOnce(`token:${target.identity.clientId ?? ''}`, 'error', 'cannot get a token for the ingestion endpoints; answering 503 so senders retry', { error: err.message, identityType: target.identity.type });
+      return { status: 503, headers: { 'retry-after': '5' }, body: `relay cannot get a token yet, retry: ${err.message}` };
+    }
+
+    const endpoints = selectEndpoints(target.endpoints, input.header(ONLY_ENDPOINTS_HEADER));
+    const outcomes = await fanout(endpoints, { raw, rawLength, original, samples }, {
+      maxUpstreamBytes: cfg.sizes.maxUpstreamBytes,
+      timeoutMs: cfg.upstreamTimeoutMs,
+      userAgent: USER_AGENT,
+      token,
+    });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    reportEndpointProblems(outcomes, target);
+    let delivered = 0;
+    let sentBytes = 0;
+    for (const o of outcomes) {
+      sentBytes = Math.max(sentBytes, o.bytes);
+      if (o.kind === 'delivered') {
+        delivered++;
+        telemetry.samplesPublished(o.endpoint.host, o.samples);
+      }
+    }
+    const result = delivered === outcomes.length ? 'all' : delivered > 0 ? 'some' : 'none';
+    publishLog.record(sentBytes, seconds, result);
+    telemetry.fanoutLatency(seconds * 1000, result);
+    const answer = answerFor(outcomes);
+    if (answer.status === 400) telemetry.rejected('upstream_rejected');
+    return answer;
+  }
+
   return {
     authLevel: cfg.tenants ? 'anonymous' : 'function',
 
+    bodies: pool,
+
     async handleWrite(input) {
-      const started = process.hrtime.bigint();
-      let target = targets.get('') as WriteTarget;
-      let raw: Buffer | (() => Buffer);
-      let rawLength: number | undefined;
-      let original: Buffer | undefined;
-      let leasedBlock: Buffer | undefined;
-      let samples: number;
-      try {
-        checkWriteHeaders(input.header, target?.maxBodyBytes ?? cfg.sizes.maxBodyBytes);
-        if (callers) target = targets.get((await callers.resolve(input.header)).name)!;
-        // An empty bucket refuses before the body is even decompressed: flooding is cheap to turn away.
-        const wait = target.bucket?.waitSeconds() ?? 0;
-        if (wait > 0) throw new HttpError(429, 'over_quota', `tenant "${target.tenant}" is over its ${target.samplesPerSecond} samples/s quota; retry after ${wait} s`, wait);
-        const body = await input.body(target.maxBodyBytes);
-        if (body === undefined || body.length > target.maxBodyBytes) {
-          const size = body === undefined ? 'body is' : `body is ${body.length} bytes,`;
-          throw new HttpError(413, 'body_too_large', `${size} over ${target.tenant ? `tenant "${target.tenant}"'s maxBodyBytes` : 'MAX_BODY_BYTES'}=${target.maxBodyBytes}`);
-        }
-        if (body.length === 0) return { status: 204, headers: {}, body: '' };
-        // The native fast path takes the commonest request whole (valid, nothing to change);
-        // anything else, and every rejection, goes the JS way (shared/remote-write/native.ts).
-        const fast = target.fast?.scan(body);
-        let foreign = 0;
-        if (fast) {
-          // forward the sender's bytes untouched, or the native side's block with the cluster label added (leased)
-          leasedBlock = fast.rewrittenBlock;
-          const block = fast.rewrittenBlock ?? body;
-          samples = fast.samples;
-          raw = () => decompressBounded(block, cfg.sizes.maxDecodedBytes);
-          rawLength = fast.rawLength;
-          original = block;
-        } else {
-          const decoded = decompressBounded(body, cfg.sizes.maxDecodedBytes);
-          const scan = validateWriteRequest(decoded, cfg.limits, target.cluster, target.onForeignCluster);
-          if (scan.series === 0 && scan.metadata === 0 && decoded.length > 0) {
-            throw new HttpError(400, 'bad_protobuf', 'WriteRequest holds no timeseries and no metadata, only unknown fields (a remote-write 2.0 body sent as 1.0?)');
-          }
-          samples = scan.samples + scan.histograms;
-          foreign = scan.foreignCluster;
-          if (scan.unsorted > 0 || scan.missingCluster > 0 || foreign > 0) {
-            raw = rewriteLabels(decoded, { cluster: target.cluster, overwriteCluster: target.onForeignCluster === 'overwrite' });
-          } else {
-            raw = decoded;
-            original = body; // nothing changes: forward the sender's bytes untouched
-          }
-        }
-        target.bucket?.take(samples);
-        telemetry.samplesReceived(samples);
-        if (foreign > 0) {
-          telemetry.clusterOverwritten(target.tenant ?? '', foreign);
-          warnOnce(`overwrite:${target.tenant}`, 'warn', 'series claimed another cluster; overwritten with the tenant\'s', { tenant: target.tenant ?? '', series: foreign });
-        }
-      } catch (err) {
-        if (err instanceof HttpError) return reject(err, target?.tenant);
-        throw err;
-      }
-
-      let token: string | undefined;
-      try {
-        token = target.tokens ? await target.tokens.getToken() : undefined;
-      } catch (err) {
-        if (!(err instanceof TokenError)) throw err;
-        warnOnce(`token:${target.identity.clientId ?? ''}`, 'error', 'cannot get a token for the ingestion endpoints; answering 503 so senders retry', { error: err.message, identityType: target.identity.type });
-        return { status: 503, headers: { 'retry-after': '5' }, body: `relay cannot get a token yet, retry: ${err.message}` };
-      }
-
-      const endpoints = selectEndpoints(target.endpoints, input.header(ONLY_ENDPOINTS_HEADER));
-      const outcomes = await fanout(endpoints, { raw, rawLength, original, samples }, {
-        maxUpstreamBytes: cfg.sizes.maxUpstreamBytes,
-        timeoutMs: cfg.upstreamTimeoutMs,
-        userAgent: USER_AGENT,
-        token,
-      });
-      // every upstream request has finished with it (fanout settles after its sends)
-      if (leasedBlock) blocks.release(leasedBlock);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      reportEndpointProblems(outcomes, target);
-      let delivered = 0;
-      let sentBytes = 0;
-      for (const o of outcomes) {
-        sentBytes = Math.max(sentBytes, o.bytes);
-        if (o.kind === 'delivered') {
-          delivered++;
-          telemetry.samplesPublished(o.endpoint.host, o.samples);
-        }
-      }
-      const result = delivered === outcomes.length ? 'all' : delivered > 0 ? 'some' : 'none';
-      publishLog.record(sentBytes, seconds, result);
-      telemetry.fanoutLatency(seconds * 1000, result);
-      const answer = answerFor(outcomes);
-      if (answer.status === 400) telemetry.rejected('upstream_rejected');
+      const leases: Buffer[] = [];
+      const answer = await write(input, leases);
+      // every upstream send is done with them (fanout settles after its sends); after a
+      // throw nothing is given back: a send may still be writing, so the GC gets them
+      for (const b of leases) pool.release(b);
       return answer;
     },
 
@@ -232,8 +249,9 @@ interface WriteTarget {
 }
 
 /** The single-tenant target under '' or one per tenant under its name. */
-function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) => TokenSource | undefined, blocks: BufferPool): Map<string, WriteTarget> {
-  const alloc = (n: number): Buffer => blocks.acquire(n);
+function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) => TokenSource | undefined, pool: BufferPool): Map<string, WriteTarget> {
+  // rewritten blocks are written straight into leases (given back after the answer)
+  const alloc = pool.acquire;
   const targets = new Map<string, WriteTarget>();
   if (!cfg.tenants) {
     targets.set('', {

@@ -50,9 +50,11 @@ export function mergeSnappyBlocks(blocks: readonly Buffer[], scratch?: (size: nu
   if (blocks.length === 1) return blocks[0];
   let decoded = 0;
   let elements = 0;
+  const headers: number[] = [];
   for (let i = 0; i < blocks.length; i++) {
     const h = snappyHeaderBytes(blocks[i]);
     if (h < 0) throw new RangeError(`snappy block ${i} has a malformed length header`);
+    headers.push(h);
     decoded += snappyDecodedLength(blocks[i]);
     elements += blocks[i].length - h;
   }
@@ -68,10 +70,7 @@ export function mergeSnappyBlocks(blocks: readonly Buffer[], scratch?: (size: nu
     }
     out[at++] = (n & 0x7f) | 0x80;
   }
-  for (const b of blocks) {
-    const h = snappyHeaderBytes(b);
-    at += b.copy(out, at, h);
-  }
+  for (let i = 0; i < blocks.length; i++) at += blocks[i].copy(out, at, headers[i]);
   return out;
 }
 

@@ -21,7 +21,8 @@ export type RejectReason =
   | 'unauthenticated'
   | 'forbidden'
   | 'foreign_cluster'
-  | 'over_quota';
+  | 'over_quota'
+  | 'bad_header';
 
 export class HttpError extends Error {
   override readonly name = 'HttpError';

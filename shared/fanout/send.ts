@@ -27,6 +27,11 @@ export interface SendOptions {
   userAgent: string;
   /** builds a Part for a sub-slice (used when an endpoint answers 413) */
   makePart(raw: Buffer): Part;
+  /**
+   * Cuts the send off early (the fan-out's straggler timeout): the request in flight is
+   * destroyed and the outcome is retryable, with the signal's reason (an Error) as its reason.
+   */
+  signal?: AbortSignal;
 }
 
 const MAX_REASON = 300;
@@ -73,19 +78,29 @@ interface Answer {
 
 class RequestTimeout extends Error {}
 
+/** Why a send was cut off by its signal. */
+class CutOff extends Error {}
+
 /**
- * One POST; rejects with RequestTimeout at `deadline`, or with the network error. It
- * settles only once the socket is done with `body` (written, or the request destroyed):
- * the caller may reuse the buffer as soon as it has the answer (shared/buffers/pool.ts).
+ * One POST; rejects with RequestTimeout at `deadline`, with CutOff when `signal` aborts,
+ * or with the network error. It settles only once the socket is done with `body`
+ * (written, or the request destroyed and closed): the caller may reuse the buffer as soon
+ * as it has the answer (shared/buffers/pool.ts).
  */
-function post(target: Target, headers: Record<string, string>, body: Buffer, deadline: number): Promise<Answer> {
+function post(target: Target, headers: Record<string, string>, body: Buffer, deadline: number, signal?: AbortSignal): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const wait = deadline - Date.now();
     if (wait <= 0) {
       reject(new RequestTimeout());
       return;
     }
+    if (signal?.aborted) {
+      reject(cutOffError(signal));
+      return;
+    }
     let settled = false;
+    // set once we destroy the request ourselves: it settles with this on 'close'
+    let cut: Error | undefined;
     const req = (target.https ? httpsRequest : httpRequest)({
       method: 'POST',
       hostname: target.hostname,
@@ -98,15 +113,29 @@ function post(target: Target, headers: Record<string, string>, body: Buffer, dea
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       fn();
     };
     let answered: Answer | undefined;
-    const timer = setTimeout(() => {
+    // Destroys the request and settles once it has closed: from then on nothing reads the
+    // body. An answer that came before the body was all written stands.
+    const cutOff = (err: Error): void => {
+      if (settled || cut) return;
+      cut = err;
+      clearTimeout(timer);
       req.destroy();
-      // an answer that came before the body was all written stands; the socket is gone now
-      settle(() => (answered ? resolve(answered) : reject(new RequestTimeout())));
-    }, wait);
-    const fail = (err: Error): void => settle(() => (answered ? resolve(answered) : reject(Object.assign(err, { reusedSocket: req.reusedSocket }))));
+    };
+    const timer = setTimeout(() => cutOff(new RequestTimeout()), wait);
+    const onAbort = (): void => cutOff(cutOffError(signal!));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('close', () => {
+      const err = cut;
+      if (err) settle(() => (answered ? resolve(answered) : reject(err)));
+    });
+    const fail = (err: Error): void => {
+      if (cut) return; // the error our own destroy() caused: 'close' settles
+      settle(() => (answered ? resolve(answered) : reject(Object.assign(err, { reusedSocket: req.reusedSocket }))));
+    };
     req.on('error', fail);
     req.on('response', (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;
@@ -144,6 +173,11 @@ function post(target: Target, headers: Record<string, string>, body: Buffer, dea
   });
 }
 
+function cutOffError(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return new CutOff(r instanceof Error ? r.message : String(r));
+}
+
 export async function sendToEndpoint(endpoint: Endpoint, parts: readonly Part[], opts: SendOptions): Promise<EndpointOutcome> {
   const deadline = Date.now() + opts.timeoutMs;
   const target = targetOf(endpoint.url);
@@ -168,16 +202,16 @@ export async function sendToEndpoint(endpoint: Endpoint, parts: readonly Part[],
     requests++;
     try {
       try {
-        res = await post(target, headers, body, deadline);
+        res = await post(target, headers, body, deadline, opts.signal);
       } catch (err) {
         // A kept-alive connection the server closed just as we reused it: the request
         // never reached it, so send once more on a fresh connection.
         const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean };
         if (!e.reusedSocket || (e.code !== 'ECONNRESET' && e.code !== 'EPIPE')) throw err;
-        res = await post(target, headers, body, deadline);
+        res = await post(target, headers, body, deadline, opts.signal);
       }
     } catch (err) {
-      const reason = err instanceof RequestTimeout ? `no answer within ${opts.timeoutMs} ms` : `network error: ${causeOf(err)}`;
+      const reason = err instanceof RequestTimeout ? `no answer within ${opts.timeoutMs} ms` : err instanceof CutOff ? err.message : `network error: ${causeOf(err)}`;
       return { kind: 'retryable', endpoint, reason, authProblem: false, requests, bytes };
     }
     const status = res.status;

@@ -6,7 +6,7 @@
 import { type RelayConfig, describeRelayConfig } from '../config/relay-config';
 import { type BufferPool, createBufferPool } from '../buffers/pool';
 import { HttpError } from '../errors';
-import { type FanoutAnswer, ONLY_ENDPOINTS_HEADER, answerFor, fanout, selectEndpoints } from '../fanout/fanout';
+import { EXCEPT_ENDPOINTS_HEADER, type FanoutAnswer, ONLY_ENDPOINTS_HEADER, STRAGGLER_TIMEOUT_HEADER, answerFor, fanout, parseStragglerTimeout, selectEndpoints } from '../fanout/fanout';
 import type { EndpointOutcome } from '../fanout/send';
 import { createCredential } from '../identity/credential';
 import { TokenError, type TokenSource, createTokenSource } from '../identity/token-source';
@@ -116,9 +116,16 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
     let rawLength: number | undefined;
     let original: Buffer | undefined;
     let samples: number;
+    let endpoints: readonly Endpoint[];
+    let stragglerTimeoutMs: number | undefined;
     try {
       checkWriteHeaders(input.header, target?.maxBodyBytes ?? cfg.sizes.maxBodyBytes);
+      stragglerTimeoutMs = parseStragglerTimeout(input.header(STRAGGLER_TIMEOUT_HEADER), cfg.upstreamTimeoutMs);
       if (callers) target = targets.get((await callers.resolve(input.header)).name)!;
+      endpoints = selectEndpoints(target.endpoints, input.header(ONLY_ENDPOINTS_HEADER), input.header(EXCEPT_ENDPOINTS_HEADER));
+      // every endpoint left out (the sender delivers to them another way): nothing to do here,
+      // so no quota taken, no body decoded, no token fetched
+      if (endpoints.length === 0) return { status: 204, headers: {}, body: '' };
       // An empty bucket refuses before the body is even decompressed: flooding is cheap to turn away.
       const wait = target.bucket?.waitSeconds() ?? 0;
       if (wait > 0) throw new HttpError(429, 'over_quota', `tenant "${target.tenant}" is over its ${target.samplesPerSecond} samples/s quota; retry after ${wait} s`, wait);
@@ -176,12 +183,12 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
       return { status: 503, headers: { 'retry-after': '5' }, body: `relay cannot get a token yet, retry: ${err.message}` };
     }
 
-    const endpoints = selectEndpoints(target.endpoints, input.header(ONLY_ENDPOINTS_HEADER));
     const outcomes = await fanout(endpoints, { raw, rawLength, original, samples }, {
       maxUpstreamBytes: cfg.sizes.maxUpstreamBytes,
       timeoutMs: cfg.upstreamTimeoutMs,
       userAgent: USER_AGENT,
       token,
+      stragglerTimeoutMs,
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     reportEndpointProblems(outcomes, target);

@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { createFunctionHost } from '../../dev/function-host';
 import { type RunningRelay, startRelayHost } from '../../dev/relay-host';
 import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
+import { endpointId } from '../../shared/fanout/endpoints';
 import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
 import { loadFixtures, repoRoot } from '../helpers/repo';
 
@@ -40,6 +41,20 @@ describe('relay host over HTTP', () => {
     assert.equal(ws.requests.length, 1);
     const viaCode = await post('/api/v1/write?code=dev-key-123');
     assert.equal(viaCode.status, 204);
+  });
+
+  test('the relay headers pass through the host: Except leaves endpoints out, a bad straggler timeout → 400', async () => {
+    const before = ws.requests.length;
+    const key = { 'x-functions-key': 'dev-key-123' };
+    const none = await post('/api/v1/write', { ...key, 'X-Relay-Except-Endpoints': endpointId(ws.url) });
+    assert.equal(none.status, 204, await none.text());
+    assert.equal(ws.requests.length, before, 'the only endpoint was left out: nothing sent');
+    const bad = await post('/api/v1/write', { ...key, 'X-Relay-Straggler-Timeout': 'soon' });
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /X-Relay-Straggler-Timeout "soon" is not a positive integer/);
+    const ok = await post('/api/v1/write', { ...key, 'X-Relay-Straggler-Timeout': '2000' });
+    assert.equal(ok.status, 204, await ok.text());
+    assert.equal(ws.requests.length, before + 1);
   });
 
   test('a missing or wrong function key → 401', async () => {

@@ -2,16 +2,53 @@
 // managed-identity endpoint and an emulated workspace, points the relay at them through
 // the same settings Azure provides (IDENTITY_ENDPOINT/IDENTITY_HEADER, INGESTION_URL), and
 // serves the Function's handlers on PORT (7071). Point Prometheus's remote_write at it.
+// Dev settings, not product settings (so not in shared/config/settings.ts): PORT,
+// WORKSPACE_EMULATOR_PORT, and WORKSPACE_EMULATOR_MAX_AGE / _MAX_REQUESTS_PER_MINUTE, which
+// loosen the emulated workspace's Azure rules (defaults: Azure's 20 min and 15 000).
 
 import { randomBytes } from 'node:crypto';
 import { startIdentityEmulator } from './emulators/identity-endpoint';
-import { startWorkspaceEmulator } from './emulators/workspace';
+import { ConfigProblem, parseDuration, parsePositiveInt } from '../shared/config/parse';
+import { ConfigError } from '../shared/config/relay-config';
+import { createLogger } from '../shared/observability/log';
+import { type WorkspaceEmulatorOptions, startWorkspaceEmulator } from './emulators/workspace';
 import { exitOnConfigError, startRelayHost } from './relay-host';
 
+/** The emulated workspace's Azure rules from the environment; unset: Azure's. */
+export function workspaceRulesFromEnv(env: NodeJS.ProcessEnv): Pick<WorkspaceEmulatorOptions, 'maxAgeMs' | 'maxRequestsPerMinute'> {
+  const problems: string[] = [];
+  const read = <T>(name: string, parse: (raw: string) => T): T | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    try {
+      return parse(raw);
+    } catch (err) {
+      if (!(err instanceof ConfigProblem)) throw err;
+      problems.push(`${name}: ${err.message}`);
+      return undefined;
+    }
+  };
+  const out = {
+    maxAgeMs: read('WORKSPACE_EMULATOR_MAX_AGE', parseDuration),
+    maxRequestsPerMinute: read('WORKSPACE_EMULATOR_MAX_REQUESTS_PER_MINUTE', parsePositiveInt),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out;
+}
+
 async function main(): Promise<void> {
+  const rules = workspaceRulesFromEnv(process.env);
   const key = randomBytes(32);
   const identity = await startIdentityEmulator({ key });
-  const workspace = await startWorkspaceEmulator({ key, audience: 'https://monitor.azure.com', port: Number(process.env.WORKSPACE_EMULATOR_PORT ?? 9091), name: 'emulated-workspace' });
+  const log = createLogger();
+  const workspace = await startWorkspaceEmulator({
+    key,
+    audience: 'https://monitor.azure.com',
+    port: Number(process.env.WORKSPACE_EMULATOR_PORT ?? 9091),
+    name: 'emulated-workspace',
+    ...rules,
+    warn: (m) => log.warn(m),
+  });
   Object.assign(process.env, identity.env(), {
     INGESTION_URL: workspace.url,
     IDENTITY_TYPE: 'systemAssigned',
@@ -28,6 +65,7 @@ async function main(): Promise<void> {
       `  remote_write url:   ${relay.url}/api/v1/write`,
       `  health:             ${relay.url}/api/health`,
       `  received data:      ${base}/emulator/summary  and  ${base}/emulator/series?match=up`,
+      `  dropped as Azure:   ${base}/emulator/metrics  (older than ${fmtMinutes(rules.maxAgeMs ?? 20 * 60_000)} or out of order: answered 2xx, then dropped)`,
       '  Ctrl+C stops it.',
       '',
     ].join('\n') + '\n',
@@ -41,4 +79,8 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop());
 }
 
-main().catch(exitOnConfigError);
+function fmtMinutes(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
+}
+
+if (require.main === module) main().catch(exitOnConfigError);

@@ -204,7 +204,8 @@ export class Topology {
 
   async workspaceUp(name: WorkspaceName): Promise<void> {
     const w = this.workspace(name);
-    w.emu = await startWorkspaceEmulator(w.opts);
+    // Continues from the closed emulator: Azure keeps what it ingested (and the drop counts) across an outage.
+    w.emu = await startWorkspaceEmulator({ ...w.opts, continueFrom: w.emu });
     w.down = false;
   }
 

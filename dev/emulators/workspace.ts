@@ -1,16 +1,24 @@
 // Emulates an Azure Monitor workspace's metrics ingestion endpoint: a remote-write 1.0
 // receiver that checks the bearer token (issued by the identity emulator), decodes what
 // it receives bit-exact, keeps it in memory for inspection, and answers like Azure:
-// 200 on success, 401/403 for token problems, 422 when every sample was a duplicate.
+// 200 on success, 401/403 for token problems, 422 when every sample was a duplicate,
+// 429 past 15 000 requests per minute (Azure's per-DCE limit; no Retry-After, as Azure).
 // Faults can be injected (status, Retry-After, delay) to test the relay's retry paths.
+//
+// Like Azure it is unkind after answering 2xx (ingest-rules.ts): samples more than 20
+// minutes old or in the future, duplicates, and samples older than the newest already
+// ingested for their series are dropped silently, and counted by reason (summary().dropped,
+// GET /emulator/metrics) so tests see what Azure would have kept.
 //
 // Proxy mode (`forwardTo`, used by the end-to-end test): after the same token, header and
 // fault checks, the body goes unchanged to a real store's remote-write receiver
 // (VictoriaMetrics, Prometheus --web.enable-remote-write-receiver) and its answer comes
 // back: 2xx → 200 as Azure answers, 4xx/5xx passed through, no answer → 502. Nothing is
-// decoded into memory then; `requests` still records every POST (samples counted).
+// stored in memory then, but each request the store accepted is decoded and judged as
+// Azure would, keeping only each series' recent timestamps, so the drop counts hold too.
+// `requests` still records every POST (samples counted).
 //
-// Inspect: GET /emulator/summary, GET /emulator/series?match=<metric>
+// Inspect: GET /emulator/summary, GET /emulator/series?match=<metric>, GET /emulator/metrics
 
 import { createHash } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
@@ -18,8 +26,9 @@ import type { AddressInfo } from 'node:net';
 import { uncompressSync } from 'snappy';
 import { countSamples } from '../../shared/remote-write/count';
 import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import { type Float64Bits, type Label, type MetricMetadata, isStaleMarker } from '../../shared/remote-write/types';
+import { type Float64Bits, type Label, type MetricMetadata, type WriteRequest, isStaleMarker } from '../../shared/remote-write/types';
 import { verifyToken } from './emulator-token';
+import { AZURE_WINDOW, DROP_REASONS, type DropReason, type IngestWindow, type RateWindow, type Timeline, admit, ingest, judge, rateWindow } from './ingest-rules';
 
 export const INGESTION_PATH = '/dataCollectionRules/dcr-emulated/streams/Microsoft-PrometheusMetrics/api/v1/write';
 
@@ -56,7 +65,23 @@ export interface WorkspaceEmulatorOptions {
   forwardTo?: string;
   /** proxy mode: longest wait for the store's answer (default 30 s); then 504 */
   forwardTimeoutMs?: number;
+  /** samples older than now - maxAgeMs are dropped after a 2xx (default 20 min, Azure's OldData); Infinity: never */
+  maxAgeMs?: number;
+  /** samples newer than now + maxFutureMs are dropped after a 2xx (default 20 min, Azure's InvalidTimeRange) */
+  maxFutureMs?: number;
+  /** requests per sliding 60 s window, then 429 (default 15 000, Azure's per-DCE limit); Infinity: no limit */
+  maxRequestsPerMinute?: number;
+  /** where the one warning per drop reason goes (default: stderr) */
+  warn?: (message: string) => void;
+  /**
+   * A closed emulator to continue from (a workspace "down" then "up"): its stored series,
+   * metadata, per-series timelines and counters carry over, as Azure does not forget what it
+   * ingested. `requests` starts empty.
+   */
+  continueFrom?: WorkspaceEmulator;
 }
+
+export type DropCounts = Record<DropReason, number>;
 
 export interface WorkspaceEmulator {
   server: Server;
@@ -68,6 +93,14 @@ export interface WorkspaceEmulator {
   /** every POST received, with its outcome */
   requests: { status: number; bytes: number; sha256: string; samples: number; userAgent?: string; auth?: string }[];
   fault?: Fault;
+  /** per series (seriesKey): the timestamps ingested inside the window, in both modes */
+  timelines: Map<string, Timeline>;
+  /** samples (and histogram samples) received but not ingested, by reason */
+  dropped: DropCounts;
+  /** requests answered 429 for passing maxRequestsPerMinute */
+  throttled: number;
+  /** samples (and histogram samples) ingested */
+  ingested: number;
   summary(): WorkspaceSummary;
   close(): Promise<void>;
 }
@@ -82,6 +115,12 @@ export interface WorkspaceSummary {
   histograms: number;
   exemplars: number;
   metadata: number;
+  /** samples and histogram samples ingested (in proxy mode too) */
+  ingested: number;
+  /** samples and histogram samples Azure would not have kept, by reason (proxy mode too) */
+  dropped: DropCounts;
+  /** requests answered 429 (past maxRequestsPerMinute) */
+  throttled: number;
 }
 
 export function seriesKey(labels: readonly Label[]): string {
@@ -96,9 +135,13 @@ export async function startWorkspaceEmulator(opts: WorkspaceEmulatorOptions = {}
     server: undefined as unknown as Server,
     name: opts.name ?? 'workspace',
     url: '',
-    series: new Map(),
-    metadata: new Map(),
+    series: opts.continueFrom?.series ?? new Map(),
+    metadata: opts.continueFrom?.metadata ?? new Map(),
     requests: [],
+    timelines: opts.continueFrom?.timelines ?? new Map(),
+    dropped: opts.continueFrom?.dropped ?? { outOfOrder: 0, tooOld: 0, tooNew: 0, duplicate: 0 },
+    throttled: opts.continueFrom?.throttled ?? 0,
+    ingested: opts.continueFrom?.ingested ?? 0,
     summary: () => summarize(emu),
     close: () => new Promise((ok) => {
       emu.server.close(() => ok());
@@ -106,8 +149,15 @@ export async function startWorkspaceEmulator(opts: WorkspaceEmulatorOptions = {}
     }),
   };
 
+  const ctx: Context = {
+    emu,
+    opts,
+    window: { maxAgeMs: opts.maxAgeMs ?? AZURE_WINDOW.maxAgeMs, maxFutureMs: opts.maxFutureMs ?? AZURE_WINDOW.maxFutureMs },
+    rate: rateWindow(opts.maxRequestsPerMinute ?? 15_000),
+    warned: new Set(),
+  };
   emu.server = createServer((req, res) => {
-    void handle(emu, opts, req, res).catch((err: Error) => {
+    void handle(ctx, req, res).catch((err: Error) => {
       if (!res.headersSent) res.writeHead(500);
       res.end(err.message);
     });
@@ -117,7 +167,17 @@ export async function startWorkspaceEmulator(opts: WorkspaceEmulatorOptions = {}
   return emu;
 }
 
-async function handle(emu: WorkspaceEmulator, opts: WorkspaceEmulatorOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+interface Context {
+  emu: WorkspaceEmulator;
+  opts: WorkspaceEmulatorOptions;
+  window: IngestWindow;
+  rate: RateWindow;
+  /** drop reasons already warned about */
+  warned: Set<DropReason>;
+}
+
+async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { emu, opts } = ctx;
   const url = new URL(req.url ?? '/', 'http://localhost');
   const send = (status: number, body = '', headers: Record<string, string> = {}): void => {
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
@@ -130,6 +190,10 @@ async function handle(emu: WorkspaceEmulator, opts: WorkspaceEmulatorOptions, re
   if (req.method === 'GET' && url.pathname === '/emulator/series') {
     res.writeHead(200, { 'content-type': 'application/json' });
     return void res.end(JSON.stringify(listSeries(emu, url.searchParams.get('match') ?? undefined), null, 2));
+  }
+  if (req.method === 'GET' && url.pathname === '/emulator/metrics') {
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+    return void res.end(metricsText(emu));
   }
   if (req.method !== 'POST' || url.pathname !== INGESTION_PATH) return send(404, 'not an ingestion endpoint');
 
@@ -146,6 +210,10 @@ async function handle(emu: WorkspaceEmulator, opts: WorkspaceEmulatorOptions, re
   if (fault && fault.status > 0) {
     return answer(fault.status, fault.body ?? `emulated fault ${fault.status}`, fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {});
   }
+  if (!admit(ctx.rate, Date.now())) {
+    emu.throttled++;
+    return answer(429, `throttled: more than ${ctx.rate.limit} requests in the last minute (the data collection endpoint's limit)`);
+  }
   if (!body) return answer(413, 'request too large');
   if (opts.key) {
     const auth = req.headers.authorization ?? '';
@@ -159,7 +227,10 @@ async function handle(emu: WorkspaceEmulator, opts: WorkspaceEmulatorOptions, re
   if (opts.forwardTo) {
     const forwarded = await forward(opts.forwardTo, body, req, opts.forwardTimeoutMs ?? 30_000);
     record.samples = forwarded.samples;
-    return answer(forwarded.status, forwarded.text);
+    answer(forwarded.status, forwarded.text);
+    // What the store accepted, Azure would have judged sample by sample: count its drops.
+    if (forwarded.status === 200 && forwarded.decoded) applyRules(ctx, forwarded.decoded, false);
+    return;
   }
   let decoded;
   try {
@@ -167,34 +238,92 @@ async function handle(emu: WorkspaceEmulator, opts: WorkspaceEmulatorOptions, re
   } catch (err) {
     return answer(400, `cannot decode: ${(err as Error).message}`);
   }
-  let fresh = 0;
-  let total = 0;
-  for (const ts of decoded.timeseries) {
-    const key = seriesKey(ts.labels);
-    let s = emu.series.get(key);
-    if (!s) {
-      s = { labels: ts.labels, samples: new Map(), histograms: 0, exemplars: 0 };
-      emu.series.set(key, s);
-    }
-    for (const sample of ts.samples) {
-      total++;
-      if (!s.samples.has(sample.timestamp)) fresh++;
-      s.samples.set(sample.timestamp, sample.value);
-    }
-    s.histograms += ts.histograms.length;
-    s.exemplars += ts.exemplars.length;
-  }
-  for (const m of decoded.metadata) emu.metadata.set(m.metricFamilyName, m);
+  const total = decoded.timeseries.reduce((n, ts) => n + ts.samples.length + ts.histograms.length, 0);
   record.samples = total;
-  if (total > 0 && fresh === 0) return answer(422, 'duplicate time series: every sample was already received');
+  if (total > 0 && allDuplicates(ctx, decoded)) {
+    // Azure's 422 (duplicate time series); nothing is stored, the samples count as duplicates.
+    countDrop(ctx, 'duplicate', total);
+    return answer(422, 'duplicate time series: every sample was already received');
+  }
+  // Azure answers before it judges the samples: the sender sees success whatever is dropped.
   answer(200);
+  applyRules(ctx, decoded, true);
+}
+
+/** True if every sample of the request was already ingested (or repeats an earlier one in it). */
+function allDuplicates(ctx: Context, req: WriteRequest): boolean {
+  const now = Date.now();
+  const seen = new Map<string, Set<number>>();
+  for (const ts of req.timeseries) {
+    const key = seriesKey(ts.labels);
+    const timeline = ctx.emu.timelines.get(key);
+    let mine = seen.get(key);
+    if (!mine) seen.set(key, (mine = new Set()));
+    for (const t of [...ts.samples.map((s) => s.timestamp), ...ts.histograms.map((h) => h.timestamp)]) {
+      const ms = Number(t);
+      if (!mine.has(ms) && judge(timeline, ms, now, ctx.window) !== 'duplicate') return false;
+      mine.add(ms);
+    }
+  }
+  return true;
+}
+
+/** Judges every sample of an accepted request in request order; stores what is ingested if `store`. */
+function applyRules(ctx: Context, req: WriteRequest, store: boolean): void {
+  const { emu, window } = ctx;
+  const now = Date.now();
+  for (const ts of req.timeseries) {
+    const key = seriesKey(ts.labels);
+    let timeline = emu.timelines.get(key);
+    let stored = store ? emu.series.get(key) : undefined;
+    const take = (t: bigint): boolean => {
+      const ms = Number(t);
+      const reason = judge(timeline, ms, now, window);
+      if (reason) {
+        countDrop(ctx, reason, 1);
+        return false;
+      }
+      if (!timeline) emu.timelines.set(key, (timeline = { times: [] }));
+      ingest(timeline, ms, now, window);
+      emu.ingested++;
+      if (store && !stored) emu.series.set(key, (stored = { labels: ts.labels, samples: new Map(), histograms: 0, exemplars: 0 }));
+      return true;
+    };
+    for (const sample of ts.samples) {
+      if (take(sample.timestamp)) stored?.samples.set(sample.timestamp, sample.value);
+    }
+    for (const h of ts.histograms) {
+      if (take(h.timestamp) && stored) stored.histograms++;
+    }
+    if (stored) stored.exemplars += ts.exemplars.length;
+  }
+  if (store) for (const m of req.metadata) emu.metadata.set(m.metricFamilyName, m);
+}
+
+const REASON_TEXT: Record<DropReason, string> = {
+  outOfOrder: 'older than the newest sample already ingested for their series (Azure: OutOfOrder)',
+  tooOld: 'older than the ingestion window (Azure: OldData)',
+  tooNew: 'too far in the future (Azure: InvalidTimeRange)',
+  duplicate: 'already ingested (Azure: Duplicate)',
+};
+
+function countDrop(ctx: Context, reason: DropReason, n: number): void {
+  ctx.emu.dropped[reason] += n;
+  if (ctx.warned.has(reason)) return;
+  ctx.warned.add(reason);
+  const window = reason === 'tooOld' ? ` (${ctx.window.maxAgeMs / 60_000} min)` : reason === 'tooNew' ? ` (${ctx.window.maxFutureMs / 60_000} min)` : '';
+  const text = `workspace emulator ${ctx.emu.name}: dropping samples ${REASON_TEXT[reason]}${window}, as Azure does after answering 2xx; counts in /emulator/summary (dropped.${reason}) and /emulator/metrics. Warned once.`;
+  (ctx.opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(text);
 }
 
 /** Proxy mode: the body, unchanged, to the store; its answer mapped as Azure would answer. */
-async function forward(target: string, body: Buffer, req: IncomingMessage, timeoutMs: number): Promise<{ status: number; text: string; samples: number }> {
+async function forward(target: string, body: Buffer, req: IncomingMessage, timeoutMs: number): Promise<{ status: number; text: string; samples: number; decoded?: WriteRequest }> {
   let samples = 0;
+  let decoded: WriteRequest | undefined;
   try {
-    samples = countSamples(uncompressSync(body, { asBuffer: true }) as Buffer);
+    const raw = uncompressSync(body, { asBuffer: true }) as Buffer;
+    samples = countSamples(raw);
+    decoded = decodeWriteRequest(raw);
   } catch {
     // not ours to judge: the store answers for the data
   }
@@ -214,7 +343,7 @@ async function forward(target: string, body: Buffer, req: IncomingMessage, timeo
     return { status: 502, text: `store unreachable: ${e.cause?.code ?? e.cause?.message ?? e.message ?? String(err)}`, samples };
   }
   const text = (await res.text().catch(() => '')).slice(0, 1000);
-  if (res.status >= 200 && res.status < 300) return { status: 200, text: '', samples };
+  if (res.status >= 200 && res.status < 300) return { status: 200, text: '', samples, decoded };
   return { status: res.status, text: text || `store answered ${res.status}`, samples };
 }
 
@@ -256,7 +385,27 @@ function summarize(emu: WorkspaceEmulator): WorkspaceSummary {
     histograms,
     exemplars,
     metadata: emu.metadata.size,
+    ingested: emu.ingested,
+    dropped: { ...emu.dropped },
+    throttled: emu.throttled,
   };
+}
+
+const METRIC_REASON: Record<DropReason, string> = { outOfOrder: 'out_of_order', tooOld: 'too_old', tooNew: 'too_new', duplicate: 'duplicate' };
+
+function metricsText(emu: WorkspaceEmulator): string {
+  return [
+    '# HELP workspace_emulator_dropped_samples_total Samples received but not ingested, as Azure Monitor would drop them.',
+    '# TYPE workspace_emulator_dropped_samples_total counter',
+    ...DROP_REASONS.map((r) => `workspace_emulator_dropped_samples_total{reason="${METRIC_REASON[r]}"} ${emu.dropped[r]}`),
+    '# HELP workspace_emulator_throttled_requests_total Requests answered 429 past the requests-per-minute limit.',
+    '# TYPE workspace_emulator_throttled_requests_total counter',
+    `workspace_emulator_throttled_requests_total ${emu.throttled}`,
+    '# HELP workspace_emulator_ingested_samples_total Samples and histogram samples ingested.',
+    '# TYPE workspace_emulator_ingested_samples_total counter',
+    `workspace_emulator_ingested_samples_total ${emu.ingested}`,
+    '',
+  ].join('\n');
 }
 
 function listSeries(emu: WorkspaceEmulator, match: string | undefined): unknown[] {

@@ -16,6 +16,7 @@ import { type RunningRelay, startRelayHost } from '../../dev/relay-host';
 import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
 import { endpointId } from '../../shared/fanout/endpoints';
 import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
+import { shiftBodyToNow } from '../helpers/fresh';
 import { loadFixtures, repoRoot } from '../helpers/repo';
 
 const fixture = loadFixtures()[0];
@@ -24,7 +25,9 @@ describe('relay host over HTTP', () => {
   let ws: WorkspaceEmulator;
   let host: RunningRelay;
   before(async () => {
-    ws = await startWorkspaceEmulator();
+    // These tests post a capture from 2026-11 or earlier and check what is forwarded, not
+    // Azure's 20-minute window, so the emulator keeps old samples instead of dropping them.
+    ws = await startWorkspaceEmulator({ maxAgeMs: Infinity, maxFutureMs: Infinity });
     host = await startRelayHost({ INGESTION_URL: ws.url, IDENTITY_TYPE: 'none', DEV_FUNCTION_KEY: 'dev-key-123', PUBLISH_LOG_INTERVAL: '1h' }, 0);
   });
   after(async () => {
@@ -181,17 +184,47 @@ describe('processes', () => {
     }
   });
 
-  test('npm start runs on embedded defaults: emulated identity and workspace, data visible', async () => {
+  test('npm start runs on embedded defaults: emulated identity and workspace, data visible; old data dropped as Azure does, and said so', async () => {
     const p = run('dev/start.js', { PORT: '0', WORKSPACE_EMULATOR_PORT: '0' }, mkTmp(dirs));
+    const [, writeUrl] = await waitFor(p.out, /remote_write url:\s+(\S+)/);
+    const [, summaryUrl] = await waitFor(p.out, /received data:\s+(\S+)/);
+    const [, metricsUrl] = await waitFor(p.out, /dropped as Azure:\s+(\S+)/);
+    const write = (body: Buffer): Promise<Response> => fetch(writeUrl, { method: 'POST', headers: REMOTE_WRITE_HEADERS, body });
+    const fresh = await write(shiftBodyToNow(fixture.body));
+    assert.equal(fresh.status, 204, await fresh.text());
+    type Summary = { samples: number; accepted: number; dropped: { tooOld: number; outOfOrder: number } };
+    let summary = (await (await fetch(summaryUrl)).json()) as Summary;
+    assert.equal(summary.accepted, 1);
+    assert.equal(summary.samples, 500);
+    // The capture as it is (2026-11 or earlier): accepted, then dropped as Azure's OldData.
+    const old = await write(fixture.body);
+    assert.equal(old.status, 204, await old.text());
+    summary = (await (await fetch(summaryUrl)).json()) as Summary;
+    assert.equal(summary.accepted, 2);
+    assert.equal(summary.samples, 500);
+    assert.equal(summary.dropped.tooOld, 500);
+    assert.match(await (await fetch(metricsUrl)).text(), /^workspace_emulator_dropped_samples_total\{reason="too_old"\} 500$/m);
+    await waitFor(p.out, /level=warn msg="workspace emulator emulated-workspace: dropping samples older than the ingestion window/);
+    p.child.kill('SIGINT');
+    assert.equal(await p.exited, 0);
+  });
+
+  test('npm start: WORKSPACE_EMULATOR_MAX_AGE loosens the window; a bad value exits with what is wrong', async () => {
+    const p = run('dev/start.js', { PORT: '0', WORKSPACE_EMULATOR_PORT: '0', WORKSPACE_EMULATOR_MAX_AGE: '100000d' }, mkTmp(dirs));
     const [, writeUrl] = await waitFor(p.out, /remote_write url:\s+(\S+)/);
     const [, summaryUrl] = await waitFor(p.out, /received data:\s+(\S+)/);
     const res = await fetch(writeUrl, { method: 'POST', headers: REMOTE_WRITE_HEADERS, body: fixture.body });
     assert.equal(res.status, 204, await res.text());
-    const summary = (await (await fetch(summaryUrl)).json()) as { samples: number; accepted: number };
-    assert.equal(summary.accepted, 1);
+    const summary = (await (await fetch(summaryUrl)).json()) as { samples: number; dropped: { tooOld: number } };
     assert.equal(summary.samples, 500);
+    assert.equal(summary.dropped.tooOld, 0);
     p.child.kill('SIGINT');
     assert.equal(await p.exited, 0);
+
+    const bad = run('dev/start.js', { PORT: '0', WORKSPACE_EMULATOR_PORT: '0', WORKSPACE_EMULATOR_MAX_AGE: '20', WORKSPACE_EMULATOR_MAX_REQUESTS_PER_MINUTE: 'many' }, mkTmp(dirs));
+    assert.equal(await bad.exited, 2);
+    assert.match(bad.out(), /WORKSPACE_EMULATOR_MAX_AGE: "20" is not a duration/);
+    assert.match(bad.out(), /WORKSPACE_EMULATOR_MAX_REQUESTS_PER_MINUTE: "many" is not a positive whole number/);
   });
 });
 

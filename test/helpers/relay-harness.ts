@@ -11,7 +11,7 @@ import { type PublishLog, createPublishLog } from '../../shared/observability/pu
 import { type Telemetry, noTelemetry } from '../../shared/observability/telemetry';
 import { type Relay, createRelay } from '../../shared/relay/relay';
 import { type IdentityEmulator, startIdentityEmulator } from '../../dev/emulators/identity-endpoint';
-import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
+import { type WorkspaceEmulator, type WorkspaceEmulatorOptions, startWorkspaceEmulator } from '../../dev/emulators/workspace';
 
 const KEY = randomBytes(32);
 let identity: Promise<IdentityEmulator> | undefined;
@@ -42,7 +42,18 @@ export interface HarnessOptions {
   /** settings; a function gets the started workspaces (e.g. to build a tenant table) */
   env?: Record<string, string> | ((workspaces: WorkspaceEmulator[]) => Record<string, string>);
   telemetry?: Telemetry;
+  /**
+   * Options for every workspace emulator, over the harness's defaults. Those lift Azure's
+   * 20-minute window (maxAgeMs/maxFutureMs: Infinity): these tests are about what the relay
+   * forwards, and most send the captured fixtures (Prometheus 2.42, 2026-11 or earlier) or
+   * small fixed timestamps, which Azure would drop as too old after answering 2xx. Order,
+   * duplicate and rate rules stay as Azure's. Pass { maxAgeMs: 20 * 60_000 } to get Azure's window.
+   */
+  workspace?: Partial<WorkspaceEmulatorOptions>;
 }
+
+/** See HarnessOptions.workspace. */
+export const ANY_TIME: Pick<WorkspaceEmulatorOptions, 'maxAgeMs' | 'maxFutureMs'> = { maxAgeMs: Infinity, maxFutureMs: Infinity };
 
 export const REMOTE_WRITE_HEADERS = {
   'content-encoding': 'snappy',
@@ -55,7 +66,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const id = await sharedIdentity();
   const workspaces: WorkspaceEmulator[] = [];
   for (let i = 0; i < (opts.workspaces ?? 2); i++) {
-    workspaces.push(await startWorkspaceEmulator({ key: KEY, audience: 'https://monitor.azure.com', name: `ws${i}` }));
+    workspaces.push(await startWorkspaceEmulator({ key: KEY, audience: 'https://monitor.azure.com', name: `ws${i}`, ...ANY_TIME, ...opts.workspace }));
   }
   const env = {
     INGESTION_URL: workspaces.map((w) => w.url).join(','),

@@ -14,6 +14,13 @@ import { repoRoot } from '../helpers/repo';
 
 export const SAMPLES_PER_REQUEST = 500;
 
+/**
+ * Generated timestamps start at this run's start, not at a fixed date: the workspace
+ * emulator drops samples more than 20 minutes old as Azure does, and these tests must see
+ * Azure's out-of-order and duplicate rules on current data.
+ */
+const RUN_START_MS = BigInt(Date.now());
+
 export interface Generated {
   body: Buffer;
   raw: Buffer;
@@ -29,7 +36,7 @@ export interface Generated {
 export function generateRequest(n: number, opts: { run?: string; series?: number; perSeries?: number; extraLabels?: Label[] } = {}): Generated {
   const series = opts.series ?? 50;
   const perSeries = opts.perSeries ?? SAMPLES_PER_REQUEST / series;
-  const base = 1_700_000_000_000n + BigInt(n) * BigInt(perSeries);
+  const base = RUN_START_MS + BigInt(n) * BigInt(perSeries);
   const timeseries: TimeSeries[] = [];
   for (let s = 0; s < series; s++) {
     const labels: Label[] = [

@@ -8,12 +8,16 @@
 // the JS validator on every fixture, random requests and the fuzz corpus.
 
 #include <node_api.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DEFER 0
 #define VALID 1
+
+/* What native.ts expects (exports.version): 2 added the sample time range to scan's output. */
+#define FASTPATH_VERSION 2
 
 /* Working buffers, reused between calls. Thread-local: worker threads that load the module
    each get their own (freed by an environment cleanup hook); a buffer grown past
@@ -225,12 +229,13 @@ typedef struct {
 #define NO_INSERT ((size_t)-1)
 
 /*
- * One TimeSeries payload [p, end); adds its samples; DEFER on anything off the fast path.
+ * One TimeSeries payload [p, end); adds its samples and folds their timestamps into
+ * [*tmin, *tmax]; DEFER on anything off the fast path.
  * *insert_at: NO_INSERT, or (a cluster label is configured and missing) where its field
  * goes: before the first label named after "cluster", else after the last label — as the
  * JS rewrite splices it, which needs the labels to come first, together.
  */
-static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, double *samples, size_t *insert_at) {
+static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, double *samples, int64_t *tmin, int64_t *tmax, size_t *insert_at) {
   uint32_t labels = 0;
   int has_name = 0, has_cluster = 0, sample_seen = 0, contiguous = 1;
   const uint8_t *prev = NULL;
@@ -270,23 +275,30 @@ static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, d
       prev_len = nl;
     } else if (tag == 0x12) {
       sample_seen = 1;
-      /* Sample: value (0x09, fixed64) and timestamp (0x10, varint), nothing else */
+      /* Sample: value (0x09, fixed64) and timestamp (0x10, int64 varint: the last one if
+         repeated, 0 if absent; bits past 64 dropped, as decoders do), nothing else */
       size_t q = p;
+      uint64_t ts = 0;
       while (q < fend) {
         uint8_t t = b[q++];
         if (t == 0x09) {
           if (fend - q < 8) return DEFER;
           q += 8;
         } else if (t == 0x10) {
-          int i = 0;
-          for (;; i++) {
+          uint64_t v = 0;
+          for (int i = 0;; i++) {
             if (i == 10 || q >= fend) return DEFER;
-            if (b[q++] < 0x80) break;
+            uint8_t c = b[q++];
+            v |= (uint64_t)(c & 0x7f) << (7 * i);
+            if (c < 0x80) break;
           }
+          ts = v;
         } else {
           return DEFER;
         }
       }
+      if ((int64_t)ts < *tmin) *tmin = (int64_t)ts;
+      if ((int64_t)ts > *tmax) *tmax = (int64_t)ts;
       *samples += 1;
     } else {
       return DEFER; /* exemplars, histograms, unknown fields */
@@ -506,7 +518,8 @@ static void cleanup(void *arg) {
 
 /*
  * scan(block, maxDecoded, limits: Uint32Array[4], cluster: Buffer|null, enforce: bool,
- *      out: Float64Array[3], clusterField: Buffer|null, alloc?: (n) => Buffer)
+ *      out: Float64Array[5], clusterField: Buffer|null, alloc?: (n) => Buffer)
+ *   out: series, samples, decoded length, oldest and newest sample time.
  *   → true: valid, forward the block as it is; a Buffer: valid once the cluster field is
  *     added where series lack it, and this is that request as a snappy block; false: defer.
  *   With alloc, that Buffer is alloc(length) (the relay leases it from its pool) rather
@@ -532,8 +545,8 @@ static napi_value scan_request(napi_env env, napi_callback_info info) {
   if (argc < 6 || napi_get_buffer_info(env, argv[0], (void **)&block, &block_len) != napi_ok ||
       napi_get_value_double(env, argv[1], &max_decoded) != napi_ok ||
       napi_get_typedarray_info(env, argv[2], &ty, &limits_len, (void **)&limits, &ab, &byte_off) != napi_ok || ty != napi_uint32_array || limits_len < 4 ||
-      napi_get_typedarray_info(env, argv[5], &ty, &out_len, (void **)&out, &ab, &byte_off) != napi_ok || ty != napi_float64_array || out_len < 3) {
-    napi_throw_type_error(env, NULL, "scan(block, maxDecoded, Uint32Array[4], cluster, enforce, Float64Array[3])");
+      napi_get_typedarray_info(env, argv[5], &ty, &out_len, (void **)&out, &ab, &byte_off) != napi_ok || ty != napi_float64_array || out_len < 5) {
+    napi_throw_type_error(env, NULL, "scan(block, maxDecoded, Uint32Array[4], cluster, enforce, Float64Array[5])");
     return NULL;
   }
   r.max_labels = limits[0];
@@ -570,6 +583,7 @@ static napi_value scan_request(napi_env env, napi_callback_info info) {
       const uint8_t *b = scratch;
       size_t n = (size_t)want, p = 0;
       double series = 0, samples = 0;
+      int64_t tmin = INT64_MAX, tmax = INT64_MIN;
       ok = VALID;
       while (p < n) {
         size_t begin = p, len, at;
@@ -577,7 +591,7 @@ static napi_value scan_request(napi_env env, napi_callback_info info) {
           ok = DEFER; /* metadata, unknown fields, or malformed: the JS path */
           break;
         }
-        if (scan_series(b, p, p + len, &r, &samples, &at) != VALID || (at != NO_INSERT && (field == NULL || !add_insert(&n_edits, &h, &shift, begin, p, len, at, field_len)))) {
+        if (scan_series(b, p, p + len, &r, &samples, &tmin, &tmax, &at) != VALID || (at != NO_INSERT && (field == NULL || !add_insert(&n_edits, &h, &shift, begin, p, len, at, field_len)))) {
           ok = DEFER;
           break;
         }
@@ -589,6 +603,9 @@ static napi_value scan_request(napi_env env, napi_callback_info info) {
         out[0] = series;
         out[1] = samples;
         out[2] = (double)want;
+        /* as the JS validator reports them: doubles (rounded past 2^53), ±Infinity for none */
+        out[3] = samples > 0 ? (double)tmin : INFINITY;
+        out[4] = samples > 0 ? (double)tmax : -INFINITY;
         if (n_edits > 0) {
           /* series lacked the cluster label: the sender's block with it spliced in */
           size_t new_len = (size_t)((int64_t)n + shift), spliced_len = 0;
@@ -633,5 +650,9 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "scan", NAPI_AUTO_LENGTH, scan, NULL, &fn);
   napi_set_named_property(env, exports, "scan", fn);
+  /* native.ts refuses a module of another version (a stale build/ after a pull) */
+  napi_value version;
+  napi_create_uint32(env, FASTPATH_VERSION, &version);
+  napi_set_named_property(env, exports, "version", version);
   return exports;
 }

@@ -10,6 +10,7 @@ import { encodeLabelField } from './rewrite';
 import type { SeriesLimits } from './validate';
 
 interface Binding {
+  version?: number;
   scan(block: Buffer, maxDecoded: number, limits: Uint32Array, cluster: Buffer | null, enforce: boolean, out: Float64Array, clusterField: Buffer | null, alloc?: (length: number) => Buffer): boolean | Buffer;
 }
 
@@ -18,6 +19,9 @@ export interface FastScan {
   samples: number;
   /** length of the request to send, decompressed (the rewritten one when there is one) */
   rawLength: number;
+  /** oldest and newest sample time, ms since the epoch, as ScanResult's (+Infinity / -Infinity: none) */
+  minTime: number;
+  maxTime: number;
   /**
    * Set when series lacked the cluster label: the request with it added, as a snappy block
    * built from the sender's (it decodes byte for byte to what rewriteLabels returns).
@@ -29,12 +33,24 @@ export interface FastScan {
 /** Where `npm ci` leaves the compiled module, from dist/shared/remote-write/. */
 export const NATIVE_MODULE = path.join(__dirname, '../../../build/Release/fastpath.node');
 
+/** The native module's interface version this code speaks (FASTPATH_VERSION in fastpath.c). */
+const VERSION = 2;
+
 let binding: Binding | undefined;
 let loadError: string | undefined;
 try {
-  binding = require(NATIVE_MODULE) as Binding;
+  const b = require(NATIVE_MODULE) as Binding;
+  // a module built from an older fastpath.c (build/ left over from before a pull) would
+  // leave fields of `out` unwritten: treat it as absent
+  if (b.version === VERSION) binding = b;
+  else loadError = `${NATIVE_MODULE} is version ${b.version ?? 1}, this code needs ${VERSION}: rebuild it (npm ci, or npx node-gyp rebuild)`;
 } catch (err) {
   loadError = (err as Error).message.split('\n')[0];
+}
+
+/** The loaded module, for the other native helpers (partition.ts); undefined when absent. */
+export function nativeBinding(): Binding | undefined {
+  return binding;
 }
 
 /** Whether the native module loaded, and why not. */
@@ -42,7 +58,7 @@ export function nativeStatus(): { loaded: boolean; reason?: string } {
   return binding ? { loaded: true } : { loaded: false, reason: loadError };
 }
 
-const out = new Float64Array(3);
+const out = new Float64Array(5);
 
 /** Reusable arguments for one configuration (limits, cluster, policy). */
 export interface FastScanner {
@@ -65,7 +81,7 @@ export function createFastScanner(limits: SeriesLimits, maxDecodedBytes: number,
     scan(block) {
       const r = b.scan(block, maxDecodedBytes, lim, clusterBytes, enforce, out, field, alloc);
       if (r === false) return undefined;
-      const fast: FastScan = { series: out[0], samples: out[1], rawLength: out[2] };
+      const fast: FastScan = { series: out[0], samples: out[1], rawLength: out[2], minTime: out[3], maxTime: out[4] };
       if (r !== true) fast.rewrittenBlock = r;
       return fast;
     },

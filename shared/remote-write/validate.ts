@@ -9,6 +9,7 @@ import {
   type Cursor,
   WIRE_LEN,
   WireError,
+  readInt64Number,
   readLenEnd,
   readTag,
   skipField,
@@ -18,6 +19,7 @@ import { HISTOGRAM_SCHEMA, METADATA_SCHEMA, checkMessage } from './schema';
 import { formatSeries } from './format';
 import { countUtf8Chars, isUtf8Range } from './utf8';
 import { compareRanges, equalsBytes } from './bytes';
+import { fieldInt64 } from './count';
 
 export interface SeriesLimits {
   maxLabelsPerSeries: number;
@@ -46,6 +48,13 @@ export interface ScanResult {
   missingCluster: number;
   /** series claiming another cluster, to be overwritten (onForeignCluster: 'overwrite') */
   foreignCluster: number;
+  /**
+   * Oldest and newest timestamp (ms since the epoch) over every sample and histogram
+   * (exemplars not counted); +Infinity / -Infinity when there are none. int64s beyond
+   * 2^53 are rounded to the nearest double.
+   */
+  minTime: number;
+  maxTime: number;
 }
 
 /**
@@ -55,7 +64,7 @@ export interface ScanResult {
 export type ForeignClusterPolicy = 'keep' | 'reject' | 'overwrite';
 
 export function emptyScanResult(): ScanResult {
-  return { series: 0, samples: 0, histograms: 0, exemplars: 0, metadata: 0, unsorted: 0, missingCluster: 0, foreignCluster: 0 };
+  return { series: 0, samples: 0, histograms: 0, exemplars: 0, metadata: 0, unsorted: 0, missingCluster: 0, foreignCluster: 0, minTime: Infinity, maxTime: -Infinity };
 }
 
 const NAME_LABEL = Buffer.from('__name__');
@@ -79,6 +88,8 @@ export function validateWriteRequest(buf: Buffer, limits: SeriesLimits, cluster?
   plan.buf = undefined;
   plan.count = 0;
   plan.complete = true;
+  times[0] = Infinity;
+  times[1] = -Infinity;
   const c: Cursor = { pos: 0 };
   const end = buf.length;
   try {
@@ -107,6 +118,8 @@ export function validateWriteRequest(buf: Buffer, limits: SeriesLimits, cluster?
     if (err instanceof WireError) throw new HttpError(400, 'bad_protobuf', `malformed protobuf WriteRequest: ${err.message}`);
     throw err;
   }
+  result.minTime = times[0];
+  result.maxTime = times[1];
   if (plan.count > 0 && plan.complete) {
     plan.buf = new WeakRef(buf);
     plan.cluster = cluster;
@@ -203,6 +216,12 @@ let fieldBegin = 0;
 const sc: Cursor = { pos: 0 };
 
 const TRUNCATED_LEN = 'length-delimited field runs past its message';
+
+/**
+ * Oldest and newest sample/histogram timestamp so far in the request being validated.
+ * In a typed array: a double stored in a module-level variable is boxed, per sample.
+ */
+const times = new Float64Array(2);
 
 /** A view of the request being validated, for reading label values a word at a time. */
 let view: DataView = new DataView(new ArrayBuffer(0));
@@ -382,6 +401,9 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
       sc.pos = pos;
       const hEnd = readLenEnd(buf, sc, end);
       checkMessage(buf, sc.pos, hEnd, HISTOGRAM_SCHEMA, 'histogram');
+      const ts = fieldInt64(buf, sc.pos, hEnd, 0x78); // Histogram.timestamp (15)
+      if (ts < times[0]) times[0] = ts;
+      if (ts > times[1]) times[1] = ts;
       pos = hEnd;
       result.histograms++;
     } else {
@@ -416,20 +438,52 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
   }
 }
 
-/** Sample { double value = 1; int64 timestamp = 2; } from pos to end; the value is never read. */
+/**
+ * Sample { double value = 1; int64 timestamp = 2; } from pos to end; the value is never
+ * read. Folds the timestamp (the last one if repeated, 0 if absent) into `times`.
+ */
 function scanSample(buf: Buffer, pos: number, end: number): number {
+  let ts = 0;
   while (pos < end) {
     const t = buf[pos];
     if (t === 0x09) {
       if (pos + 9 > end) throw new WireError('truncated sample value');
       pos += 9;
     } else if (t === 0x10) {
-      pos++;
-      for (let i = 0; ; i++) {
-        if (i === 10) throw new WireError('varint longer than 10 bytes');
-        if (pos >= end) throw new WireError('truncated varint');
-        if (buf[pos++] < 0x80) break;
+      // Up to 7 bytes (49 bits: every millisecond timestamp until the year 19 800) decoded
+      // from two 32-bit words without a loop (the stop byte found from the continuation bits;
+      // bytes past `end` may be read, never used); longer varints, negatives among them
+      // (10 bytes), and the request's last 7 bytes by the general reader.
+      const from = ++pos;
+      let v = -1;
+      if (pos + 8 <= buf.length) {
+        const dv = view;
+        const a = dv.getUint32(pos, true);
+        const stopA = ~a & 0x80808080;
+        if (stopA !== 0) {
+          const bit = 31 - Math.clz32(stopA & -stopA); // the stop byte's top bit: 7, 15, 23 or 31
+          const x = bit === 31 ? a : a & ((1 << (bit + 1)) - 1);
+          v = (x & 0x7f) | ((x >>> 1) & 0x3f80) | ((x >>> 2) & 0x1fc000) | ((x >>> 3) & 0xfe00000);
+          pos += (bit + 1) >>> 3;
+        } else {
+          const c = dv.getUint32(pos + 4, true);
+          const stopC = ~c & 0x808080;
+          if (stopC !== 0) {
+            const bit = 31 - Math.clz32(stopC & -stopC); // 7, 15 or 23
+            const y = c & ((1 << (bit + 1)) - 1);
+            const lo = (a & 0x7f) | ((a >>> 1) & 0x3f80) | ((a >>> 2) & 0x1fc000) | ((a >>> 3) & 0xfe00000);
+            v = lo + ((y & 0x7f) | ((y >>> 1) & 0x3f80) | ((y >>> 2) & 0x1fc000)) * 0x10000000;
+            pos += 4 + ((bit + 1) >>> 3);
+          }
+        }
+        if (pos > end) throw new WireError('truncated varint');
       }
+      if (v < 0) {
+        sc.pos = from;
+        v = readInt64Number(buf, sc, end);
+        pos = sc.pos;
+      }
+      ts = v;
     } else {
       sc.pos = pos;
       const tag = readTag(buf, sc, end);
@@ -437,7 +491,7 @@ function scanSample(buf: Buffer, pos: number, end: number): number {
         if (sc.pos + 8 > end) throw new WireError('truncated sample value');
         sc.pos += 8;
       } else if (tag === 0x10) {
-        skipVarint(buf, sc, end);
+        ts = readInt64Number(buf, sc, end);
       } else {
         if ((tag >>> 3) <= 2) throw new WireError('Sample field has the wrong wire type');
         skipField(buf, sc, end, tag & 7);
@@ -445,6 +499,8 @@ function scanSample(buf: Buffer, pos: number, end: number): number {
       pos = sc.pos;
     }
   }
+  if (ts < times[0]) times[0] = ts;
+  if (ts > times[1]) times[1] = ts;
   return pos;
 }
 

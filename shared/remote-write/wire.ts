@@ -56,6 +56,32 @@ export function skipVarint(buf: Buffer, c: Cursor, end: number): void {
   throw new WireError('varint longer than 10 bytes');
 }
 
+/**
+ * Reads an int64 varint (up to 10 bytes; beyond 64 bits truncated, as protobuf decoders
+ * do) as a JS number: exact up to 2^53 in magnitude, rounded to the nearest double past
+ * that, negative values (always 10 bytes on the wire) included.
+ */
+export function readInt64Number(buf: Buffer, c: Cursor, end: number): number {
+  let pos = c.pos;
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; ; i++) {
+    if (i === 10) throw new WireError('varint longer than 10 bytes');
+    if (pos >= end) throw new WireError('truncated varint');
+    const b = buf[pos++] & 0xff;
+    const v = b & 0x7f;
+    if (i < 4) lo |= v << (7 * i);
+    else if (i === 4) {
+      lo |= (v & 0x0f) << 28;
+      hi = v >>> 4;
+    } else if (i < 9) hi |= v << (7 * i - 32);
+    else hi |= (v & 1) << 31;
+    if (b < 0x80) break;
+  }
+  c.pos = pos;
+  return (hi | 0) * 4294967296 + (lo >>> 0);
+}
+
 /** Reads a length prefix and returns the end of the delimited payload. */
 export function readLenEnd(buf: Buffer, c: Cursor, end: number): number {
   const len = readVarint(buf, c, end);

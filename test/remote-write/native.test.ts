@@ -14,7 +14,7 @@ import { type FastScanner, createFastScanner, nativeStatus } from '../../shared/
 import { rewriteLabels } from '../../shared/remote-write/rewrite';
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';
 import { AZURE_MONITOR_LIMITS, type ForeignClusterPolicy, type SeriesLimits, validateWriteRequest } from '../../shared/remote-write/validate';
-import { Rng, randomWriteRequest } from '../helpers/random-write-request';
+import { Rng, randomTimestamp, randomWriteRequest } from '../helpers/random-write-request';
 import { loadFixtures } from '../helpers/repo';
 
 const MAX_DECODED = 32 << 20;
@@ -23,7 +23,7 @@ const status = nativeStatus();
 // serves alone; CI builds it, so there the tests must run.
 const skip = !status.loaded && process.env.CI !== 'true' ? `native fast path not built here (${status.reason})` : false;
 
-type Outcome = { ok: true; series: number; samples: number; onlyMissingCluster: boolean; sent?: Buffer } | { ok: false };
+type Outcome = { ok: true; series: number; samples: number; minTime: number; maxTime: number; onlyMissingCluster: boolean; sent?: Buffer } | { ok: false };
 
 /** What the JS path makes of a block: accepted or not, and the request it would send if rewritten. */
 function viaJs(block: Buffer, limits: SeriesLimits, cluster: string | undefined, policy: ForeignClusterPolicy): Outcome {
@@ -32,7 +32,7 @@ function viaJs(block: Buffer, limits: SeriesLimits, cluster: string | undefined,
     const r = validateWriteRequest(raw, limits, cluster, policy);
     const rewrite = r.unsorted + r.missingCluster + r.foreignCluster > 0;
     const sent = rewrite ? rewriteLabels(raw, { cluster, overwriteCluster: policy === 'overwrite' }) : undefined;
-    return { ok: true, series: r.series, samples: r.samples + r.histograms, onlyMissingCluster: r.unsorted + r.foreignCluster === 0, sent };
+    return { ok: true, series: r.series, samples: r.samples + r.histograms, minTime: r.minTime, maxTime: r.maxTime, onlyMissingCluster: r.unsorted + r.foreignCluster === 0, sent };
   } catch {
     return { ok: false };
   }
@@ -46,6 +46,8 @@ function agree(scanner: FastScanner, block: Buffer, limits: SeriesLimits, cluste
   assert.ok(js.ok, `${what}: native said valid, the JS path rejects`);
   assert.equal(fast.series, js.series, `${what}: series`);
   assert.equal(fast.samples, js.samples, `${what}: samples`);
+  assert.equal(fast.minTime, js.minTime, `${what}: minTime`);
+  assert.equal(fast.maxTime, js.maxTime, `${what}: maxTime`);
   if (fast.rewrittenBlock) {
     assert.ok(js.sent && js.onlyMissingCluster, `${what}: native added the cluster label, the JS path would not (or would do more)`);
     const decoded = decompressBounded(fast.rewrittenBlock, MAX_DECODED);
@@ -87,7 +89,7 @@ function plainRequest(rng: Rng): Buffer {
     if (rng.chance(0.6)) names.add('cluster');
     const labels = [{ name: '__name__', value: pick('abcdefghijklmnopqrstuvwxyz_:', 1, 40) }, ...[...names].map((name) => ({ name, value: name === 'cluster' && rng.chance(0.7) ? 'c1' : pick(' !#%+-./0123456789:=ABCXYZabcxyz~', 1, 30) }))];
     labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const samples = Array.from({ length: rng.int(1, 3) }, () => ({ value: BigInt(rng.int(0, 2 ** 31)) << 20n, timestamp: BigInt(rng.int(0, 2 ** 31)) * 1000n }));
+    const samples = Array.from({ length: rng.int(1, 3) }, () => ({ value: BigInt(rng.int(0, 2 ** 31)) << 20n, timestamp: rng.chance(0.8) ? BigInt(rng.int(0, 2 ** 31)) * 1000n : randomTimestamp(rng) }));
     return { labels, samples, exemplars: [], histograms: [] };
   });
   return encodeWriteRequest({ timeseries, metadata: [] });
@@ -106,6 +108,11 @@ describe('native fast path', { skip }, () => {
   test('takes the common request and agrees with the JS path on it', () => {
     const scanner = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false)!;
     for (const p of withCluster.payloads) assert.ok(agree(scanner, p.body, L, 'bench-weu-1', 'keep', 'synthetic'), 'a plain request with its cluster label must take the fast path');
+    // the synthetic set's k-th request spans t0 + 15 s × k + [0, 14 s]
+    withCluster.payloads.forEach((p, k) => {
+      const fast = scanner.scan(p.body)!;
+      assert.deepEqual([fast.minTime, fast.maxTime], [1_764_000_000_000 + k * 15_000, 1_764_000_000_000 + k * 15_000 + 14_000]);
+    });
     // without CLUSTER configured every plain request qualifies, including the captures' series-only ones
     const noCluster = createFastScanner(L, MAX_DECODED, undefined, false)!;
     let taken = 0;

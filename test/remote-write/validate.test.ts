@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpError, type RejectReason } from '../../shared/errors';
 import { AZURE_MONITOR_LIMITS, type ScanResult, type SeriesLimits, validateWriteRequest } from '../../shared/remote-write/validate';
+import { sampleTimeRange } from '../../shared/remote-write/count';
 import { decodeWriteRequest } from '../../shared/remote-write/decode';
 import { encodeWriteRequest } from '../../shared/remote-write/encode';
 import { decompressBounded } from '../../shared/remote-write/snappy';
@@ -285,8 +286,13 @@ describe('validateWriteRequest rejects series that break the label rules', () =>
 
 function decodedCounts(raw: Buffer, cluster?: string): ScanResult {
   const req = decodeWriteRequest(raw);
-  const r: ScanResult = { series: 0, samples: 0, histograms: 0, exemplars: 0, metadata: req.metadata.length, unsorted: 0, missingCluster: 0, foreignCluster: 0 };
+  const r: ScanResult = { series: 0, samples: 0, histograms: 0, exemplars: 0, metadata: req.metadata.length, unsorted: 0, missingCluster: 0, foreignCluster: 0, minTime: Infinity, maxTime: -Infinity };
   for (const ts of req.timeseries) {
+    // Number(bigint) rounds to the nearest double, as the validator must
+    for (const t of [...ts.samples.map((x) => x.timestamp), ...ts.histograms.map((h) => h.timestamp)]) {
+      r.minTime = Math.min(r.minTime, Number(t));
+      r.maxTime = Math.max(r.maxTime, Number(t));
+    }
     r.series++;
     r.samples += ts.samples.length;
     r.histograms += ts.histograms.length;
@@ -306,6 +312,7 @@ describe('validateWriteRequest accepts valid traffic', () => {
     for (const f of fixtures) {
       const r = validateWriteRequest(f.raw, LIMITS, 'capture-test');
       assert.deepEqual(r, decodedCounts(f.raw, 'capture-test'), f.name);
+      assert.deepEqual(sampleTimeRange(f.raw), { minTime: r.minTime, maxTime: r.maxTime, samples: r.samples + r.histograms }, `${f.name}: sampleTimeRange`);
       assert.equal(r.unsorted, 0, f.name);
       assert.equal(r.missingCluster, 0, f.name); // external_labels put cluster on every series
       total.series += r.series;
@@ -320,6 +327,8 @@ describe('validateWriteRequest accepts valid traffic', () => {
       const raw = encodeWriteRequest(randomWriteRequest(new Rng(seed)));
       assert.deepEqual(validateWriteRequest(raw, LIMITS), decodedCounts(raw), `seed ${seed}`);
       assert.deepEqual(validateWriteRequest(raw, LIMITS, 'c'), decodedCounts(raw, 'c'), `seed ${seed}`);
+      const r = validateWriteRequest(raw, LIMITS);
+      assert.deepEqual(sampleTimeRange(raw), { minTime: r.minTime, maxTime: r.maxTime, samples: r.samples + r.histograms }, `seed ${seed}: sampleTimeRange`);
     }
   });
 
@@ -333,8 +342,45 @@ describe('validateWriteRequest accepts valid traffic', () => {
     const metadata = rawLen(3, rawVarintField(1, 2), u, rawLen(2, 'up'), rawLen(4, 'help'), rawLen(5, 'unit'), u);
     const raw = Buffer.concat([u, s1, u, s2, metadata, rawLen(2, 'reserved field 2'), u]);
     const r = validateWriteRequest(raw, LIMITS, 'c');
-    assert.deepEqual(r, { series: 2, samples: 1, histograms: 1, exemplars: 1, metadata: 1, unsorted: 0, missingCluster: 2, foreignCluster: 0 });
+    // the exemplar's timestamp (5) is not counted; the histogram's (77) and the sample's (123) are
+    assert.deepEqual(r, { series: 2, samples: 1, histograms: 1, exemplars: 1, metadata: 1, unsorted: 0, missingCluster: 2, foreignCluster: 0, minTime: 77, maxTime: 123 });
     assert.deepEqual(r, decodedCounts(raw, 'c'));
+  });
+
+  it('reports the oldest and newest sample and histogram time, int64s of any size and sign', () => {
+    const range = (...fields: Buffer[]): [number, number] => {
+      const raw = series([NAME], ...fields);
+      const r = validateWriteRequest(raw, LIMITS);
+      const again = sampleTimeRange(raw); // the validator-free reader must say the same
+      assert.deepEqual([again.minTime, again.maxTime, again.samples], [r.minTime, r.maxTime, r.samples + r.histograms]);
+      return [r.minTime, r.maxTime];
+    };
+    const at = (t: bigint): Buffer => rawSample(0n, t);
+    assert.deepEqual(range(at(1700000000000n), at(1699999999000n), at(1700000005000n)), [1699999999000, 1700000005000]);
+    assert.deepEqual(range(at(-1n)), [-1, -1]);
+    assert.deepEqual(range(at(-(2n ** 63n)), at(2n ** 63n - 1n)), [-(2 ** 63), 2 ** 63]);
+    assert.deepEqual(range(at(2n ** 53n + 1n)), [2 ** 53, 2 ** 53]); // rounded to the nearest double
+    assert.deepEqual(range(at(2n ** 49n - 1n), at(2n ** 49n)), [2 ** 49 - 1, 2 ** 49]); // 7 and 8 varint bytes
+    assert.deepEqual(range(at(0x1234_5678_9abcn), at(-0x1234_5678_9abcn)), [-0x1234_5678_9abc, 0x1234_5678_9abc]);
+    // every varint length, read away from the request's end (the word-wise reader) and at it
+    for (let k = 0n; k <= 63n; k++) {
+      for (const t of [2n ** k - 1n, 2n ** k, -(2n ** k)]) {
+        const n = Number(BigInt.asIntN(64, t)); // 2^63 wraps to -2^63
+        assert.deepEqual(range(at(t), at(5n)), [Math.min(n, 5), Math.max(n, 5)], `${t} then 5`);
+        assert.deepEqual(range(at(5n), at(t)), [Math.min(n, 5), Math.max(n, 5)], `5 then ${t}`);
+      }
+    }
+    // no timestamp is 0; a repeated one: the last wins; a non-minimal tag still counts
+    assert.deepEqual(range(rawLen(2, rawFixed64(1, 0n))), [0, 0]);
+    assert.deepEqual(range(rawLen(2, rawVarintField(2, 5n), rawFixed64(1, 0n), rawVarintField(2, 9n))), [9, 9]);
+    assert.deepEqual(range(rawLen(2, Buffer.from([0x90, 0x00]), rawVarint(42n))), [42, 42]);
+    // an 11th varint byte over 64 bits: the bits beyond 64 are dropped, as decoders do
+    assert.deepEqual(range(rawLen(2, Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]))), [-1, -1]);
+    assert.deepEqual(range(rawLen(4, rawVarintField(1, 1), rawVarintField(15, -5n)), at(3n)), [-5, 3]);
+    const none = validateWriteRequest(series([NAME]), LIMITS);
+    assert.deepEqual([none.minTime, none.maxTime], [Infinity, -Infinity]);
+    const empty = validateWriteRequest(Buffer.alloc(0), LIMITS);
+    assert.deepEqual([empty.minTime, empty.maxTime], [Infinity, -Infinity]);
   });
 
   it('unsorted label sets are accepted and counted in `unsorted`', () => {

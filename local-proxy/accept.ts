@@ -15,7 +15,7 @@ import { createFastScanner } from '../shared/remote-write/native';
 import { validateWriteRequest } from '../shared/remote-write/validate';
 import type { ProxyConfig } from './config';
 import type { ForwarderMetrics } from './metrics';
-import { type Spool, SpoolClosedError, SpoolFullError, SpoolWriteError } from './spool';
+import { type Spool, SpoolClosedError, SpoolFullError, SpoolWriteError, type TimeRange } from './spool';
 
 export interface WriteInput {
   /** case-insensitive header lookup */
@@ -63,6 +63,8 @@ export function createWriteHandler(cfg: Pick<ProxyConfig, 'sizes' | 'limits' | '
     if (deps.shuttingDown()) return refuse(503, 'shutting_down', 'forwarder is shutting down; retry (the data stays in the sender\'s WAL)');
     let block: Buffer;
     let samples: number;
+    // the samples' time range goes into the record: lanes judge Azure's window without decompressing
+    let times: TimeRange;
     try {
       checkWriteHeaders(input.header, cfg.sizes.maxBodyBytes);
       const body = await input.body(cfg.sizes.maxBodyBytes);
@@ -74,6 +76,7 @@ export function createWriteHandler(cfg: Pick<ProxyConfig, 'sizes' | 'limits' | '
       if (quick) {
         block = quick.rewrittenBlock ?? body;
         samples = quick.samples;
+        times = { minTime: quick.minTime, maxTime: quick.maxTime };
       } else {
         const raw = decompressBounded(body, cfg.sizes.maxDecodedBytes);
         const scan = validateWriteRequest(raw, cfg.limits, cfg.cluster);
@@ -83,6 +86,7 @@ export function createWriteHandler(cfg: Pick<ProxyConfig, 'sizes' | 'limits' | '
         }
         block = scan.unsorted > 0 || scan.missingCluster > 0 ? compress(rewriteLabels(raw, { cluster: cfg.cluster })) : body;
         samples = scan.samples + scan.histograms;
+        times = { minTime: scan.minTime, maxTime: scan.maxTime };
       }
     } catch (err) {
       if (err instanceof HttpError) return refuse(err.status, err.reason, err.message);
@@ -90,7 +94,7 @@ export function createWriteHandler(cfg: Pick<ProxyConfig, 'sizes' | 'limits' | '
     }
 
     try {
-      await deps.spool.append(block, samples);
+      await deps.spool.append(block, samples, times);
     } catch (err) {
       if (err instanceof SpoolFullError) return refuse(503, 'spool_full', `${err.message}; retry later (upstream is behind)`);
       if (err instanceof SpoolClosedError) return refuse(503, 'shutting_down', err.message);

@@ -1,12 +1,13 @@
-// Batching on the read side: a lane takes records from its spool cursor and merges them
-// into one WriteRequest until BATCH_MAX_BYTES (uncompressed) or BATCH_MAX_SAMPLES would be
-// passed, or BATCH_MAX_WAIT has gone by since the first record. Records stay the snappy
-// blocks they were spooled as: a batch's body is mergeSnappyBlocks of them, which decodes
-// to the concatenation of their WriteRequests, and repeated fields of serialized
-// WriteRequests concatenate on the wire — so the merged block is the union of the inputs,
-// in order, with nothing decompressed or compressed on the way out.
+// Batching on the read side: a shard of a lane (shipper.ts) takes the shares queued for it
+// and merges them into one WriteRequest until BATCH_MAX_BYTES (uncompressed) or
+// BATCH_MAX_SAMPLES would be passed, or BATCH_MAX_WAIT has gone by since the first. Shares
+// are snappy blocks (a spooled record as it was stored, or one shard's part of it): a
+// batch's body is mergeSnappyBlocks of them, which decodes to the concatenation of their
+// WriteRequests, and repeated fields of serialized WriteRequests concatenate on the wire —
+// so the merged block is the union of the inputs, in order, with nothing decompressed or
+// compressed on the way out.
 
-import { SNAPPY_MAX_DECODED, mergeSnappyBlocks, snappyDecodedLength, snappyHeaderBytes } from '../shared/remote-write/snappy';
+import { mergeSnappyBlocks, snappyDecodedLength, snappyHeaderBytes } from '../shared/remote-write/snappy';
 import type { Position, SpoolRecord } from './spool';
 
 export interface BatchLimits {
@@ -24,24 +25,8 @@ export interface BatchRecord {
   end: Position;
 }
 
-export interface Batch {
-  records: BatchRecord[];
-  samples: number;
-  /** uncompressed bytes */
-  bytes: number;
-  /** the cursor to commit once the batch is delivered */
-  end: Position;
-}
-
-/** What collectBatch needs of a spool reader. */
-export interface RecordSource {
-  next(): Promise<SpoolRecord | undefined>;
-  unread(rec: SpoolRecord): void;
-  waitForData(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
 /** The merged WriteRequest of some records, as one snappy block (written into scratch if given). */
-export function mergeRecords(records: readonly BatchRecord[], scratch?: (size: number) => Buffer): Buffer {
+export function mergeRecords(records: readonly { block: Buffer }[], scratch?: (size: number) => Buffer): Buffer {
   return mergeSnappyBlocks(records.map((r) => r.block), scratch);
 }
 
@@ -56,7 +41,7 @@ export type OnUnreadable = (rec: SpoolRecord, err: Error) => void;
  * merged. Element bytes that are wrong despite the CRC reach upstream, which answers 400,
  * and 400 bisection drops exactly that record.
  */
-function readable(rec: SpoolRecord): BatchRecord | Error {
+export function asBatchRecord(rec: SpoolRecord): BatchRecord | Error {
   const header = snappyHeaderBytes(rec.payload);
   if (header < 0) return new Error('not a snappy block: malformed length header');
   const bytes = snappyDecodedLength(rec.payload);
@@ -64,52 +49,47 @@ function readable(rec: SpoolRecord): BatchRecord | Error {
   return { block: rec.payload, bytes, samples: rec.samples, end: rec.end };
 }
 
-const IDLE_POLL_MS = 60_000;
+/** What the batch rules need of a queued share. */
+export interface Queueable {
+  samples: number;
+  /** uncompressed bytes */
+  bytes: number;
+  /** when it was read from the spool (ms) */
+  readAt: number;
+}
 
 /**
- * The next batch: waits (until aborted) for a first record, then up to maxWaitMs for
- * more. A record that would push the batch past a limit is left for the next batch;
- * one record larger than a limit goes alone. Undefined only when aborted with nothing read.
+ * How many shares from the front of the queue make the next batch: as many as fit within
+ * BATCH_MAX_SAMPLES and BATCH_MAX_BYTES; a single larger one goes alone.
  */
-export async function collectBatch(
-  source: RecordSource,
-  limits: BatchLimits,
-  signal: AbortSignal,
-  now: () => number = Date.now,
-  onUnreadable: OnUnreadable = () => undefined,
-): Promise<Batch | undefined> {
-  const records: BatchRecord[] = [];
-  // the merged block's header holds a 32-bit length
-  const maxBytes = Math.min(limits.maxBytes, SNAPPY_MAX_DECODED);
-  let bytes = 0;
+export function batchSize(q: readonly Queueable[], limits: BatchLimits): number {
+  let n = 0;
   let samples = 0;
-  let end: Position | undefined;
-  let deadline = Infinity;
-  while (!signal.aborted) {
-    if (records.length > 0 && (bytes >= maxBytes || samples >= limits.maxSamples)) break;
-    const rec = await source.next();
-    if (!rec) {
-      const left = records.length === 0 ? IDLE_POLL_MS : deadline - now();
-      if (left <= 0) break;
-      await source.waitForData(left, signal);
-      continue;
-    }
-    const r = readable(rec);
-    if (r instanceof Error) {
-      end = rec.end; // an unreadable record is skipped, and committed past with the batch
-      onUnreadable(rec, r);
-      continue;
-    }
-    if (records.length > 0 && (bytes + r.bytes > maxBytes || samples + r.samples > limits.maxSamples)) {
-      source.unread(rec);
-      break;
-    }
-    end = rec.end;
-    if (records.length === 0) deadline = now() + limits.maxWaitMs;
-    records.push(r);
-    bytes += r.bytes;
-    samples += r.samples;
+  let bytes = 0;
+  while (n < q.length) {
+    const s = q[n];
+    if (n > 0 && (samples + s.samples > limits.maxSamples || bytes + s.bytes > limits.maxBytes)) break;
+    samples += s.samples;
+    bytes += s.bytes;
+    n++;
   }
-  if (records.length === 0 || end === undefined) return undefined;
-  return { records, samples, bytes, end };
+  return n;
+}
+
+/**
+ * ms until the batch at the front of the queue should go: 0 when it is full, when
+ * BATCH_MAX_WAIT has passed since its first share was read, or when told to flush;
+ * undefined for an empty queue.
+ */
+export function batchDueIn(q: readonly Queueable[], limits: BatchLimits, now: number, flush: boolean): number | undefined {
+  if (q.length === 0) return undefined;
+  if (flush) return 0;
+  let samples = 0;
+  let bytes = 0;
+  for (const s of q) {
+    samples += s.samples;
+    bytes += s.bytes;
+    if (samples >= limits.maxSamples || bytes >= limits.maxBytes) return 0;
+  }
+  return Math.max(0, q[0].readAt + limits.maxWaitMs - now);
 }

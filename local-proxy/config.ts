@@ -6,7 +6,7 @@
 import { type Endpoint, parseEndpoints } from '../shared/fanout/endpoints';
 import { type IdentityConfig, describeIdentity, loadIdentityConfig } from '../shared/identity/identity-config';
 import type { SeriesLimits } from '../shared/remote-write/validate';
-import { ConfigProblem, formatBytes, parseDuration, parsePositiveDuration, parsePositiveInt, parseSize } from '../shared/config/parse';
+import { ConfigProblem, formatBytes, parseBool, parseDuration, parsePositiveDuration, parsePositiveInt, parseSize } from '../shared/config/parse';
 import { ConfigError, type SizeLimits, describeNative, loadNativeFastPath, loadSeriesLimits, loadSizeLimits, parsed } from '../shared/config/relay-config';
 import { type Env, settingValue } from '../shared/config/settings';
 
@@ -41,6 +41,16 @@ export interface ProxyConfig {
   retry: { minBackoffMs: number; maxBackoffMs: number };
   /** samples/s per upstream; 0 = unlimited */
   catchupMaxRate: number;
+  /** calls in flight per lane (Prometheus's min_shards / max_shards) */
+  shards: { min: number; max: number };
+  /** samples older than this are not sent (Azure's window); 0 = no window */
+  maxSampleAgeMs: number;
+  /** whole batches spread over the shards: no per-series order (stores that accept out-of-order data) */
+  allowOutOfOrder: boolean;
+  /** calls per minute to one upstream host (a data collection endpoint's limit); 0 = unlimited */
+  maxRequestsPerMinute: number;
+  /** relay mode: X-Relay-Straggler-Timeout, ms; 0 = off */
+  relayStragglerTimeoutMs: number;
   shutdownTimeoutMs: number;
   /** use the native fast path when it loaded (NATIVE_FAST_PATH) */
   nativeFastPath: boolean;
@@ -121,6 +131,11 @@ export function loadProxyConfig(env: Env): ProxyConfig {
       maxBackoffMs: parsed(env, 'RETRY_MAX_BACKOFF', parsePositiveDuration, problems),
     },
     catchupMaxRate: parsed(env, 'CATCHUP_MAX_RATE', parseNonNegativeInt, problems),
+    shards: { min: parsed(env, 'MIN_SHARDS', parsePositiveInt, problems), max: parsed(env, 'MAX_SHARDS', parsePositiveInt, problems) },
+    maxSampleAgeMs: parsed(env, 'MAX_SAMPLE_AGE', parseDuration, problems),
+    allowOutOfOrder: parsed(env, 'ALLOW_OUT_OF_ORDER', parseBool, problems),
+    maxRequestsPerMinute: parsed(env, 'MAX_REQUESTS_PER_MINUTE', parseNonNegativeInt, problems),
+    relayStragglerTimeoutMs: parsed(env, 'RELAY_STRAGGLER_TIMEOUT', parseDuration, problems),
     shutdownTimeoutMs: parsed(env, 'SHUTDOWN_TIMEOUT', parseDuration, problems),
     nativeFastPath: loadNativeFastPath(env, problems),
   };
@@ -130,6 +145,12 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     problems.push(`SPOOL_MAX_BYTES=${formatBytes(cfg.spool.maxBytes)} must be at least twice SPOOL_SEGMENT_BYTES=${formatBytes(cfg.spool.segmentBytes)}: raise SPOOL_MAX_BYTES or lower SPOOL_SEGMENT_BYTES`);
   }
   if (cfg.batch.maxBytes <= 0) problems.push('BATCH_MAX_BYTES must be more than 0 (default 8MiB)');
+  if (cfg.batch.maxBytes >= 4 * 1024 ** 3) problems.push(`BATCH_MAX_BYTES=${formatBytes(cfg.batch.maxBytes)} is too large: a batch is one snappy block, which holds under 4GiB; set 8MiB (default) or less`);
+  if (cfg.shards.min > cfg.shards.max) problems.push(`MIN_SHARDS=${cfg.shards.min} is more than MAX_SHARDS=${cfg.shards.max}: lower the first or raise the second`);
+  if (cfg.shards.max > 256) problems.push(`MAX_SHARDS=${cfg.shards.max} is too many: at most 256 calls in flight per lane (default 16)`);
+  if (cfg.maxSampleAgeMs > 0 && cfg.maxSampleAgeMs <= cfg.upstreamTimeoutMs) {
+    problems.push(`MAX_SAMPLE_AGE (${cfg.maxSampleAgeMs} ms) must be longer than UPSTREAM_TIMEOUT (${cfg.upstreamTimeoutMs} ms): data must reach the workspace inside the window, so the window is shortened by one upstream timeout; set MAX_SAMPLE_AGE=20m (Azure's window) or 0 to turn the window off`);
+  }
   if (cfg.retry.minBackoffMs > cfg.retry.maxBackoffMs) {
     problems.push(`RETRY_MIN_BACKOFF (${cfg.retry.minBackoffMs} ms) is longer than RETRY_MAX_BACKOFF (${cfg.retry.maxBackoffMs} ms): lower the first or raise the second`);
   }
@@ -152,6 +173,11 @@ export function describeProxyConfig(cfg: ProxyConfig): Record<string, unknown> {
     batch: { maxBytes: formatBytes(cfg.batch.maxBytes), maxSamples: cfg.batch.maxSamples, maxWaitMs: cfg.batch.maxWaitMs },
     retry: cfg.retry,
     catchupMaxRate: cfg.catchupMaxRate,
+    shards: cfg.shards,
+    maxSampleAgeMs: cfg.maxSampleAgeMs,
+    allowOutOfOrder: cfg.allowOutOfOrder,
+    maxRequestsPerMinute: cfg.maxRequestsPerMinute,
+    ...(cfg.target.mode === 'relay' ? { relayStragglerTimeoutMs: cfg.relayStragglerTimeoutMs } : {}),
     upstreamTimeoutMs: cfg.upstreamTimeoutMs,
     nativeFastPath: describeNative(cfg.nativeFastPath),
   };

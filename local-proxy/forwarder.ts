@@ -21,7 +21,7 @@ import { type ProxyConfig, describeProxyConfig } from './config';
 import { type ForwarderMetrics, createMetrics } from './metrics';
 import { TokenBucket } from './pacing';
 import { createProxyServer } from './server';
-import { Lane, type LaneHints } from './shipper';
+import { Lane, type LaneHints, type ParkedBatch } from './shipper';
 import { type DropInfo, Spool, SpoolBudget, type SpoolRecord } from './spool';
 import { type Upstream, createDirectUpstream, createRelayUpstream } from './upstream';
 
@@ -75,6 +75,7 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
       spoolRecords,
       spoolFsyncs: () => [...budget.spools].reduce((n, s) => n + s.syncCount, 0),
       laneBacklog: () => Object.fromEntries(lanes.map((l) => [l.name, l.spec.reader.pendingBytes()])),
+      laneStats: () => lanes.map((l) => l.stats()),
     },
     { defaultMetrics: deps.defaultMetrics },
   );
@@ -104,10 +105,15 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
   const readerNames = target.mode === 'direct' ? target.endpoints.map((e) => `direct:${e.id}`) : ['relay'];
   const spool = openSpool(path.join(cfg.spool.dir, 'main'), 'main', readerNames, false);
 
+  let tooOldSinceLine = 0;
   const publishLog = createPublishLog({
     intervalMs: cfg.publishLogIntervalMs,
     write: log.line,
-    extraFields: () => ({ spoolBytes: spoolBytes(), spoolRecords: spoolRecords() }),
+    extraFields: () => {
+      const tooOld = tooOldSinceLine;
+      tooOldSinceLine = 0;
+      return { spoolBytes: spoolBytes(), spoolRecords: spoolRecords(), tooOldSamples: tooOld };
+    },
   });
 
   // ---- tokens ----
@@ -134,10 +140,25 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
     publishLog,
     batch: cfg.batch,
     backoff: { minMs: cfg.retry.minBackoffMs, maxMs: cfg.retry.maxBackoffMs },
+    shards: cfg.shards,
+    maxSampleAgeMs: cfg.maxSampleAgeMs,
+    windowMarginMs: cfg.upstreamTimeoutMs,
+    allowOutOfOrder: cfg.allowOutOfOrder,
+    onTooOld: (n: number) => {
+      tooOldSinceLine += n;
+    },
     onUnreadable: (rec: SpoolRecord, err: Error) => {
       log.error('spooled request is not a readable snappy block, skipped', { segment: rec.start.segment, offset: rec.start.offset, error: err.message });
       onDrop({ spool: 'spool', segment: rec.start.segment, records: 1, samples: rec.samples, bytes: rec.payload.length, reason: 'corrupt' });
     },
+  };
+  // One request budget per upstream host: a data collection endpoint counts every call to it.
+  const requestBuckets = new Map<string, TokenBucket>();
+  const requestsTo = (host: string): TokenBucket | undefined => {
+    if (cfg.maxRequestsPerMinute <= 0) return undefined;
+    let b = requestBuckets.get(host);
+    if (!b) requestBuckets.set(host, (b = new TokenBucket(cfg.maxRequestsPerMinute / 60)));
+    return b;
   };
   let started = false;
   const addLane = (lane: Lane): Lane => {
@@ -156,7 +177,7 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
       const upstream =
         deps.directUpstream?.(e) ??
         createDirectUpstream({ endpoint: e, tokens, timeoutMs: cfg.upstreamTimeoutMs, maxUpstreamBytes: cfg.sizes.maxUpstreamBytes });
-      addLane(new Lane({ name, reader: spool.reader(name), upstream, limiter: new TokenBucket(cfg.catchupMaxRate), hints }, laneDeps));
+      addLane(new Lane({ name, reader: spool.reader(name), upstream, limiter: new TokenBucket(cfg.catchupMaxRate), requests: requestsTo(e.host), hints }, laneDeps));
     }
   } else {
     const hints: LaneHints = {
@@ -167,6 +188,7 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
       deps.relayUpstream ??
       createRelayUpstream({ url: target.endpoint.url, host: target.endpoint.host, key: target.key, tokens, timeoutMs: cfg.upstreamTimeoutMs });
     const limiter = new TokenBucket(cfg.catchupMaxRate); // every relay lane hits the same relay
+    const requests = requestsTo(target.endpoint.host);
 
     const laneSpool = (id: string): Spool => {
       let s = laneSpools.get(id);
@@ -175,13 +197,22 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
       if (stopping) throw new Error('shutting down');
       s = openSpool(path.join(cfg.spool.dir, 'lanes', id), `lane:${id}`, ['lane'], true);
       laneSpools.set(id, s);
-      addLane(new Lane({ name: `lane:${id}`, reader: s.reader('lane'), upstream: relayUpstream, limiter, hints, endpointId: id }, laneDeps));
+      addLane(new Lane({ name: `lane:${id}`, reader: s.reader('lane'), upstream: relayUpstream, limiter, requests, hints, endpointId: id }, laneDeps));
       return s;
     };
-    const park = async (ids: string[], block: Buffer, samples: number): Promise<void> => {
-      for (const id of ids) await laneSpool(id).append(block, samples);
+    // A workspace whose lane holds data gets every batch through that lane until it has caught
+    // up (the main lane sends to the others with X-Relay-Except-Endpoints): its samples stay in
+    // order. The append is written before park() yields, so the lane cannot look drained while
+    // a batch is on its way into it.
+    const park = async (ids: string[], batch: ParkedBatch): Promise<void> => {
+      await Promise.all(ids.map((id) => laneSpool(id).append(batch.block, batch.samples, batch)));
     };
-    addLane(new Lane({ name: 'relay', reader: spool.reader('relay'), upstream: relayUpstream, limiter, hints, park }, laneDeps));
+    const parked = (): string[] => {
+      const out: string[] = [];
+      for (const [id, s] of laneSpools) if (!s.reader('lane').isDrained()) out.push(id);
+      return out;
+    };
+    addLane(new Lane({ name: 'relay', reader: spool.reader('relay'), upstream: relayUpstream, limiter, requests, hints, park, parked, stragglerTimeoutMs: cfg.relayStragglerTimeoutMs }, laneDeps));
     // Lanes left from before a restart still hold data to deliver.
     const lanesDir = path.join(cfg.spool.dir, 'lanes');
     if (existsSync(lanesDir)) for (const id of readdirSync(lanesDir)) if (LANE_ID.test(id)) laneSpool(id);

@@ -2,6 +2,7 @@
 // two forwarders in one test process never share counters). Names: relay_proxy_….
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LaneStats } from './shipper';
 
 export interface SpoolGauges {
   spoolBytes(): number;
@@ -10,6 +11,8 @@ export interface SpoolGauges {
   spoolFsyncs(): number;
   /** bytes each lane still has to deliver */
   laneBacklog(): Record<string, number>;
+  /** each lane's concurrency and lag (optional: tests that build lanes alone) */
+  laneStats?(): LaneStats[];
 }
 
 export type ForwarderMetrics = ReturnType<typeof createMetrics>;
@@ -41,7 +44,7 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
     sentSamples: new Counter({ name: `${P}sent_samples_total`, help: 'Samples delivered upstream, by lane', labelNames: ['lane'] as const, registers }),
     sentBytes: new Counter({ name: `${P}sent_bytes_total`, help: 'Compressed bytes delivered upstream, by lane', labelNames: ['lane'] as const, registers }),
     retries: new Counter({ name: `${P}retries_total`, help: 'Upstream calls that failed and will be retried, by lane and reason', labelNames: ['lane', 'reason'] as const, registers }),
-    droppedSamples: new Counter({ name: `${P}dropped_samples_total`, help: 'Samples given up on, by reason (upstream_rejected: 400; too_large: a single series over the limit; spool_full: drop-oldest; corrupt: unreadable spool data)', labelNames: ['reason'] as const, registers }),
+    droppedSamples: new Counter({ name: `${P}dropped_samples_total`, help: 'Samples given up on, by reason (too_old: older than MAX_SAMPLE_AGE, which Azure would drop silently; upstream_rejected: 400; too_large: a single series over the limit; spool_full: drop-oldest; corrupt: unreadable spool data)', labelNames: ['reason'] as const, registers }),
     droppedRecords: new Counter({ name: `${P}dropped_requests_total`, help: 'Spooled requests given up on, by reason', labelNames: ['reason'] as const, registers }),
     parkedBatches: new Counter({ name: `${P}lane_parked_batches_total`, help: 'Relay mode: batches the relay delivered except to some endpoints, queued on those endpoints\' lanes', labelNames: ['endpoint'] as const, registers }),
     catchupWait: new Counter({ name: `${P}catchup_throttled_seconds_total`, help: 'Time lanes waited for the CATCHUP_MAX_RATE limiter', labelNames: ['lane'] as const, registers }),
@@ -69,6 +72,46 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
       collect() {
         this.reset();
         for (const [lane, bytes] of Object.entries(gauges.laneBacklog())) this.set({ lane }, bytes);
+      },
+    }),
+    laneShards: new Gauge({
+      name: `${P}lane_shards`,
+      help: 'Calls a lane may have in flight now (between MIN_SHARDS and MAX_SHARDS, from backlog and latency)',
+      labelNames: ['lane'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const l of gauges.laneStats?.() ?? []) this.set({ lane: l.name }, l.shards);
+      },
+    }),
+    laneInflight: new Gauge({
+      name: `${P}lane_inflight_calls`,
+      help: 'Upstream calls a lane has in flight',
+      labelNames: ['lane'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const l of gauges.laneStats?.() ?? []) this.set({ lane: l.name }, l.inflight);
+      },
+    }),
+    lanePendingSamples: new Gauge({
+      name: `${P}lane_pending_samples`,
+      help: 'Samples a lane has not delivered yet (its backlog)',
+      labelNames: ['lane'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const l of gauges.laneStats?.() ?? []) this.set({ lane: l.name }, l.pendingSamples);
+      },
+    }),
+    laneLag: new Gauge({
+      name: `${P}lane_lag_seconds`,
+      help: 'Age of the oldest sample a lane has read but not delivered (0 when caught up); past MAX_SAMPLE_AGE data is dropped as too_old',
+      labelNames: ['lane'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const l of gauges.laneStats?.() ?? []) this.set({ lane: l.name }, l.lagSeconds);
       },
     }),
     batchSamples: new Histogram({

@@ -1,25 +1,41 @@
-// Delivery lanes. A lane reads batches from its spool cursor, sends them upstream one at a
-// time (so samples of a series stay in order), and commits the cursor only once a batch
-// is settled: delivered, deliberately dropped (400, or 413 on a single series), or — in
-// relay mode — handed to the lanes of the endpoints the relay could not reach.
+// Delivery lanes. A lane reads its spool cursor in order and keeps several calls in flight
+// without ever letting a series' samples overtake each other:
 //
-//   retryable (network, timeout, 5xx, 429, 401/403, 404 …)  backoff with jitter, Retry-After honoured
-//   400                                                      bisect the batch by request, drop only what is refused
-//   413 (relay)                                              split and resend the parts
+//   reader ──record──▶ plan (plan.ts) ──shares──▶ shard 0 … shard n-1 ──one call at a time each──▶ upstream
+//            │  series hashed to shards: a series lives in one shard, and a shard sends
+//            │  its next call only once the previous one is settled (Prometheus's design)
+//            └─ cursor committed past a record once all its shares are settled (commit-tracker.ts)
+//
+// With one shard (the steady state at low latency) a record's share is the sender's own
+// snappy block, and batches merge those blocks without decompressing. More shards cost a
+// decompress, hash and compress per record; the count follows backlog and latency
+// (shard-scaler.ts), and changing it first lets every call in flight settle.
+//
+// Azure drops samples older than its window (20 minutes) after answering 2xx. Every share is
+// checked against the window when planned and again before each attempt; what is too old
+// is not sent but counted (`too_old`).
+//
+//   retryable (network, timeout, 5xx, 429, 401/403, 404 …)  the whole lane backs off (jitter, Retry-After honoured)
+//   400                                                      bisect the batch by share, drop only what is refused
+//   413                                                      split and resend the parts
 //   503 + X-Relay-Failed-Endpoints (relay)                   park on those endpoints' lanes, move on
 //
-// Lanes are independent: a dead endpoint's lane backs off while the others keep flowing
-// (vmagent #7826). Every send first passes the lane's catch-up limiter (vmagent #1035).
+// Relay mode keeps order per workspace too: while a workspace's lane holds data, the main
+// lane hands each batch to that lane and sends it to the others only
+// (X-Relay-Except-Endpoints), so the workspace gets its data in order through its lane.
 
 import type { Fields, Logger } from '../shared/observability/log';
 import type { PublishLog } from '../shared/observability/publish-log';
 import { countSamples } from '../shared/remote-write/count';
-import { compress, decompress } from '../shared/remote-write/snappy';
+import { compress, decompress, mergeSnappyBlocks } from '../shared/remote-write/snappy';
 import { splitInHalf } from '../shared/fanout/split';
-import { type Batch, type BatchLimits, type BatchRecord, type OnUnreadable, collectBatch, mergeRecords } from './batch';
+import { type BatchLimits, type OnUnreadable, asBatchRecord, batchDueIn, batchSize } from './batch';
+import { CommitTracker, type Tracked } from './commit-tracker';
 import type { ForwarderMetrics } from './metrics';
 import { type BackoffOptions, type TokenBucket, retryDelayMs, sleep } from './pacing';
-import type { SpoolReader } from './spool';
+import { type Share, planRecord, trimToWindow } from './plan';
+import { ShardScaler } from './shard-scaler';
+import type { SpoolReader, TimeRange } from './spool';
 import type { Upstream, UpstreamOutcome } from './upstream';
 
 export interface LaneHints {
@@ -29,17 +45,30 @@ export interface LaneHints {
   config: string;
 }
 
+/** A batch handed to an endpoint's lane (relay mode). */
+export interface ParkedBatch extends TimeRange {
+  block: Buffer;
+  samples: number;
+}
+
 export interface LaneSpec {
   /** metrics/log label: "relay", "lane:<endpoint id>", "direct:<endpoint id>" */
   name: string;
   reader: SpoolReader;
   upstream: Upstream;
+  /** CATCHUP_MAX_RATE, samples per second */
   limiter: TokenBucket;
+  /** MAX_REQUESTS_PER_MINUTE of the upstream host, as calls per second (shared by lanes to one host) */
+  requests?: TokenBucket;
   hints: LaneHints;
   /** relay lanes: the endpoint this lane retries (sent as X-Relay-Only-Endpoints) */
   endpointId?: string;
-  /** relay mode: queue a batch (a snappy block) for endpoints the relay could not deliver it to */
-  park?: (endpointIds: string[], block: Buffer, samples: number) => Promise<void>;
+  /** relay mode: queue a batch for endpoints (their own durable lanes) */
+  park?: (endpointIds: string[], batch: ParkedBatch) => Promise<void>;
+  /** relay main lane: endpoints whose lanes still hold data (they get every batch through their lane) */
+  parked?: () => readonly string[];
+  /** relay main lane: X-Relay-Straggler-Timeout, ms (0: off) */
+  stragglerTimeoutMs?: number;
 }
 
 export interface LaneDeps {
@@ -51,51 +80,125 @@ export interface LaneDeps {
   batch: BatchLimits;
   backoff: BackoffOptions;
   onUnreadable?: OnUnreadable;
+  /** calls in flight (MIN_SHARDS / MAX_SHARDS); default 1 / 1 */
+  shards?: { min: number; max: number };
+  /** MAX_SAMPLE_AGE: older samples are not sent (Azure drops them); 0 or unset: no window */
+  maxSampleAgeMs?: number;
+  /** data must arrive inside the window: this much before its edge counts as too old (UPSTREAM_TIMEOUT) */
+  windowMarginMs?: number;
+  /** ALLOW_OUT_OF_ORDER: whole records spread over the shards, no per-series order */
+  allowOutOfOrder?: boolean;
+  /** samples left out as too old (for the per-minute line) */
+  onTooOld?: (samples: number) => void;
+  now?: () => number;
 }
 
-/** A piece of a batch: whole requests (records), or a slice of one request after a 413. */
-interface Unit {
-  records?: BatchRecord[];
-  /** the WriteRequest as one snappy block */
+export interface LaneStats {
+  name: string;
+  shards: number;
+  inflight: number;
+  pendingSamples: number;
+  /** age of the oldest sample not yet delivered, seconds (0: none) */
+  lagSeconds: number;
+}
+
+/** One record's share for one shard, waiting or in flight. */
+interface Queued extends Share {
+  tracked: Tracked;
+  readAt: number;
+}
+
+/** What one call carries: shares (whole), or a slice of one after a 413. */
+interface Unit extends TimeRange {
+  shares: Queued[];
+  /** one snappy block */
   block: Buffer;
   /** uncompressed bytes */
   bytes: number;
   samples: number;
 }
 
-type Settled = Exclude<UpstreamOutcome, { kind: 'retry' }> | 'stopped';
-
-/** Merged batches up to this size are written into the lane's reusable buffer. */
-const SCRATCH_MAX_BYTES = 4 * 1024 * 1024;
+type Settled = Exclude<UpstreamOutcome, { kind: 'retry' }> | { kind: 'too_old' } | 'stopped';
 
 /** After aborting a send at the end of the grace period, how long to wait for it to unwind. */
 const ABANDON_AFTER_ABORT_MS = 200;
+/** How often the shard count is reconsidered. */
+const SCALE_TICK_MS = 1000;
+/** Compressed bytes a lane may hold read ahead and in flight. */
+const LANE_MEMORY_BYTES = 32 * 1024 * 1024;
+
+/** Wakes waiters; a wait also ends after ms or on abort. */
+class Doorbell {
+  private waiters = new Set<() => void>();
+  ring(): void {
+    for (const w of [...this.waiters]) w();
+  }
+  wait(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.waiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+      if (signal.aborted) done();
+    });
+  }
+}
 
 export class Lane {
   private readonly stopController = new AbortController();
   private readonly sendController = new AbortController();
   private running: Promise<void> | undefined;
-  /** failures since the last delivery (for the "recovered" log line) */
+  private readonly workers = new Set<Promise<void>>();
+  /** shard indexes with a running worker */
+  private readonly active = new Set<number>();
+  private readonly bell = new Doorbell();
+  private readonly tracker: CommitTracker;
+  private readonly scaler: ShardScaler;
+  private queues: Queued[][] = [];
+  private shardCount: number;
+  /** shares waiting in queues: samples, and compressed bytes waiting or in flight */
+  private queuedSamples = 0;
+  private heldBytes = 0;
+  private inflight = 0;
+  /** send partial batches now: the reader waits for room, or the shard count is changing */
+  private flushNow = false;
+  /** failures since the last delivery (for the "recovered" log line, and no scaling up meanwhile) */
   private failureStreak = 0;
-  /**
-   * Reused for each batch's merged block: a lane sends one batch at a time and is done with
-   * it once the batch is settled, so this saves a large allocation (and the GC work it
-   * drives) per batch. Anything that outlives the batch (parking) takes a copy.
-   */
-  private scratch: Buffer | undefined;
-  private readonly scratchFor = (size: number): Buffer => {
-    if (size > SCRATCH_MAX_BYTES) return Buffer.allocUnsafe(size);
-    if (!this.scratch || this.scratch.length < size) this.scratch = Buffer.allocUnsafe(Math.min(SCRATCH_MAX_BYTES, Math.max(size, 2 * (this.scratch?.length ?? 0))));
-    return this.scratch;
-  };
+  /** the whole lane waits until then before its next attempt (backoff, Retry-After) */
+  private pauseUntil = 0;
+  private sendSeconds = 0;
+  private sentSamples = 0;
+  private readonly now: () => number;
 
   constructor(
     readonly spec: LaneSpec,
     private readonly deps: LaneDeps,
-  ) {}
+  ) {
+    this.now = deps.now ?? Date.now;
+    const shards = deps.shards ?? { min: 1, max: 1 };
+    this.scaler = new ShardScaler({ min: shards.min, max: shards.max, batchSamples: deps.batch.maxSamples });
+    this.shardCount = this.scaler.shards;
+    this.tracker = new CommitTracker((end) => spec.reader.commit(end));
+  }
 
   get name(): string {
     return this.spec.name;
+  }
+
+  stats(): LaneStats {
+    const oldest = this.tracker.oldestPendingTime();
+    return {
+      name: this.name,
+      shards: this.shardCount,
+      inflight: this.inflight,
+      pendingSamples: this.spec.reader.pendingSamples(),
+      lagSeconds: Number.isFinite(oldest) ? Math.max(0, (this.now() - oldest) / 1000) : 0,
+    };
   }
 
   start(): void {
@@ -103,12 +206,13 @@ export class Lane {
   }
 
   /**
-   * Stops taking new batches and cuts backoff waits. A send in flight may finish within
-   * graceMs; after that it is aborted (or, if the client cannot abort, abandoned: its batch
-   * stays uncommitted and is sent again after the restart).
+   * Stops taking new batches and cuts backoff waits. Sends in flight may finish within
+   * graceMs; after that they are aborted (or, if the client cannot abort, abandoned: their
+   * batches stay uncommitted and are sent again after the restart).
    */
   async stop(graceMs: number): Promise<void> {
     this.stopController.abort();
+    this.bell.ring();
     if (!this.running) return;
     let timer: NodeJS.Timeout | undefined;
     const gaveUp = new Promise<void>((resolve) => {
@@ -128,34 +232,198 @@ export class Lane {
     return this.stopController.signal.aborted;
   }
 
+  private cutoff(): number {
+    const age = this.deps.maxSampleAgeMs ?? 0;
+    return age > 0 ? this.now() - age + (this.deps.windowMarginMs ?? 0) : -Infinity;
+  }
+
+  // ---- the reader: records in spool order → shares on shard queues ----
+
   private async run(): Promise<void> {
-    const { reader, limiter } = this.spec;
+    const { reader } = this.spec;
     const signal = this.stopController.signal;
+    this.startWorkers();
+    let nextTick = this.now();
     while (!this.stopping) {
       try {
-        const batch = await collectBatch(reader, this.deps.batch, signal, Date.now, this.deps.onUnreadable);
-        if (!batch || this.stopping) break;
-        const before = limiter.waitedMs;
-        if (!(await limiter.take(batch.samples, signal))) break;
-        if (limiter.waitedMs > before) this.deps.metrics.catchupWait.inc({ lane: this.name }, (limiter.waitedMs - before) / 1000);
-        this.deps.metrics.batchSamples.observe(batch.samples);
-        this.deps.metrics.batchBytes.observe(batch.bytes);
-        if (!(await this.deliver(batch))) break;
-        reader.commit(batch.end);
+        if (this.now() >= nextTick) {
+          nextTick = this.now() + SCALE_TICK_MS;
+          await this.rescale();
+          continue;
+        }
+        if (this.queuedSamples >= this.shardCount * this.deps.batch.maxSamples || this.heldBytes >= LANE_MEMORY_BYTES) {
+          this.flushNow = true;
+          this.bell.ring();
+          await this.bell.wait(nextTick - this.now(), signal);
+          continue;
+        }
+        this.flushNow = false;
+        const rec = await reader.next();
+        if (!rec) {
+          await reader.waitForData(Math.min(nextTick - this.now(), this.deps.batch.maxWaitMs), signal);
+          this.bell.ring(); // shards waiting out BATCH_MAX_WAIT look again
+          continue;
+        }
+        const r = asBatchRecord(rec);
+        if (r instanceof Error) {
+          this.deps.onUnreadable?.(rec, r);
+          this.tracker.add(rec.end, 0); // skipped, and committed past with what comes before it
+          continue;
+        }
+        const plan = planRecord(
+          { ...r, minTime: rec.minTime, maxTime: rec.maxTime },
+          { shards: this.shardCount, cutoff: this.cutoff(), wholeTo: this.deps.allowOutOfOrder ? this.leastLoaded() : undefined },
+        );
+        if (plan.tooOld > 0) this.tooOld(plan.tooOld);
+        const tracked = this.tracker.add(rec.end, plan.shares.length, rec.minTime);
+        const readAt = this.now();
+        for (const s of plan.shares) {
+          this.queues[s.shard].push({ ...s, tracked, readAt });
+          this.queuedSamples += s.samples;
+          this.heldBytes += s.block.length;
+        }
+        if (plan.shares.length > 0) this.bell.ring();
       } catch (err) {
-        // A spool read failure or a bug: say so, back off, and read the batch again.
+        // A spool read failure or a bug: say so, let what is in flight settle, read again from the cursor.
         this.deps.warnOnce(`lane-error:${this.name}`, 'error', 'delivery lane failed, retrying', { lane: this.name, error: (err as Error).message });
-        reader.rewind();
+        await this.quiesce();
+        this.resetQueues();
         if (!(await sleep(this.deps.backoff.maxMs, signal))) break;
       }
     }
+    this.bell.ring();
+    await Promise.all(this.workers);
     // Whatever was read but not settled is read again after a restart.
-    reader.rewind();
+    this.resetQueues();
   }
 
-  /** Settles every part of the batch; false if stopped first (nothing is committed then). */
-  private async deliver(batch: Batch): Promise<boolean> {
-    const work: Unit[] = [{ records: batch.records, block: mergeRecords(batch.records, this.scratchFor), bytes: batch.bytes, samples: batch.samples }];
+  /** The shard count the scaler wants; changing it first lets every call settle (series move between shards). */
+  private async rescale(): Promise<void> {
+    const want = this.scaler.update({
+      now: this.now(),
+      appendedSamples: this.spec.reader.spool.appendedSamples,
+      pendingSamples: this.spec.reader.pendingSamples(),
+      sendSeconds: this.sendSeconds,
+      sentSamples: this.sentSamples,
+      failing: this.failureStreak > 0,
+    });
+    if (want === this.shardCount || this.failureStreak > 0) return;
+    if (!this.deps.allowOutOfOrder) await this.quiesce();
+    if (this.stopping) return;
+    this.deps.log.info('lane concurrency changed', { lane: this.name, shards: want, was: this.shardCount, pendingSamples: this.spec.reader.pendingSamples() });
+    this.shardCount = want;
+    this.startWorkers();
+  }
+
+  /** Sends what is queued at once and waits until nothing is queued or in flight. */
+  private async quiesce(): Promise<void> {
+    this.flushNow = true;
+    this.bell.ring();
+    while (!this.stopping && (this.inflight > 0 || this.queuedSamples > 0 || this.queues.some((q) => q.length > 0))) {
+      await this.bell.wait(100, this.stopController.signal);
+    }
+    this.flushNow = false;
+  }
+
+  private resetQueues(): void {
+    for (const q of this.queues) q.length = 0;
+    this.queuedSamples = 0;
+    this.heldBytes = 0;
+    this.tracker.clear();
+    this.spec.reader.rewind();
+  }
+
+  private startWorkers(): void {
+    while (this.queues.length < this.shardCount) this.queues.push([]);
+    for (let i = 0; i < this.shardCount; i++) {
+      if (this.active.has(i)) continue;
+      this.active.add(i);
+      const w = this.shardLoop(i).finally(() => {
+        this.active.delete(i);
+        this.workers.delete(w);
+      });
+      this.workers.add(w);
+    }
+  }
+
+  private leastLoaded(): number {
+    let best = 0;
+    let least = Infinity;
+    for (let i = 0; i < this.shardCount; i++) {
+      const n = this.queues[i].reduce((a, s) => a + s.samples, 0);
+      if (n < least) {
+        least = n;
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  private tooOld(samples: number): void {
+    this.deps.metrics.droppedSamples.inc({ reason: 'too_old' }, samples);
+    this.deps.onTooOld?.(samples);
+    const age = this.deps.maxSampleAgeMs ?? 0;
+    this.deps.warnOnce(`too_old:${this.name}`, 'warn', 'samples older than MAX_SAMPLE_AGE were not sent (Azure Monitor drops them after accepting them); dropped and counted', {
+      lane: this.name,
+      upstream: this.spec.upstream.host,
+      samples,
+      maxSampleAge: `${Math.round(age / 1000)}s`,
+    });
+  }
+
+  // ---- a shard: one call at a time ----
+
+  private async shardLoop(i: number): Promise<void> {
+    const signal = this.stopController.signal;
+    while (!this.stopping) {
+      const q = this.queues[i];
+      if (i >= this.shardCount && q.length === 0) return; // retired by a rescale
+      const wait = this.batchWait(q);
+      if (wait > 0) {
+        await this.bell.wait(wait, signal);
+        continue;
+      }
+      const unit = this.takeBatch(q);
+      this.inflight++;
+      let done = false;
+      try {
+        this.deps.metrics.batchSamples.observe(unit.samples);
+        this.deps.metrics.batchBytes.observe(unit.bytes);
+        done = await this.deliver(unit);
+      } catch (err) {
+        this.deps.warnOnce(`lane-error:${this.name}`, 'error', 'delivery lane failed, retrying', { lane: this.name, error: (err as Error).message });
+        // the shares go back to the front of the queue, in order
+        q.unshift(...unit.shares);
+        for (const s of unit.shares) this.queuedSamples += s.samples;
+        await sleep(this.deps.backoff.maxMs, signal);
+        continue;
+      } finally {
+        this.inflight--;
+      }
+      if (!done) return; // stopped: nothing of this batch is committed
+      for (const s of unit.shares) {
+        this.heldBytes -= s.block.length;
+        this.tracker.settle(s.tracked);
+      }
+      this.bell.ring();
+    }
+  }
+
+  /** ms until the queue's batch should go (0: now). */
+  private batchWait(q: Queued[]): number {
+    return batchDueIn(q, this.deps.batch, this.now(), this.flushNow || this.stopping) ?? 60_000;
+  }
+
+  /** Shares from the front of the queue within the batch limits (a single larger one goes alone). */
+  private takeBatch(q: Queued[]): Unit {
+    const shares = q.splice(0, batchSize(q, this.deps.batch));
+    for (const s of shares) this.queuedSamples -= s.samples;
+    return unitOf(shares);
+  }
+
+  /** Settles every part of the unit; false if stopped first (nothing is committed then). */
+  private async deliver(first: Unit): Promise<boolean> {
+    const work: Unit[] = [first];
     while (work.length > 0) {
       const unit = work[0];
       const o = await this.sendUntilSettled(unit);
@@ -174,30 +442,24 @@ export class Lane {
   }
 
   /**
-   * 400 → halves by request, to find the request(s) upstream refuses (validation at the
-   * door makes this rare). 413 → halves by request, then by series within one request.
+   * 400 → halves by share, to find the request(s) upstream refuses (validation at the
+   * door makes this rare). 413 → halves by share, then by series within one.
    */
   private split(unit: Unit, why: 'rejected' | 'too_large'): Unit[] {
-    const recs = unit.records;
-    if (recs && recs.length > 1) {
-      const mid = Math.ceil(recs.length / 2);
-      return [recs.slice(0, mid), recs.slice(mid)].map((r) => ({
-        records: r,
-        block: mergeRecords(r),
-        bytes: r.reduce((n, x) => n + x.bytes, 0),
-        samples: r.reduce((n, x) => n + x.samples, 0),
-      }));
+    if (unit.shares.length > 1) {
+      const mid = Math.ceil(unit.shares.length / 2);
+      return [unit.shares.slice(0, mid), unit.shares.slice(mid)].map(unitOf);
     }
     if (why === 'rejected') return [unit];
-    // One request too large for upstream (rare): the only place a lane decompresses.
+    // One request too large for upstream (rare): decompressed and halved by series.
     const halves = splitInHalf(decompress(unit.block));
-    return halves.length === 2 ? halves.map((raw) => ({ block: compress(raw), bytes: raw.length, samples: countSamples(raw) })) : [unit];
+    return halves.length === 2 ? halves.map((raw) => ({ shares: [], block: compress(raw), bytes: raw.length, samples: countSamples(raw), minTime: unit.minTime, maxTime: unit.maxTime })) : [unit];
   }
 
   private drop(unit: Unit, reason: 'upstream_rejected' | 'too_large', status: number, detail: string): void {
     const m = this.deps.metrics;
     m.droppedSamples.inc({ reason }, unit.samples);
-    m.droppedRecords.inc({ reason }, unit.records?.length ?? 1);
+    m.droppedRecords.inc({ reason }, Math.max(1, unit.shares.length));
     this.deps.warnOnce(`drop:${this.name}:${reason}`, 'warn', 'upstream refused data that can never succeed; dropped', {
       lane: this.name,
       upstream: this.spec.upstream.host,
@@ -208,30 +470,79 @@ export class Lane {
     });
   }
 
-  /** Sends until the outcome is not retryable (parking partial failures on the way); 'stopped' on shutdown. */
+  /** Waits for the lane-wide backoff, the request rate and the catch-up limiter; false if stopped. */
+  private async admit(samples: number): Promise<boolean> {
+    const signal = this.stopController.signal;
+    for (let d = this.pauseUntil - this.now(); d > 0; d = this.pauseUntil - this.now()) {
+      if (!(await sleep(d, signal))) return false;
+    }
+    const { limiter, requests } = this.spec;
+    if (requests && !(await requests.take(1, signal))) return false;
+    const before = limiter.waitedMs;
+    if (!(await limiter.take(samples, signal))) return false;
+    if (limiter.waitedMs > before) this.deps.metrics.catchupWait.inc({ lane: this.name }, (limiter.waitedMs - before) / 1000);
+    return true;
+  }
+
+  /** Sends until the outcome is not retryable (parking on the way in relay mode); 'stopped' on shutdown. */
   private async sendUntilSettled(unit: Unit): Promise<Settled> {
     const { upstream, endpointId } = this.spec;
+    /** endpoints this unit was handed to through their lanes */
     const parked = new Set<string>();
     for (let attempt = 1; ; attempt++) {
       if (this.stopping) return 'stopped';
+      if (!(await this.admit(unit.samples))) return 'stopped';
+      // Judged right before the call (after any wait): a batch may have aged in retries.
+      const trimmed = trimToWindow(unit, this.cutoff());
+      if (trimmed) {
+        this.tooOld(trimmed.tooOld);
+        if (trimmed.samples === 0 && trimmed.bytes === 0) return { kind: 'too_old' };
+        Object.assign(unit, { block: trimmed.block, bytes: trimmed.bytes, samples: trimmed.samples, minTime: trimmed.minTime, maxTime: trimmed.maxTime });
+      }
+
+      let retryAfter: number | undefined;
+      let reason: string;
+      // Relay main lane: a workspace whose lane still holds data gets this batch through its lane, after the rest.
+      const behind = (this.spec.parked?.() ?? []).filter((id) => !parked.has(id));
+      if (behind.length > 0 && this.spec.park) {
+        try {
+          await this.spec.park(behind, unit);
+          for (const id of behind) {
+            parked.add(id);
+            this.deps.metrics.parkedBatches.inc({ endpoint: id });
+          }
+        } catch (err) {
+          this.deps.warnOnce(`park-failed:${this.name}`, 'error', 'cannot queue a batch on a workspace lane, retrying', { lane: this.name, error: (err as Error).message });
+          if (!(await this.backoff(attempt, undefined, 'park'))) return 'stopped';
+          continue;
+        }
+      }
+
       const started = process.hrtime.bigint();
       let o: UpstreamOutcome;
       try {
-        o = await upstream.send({ block: unit.block, bytes: unit.bytes, samples: unit.samples, onlyEndpoints: endpointId }, this.sendController.signal);
+        o = await upstream.send(
+          {
+            block: unit.block,
+            bytes: unit.bytes,
+            samples: unit.samples,
+            onlyEndpoints: endpointId,
+            exceptEndpoints: parked.size > 0 ? [...parked].join(',') : undefined,
+            stragglerTimeoutMs: this.spec.stragglerTimeoutMs || undefined,
+          },
+          this.sendController.signal,
+        );
       } catch (err) {
         o = { kind: 'retry', reason: (err as Error).message, bytes: 0 };
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.record(o, unit, seconds);
 
-      let retryAfter: number | undefined;
-      let reason: string;
       if (o.kind === 'partial') {
         const others = o.failed.filter((id) => id !== endpointId && !parked.has(id));
         if (others.length > 0 && this.spec.park) {
           try {
-            // a copy: the block may be this lane's scratch buffer, and the other spool keeps what it is given
-            await this.spec.park(others, Buffer.from(unit.block), unit.samples);
+            await this.spec.park(others, unit);
             for (const id of others) {
               parked.add(id);
               this.deps.metrics.parkedBatches.inc({ endpoint: id });
@@ -244,7 +555,7 @@ export class Lane {
         const ownFailed = endpointId !== undefined && o.failed.includes(endpointId);
         const unparked = o.failed.some((id) => id !== endpointId && !parked.has(id));
         if (!ownFailed && !unparked) return this.settled(o);
-        // Our own endpoint failed, or a share could not be parked: send again (to all, or only ours).
+        // Our own endpoint failed, or a share could not be parked: send again (to all but the parked, or only ours).
         retryAfter = o.retryAfterSeconds;
         reason = 'partial';
       } else if (o.kind === 'retry') {
@@ -254,13 +565,17 @@ export class Lane {
       } else {
         return this.settled(o);
       }
-
-      this.failureStreak++;
-      this.deps.metrics.retries.inc({ lane: this.name, reason });
-      if (this.stopping) return 'stopped';
-      const delay = retryDelayMs(attempt, this.deps.backoff, retryAfter);
-      if (!(await sleep(delay, this.stopController.signal))) return 'stopped';
+      if (!(await this.backoff(attempt, retryAfter, reason))) return 'stopped';
     }
+  }
+
+  /** A failed attempt: the whole lane waits (one endpoint, one backoff); false if stopped. */
+  private async backoff(attempt: number, retryAfter: number | undefined, reason: string): Promise<boolean> {
+    this.failureStreak++;
+    this.deps.metrics.retries.inc({ lane: this.name, reason });
+    if (this.stopping) return false;
+    this.pauseUntil = Math.max(this.pauseUntil, this.now() + retryDelayMs(attempt, this.deps.backoff, retryAfter));
+    return !this.stopping;
   }
 
   private settled(o: Exclude<UpstreamOutcome, { kind: 'retry' }>): Settled {
@@ -281,6 +596,8 @@ export class Lane {
       m.sentBatches.inc({ lane: this.name });
       m.sentSamples.inc({ lane: this.name }, unit.samples);
       m.sentBytes.inc({ lane: this.name }, o.bytes);
+      this.sendSeconds += seconds;
+      this.sentSamples += unit.samples;
     }
     this.deps.publishLog.record(o.bytes, seconds, o.kind === 'delivered' ? 'all' : some ? 'some' : 'none');
   }
@@ -296,6 +613,22 @@ export class Lane {
       this.deps.warnOnce(`retry:${this.name}`, 'warn', 'upstream failed, retrying with backoff', fields);
     }
   }
+}
+
+/** Shares merged into one call: their snappy blocks joined without decompressing (batch.ts). */
+function unitOf(shares: Queued[]): Unit {
+  let bytes = 0;
+  let samples = 0;
+  let minTime = Infinity;
+  let maxTime = -Infinity;
+  for (const s of shares) {
+    bytes += s.bytes;
+    samples += s.samples;
+    // NaN (unknown) wins: the window check then looks inside
+    minTime = Number.isNaN(s.minTime) || Number.isNaN(minTime) ? Number.NaN : Math.min(minTime, s.minTime);
+    maxTime = Number.isNaN(s.maxTime) || Number.isNaN(maxTime) ? Number.NaN : Math.max(maxTime, s.maxTime);
+  }
+  return { shares, block: mergeSnappyBlocks(shares.map((s) => s.block)), bytes, samples, minTime, maxTime };
 }
 
 function retryReason(o: Extract<UpstreamOutcome, { kind: 'retry' }>): string {

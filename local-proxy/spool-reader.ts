@@ -5,7 +5,7 @@
 import type * as fs from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Segment, Spool } from './spool';
-import { HEADER_BYTES, MAX_RECORD_BYTES, type Position, type SpoolRecord, checksumMatches, comparePositions, decodeHeader } from './spool-record';
+import { MAX_RECORD_BYTES, type Position, type SpoolRecord, checksumMatches, comparePositions, decodeHeader, headerBytes } from './spool-record';
 
 /** One consumer's view of a spool: reads ahead from its cursor, commits after delivery. */
 export class SpoolReader {
@@ -32,7 +32,6 @@ export class SpoolReader {
       this.pushed = undefined;
       return r;
     }
-    const header = Buffer.allocUnsafe(HEADER_BYTES);
     for (;;) {
       if (this.spool.isClosed) return undefined;
       const gen = this.generation;
@@ -41,7 +40,8 @@ export class SpoolReader {
       if (seg.id !== this.ahead.segment) this.ahead = { segment: seg.id, offset: 0 };
       const offset = this.ahead.offset;
       const end = this.spool.readableEnd(seg);
-      if (offset + HEADER_BYTES > end) {
+      const hb = headerBytes(seg.format);
+      if (offset + hb > end) {
         if (this.spool.isCurrent(seg)) return undefined;
         const next = this.spool.segmentAfter(seg.id);
         if (!next) return undefined;
@@ -50,40 +50,41 @@ export class SpoolReader {
       }
       // Recent records come from memory: written by this process, so no checksum to verify.
       const cached = this.spool.cachedRecord(seg.id, offset);
-      if (cached && offset + HEADER_BYTES + cached.payload.length <= end) {
+      if (cached && offset + hb + cached.payload.length <= end) {
         const start = { segment: seg.id, offset };
-        this.ahead = { segment: seg.id, offset: offset + HEADER_BYTES + cached.payload.length };
-        return { payload: cached.payload, samples: cached.samples, start, end: { ...this.ahead } };
+        this.ahead = { segment: seg.id, offset: offset + hb + cached.payload.length };
+        return { payload: cached.payload, samples: cached.samples, minTime: cached.minTime, maxTime: cached.maxTime, start, end: { ...this.ahead } };
       }
+      const header = Buffer.allocUnsafe(hb);
       let fh: fs.promises.FileHandle;
       try {
         fh = await this.handleFor(seg.id, seg.file);
-        await fh.read(header, 0, HEADER_BYTES, offset);
+        await fh.read(header, 0, hb, offset);
       } catch (err) {
         if (gen !== this.generation || !this.spool.hasSegment(seg)) continue; // dropped meanwhile
         throw err;
       }
       if (gen !== this.generation) continue;
-      const h = decodeHeader(header);
-      if (h.length > MAX_RECORD_BYTES || offset + HEADER_BYTES + h.length > end) {
+      const h = decodeHeader(header, seg.format);
+      if (h.length > MAX_RECORD_BYTES || offset + hb + h.length > end) {
         this.corrupt(seg, offset, 'record runs past the end of its segment');
         continue;
       }
       const payload = Buffer.allocUnsafe(h.length);
       try {
-        if (h.length > 0) await fh.read(payload, 0, h.length, offset + HEADER_BYTES);
+        if (h.length > 0) await fh.read(payload, 0, h.length, offset + hb);
       } catch (err) {
         if (gen !== this.generation || !this.spool.hasSegment(seg)) continue;
         throw err;
       }
       if (gen !== this.generation) continue;
-      if (!checksumMatches(header, payload)) {
+      if (!checksumMatches(header, payload, seg.format)) {
         this.corrupt(seg, offset, 'checksum mismatch');
         continue;
       }
       const start = { segment: seg.id, offset };
-      this.ahead = { segment: seg.id, offset: offset + HEADER_BYTES + h.length };
-      return { payload, samples: h.samples, start, end: { ...this.ahead } };
+      this.ahead = { segment: seg.id, offset: offset + hb + h.length };
+      return { payload, samples: h.samples, minTime: h.minTime, maxTime: h.maxTime, start, end: { ...this.ahead } };
     }
   }
 
@@ -133,6 +134,15 @@ export class SpoolReader {
 
   pendingBytes(): number {
     return this.spool.bytesAfter(this.committed);
+  }
+
+  pendingSamples(): number {
+    return this.spool.samplesAfter(this.committed);
+  }
+
+  /** True when everything ever appended is delivered (appends still being flushed count as pending). */
+  isDrained(): boolean {
+    return this.spool.writtenAfter(this.committed) === 0;
   }
 
   pendingRecords(): number {

@@ -17,10 +17,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SpoolFullPolicy } from './config';
-import { HEADER_BYTES, MAX_RECORD_BYTES, type Position, checksumMatches, comparePositions, decodeHeader, encodeHeader } from './spool-record';
+import { HEADER_BYTES, MAX_RECORD_BYTES, type Position, type RecordFormat, type TimeRange, UNKNOWN_TIMES, V1_HEADER_BYTES, checksumMatches, comparePositions, decodeHeader, encodeHeader, headerBytes } from './spool-record';
 import { SpoolReader } from './spool-reader';
 
-export { type Position, type SpoolRecord, comparePositions } from './spool-record';
+export { type Position, type SpoolRecord, type TimeRange, comparePositions } from './spool-record';
 export { SpoolReader } from './spool-reader';
 
 export interface DropInfo {
@@ -58,6 +58,8 @@ export interface Segment {
   fd?: number;
   /** a write or flush failed on it: the next append starts a new segment */
   broken: boolean;
+  /** record layout (spool-record.ts): 2 for every segment this version writes */
+  format: RecordFormat;
 }
 
 interface Waiter {
@@ -115,7 +117,7 @@ export interface SpoolOptions {
 export const TAIL_CACHE_BYTES = 4 * 1024 * 1024;
 
 /** A record appended recently, as it was handed to append(). */
-interface TailRecord {
+interface TailRecord extends TimeRange {
   segment: number;
   offset: number;
   payload: Buffer;
@@ -129,6 +131,25 @@ const CHECKPOINT = 'cursors.json';
 
 function segmentFile(dir: string, id: number): string {
   return path.join(dir, `${String(id).padStart(16, '0')}.seg`);
+}
+
+/**
+ * Which record layout a segment uses: the one under which its first record's checksum
+ * holds. Segments this version writes are format 2; format 1 is an older forwarder's.
+ */
+function sniffFormat(fd: number, fileSize: number): RecordFormat {
+  for (const format of [2, 1] as const) {
+    const hb = format === 2 ? HEADER_BYTES : V1_HEADER_BYTES;
+    if (fileSize < hb) continue;
+    const header = Buffer.allocUnsafe(hb);
+    fs.readSync(fd, header, 0, hb, 0);
+    const h = decodeHeader(header, format);
+    if (h.length > MAX_RECORD_BYTES || hb + h.length > fileSize) continue;
+    const payload = Buffer.allocUnsafe(h.length);
+    fs.readSync(fd, payload, 0, h.length, hb);
+    if (checksumMatches(header, payload, format)) return format;
+  }
+  return 2;
 }
 
 function fsyncDir(dir: string): void {
@@ -165,6 +186,8 @@ export class Spool {
   lastError: string | undefined;
   /** fdatasync calls made for appends (group commit shows as syncs < appends) */
   syncCount = 0;
+  /** samples appended since open (the delivery lanes' intake rate) */
+  appendedSamples = 0;
 
   private constructor(opts: SpoolOptions) {
     this.opts = opts;
@@ -213,8 +236,12 @@ export class Spool {
 
   // ---- appending ----
 
-  /** Appends one record; resolves once it is durable. Throws SpoolFullError/SpoolWriteError/SpoolClosedError. */
-  append(payload: Buffer, samples: number): Promise<void> {
+  /**
+   * Appends one record with its samples' time range; resolves once it is durable. The
+   * write itself happens before this returns (only the flush is awaited), so the record
+   * counts as pending for every reader from then on. Throws SpoolFullError/SpoolWriteError/SpoolClosedError.
+   */
+  append(payload: Buffer, samples: number, times: TimeRange = UNKNOWN_TIMES): Promise<void> {
     if (this.closed) return Promise.reject(new SpoolClosedError('spool is closed (shutting down)'));
     const size = HEADER_BYTES + payload.length;
     try {
@@ -225,11 +252,12 @@ export class Spool {
         cur = this.current;
       }
       const offset = cur.size;
-      const header = encodeHeader(payload, samples);
+      const header = encodeHeader(payload, samples, times);
       this.writeRecord(cur, header, payload);
-      this.remember(cur.id, offset, payload, header.readUInt32LE(4));
+      this.remember(cur.id, offset, payload, header.readUInt32LE(4), times);
       cur.records++;
       cur.samples += samples;
+      this.appendedSamples += samples;
       this.budget.used += size;
     } catch (err) {
       return Promise.reject(err);
@@ -265,10 +293,10 @@ export class Spool {
     }
   }
 
-  private remember(segment: number, offset: number, payload: Buffer, samples: number): void {
+  private remember(segment: number, offset: number, payload: Buffer, samples: number, times: TimeRange): void {
     const retained = Math.max(payload.length, payload.buffer.byteLength);
     if (retained > TAIL_CACHE_BYTES) return;
-    const rec: TailRecord = { segment, offset, payload, samples, retained };
+    const rec: TailRecord = { segment, offset, payload, samples, retained, minTime: times.minTime, maxTime: times.maxTime };
     let bySeg = this.tailIndex.get(segment);
     if (!bySeg) this.tailIndex.set(segment, (bySeg = new Map()));
     bySeg.set(offset, rec);
@@ -293,8 +321,8 @@ export class Spool {
     }
   }
 
-  /** The payload and samples of the record at (segment, offset) if it is still in memory. */
-  cachedRecord(segment: number, offset: number): { payload: Buffer; samples: number } | undefined {
+  /** The payload, samples and times of the record at (segment, offset) if it is still in memory. */
+  cachedRecord(segment: number, offset: number): (TimeRange & { payload: Buffer; samples: number }) | undefined {
     return this.tailIndex.get(segment)?.get(offset);
   }
 
@@ -358,7 +386,7 @@ export class Spool {
     const file = segmentFile(this.dir, id);
     const fd = fs.openSync(file, 'w+');
     fsyncDir(this.dir); // the new name must survive a crash before its first ack
-    this.segments.push({ id, file, size: 0, synced: 0, records: 0, samples: 0, fd, broken: false });
+    this.segments.push({ id, file, size: 0, synced: 0, records: 0, samples: 0, fd, broken: false, format: 2 });
   }
 
   // ---- recovery ----
@@ -381,6 +409,7 @@ export class Spool {
     const last = this.segments[this.segments.length - 1];
     if (last && last.size === 0) {
       last.fd = fs.openSync(last.file, 'r+');
+      last.format = 2; // empty: appends go in the current format
     } else {
       this.createSegment(last ? last.id + 1 : 1);
     }
@@ -406,20 +435,22 @@ export class Spool {
     const fd = fs.openSync(file, 'r+');
     try {
       const fileSize = fs.fstatSync(fd).size;
-      const header = Buffer.allocUnsafe(HEADER_BYTES);
+      const format = sniffFormat(fd, fileSize);
+      const hb = headerBytes(format);
+      const header = Buffer.allocUnsafe(hb);
       let offset = 0;
       let records = 0;
       let samples = 0;
-      while (offset + HEADER_BYTES <= fileSize) {
-        fs.readSync(fd, header, 0, HEADER_BYTES, offset);
-        const h = decodeHeader(header);
-        if (h.length > MAX_RECORD_BYTES || offset + HEADER_BYTES + h.length > fileSize) break;
+      while (offset + hb <= fileSize) {
+        fs.readSync(fd, header, 0, hb, offset);
+        const h = decodeHeader(header, format);
+        if (h.length > MAX_RECORD_BYTES || offset + hb + h.length > fileSize) break;
         if (isLast) {
           const payload = Buffer.allocUnsafe(h.length);
-          fs.readSync(fd, payload, 0, h.length, offset + HEADER_BYTES);
-          if (!checksumMatches(header, payload)) break;
+          fs.readSync(fd, payload, 0, h.length, offset + hb);
+          if (!checksumMatches(header, payload, format)) break;
         }
-        offset += HEADER_BYTES + h.length;
+        offset += hb + h.length;
         records++;
         samples += h.samples;
       }
@@ -433,7 +464,7 @@ export class Spool {
         this.opts.onWarning?.('spool segment is damaged; readers will skip from the damaged record', { spool: this.name, segment: id, offset });
         offset = fileSize;
       }
-      return { id, file, size: offset, synced: offset, records, samples, broken: false };
+      return { id, file, size: offset, synced: offset, records, samples, broken: false, format };
     } finally {
       fs.closeSync(fd);
     }
@@ -499,6 +530,26 @@ export class Spool {
     for (const s of this.segments) {
       if (s.id < p.segment) continue;
       n += this.readableEnd(s) - (s.id === p.segment ? Math.min(p.offset, this.readableEnd(s)) : 0);
+    }
+    return n;
+  }
+
+  /** Samples a reader at p still has to read (exact for whole segments; approximate in its current one). */
+  samplesAfter(p: Position): number {
+    let n = 0;
+    for (const s of this.segments) {
+      if (s.id < p.segment) continue;
+      n += s.id === p.segment && s.size > 0 ? Math.round((s.samples * (s.size - Math.min(p.offset, s.size))) / s.size) : s.samples;
+    }
+    return n;
+  }
+
+  /** Bytes written after p, flushed or not: zero only when a reader at p has everything ever appended. */
+  writtenAfter(p: Position): number {
+    let n = 0;
+    for (const s of this.segments) {
+      if (s.id < p.segment) continue;
+      n += s.size - (s.id === p.segment ? Math.min(p.offset, s.size) : 0);
     }
     return n;
   }
@@ -661,13 +712,14 @@ export class Spool {
     let samples = 0;
     try {
       fd = fs.openSync(seg.file, 'r');
-      const header = Buffer.allocUnsafe(HEADER_BYTES);
-      for (let off = from; off + HEADER_BYTES <= seg.size; ) {
-        fs.readSync(fd, header, 0, HEADER_BYTES, off);
-        const h = decodeHeader(header);
+      const hb = headerBytes(seg.format);
+      const header = Buffer.allocUnsafe(hb);
+      for (let off = from; off + hb <= seg.size; ) {
+        fs.readSync(fd, header, 0, hb, off);
+        const h = decodeHeader(header, seg.format);
         records++;
         samples += h.samples;
-        off += HEADER_BYTES + h.length;
+        off += hb + h.length;
       }
     } catch {
       // counting is best effort

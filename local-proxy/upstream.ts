@@ -6,7 +6,7 @@
 //   classification, 413 splitting and 422-as-delivered) with a shared token source.
 // The lanes (shipper.ts) decide what to do with each outcome; nothing here retries.
 
-import { FAILED_ENDPOINTS_HEADER, ONLY_ENDPOINTS_HEADER, makePart, planParts } from '../shared/fanout/fanout';
+import { EXCEPT_ENDPOINTS_HEADER, FAILED_ENDPOINTS_HEADER, ONLY_ENDPOINTS_HEADER, STRAGGLER_TIMEOUT_HEADER, makePart, planParts } from '../shared/fanout/fanout';
 import type { Endpoint } from '../shared/fanout/endpoints';
 import { parseRetryAfter, sendToEndpoint } from '../shared/fanout/send';
 import { TokenError, type TokenSource } from '../shared/identity/token-source';
@@ -36,6 +36,10 @@ export interface UpstreamRequest {
   samples: number;
   /** relay mode: X-Relay-Only-Endpoints */
   onlyEndpoints?: string;
+  /** relay mode: X-Relay-Except-Endpoints (workspaces that get this batch through their own lane) */
+  exceptEndpoints?: string;
+  /** relay mode: X-Relay-Straggler-Timeout, ms */
+  stragglerTimeoutMs?: number;
 }
 
 export interface Upstream {
@@ -69,6 +73,8 @@ export function createRelayUpstream(opts: RelayUpstreamOptions): Upstream {
       };
       if (opts.key) headers['x-functions-key'] = opts.key;
       if (req.onlyEndpoints) headers[ONLY_ENDPOINTS_HEADER] = req.onlyEndpoints;
+      if (req.exceptEndpoints) headers[EXCEPT_ENDPOINTS_HEADER] = req.exceptEndpoints;
+      if (req.stragglerTimeoutMs) headers[STRAGGLER_TIMEOUT_HEADER] = String(Math.round(req.stragglerTimeoutMs));
       if (opts.tokens) {
         try {
           headers.Authorization = `Bearer ${await opts.tokens.getToken()}`;

@@ -20,9 +20,10 @@ export function parseSize(raw: string): number {
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Prometheus-style durations: "500ms", "30s", "2m", "1h30m"; returns milliseconds. */
+/** Prometheus-style durations: "500ms", "30s", "2m", "1h30m" (and a bare "0"); returns milliseconds. */
 export function parseDuration(raw: string): number {
   const s = raw.trim();
+  if (s === '0') return 0;
   if (!/^(\d+(ms|s|m|h|d))+$/.test(s)) throw new ConfigProblem(`"${raw}" is not a duration: use e.g. 500ms, 30s, 2m, 1h30m`);
   let total = 0;
   for (const part of s.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(part[1]) * DURATION_UNITS[part[2]];

@@ -1,14 +1,14 @@
 // Batching: a merged batch decodes to exactly the union of its inputs, in order (real
 // Prometheus captures and random requests with every awkward value); batches respect
 // BATCH_MAX_SAMPLES / BATCH_MAX_BYTES and BATCH_MAX_WAIT; consecutive batches
-// partition the spool without loss or repetition.
+// partition the queue without loss or repetition; unreadable records are told apart.
 
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { compressSync, uncompressSync } from 'snappy';
-import { type Batch, type RecordSource, collectBatch, mergeRecords } from '../../local-proxy/batch';
-import { Spool, SpoolBudget, type SpoolRecord } from '../../local-proxy/spool';
+import { type BatchRecord, type Queueable, asBatchRecord, batchDueIn, batchSize, mergeRecords } from '../../local-proxy/batch';
+import { Spool, SpoolBudget } from '../../local-proxy/spool';
 import { decodeWriteRequest } from '../../shared/remote-write/decode';
 import { encodeWriteRequest } from '../../shared/remote-write/encode';
 import type { WriteRequest } from '../../shared/remote-write/types';
@@ -32,17 +32,26 @@ function openSpool(): Spool {
   return Spool.open({ dir: path.join(tmp.dir, 'main'), name: 'main', segmentBytes: 1024 * 1024, readers: ['r'], budget: new SpoolBudget(1024 ** 3, 'reject') });
 }
 
-const never = new AbortController().signal;
+interface Batch {
+  records: BatchRecord[];
+  samples: number;
+  bytes: number;
+}
 
-/** Reads batches until the spool is drained, committing each. */
+/** Reads every record, then cuts the queue into batches by the lane's rules. */
 async function drain(spool: Spool, limits: { maxBytes: number; maxSamples: number; maxWaitMs: number }): Promise<Batch[]> {
   const r = spool.reader('r');
+  const queue: (BatchRecord & Queueable)[] = [];
+  for (let rec = await r.next(); rec; rec = await r.next()) {
+    const b = asBatchRecord(rec);
+    if (b instanceof Error) throw b;
+    queue.push({ ...b, readAt: 0 });
+  }
   const out: Batch[] = [];
-  while (r.pendingBytes() > 0) {
-    const b = await collectBatch(r, limits, never);
-    if (!b) return out;
-    out.push(b);
-    r.commit(b.end);
+  while (queue.length > 0) {
+    assert.equal(batchDueIn(queue, limits, 0, true), 0);
+    const records = queue.splice(0, batchSize(queue, limits));
+    out.push({ records, samples: records.reduce((n, x) => n + x.samples, 0), bytes: records.reduce((n, x) => n + x.bytes, 0) });
   }
   return out;
 }
@@ -87,24 +96,26 @@ describe('merge', () => {
 });
 
 describe('unreadable records', () => {
-  it('a record that is not a snappy block (bad header, or a header lying about its size) is reported, skipped and committed past', async () => {
+  it('a record that is not a snappy block (bad header, or a header lying about its size) is told apart; the rest merge', async () => {
     const spool = openSpool();
     const good = (n: number): Buffer => compressSync(encodeWriteRequest({ timeseries: [], metadata: [{ type: 1, metricFamilyName: `m${n}`, help: '', unit: '' }] }));
     await spool.append(good(1), 1);
     await spool.append(Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80]), 2); // no varint end
     await spool.append(Buffer.from([0xff, 0xff, 0x03, 0x00]), 3); // declares 65 535 bytes behind 1
     await spool.append(good(4), 4);
-    const unreadable: number[] = [];
     const r = spool.reader('r');
-    const b = await collectBatch(r, { maxBytes: 1024 ** 2, maxSamples: 1e9, maxWaitMs: 0 }, never, Date.now, (rec) => void unreadable.push(rec.samples));
+    const readable: BatchRecord[] = [];
+    const unreadable: number[] = [];
+    for (let rec = await r.next(); rec; rec = await r.next()) {
+      const b = asBatchRecord(rec);
+      if (b instanceof Error) unreadable.push(rec.samples);
+      else readable.push(b);
+    }
     assert.deepEqual(unreadable, [2, 3]);
-    assert.deepEqual(b!.records.map((x) => x.samples), [1, 4]);
-    assert.equal(b!.bytes, b!.records.reduce((n, x) => n + x.bytes, 0));
-    const merged = uncompressSync(mergeRecords(b!.records), { asBuffer: true }) as Buffer;
-    assert.equal(merged.length, b!.bytes);
+    assert.deepEqual(readable.map((x) => x.samples), [1, 4]);
+    const merged = uncompressSync(mergeRecords(readable), { asBuffer: true }) as Buffer;
+    assert.equal(merged.length, readable.reduce((n, x) => n + x.bytes, 0));
     assert.deepEqual(decodeWriteRequest(merged).metadata.map((m) => m.metricFamilyName), ['m1', 'm4']);
-    r.commit(b!.end);
-    assert.equal(r.pendingBytes(), 0, 'the skipped records are committed past with the batch');
     await spool.close();
   });
 });
@@ -133,38 +144,16 @@ describe('limits', () => {
     await spool.close();
   });
 
-  it('waits BATCH_MAX_WAIT after the first record for more, then sends what it has', async () => {
-    const recs: SpoolRecord[] = [];
-    let waits = 0;
-    const make = (i: number): SpoolRecord => ({
-      payload: compressSync(Buffer.alloc(0)),
-      samples: 500,
-      start: { segment: 1, offset: i },
-      end: { segment: 1, offset: i + 1 },
-    });
-    const source: RecordSource = {
-      next: async () => recs.shift(),
-      unread: (r) => recs.unshift(r),
-      waitForData: async (ms) => {
-        waits++;
-        await new Promise((r) => setTimeout(r, Math.min(ms, 20)));
-        if (waits <= 3) recs.push(make(waits));
-      },
-    };
-    recs.push(make(0));
-    const t0 = Date.now();
-    const b = await collectBatch(source, { maxBytes: 1e9, maxSamples: 1e9, maxWaitMs: 150 }, never);
-    const took = Date.now() - t0;
-    assert.equal(b!.records.length, 4, 'the three that arrived within the wait joined');
-    assert.ok(took >= 140 && took < 1000, `took ${took} ms`);
-    assert.deepEqual(b!.end, { segment: 1, offset: 4 });
-  });
-
-  it('resolves undefined when aborted while idle', async () => {
-    const ac = new AbortController();
-    const source: RecordSource = { next: async () => undefined, unread: () => undefined, waitForData: (ms, signal) => new Promise((r) => { const t = setTimeout(r, ms); signal?.addEventListener('abort', () => { clearTimeout(t); r(); }); }) };
-    setTimeout(() => ac.abort(), 30);
-    assert.equal(await collectBatch(source, { maxBytes: 1, maxSamples: 1, maxWaitMs: 10 }, ac.signal), undefined);
+  it('waits BATCH_MAX_WAIT after the first share was read, unless the batch is full or a flush is asked for', () => {
+    const limits = { maxBytes: 1e9, maxSamples: 2000, maxWaitMs: 150 };
+    const share = (readAt: number): Queueable => ({ samples: 500, bytes: 100, readAt });
+    assert.equal(batchDueIn([], limits, 0, false), undefined, 'nothing queued: nothing due');
+    assert.equal(batchDueIn([share(1000)], limits, 1000, false), 150);
+    assert.equal(batchDueIn([share(1000), share(1100)], limits, 1100, false), 50, 'counted from the first share');
+    assert.equal(batchDueIn([share(1000)], limits, 1200, false), 0, 'the wait is over');
+    assert.equal(batchDueIn([share(1000)], limits, 1000, true), 0, 'flush');
+    assert.equal(batchDueIn([1, 2, 3, 4].map(() => share(1000)), limits, 1000, false), 0, 'full: 4 × 500 = BATCH_MAX_SAMPLES');
+    assert.equal(batchSize([1, 2, 3, 4, 5].map(() => share(0)), limits), 4);
   });
 });
 

@@ -91,7 +91,12 @@ describe('the seed side car\'s environments load unchanged (direct mode)', () =>
     assert.deepEqual(cfg.spool, { dir: '.spool', maxBytes: 1024 ** 3, segmentBytes: 16 * 1024 ** 2, fullPolicy: 'reject' });
     assert.deepEqual(cfg.batch, { maxBytes: 8 * 1024 ** 2, maxSamples: 20000, maxWaitMs: 1000 });
     assert.deepEqual(cfg.retry, { minBackoffMs: 500, maxBackoffMs: 30_000 });
-    assert.equal(cfg.catchupMaxRate, 100_000);
+    assert.equal(cfg.catchupMaxRate, 0);
+    assert.deepEqual(cfg.shards, { min: 1, max: 16 });
+    assert.equal(cfg.maxSampleAgeMs, 20 * 60_000);
+    assert.equal(cfg.allowOutOfOrder, false);
+    assert.equal(cfg.maxRequestsPerMinute, 15_000);
+    assert.equal(cfg.relayStragglerTimeoutMs, 2000);
     assert.equal(cfg.shutdownTimeoutMs, 10_000);
     assert.equal(cfg.upstreamTimeoutMs, 20_000);
     assert.equal(cfg.publishLogIntervalMs, 60_000);

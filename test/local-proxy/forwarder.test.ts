@@ -145,9 +145,10 @@ describe('probes and metrics', () => {
 describe('delivery', () => {
   it('real Prometheus 2.42 captures (60) arrive exactly (samples, stale markers, metadata), in far fewer calls', async () => {
     // The captures are from 2026-11 or earlier, which Azure would drop as too old after a 2xx;
-    // this test is about bit-exact delivery, so the emulator's time window is lifted.
+    // this test is about bit-exact delivery, so the emulator's time window is lifted, and the
+    // forwarder's (MAX_SAMPLE_AGE=0), which would otherwise count them too old and not send them.
     const ws = await workspace('ws', { maxAgeMs: Infinity, maxFutureMs: Infinity });
-    const f = await forwarder({ INGESTION_URL: ws.url });
+    const f = await forwarder({ INGESTION_URL: ws.url, MAX_SAMPLE_AGE: '0' });
     const fixtures = loadFixtures().slice(0, 60);
     for (let i = 0; i < fixtures.length; i += 20) {
       const res = await Promise.all(fixtures.slice(i, i + 20).map((fx) => postWrite(f.url, fx.body, fx.headers)));

@@ -98,7 +98,8 @@ describe('relay mode', () => {
   it('delivers through the relay with the function key; batches reach both workspaces', async () => {
     const [a, b] = await workspaces();
     const r = await relay(a, b);
-    const f = await forwarder(r.url);
+    // a whole second to batch in: 20 writes sent one after another take several hundred ms on a loaded machine
+    const f = await forwarder(r.url, { BATCH_MAX_WAIT: '1s' });
     const gen = await send(f, 0, 20);
     await waitFor('both workspaces have everything', () => hasAll(a, gen) && hasAll(b, gen), 5000);
     assert.ok(a.requests.length <= 4, `${a.requests.length} calls for 20 requests`);
@@ -155,6 +156,52 @@ describe('relay mode', () => {
     b.fault = undefined;
     await waitFor('b has everything', () => hasAll(b, gen), 5000);
     assert.equal(acceptedSamples(a), 10 * 500, 'nothing went to a twice');
+  });
+
+  it('several calls in flight, one workspace failing for a while: both get every sample and neither drops one as out of order', async () => {
+    const [a, b] = await workspaces();
+    const r = await relay(a, b);
+    const f = await forwarder(r.url, { MIN_SHARDS: '4', MAX_SHARDS: '4', BATCH_MAX_WAIT: '50ms', BATCH_MAX_SAMPLES: '2000' });
+    const gen: Generated[] = [];
+    // the same 50 series in every write, timestamps moving on, as a Prometheus shard sends them
+    const t0 = Date.now();
+    for (let i = 0; Date.now() - t0 < 3000; i++) {
+      if (i === 5) b.fault = { status: 503, untilMs: Date.now() + 1500 };
+      gen.push(...(await send(f, i, 1)));
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    await waitFor('both have everything', () => hasAll(a, gen) && hasAll(b, gen), 15_000);
+    assert.deepEqual(b.summary().dropped, { outOfOrder: 0, tooOld: 0, tooNew: 0, duplicate: b.summary().dropped.duplicate }, 'no sample of b dropped as Azure would, but for duplicates of replays');
+    assert.equal(a.summary().dropped.outOfOrder, 0);
+    assert.equal(acceptedSamples(a), gen.length * 500, 'the healthy workspace got each sample once');
+    const text = await (await fetch(`${f.url}/metrics`)).text();
+    assert.ok(metricValue(text, 'relay_proxy_lane_parked_batches_total', { endpoint: endpointId(b.url) }) >= 1, 'b\'s share went through its lane');
+  });
+
+  it('a hanging workspace does not hold up the healthy one (X-Relay-Straggler-Timeout); it gets its data in order once it answers', async () => {
+    const [a, b] = await workspaces();
+    const r = await relay(a, b);
+    const f = await forwarder(r.url, { MIN_SHARDS: '2', MAX_SHARDS: '4', BATCH_MAX_WAIT: '50ms', RELAY_STRAGGLER_TIMEOUT: '300ms' });
+    const before = await send(f, 0, 3);
+    await waitFor('both have the first writes', () => hasAll(a, before) && hasAll(b, before), 5000);
+    const hangUntil = Date.now() + 4000;
+    b.fault = { status: 0, delayMs: 3000, untilMs: hangUntil };
+    // while b hangs, each new write reaches a within a couple of seconds
+    const during: Generated[] = [];
+    const lags: number[] = [];
+    for (let i = 3; Date.now() < hangUntil - 1500; i++) {
+      const g = await send(f, i, 1);
+      const sent = Date.now();
+      await waitFor('a has the write made during the hang', () => hasAll(a, g), 2500);
+      lags.push(Date.now() - sent);
+      during.push(...g);
+    }
+    assert.ok(during.length >= 3, `${during.length} writes during the hang`);
+    assert.ok(Date.now() < hangUntil, 'a kept receiving while b was still hanging');
+    await waitFor('b caught up', () => hasAll(b, [...before, ...during]), 20_000);
+    assert.equal(b.summary().dropped.outOfOrder, 0, 'b got its data in order');
+    assert.equal(acceptedSamples(a), (before.length + during.length) * 500, 'a got each sample once');
+    assert.ok(Math.max(...lags) < 2500, `lag to the healthy workspace during the hang: ${lags.join(', ')} ms`);
   });
 
   it('a wrong function key is retried with backoff and logged with what to check; nothing is dropped', async () => {

@@ -3,110 +3,16 @@
 // relay partial failures parked on lanes and retried only to their endpoint, loud auth
 // logging, lanes that do not wait for each other, the catch-up limiter, and stop.
 
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { uncompressSync } from 'snappy';
-import { createMetrics } from '../../local-proxy/metrics';
 import { TokenBucket } from '../../local-proxy/pacing';
-import { Lane, type LaneDeps } from '../../local-proxy/shipper';
-import { Spool, SpoolBudget } from '../../local-proxy/spool';
-import type { Upstream, UpstreamOutcome, UpstreamRequest } from '../../local-proxy/upstream';
-import { type Logger } from '../../shared/observability/log';
-import type { PublishLog, PublishResult } from '../../shared/observability/publish-log';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import { type Generated, generateRequest, metricValue, sampleKeys, tempDir, waitFor } from './helpers';
+import { metricValue, waitFor } from './helpers';
+import { laneKit } from './lane-kit';
+import type { UpstreamOutcome } from '../../local-proxy/upstream';
 
-let tmp: { dir: string; remove(): void };
-let spools: Spool[] = [];
-let lanes: Lane[] = [];
-beforeEach(() => {
-  tmp = tempDir('shipper-test');
-});
-afterEach(async () => {
-  for (const l of lanes) await l.stop(0);
-  for (const s of spools) await s.close();
-  lanes = [];
-  spools = [];
-  tmp.remove();
-});
-
-function openSpool(readers = ['r'], name = 'main'): Spool {
-  const s = Spool.open({ dir: path.join(tmp.dir, name), name, segmentBytes: 4 * 1024 * 1024, readers, budget: new SpoolBudget(1024 ** 3, 'reject') });
-  spools.push(s);
-  return s;
-}
-
-interface Recorder {
-  logs: string[];
-  published: PublishResult[];
-  deps: LaneDeps;
-  metricsText(): Promise<string>;
-}
-
-function recorder(batch = { maxBytes: 8 * 1024 * 1024, maxSamples: 20_000, maxWaitMs: 20 }, backoff = { minMs: 10, maxMs: 40 }): Recorder {
-  const logs: string[] = [];
-  const published: PublishResult[] = [];
-  const log: Logger = {
-    info: (m, f) => logs.push(`info ${m} ${JSON.stringify(f ?? {})}`),
-    warn: (m, f) => logs.push(`warn ${m} ${JSON.stringify(f ?? {})}`),
-    error: (m, f) => logs.push(`error ${m} ${JSON.stringify(f ?? {})}`),
-    line: (l) => logs.push(l),
-  };
-  const publishLog: PublishLog = { record: (_b, _s, r) => published.push(r), flush: () => '', stop: () => undefined };
-  const metrics = createMetrics({ spoolBytes: () => 0, spoolRecords: () => 0, spoolFsyncs: () => 0, laneBacklog: () => ({}) }, { defaultMetrics: false });
-  return {
-    logs,
-    published,
-    deps: { metrics, log, warnOnce: (_k, level, msg, f) => log[level](msg, f), publishLog, batch, backoff },
-    metricsText: () => metrics.registry.metrics(),
-  };
-}
-
-interface FakeUpstream extends Upstream {
-  calls: { req: UpstreamRequest; at: number }[];
-  delivered: Buffer[];
-}
-
-function fakeUpstream(answer: (req: UpstreamRequest, call: number) => UpstreamOutcome | Promise<UpstreamOutcome>): FakeUpstream {
-  const u: FakeUpstream = {
-    host: 'upstream.test',
-    calls: [],
-    delivered: [],
-    async send(req) {
-      u.calls.push({ req, at: Date.now() });
-      const raw = uncompressSync(req.block, { asBuffer: true }) as Buffer;
-      assert.equal(raw.length, req.bytes, 'bytes is the block\'s uncompressed length');
-      const o = await answer(req, u.calls.length);
-      if (o.kind === 'delivered' || o.kind === 'partial') u.delivered.push(raw);
-      return o;
-    },
-  };
-  return u;
-}
-
-const ok = (): UpstreamOutcome => ({ kind: 'delivered', status: 204, bytes: 10 });
-
-function startLane(spec: Partial<ConstructorParameters<typeof Lane>[0]> & Pick<ConstructorParameters<typeof Lane>[0], 'reader' | 'upstream'>, rec: Recorder): Lane {
-  const lane = new Lane({ name: 'test', limiter: new TokenBucket(0), hints: { auth: 'THE-AUTH-HINT', config: 'THE-CONFIG-HINT' }, ...spec }, rec.deps);
-  lanes.push(lane);
-  lane.start();
-  return lane;
-}
-
-async function fill(spool: Spool, n: number, opts: { run?: string; from?: number } = {}): Promise<Generated[]> {
-  const out: Generated[] = [];
-  for (let i = 0; i < n; i++) {
-    const g = generateRequest((opts.from ?? 0) + i, { run: opts.run });
-    await spool.append(g.body, 500);
-    out.push(g);
-  }
-  return out;
-}
-
-function keysOf(bufs: Buffer[]): string[] {
-  return bufs.flatMap((b) => sampleKeys(decodeWriteRequest(b)));
-}
+const kit = laneKit();
+const { openSpool, fill, keysOf, startLane, recorder, fakeUpstream, ok } = kit;
 
 describe('lane: delivery and retries', () => {
   it('merges requests into batches, delivers them in order and commits the cursor', async () => {
@@ -216,7 +122,7 @@ describe('lane: relay partial failure', () => {
     const parked: { ids: string[]; samples: number }[] = [];
     const up = fakeUpstream((_r, n) => (n === 1 ? { kind: 'partial', failed: [B], reason: 'HTTP 503: 1 of 2 endpoints failed', retryAfterSeconds: 30, bytes: 5 } : ok()));
     const rec = recorder();
-    startLane({ name: 'relay', reader: spool.reader('r'), upstream: up, park: async (ids, _raw, samples) => void parked.push({ ids, samples }) }, rec);
+    startLane({ name: 'relay', reader: spool.reader('r'), upstream: up, park: async (ids, b) => void parked.push({ ids, samples: b.samples }) }, rec);
     await waitFor('settled', () => spool.reader('r').pendingBytes() === 0);
     assert.deepEqual(parked, [{ ids: [B], samples: 20000 }]);
     assert.equal(up.calls.length, 2, 'no retry of the main batch (the healthy endpoint has it)');
@@ -224,13 +130,13 @@ describe('lane: relay partial failure', () => {
     assert.equal(metricValue(await rec.metricsText(), 'relay_proxy_lane_parked_batches_total', { endpoint: B }), 1);
   });
 
-  it('a parked batch keeps its bytes after the lane reuses its buffer for the next batches', async () => {
+  it('a parked batch is the whole batch, byte for byte, while the lane goes on with the next', async () => {
     const spool = openSpool();
     const gen = await fill(spool, 60); // a batch of 40 requests, then a smaller one (fits the same buffer)
     const parked: Buffer[] = [];
     const up = fakeUpstream((_r, n) => (n === 1 ? { kind: 'partial', failed: [B], reason: 'HTTP 503', bytes: 5 } : ok()));
     const rec = recorder();
-    startLane({ name: 'relay', reader: spool.reader('r'), upstream: up, park: async (_ids, block) => void parked.push(block) }, rec);
+    startLane({ name: 'relay', reader: spool.reader('r'), upstream: up, park: async (_ids, b) => void parked.push(b.block) }, rec);
     await waitFor('settled', () => spool.reader('r').pendingBytes() === 0);
     assert.ok(up.calls.length >= 2, 'more batches were merged after the parked one');
     assert.equal(parked.length, 1);

@@ -5,7 +5,8 @@
 
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import * as path from 'node:path';
 import { type DropInfo, Spool, SpoolBudget, SpoolClosedError, SpoolFullError, type SpoolReader, TAIL_CACHE_BYTES } from '../../local-proxy/spool';
 import { HEADER_BYTES } from '../../local-proxy/spool-record';
@@ -97,6 +98,51 @@ describe('spool: append and read', () => {
 });
 
 describe('spool: restart and recovery', () => {
+  it('each record keeps its samples\' time range, from memory and from the file, across a restart', async () => {
+    let s = open();
+    await s.append(payload(1), 3, { minTime: 1_764_000_000_000, maxTime: 1_764_000_015_000 });
+    await s.append(payload(2), 0, { minTime: Infinity, maxTime: -Infinity });
+    await s.append(payload(3), 1); // no range given: unknown
+    const fromMemory = [];
+    const r = s.reader('a');
+    for (let rec = await r.next(); rec; rec = await r.next()) fromMemory.push([rec.minTime, rec.maxTime]);
+    await s.close();
+    s = open();
+    const fromFile = [];
+    const r2 = s.reader('a');
+    for (let rec = await r2.next(); rec; rec = await r2.next()) fromFile.push([rec.minTime, rec.maxTime]);
+    const want = [[1_764_000_000_000, 1_764_000_015_000], [Infinity, -Infinity], [NaN, NaN]];
+    assert.deepEqual(fromMemory, want);
+    assert.deepEqual(fromFile, want);
+    await s.close();
+  });
+
+  it('segments an older forwarder wrote (records without times) are still read after an upgrade, then new ones follow', async () => {
+    // format 1: u32 length | u32 samples | u32 CRC-32 (over those 8 bytes and the payload) | payload
+    const dir = path.join(tmp.dir, 'main');
+    mkdirSync(dir, { recursive: true });
+    const v1 = (p: Buffer, samples: number): Buffer => {
+      const h = Buffer.alloc(12);
+      h.writeUInt32LE(p.length, 0);
+      h.writeUInt32LE(samples, 4);
+      h.writeUInt32LE(crc32(p, crc32(h.subarray(0, 8))), 8);
+      return Buffer.concat([h, p]);
+    };
+    writeFileSync(path.join(dir, '0000000000000001.seg'), Buffer.concat(range(5).map((i) => v1(payload(i), 7))));
+    writeFileSync(path.join(dir, '0000000000000002.seg'), Buffer.concat(range(3, 5).map((i) => v1(payload(i), 7))));
+    const s = open();
+    for (const i of range(2, 8)) await s.append(payload(i), 9, { minTime: 1, maxTime: 2 });
+    const r = s.reader('a');
+    const got: { id: number; samples: number; minTime: number }[] = [];
+    for (let rec = await r.next(); rec; rec = await r.next()) got.push({ id: rec.payload.readUInt32LE(0), samples: rec.samples, minTime: rec.minTime });
+    assert.deepEqual(got.map((g) => g.id), [...range(5), ...range(3, 5), ...range(2, 8)]);
+    assert.deepEqual(got.map((g) => g.samples), [...range(8).map(() => 7), ...range(2).map(() => 9)]);
+    assert.ok(got.slice(0, 8).every((g) => Number.isNaN(g.minTime)), 'old records: times unknown');
+    assert.ok(got.slice(8).every((g) => g.minTime === 1));
+    assert.equal(s.records, 10);
+    await s.close();
+  });
+
   it('keeps every record and each reader\'s cursor across a restart', async () => {
     let s = open({ readers: ['a', 'b'] });
     for (const i of range(100)) await s.append(payload(i), 1);

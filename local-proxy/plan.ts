@@ -1,0 +1,75 @@
+// What a lane does with one spooled record before sending: its shares, one per shard.
+//
+//   every sample older than the cutoff   → nothing to send; all of it counted too old
+//   one shard, nothing too old           → the record's own block, untouched (pass-through)
+//   out-of-order allowed, nothing too old → the record's own block, to the shard given
+//   otherwise                            → decompressed, series hashed to shards (the same
+//                                          series always to the same shard, so a series'
+//                                          samples never travel in two calls at once),
+//                                          samples older than the cutoff removed, each
+//                                          share compressed once
+//
+// Pure: no I/O, no clock (the cutoff is given).
+
+import { partitionBySeries } from '../shared/remote-write/partition';
+import { compress, decompress } from '../shared/remote-write/snappy';
+import type { BatchRecord } from './batch';
+import type { TimeRange } from './spool-record';
+
+export interface Share extends TimeRange {
+  shard: number;
+  /** one snappy block */
+  block: Buffer;
+  /** uncompressed bytes */
+  bytes: number;
+  samples: number;
+}
+
+export interface Plan {
+  shares: Share[];
+  /** samples left out because they are older than the cutoff */
+  tooOld: number;
+}
+
+export interface PlanOptions {
+  shards: number;
+  /** samples older than this (ms since the epoch) are not sent; -Infinity: no window */
+  cutoff: number;
+  /** out-of-order allowed: the whole record goes to this shard instead of being split by series */
+  wholeTo?: number;
+}
+
+export function planRecord(rec: BatchRecord & TimeRange, opts: PlanOptions): Plan {
+  const { shards, cutoff } = opts;
+  const known = !Number.isNaN(rec.minTime) && !Number.isNaN(rec.maxTime);
+  // Wholly too old: dropped without decompressing (metadata in it goes too; senders resend it).
+  if (known && rec.samples > 0 && rec.maxTime < cutoff) return { shares: [], tooOld: rec.samples };
+  const inWindow = known ? rec.minTime >= cutoff : cutoff === -Infinity;
+  if (inWindow && (shards === 1 || rec.samples === 0 || opts.wholeTo !== undefined)) {
+    return { shares: [{ shard: opts.wholeTo ?? 0, block: rec.block, bytes: rec.bytes, samples: rec.samples, minTime: rec.minTime, maxTime: rec.maxTime }], tooOld: 0 };
+  }
+  const raw = decompress(rec.block);
+  const p = partitionBySeries(raw, opts.wholeTo !== undefined ? 1 : shards, cutoff === -Infinity ? undefined : { minTime: cutoff });
+  const out: Share[] = [];
+  for (let i = 0; i < p.parts.length; i++) {
+    const part = p.parts[i];
+    if (part.length === 0) continue;
+    out.push({ shard: opts.wholeTo ?? i, block: part === raw && inWindow ? rec.block : compress(part), bytes: part.length, samples: p.samples[i], minTime: p.minTime[i], maxTime: p.maxTime[i] });
+  }
+  return { shares: out, tooOld: p.droppedTooOld };
+}
+
+/**
+ * A block about to be sent (again), re-checked against the cutoff: unchanged, trimmed of
+ * its too-old samples, or nothing left. Units can wait long in retries.
+ */
+export function trimToWindow(unit: { block: Buffer; samples: number } & TimeRange, cutoff: number): { block: Buffer; bytes: number; samples: number; tooOld: number; minTime: number; maxTime: number } | undefined {
+  if (!(unit.minTime < cutoff) && !Number.isNaN(unit.minTime)) return undefined; // nothing to trim (or no window)
+  if (unit.samples > 0 && unit.maxTime < cutoff) return { block: Buffer.alloc(0), bytes: 0, samples: 0, tooOld: unit.samples, minTime: Infinity, maxTime: -Infinity };
+  if (cutoff === -Infinity) return undefined;
+  const raw = decompress(unit.block);
+  const p = partitionBySeries(raw, 1, { minTime: cutoff });
+  if (p.droppedTooOld === 0) return undefined;
+  const part = p.parts[0];
+  return { block: part.length > 0 ? compress(part) : Buffer.alloc(0), bytes: part.length, samples: p.samples[0], tooOld: p.droppedTooOld, minTime: p.minTime[0], maxTime: p.maxTime[0] };
+}

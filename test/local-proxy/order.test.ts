@@ -1,0 +1,185 @@
+// Several calls in flight without a series ever overtaking itself, the shard count
+// following the backlog, and Azure's time window: what a lane does when calls are slow,
+// fail at random and data ages past MAX_SAMPLE_AGE. Scripted upstreams, no sockets; the
+// upstream checks what Azure Monitor would otherwise drop silently: a call carrying a
+// series while another call carrying it is still in flight, and a series' samples
+// delivered older than ones it already delivered.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { compressSync, uncompressSync } from 'snappy';
+import type { Spool } from '../../local-proxy/spool';
+import type { UpstreamOutcome, UpstreamRequest } from '../../local-proxy/upstream';
+import { decodeWriteRequest } from '../../shared/remote-write/decode';
+import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { type Label, numberToBits } from '../../shared/remote-write/types';
+import { metricValue, waitFor } from './helpers';
+import { laneKit } from './lane-kit';
+
+const { openSpool, fill, startLane, recorder, fakeUpstream } = laneKit();
+
+/** An upstream that records, per series, what Azure would drop: overlap in flight and samples out of order. */
+function orderCheckingUpstream(answer: (req: UpstreamRequest, call: number) => UpstreamOutcome | Promise<UpstreamOutcome>) {
+  const inflight = new Map<string, number>();
+  const last = new Map<string, bigint>();
+  const violations: string[] = [];
+  const delivered = new Set<string>();
+  let concurrent = 0;
+  let maxConcurrent = 0;
+  const up = fakeUpstream(async (req, call) => {
+    const wr = decodeWriteRequest(uncompressSync(req.block, { asBuffer: true }) as Buffer);
+    const keys = [...new Set(wr.timeseries.map((t) => JSON.stringify(t.labels)))];
+    for (const k of keys) {
+      if ((inflight.get(k) ?? 0) > 0) violations.push(`series ${k} in two calls at once`);
+      inflight.set(k, (inflight.get(k) ?? 0) + 1);
+    }
+    concurrent++;
+    maxConcurrent = Math.max(maxConcurrent, concurrent);
+    try {
+      const o = await answer(req, call);
+      if (o.kind === 'delivered') {
+        for (const t of wr.timeseries) {
+          const k = JSON.stringify(t.labels);
+          for (const s of t.samples) {
+            const prev = last.get(k);
+            if (prev !== undefined && s.timestamp <= prev) violations.push(`series ${k}: ${s.timestamp} delivered after ${prev}`);
+            last.set(k, s.timestamp);
+            delivered.add(`${k}@${s.timestamp}`);
+          }
+        }
+      }
+      return o;
+    } finally {
+      concurrent--;
+      for (const k of keys) inflight.set(k, inflight.get(k)! - 1);
+    }
+  });
+  return { up, violations, delivered, maxConcurrent: () => maxConcurrent };
+}
+
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const ok = (): UpstreamOutcome => ({ kind: 'delivered', status: 204, bytes: 10 });
+
+describe('lane: several calls in flight, per-series order', () => {
+  it('random latency and failures with 4 shards: every series arrives in timestamp order, never in two calls at once, all of it', async () => {
+    const spool = openSpool();
+    // the same 50 series in every request: the worst case, each request touches every shard
+    const gen = await fill(spool, 120, { series: 50, perSeries: 10 });
+    let seed = 7;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const check = orderCheckingUpstream(async () => {
+      await delay(5 + rand() * 40);
+      const r = rand();
+      if (r < 0.1) return { kind: 'retry', status: 503, reason: 'HTTP 503', bytes: 0 };
+      if (r < 0.15) return { kind: 'retry', reason: 'no answer within 20000 ms', bytes: 0 };
+      return ok();
+    });
+    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 2000, maxWaitMs: 5 }, { minMs: 5, maxMs: 20 }, { shards: { min: 4, max: 4 } });
+    startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
+    await waitFor('all delivered', () => spool.reader('r').pendingBytes() === 0, 20_000);
+    assert.deepEqual(check.violations, []);
+    assert.ok(check.maxConcurrent() > 1, `calls in flight at once: ${check.maxConcurrent()}`);
+    const want = new Set(gen.flatMap((g) => g.req.timeseries.flatMap((t) => t.samples.map((s) => `${JSON.stringify(t.labels)}@${s.timestamp}`))));
+    assert.equal(check.delivered.size, want.size);
+    for (const k of want) assert.ok(check.delivered.has(k), `missing ${k}`);
+    assert.ok(metricValue(await rec.metricsText(), 'relay_proxy_retries_total', { lane: 'test', reason: 'http_5xx' }) > 0, 'failures were retried');
+  });
+
+  it('the shard count follows the backlog: a slow upstream and a large backlog get several calls in flight, up to MAX_SHARDS', async () => {
+    const spool = openSpool();
+    await fill(spool, 200); // 100 000 samples, 20 batches of 5 000
+    const check = orderCheckingUpstream(async () => {
+      await delay(60);
+      return ok();
+    });
+    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 5000, maxWaitMs: 5 }, undefined, { shards: { min: 1, max: 6 } });
+    const lane = startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
+    let most = 0;
+    await waitFor('all delivered', () => {
+      most = Math.max(most, lane.stats().shards);
+      return spool.reader('r').pendingBytes() === 0;
+    }, 20_000);
+    assert.equal(most, 6, 'scaled to MAX_SHARDS');
+    assert.ok(check.maxConcurrent() > 2 && check.maxConcurrent() <= 6, `calls in flight at once: ${check.maxConcurrent()}`);
+    assert.deepEqual(check.violations, []);
+  });
+
+  it('ALLOW_OUT_OF_ORDER: whole requests spread over the shards (series may overlap in flight), nothing lost', async () => {
+    const spool = openSpool();
+    const gen = await fill(spool, 40);
+    const check = orderCheckingUpstream(async () => {
+      await delay(20);
+      return ok();
+    });
+    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 1000, maxWaitMs: 5 }, undefined, { shards: { min: 4, max: 4 }, allowOutOfOrder: true });
+    startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
+    await waitFor('all delivered', () => spool.reader('r').pendingBytes() === 0, 20_000);
+    assert.ok(check.maxConcurrent() > 1);
+    // every call carried whole generated requests (the sender's own bytes)
+    const bodies = new Set(gen.map((g) => g.body.toString('base64')));
+    assert.ok(check.up.calls.every((c) => c.req.samples % 500 === 0));
+    assert.ok(check.up.calls.some((c) => bodies.has(c.req.block.toString('base64')) || c.req.samples > 500));
+    assert.equal(check.delivered.size, gen.reduce((n, g) => n + g.keys.length, 0));
+  });
+});
+
+/** One request of `series` series with one sample each at time t (ms). */
+function requestAt(t: number, series = 10): { body: Buffer; keys: string[] } {
+  const timeseries = [];
+  const keys: string[] = [];
+  for (let i = 0; i < series; i++) {
+    const labels: Label[] = [
+      { name: '__name__', value: 'window_test' },
+      { name: 'instance', value: `h${i}` },
+    ];
+    timeseries.push({ labels, samples: [{ value: numberToBits(t), timestamp: BigInt(t) }], exemplars: [], histograms: [] });
+    keys.push(`${JSON.stringify(labels)}@${t}`);
+  }
+  return { body: compressSync(encodeWriteRequest({ timeseries, metadata: [] })), keys };
+}
+
+async function appendAt(spool: Spool, t: number, series = 10): Promise<string[]> {
+  const r = requestAt(t, series);
+  await spool.append(r.body, series, { minTime: t, maxTime: t });
+  return r.keys;
+}
+
+describe('lane: Azure\'s time window (MAX_SAMPLE_AGE)', () => {
+  it('an outage longer than the window: the too-old data is counted and never sent, everything newer arrives in order', async () => {
+    const spool = openSpool();
+    let down = true;
+    const check = orderCheckingUpstream(async () => (down ? { kind: 'retry', reason: 'network error: ECONNREFUSED', bytes: 0 } : ok()));
+    const tooOld: number[] = [];
+    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 200, maxWaitMs: 5 }, { minMs: 20, maxMs: 50 }, { shards: { min: 2, max: 4 }, maxSampleAgeMs: 1500, onTooOld: (n) => tooOld.push(n) });
+    startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
+    // a sender keeps writing every 50 ms through a 3 s outage (twice the window)
+    const written: { t: number; keys: string[] }[] = [];
+    const t0 = Date.now();
+    while (Date.now() - t0 < 3000) {
+      const t = Date.now();
+      written.push({ t, keys: await appendAt(spool, t) });
+      await delay(50);
+    }
+    const recovered = Date.now();
+    down = false;
+    for (let i = 0; i < 10; i++) {
+      const t = Date.now();
+      written.push({ t, keys: await appendAt(spool, t) });
+      await delay(50);
+    }
+    await waitFor('all settled', () => spool.reader('r').pendingBytes() === 0, 10_000);
+    assert.deepEqual(check.violations, []);
+    const all = written.flatMap((w) => w.keys);
+    const dropped = metricValue(await rec.metricsText(), 'relay_proxy_dropped_samples_total', { reason: 'too_old' });
+    assert.equal(check.delivered.size + dropped, all.length, 'every sample either delivered or counted too old, never both');
+    assert.equal(tooOld.reduce((a, b) => a + b, 0), dropped, 'the per-minute line gets the same count');
+    assert.ok(dropped > 0 && check.delivered.size > 0);
+    // nothing older than the window at recovery was sent; everything written within it arrived
+    for (const w of written) {
+      const sent = w.keys.filter((k) => check.delivered.has(k)).length;
+      if (w.t < recovered - 1500) assert.equal(sent, 0, `data from ${recovered - w.t} ms before recovery must not be sent`);
+      if (w.t > recovered - 800) assert.equal(sent, w.keys.length, `data from ${recovered - w.t} ms before recovery must arrive`);
+    }
+    assert.ok(rec.logs.some((l) => l.includes('older than MAX_SAMPLE_AGE')), 'a warning says so');
+  });
+});

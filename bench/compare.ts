@@ -89,22 +89,27 @@ export async function runRep(target: Target, set: PayloadSet, sinks: readonly Si
  * targets, interleaved: rep 1 of everything, then rep 2, … alternating target order.
  */
 export async function compareProcesses(
-  cases: ReadonlyArray<{ name: string; set: PayloadSet; targets: readonly Target[] }>,
+  /** `sinks`: where this case's targets deliver, when not the run's `sinks` (the one-workspace cases) */
+  cases: ReadonlyArray<{ name: string; set: PayloadSet; targets: readonly Target[]; sinks?: readonly Sink[] }>,
   sinks: readonly Sink[],
   opts: { reps: number; samples: number; warmupSamples: number; concurrency: number; log: (s: string) => void },
 ): Promise<CaseResult[]> {
   const results = new Map<string, CaseResult>();
+  // a target name may stand for different processes in different cases (the relay with
+  // one endpoint and with two): the peak RSS is read from the case's own process
+  const pids = new Map<string, number>();
   for (const c of cases) {
     for (const t of c.targets) {
-      await runRep(t, c.set, sinks, { samples: opts.warmupSamples, concurrency: opts.concurrency });
+      await runRep(t, c.set, c.sinks ?? sinks, { samples: opts.warmupSamples, concurrency: opts.concurrency });
       results.set(`${t.name}|${c.name}`, { target: t.name, caseName: c.name, reps: [], medianUsPerSample: Number.NaN, peakRss: 0 });
+      pids.set(`${t.name}|${c.name}`, t.pid);
     }
   }
   for (let r = 0; r < opts.reps; r++) {
     for (const c of cases) {
       const order = r % 2 === 0 ? c.targets : [...c.targets].reverse();
       for (const t of order) {
-        const rep = await runRep(t, c.set, sinks, { samples: opts.samples, concurrency: opts.concurrency });
+        const rep = await runRep(t, c.set, c.sinks ?? sinks, { samples: opts.samples, concurrency: opts.concurrency });
         const res = results.get(`${t.name}|${c.name}`)!;
         res.reps.push(rep);
         opts.log(`  rep ${r + 1}/${opts.reps} ${c.name} ${t.name}: ${rep.usPerSample.toFixed(3)} CPU-µs/sample (${rep.cpuSeconds.toFixed(2)} s CPU, ${(rep.samples / 1e6).toFixed(2)} M samples, ${rep.deliveredSeconds.toFixed(1)} s)`);
@@ -114,8 +119,6 @@ export async function compareProcesses(
   for (const res of results.values()) {
     res.medianUsPerSample = median(res.reps.map((x) => x.usPerSample));
   }
-  const pids = new Map<string, number>();
-  for (const c of cases) for (const t of c.targets) pids.set(t.name, t.pid);
-  for (const res of results.values()) res.peakRss = processMemory(pids.get(res.target)!).peakRss;
+  for (const res of results.values()) res.peakRss = processMemory(pids.get(`${res.target}|${res.caseName}`)!).peakRss;
   return [...results.values()];
 }

@@ -2,6 +2,7 @@
 
 import type { CaseResult } from './compare';
 import type { CodecRow } from './codec';
+import type { DrainResult } from './drain';
 import type { ForwarderResult } from './forwarder';
 import type { MachineFacts } from './lib/machine';
 import type { PayloadSet } from './lib/payloads';
@@ -23,8 +24,18 @@ export interface RunReport {
   forwarderNote?: string;
   /** why the dead-upstream / batching part has no figures although the forwarder ran */
   forwarderRunNote?: string;
+  /** the drain section (issue 11); empty or absent when not run */
+  drain?: DrainResult[];
+  drainNote?: string;
+  drainSettings?: { samples: number; reps: number; latenciesMs: readonly number[]; series: number };
   seconds: number;
 }
+
+/** case names of the process comparison */
+export const PASS = 'pass-through';
+export const INJECT = 'label injection';
+export const PASS_ONE = 'pass-through, one workspace';
+export const INJECT_ONE = 'label injection, one workspace';
 
 const MiB = 2 ** 20;
 
@@ -53,6 +64,100 @@ export function ratio(r: RunReport, target: string, caseName: string): number {
   const ours = find(r, target, caseName);
   const vm = find(r, 'vmagent', caseName);
   return ours && vm ? ours.medianUsPerSample / vm.medianUsPerSample : Number.NaN;
+}
+
+function drainOf(r: RunReport, target: string, latencyMs: number): DrainResult | undefined {
+  return r.drain?.find((d) => d.target === target && d.latencyMs === latencyMs);
+}
+
+/** forwarder / vmagent of a drain figure, from the medians of the same run */
+export function drainRatio(r: RunReport, latencyMs: number, of: 'medianRate' | 'medianUsPerSample'): number {
+  const f = drainOf(r, 'forwarder', latencyMs);
+  const v = drainOf(r, 'vmagent', latencyMs);
+  return f && v ? f[of] / v[of] : Number.NaN;
+}
+
+const met = (ok: boolean | undefined, why?: string): string => (why !== undefined ? `not measured: ${why}` : ok === undefined ? 'not measured' : ok ? 'met' : '**not met**');
+
+/** Issue 11's targets: the drain, the forwarder while draining, the relay with one workspace. */
+function issue11Targets(r: RunReport): string[] {
+  const rows: string[][] = [];
+  const noDrain = r.drain === undefined || r.drain.length === 0 ? (r.drainNote ?? 'drain section not run') : undefined;
+  const latencies = noDrain === undefined ? (r.drainSettings?.latenciesMs ?? []) : [];
+  if (noDrain !== undefined) rows.push(['drain rate, CPU, peak RSS and order while draining (50 and 300 ms)', '—', `not measured: ${noDrain}`]);
+  for (const ms of latencies) {
+    const f = drainOf(r, 'forwarder', ms);
+    const v = drainOf(r, 'vmagent', ms);
+    const why = noDrain ?? f?.failure ?? (f === undefined ? 'forwarder not run' : undefined);
+    const rate = drainRatio(r, ms, 'medianRate');
+    const floor = ms >= 300 ? 400_000 : 0;
+    const name = `drain rate at ${ms} ms ≥ 4× vmagent's${floor > 0 ? ` and ≥ ${si(floor, 0)} samples/s` : ''}`;
+    const measured = f ? `${si(f.medianRate, 0)} samples/s, ${Number.isNaN(rate) ? `vmagent ${v?.failure ?? 'not run'}` : `${fmt(rate, 2)}× vmagent's ${si(v!.medianRate, 0)}`}` : '—';
+    const ok = Number.isNaN(rate) ? undefined : rate >= 4 && f!.medianRate >= floor;
+    rows.push([name, measured, met(ok, why ?? (Number.isNaN(rate) ? `vmagent ${v?.failure ?? 'not run'}` : undefined))]);
+  }
+  for (const ms of latencies) {
+    const f = drainOf(r, 'forwarder', ms);
+    const why = noDrain ?? f?.failure ?? (f === undefined ? 'forwarder not run' : undefined);
+    const cpu = drainRatio(r, ms, 'medianUsPerSample');
+    rows.push([`forwarder CPU per sample while draining (${ms} ms) ≤ 0.5× vmagent's`, f ? `${fmt(f.medianUsPerSample, 2)} µs, ${fmt(cpu, 2)}×` : '—', met(Number.isNaN(cpu) ? undefined : cpu <= 0.5, why)]);
+  }
+  for (const ms of latencies) {
+    const f = drainOf(r, 'forwarder', ms);
+    const why = noDrain ?? f?.failure ?? (f === undefined ? 'forwarder not run' : undefined);
+    rows.push([`forwarder peak RSS while draining (${ms} ms) ≤ 128 MiB`, f ? `${fmt(f.peakRss / MiB, 0)} MiB (largest of ${f.reps.length})` : '—', met(f && f.reps.length > 0 ? f.peakRss <= 128 * MiB : undefined, why)]);
+  }
+  for (const ms of latencies) {
+    const f = drainOf(r, 'forwarder', ms);
+    const why = noDrain ?? (f === undefined ? 'forwarder not run' : f.reps.length === 0 ? f.failure : undefined);
+    rows.push([`forwarder delivers every series in timestamp order (${ms} ms)`, f ? `${f.outOfOrder} samples out of order in ${f.reps.length} drains` : '—', why !== undefined ? `not measured: ${why}` : f!.outOfOrder === 0 ? 'met' : '**FAILED**']);
+  }
+  const p1 = ratio(r, 'relay', PASS_ONE);
+  const i1 = ratio(r, 'relay', INJECT_ONE);
+  rows.push(['relay, one workspace: pass-through ≤ 0.6× vmagent', Number.isNaN(p1) ? '—' : `${fmt(p1, 2)}×`, met(Number.isNaN(p1) ? undefined : p1 <= 0.6)]);
+  rows.push(['relay, one workspace: label injection ≤ 0.7× vmagent', Number.isNaN(i1) ? '—' : `${fmt(i1, 2)}×`, met(Number.isNaN(i1) ? undefined : i1 <= 0.7)]);
+  return ['## Targets (issue 11)', '', table(['target', 'measured', ''], rows), ''];
+}
+
+/** The drain table: one endpoint answering after a fixed latency, forwarder and vmagent. */
+function drainSection(r: RunReport): string[] {
+  const out: string[] = ['## Drain: one endpoint answering after a fixed latency', ''];
+  if (r.drain === undefined || r.drain.length === 0) {
+    out.push(`Not measured: ${r.drainNote ?? 'section not selected'}.`, '');
+    return out;
+  }
+  const st = r.drainSettings;
+  if (st) {
+    out.push(`Per repetition a fresh process gets ${si(st.samples, 1)} samples in ${fmt(st.series, 0)}-series writes stamped with the current time, pushed as fast as it accepts them by ${r.settings.concurrency} senders (each a shard owning its own series, sending its writes one after another); the sink answers every write after the latency, checks per-series timestamp order on arrival and counts a sample once it answered it. *drain rate* = samples / (first push → last sample answered); CPU = the target's utime + stime over the same span; peak RSS = VmHWM at the end. Medians of ${st.reps} interleaved repetitions (min–max beside); *out of order* sums every repetition. The forwarder runs in direct mode with its defaults except CATCHUP_MAX_RATE=0 (bench/forwarder.ts \`FORWARDER_BENCH_ENV\`); vmagent with its defaults (one -remoteWrite.url, -remoteWrite.tmpDataPath).`);
+    out.push('');
+  }
+  const rows: string[][] = [];
+  for (const d of r.drain) {
+    const isFwd = d.target === 'forwarder';
+    const rates = d.reps.map((x) => x.rate);
+    const calls = median(d.reps.map((x) => x.upstreamCalls));
+    const perCall = median(d.reps.map((x) => x.samples / x.upstreamCalls));
+    const inFlight = d.reps.length > 0 ? Math.max(...d.reps.map((x) => x.maxInFlight)) : Number.NaN;
+    const push = median(d.reps.map((x) => x.samples / x.pushSeconds));
+    rows.push([
+      `${d.latencyMs} ms`,
+      d.target,
+      d.reps.length > 0 ? `**${si(d.medianRate, 0)}**` : '—',
+      spread(rates.map((x) => x / 1000), 0) + (rates.length > 0 ? ' k' : ''),
+      isFwd ? `**${fmt(drainRatio(r, d.latencyMs, 'medianRate'), 2)}×**` : '1',
+      si(push, 0),
+      fmt(d.medianUsPerSample, 2),
+      isFwd ? `${fmt(drainRatio(r, d.latencyMs, 'medianUsPerSample'), 2)}×` : '1',
+      fmt(d.peakRss / MiB, 0),
+      `${fmt(calls, 0)} (${fmt(perCall, 0)})`,
+      Number.isNaN(inFlight) ? '—' : String(inFlight),
+      d.reps.length > 0 ? (isFwd && d.outOfOrder > 0 ? `**${d.outOfOrder} FAILED**` : String(d.outOfOrder)) : '—',
+      d.failure !== undefined ? `failed: ${d.failure}` : '',
+    ]);
+  }
+  out.push(table(['latency', 'process', 'drain rate samples/s (median)', 'min–max', 'forwarder / vmagent', 'accepted samples/s', 'CPU-µs / sample', 'forwarder / vmagent', 'peak RSS MiB (largest)', 'upstream calls (samples per call)', 'most calls in flight', 'out of order', ''], rows));
+  out.push('');
+  return out;
 }
 
 export function renderReport(r: RunReport): string {
@@ -100,7 +205,7 @@ export function renderReport(r: RunReport): string {
         ]);
       }
     }
-    out.push(`Synthetic Prometheus-like writes of ${r.sets.syntheticName}, one sample per series (${fmt(r.sets.synthetic.rawBytes / r.sets.synthetic.samples, 0)} bytes per sample uncompressed, ${fmt(r.sets.synthetic.bodyBytes / r.sets.synthetic.samples, 0)} compressed), fanned out to two sink processes. *pass-through*: every series already carries \`cluster\`, the relay forwards the sender's compressed bytes; *label injection*: none does, the relay adds \`cluster\` to every series and re-compresses once for both sinks.`);
+    out.push(`Synthetic Prometheus-like writes of ${r.sets.syntheticName}, one sample per series (${fmt(r.sets.synthetic.rawBytes / r.sets.synthetic.samples, 0)} bytes per sample uncompressed, ${fmt(r.sets.synthetic.bodyBytes / r.sets.synthetic.samples, 0)} compressed), fanned out to two sink processes (two workspaces); the *one workspace* cases are other relay and vmagent processes, each configured with the first sink alone. *pass-through*: every series already carries \`cluster\`, the relay forwards the sender's compressed bytes; *label injection*: none does, the relay adds \`cluster\` to every series and re-compresses once for both sinks.`);
     out.push('');
     out.push(table(['case', 'process', 'CPU-µs / sample (median)', 'min–max', 'CPU-s / million samples', 'delivered samples/s', 'peak RSS MiB', 'ours / vmagent'], rows));
     out.push('');
@@ -111,16 +216,16 @@ export function renderReport(r: RunReport): string {
   out.push('');
   const tRows: string[][] = [];
   const holds = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? 'holds' : '**does not hold**');
-  const rPass = ratio(r, 'relay', 'pass-through');
-  const rInj = ratio(r, 'relay', 'label injection');
+  const rPass = ratio(r, 'relay', PASS);
+  const rInj = ratio(r, 'relay', INJECT);
   tRows.push(['relay pass-through ≤ 0.5× vmagent', Number.isNaN(rPass) ? '—' : `${fmt(rPass, 2)}×`, holds(Number.isNaN(rPass) ? undefined : rPass <= 0.5)]);
   tRows.push(['relay with label injection ≤ 1.0× vmagent', Number.isNaN(rInj) ? '—' : `${fmt(rInj, 2)}×`, holds(Number.isNaN(rInj) ? undefined : rInj <= 1.0)]);
-  const bPass = ratio(r, BARE, 'pass-through');
-  const bInj = ratio(r, BARE, 'label injection');
+  const bPass = ratio(r, BARE, PASS);
+  const bInj = ratio(r, BARE, INJECT);
   if (!Number.isNaN(bPass)) {
     tRows.push([`(for reference) the same data path behind a bare node:http server instead of dev/function-host.ts: pass-through ≤ 0.5×, injection ≤ 1.0×`, `${fmt(bPass, 2)}× / ${fmt(bInj, 2)}×`, `${holds(bPass <= 0.5)} / ${holds(bInj <= 1.0)}`]);
   }
-  const fPass = ratio(r, 'forwarder', 'pass-through');
+  const fPass = ratio(r, 'forwarder', PASS);
   const fNote = r.forwarderNote ? `not measured: ${r.forwarderNote}` : undefined;
   tRows.push(['forwarder ≤ 1.0× vmagent (pass-through payloads)', Number.isNaN(fPass) ? '—' : `${fmt(fPass, 2)}×`, fNote ?? holds(Number.isNaN(fPass) ? undefined : fPass <= 1.0)]);
   const runNote = fNote ?? (r.forwarderRunNote ? `not measured: ${r.forwarderRunNote}` : undefined);
@@ -130,9 +235,11 @@ export function renderReport(r: RunReport): string {
   tRows.push(['forwarder ≥ 10 000 samples per upstream call (500-sample writes at 20 000/s)', b ? `${fmt(b.samplesPerCall, 0)} per call (smallest call ${b.minPerCall})` : '—', runNote ?? holds(b ? b.samplesPerCall >= 10_000 : undefined)]);
   out.push(table(['target', 'measured', ''], tRows));
   out.push('');
+  out.push(...issue11Targets(r));
+  out.push(...drainSection(r));
 
   // ---- where the relay's CPU goes ----
-  const med = (t: string): number => find(r, t, 'pass-through')?.medianUsPerSample ?? Number.NaN;
+  const med = (t: string): number => find(r, t, PASS)?.medianUsPerSample ?? Number.NaN;
   const [floor, withDecompress, withValidate, withNative] = STAGES.map(([, name]) => med(name));
   if (![floor, withDecompress, withValidate].some(Number.isNaN)) {
     const vm = med('vmagent');

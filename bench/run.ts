@@ -10,13 +10,17 @@
 //   BENCH_STAGES [1]          also run the relay cut short stage by stage, pass-through (0: no)
 //   BENCH_CONCURRENCY [6]     concurrent senders of the load generator
 //   BENCH_MIN_SECONDS [0.2]   CPU seconds per in-process repetition
-//   BENCH_ONLY                comma list of sections: codec,path,compare,forwarder
+//   BENCH_ONLY                comma list of sections: codec,path,compare,forwarder,drain
+//   BENCH_DRAIN_SAMPLES [3000000]  samples pushed per drain repetition
+//   BENCH_DRAIN_REPS [3]      drain repetitions per target and latency (fresh processes each)
+//   BENCH_DRAIN_LATENCIES [50,300]  the endpoint's answer delays, ms
 //   BENCH_OUT                 results file [bench/results/latest.md]
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type CaseResult, type Target, compareProcesses } from './compare';
 import { benchCodec, type CodecRow } from './codec';
+import { type DrainResult, benchDrain } from './drain';
 import { type ForwarderProcess, type ForwarderResult, benchForwarder, forwarderAvailable, smokeForwarder } from './forwarder';
 import { machineFacts } from './lib/machine';
 import { BENCH_CLUSTER, fixturePayloads, syntheticPayloads } from './lib/payloads';
@@ -24,7 +28,7 @@ import { type Child, type Sink, distRoot, findVmagent, repoRoot, startRelay, sta
 import { clockTicks } from './lib/proc';
 import { type RelayPathRow, benchRelayPath } from './relay-path';
 import { nativeStatus } from '../shared/remote-write/native';
-import { BARE, STAGES, renderReport } from './report';
+import { BARE, INJECT, INJECT_ONE, PASS, PASS_ONE, STAGES, renderReport } from './report';
 
 const num = (name: string, dflt: number): number => {
   const v = Number(process.env[name]);
@@ -44,7 +48,13 @@ async function main(): Promise<void> {
   const warmupSamples = num('BENCH_WARMUP_SAMPLES', 2_000_000);
   const concurrency = num('BENCH_CONCURRENCY', 6);
   const minSeconds = num('BENCH_MIN_SECONDS', 0.2);
-  const only = new Set((process.env.BENCH_ONLY ?? 'codec,path,compare,forwarder').split(',').map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? 'codec,path,compare,forwarder,drain').split(',').map((s) => s.trim()));
+  const drainSettings = {
+    samples: num('BENCH_DRAIN_SAMPLES', 3_000_000),
+    reps: Math.floor(num('BENCH_DRAIN_REPS', 3)),
+    latenciesMs: (process.env.BENCH_DRAIN_LATENCIES ?? '50,300').split(',').map(Number).filter((x) => Number.isFinite(x) && x >= 0),
+    series: 2000,
+  };
   const out = process.env.BENCH_OUT ?? path.join(repoRoot, 'bench/results/latest.md');
   const started = Date.now();
   const facts = machineFacts();
@@ -69,6 +79,8 @@ async function main(): Promise<void> {
   let forwarder: ForwarderResult | undefined;
   let forwarderNote: string | undefined;
   let forwarderRunNote: string | undefined;
+  let drain: DrainResult[] = [];
+  let drainNote: string | undefined;
   try {
     sinks.push(await startSink(), await startSink());
     const sinkUrls = sinks.map((s) => s.writeUrl);
@@ -99,10 +111,11 @@ async function main(): Promise<void> {
       if (forwarderNote) log(`forwarder left out: ${forwarderNote}`);
     }
 
+    const vm = only.has('compare') || only.has('drain') ? findVmagent(log) : {};
+    vmagentVersion = vm.version;
+    vmagentNote = vm.reason;
+
     if (only.has('compare')) {
-      const vm = findVmagent(log);
-      vmagentVersion = vm.version;
-      vmagentNote = vm.reason;
       const relay = await startRelay({ ingestionUrls: sinkUrls, cluster: BENCH_CLUSTER });
       const running: Child[] = [relay];
       const ours: Target[] = [{ name: 'relay', pid: relay.pid, writeUrl: relay.writeUrl }];
@@ -134,16 +147,43 @@ async function main(): Promise<void> {
       } else {
         log(`vmagent skipped: ${vm.reason}`);
       }
+      // One workspace (most users have one): the relay as `npm run relay` serves it and
+      // vmagent, each with the first sink alone.
+      const oneSink = sinks.slice(0, 1);
+      const relay1 = await startRelay({ ingestionUrls: [oneSink[0].writeUrl], cluster: BENCH_CLUSTER });
+      running.push(relay1);
+      const one: Target[] = [{ name: 'relay', pid: relay1.pid, writeUrl: relay1.writeUrl }];
+      if (vm.path) {
+        const vmagent1 = await startVmagent(vm.path, [oneSink[0].writeUrl]);
+        running.push(vmagent1);
+        one.push({ name: 'vmagent', pid: vmagent1.pid, writeUrl: vmagent1.writeUrl });
+      }
       const fwdTarget: Target[] = fwd ? [{ name: 'forwarder', pid: fwd.pid, writeUrl: fwd.writeUrl }] : [];
       const cases = [
-        { name: 'pass-through', set: withCluster, targets: [...ours, ...stages, ...fwdTarget, ...yardstick] },
-        { name: 'label injection', set: withoutCluster, targets: [...ours, ...yardstick] },
+        { name: PASS, set: withCluster, targets: [...ours, ...stages, ...fwdTarget, ...yardstick] },
+        { name: INJECT, set: withoutCluster, targets: [...ours, ...yardstick] },
+        { name: PASS_ONE, set: withCluster, targets: one, sinks: oneSink },
+        { name: INJECT_ONE, set: withoutCluster, targets: one, sinks: oneSink },
       ];
       log(`process vs process: ${[...ours, ...stages, ...fwdTarget, ...yardstick].map((t) => t.name).join(', ')}; ${reps} reps × ${(samples / 1e6).toFixed(1)} M samples, ${concurrency} senders…`);
       compare = await compareProcesses(cases, sinks, { reps, samples, warmupSamples, concurrency, log });
       await Promise.all(running.map((c) => c.stop()));
     }
     await fwd?.stop();
+
+    if (only.has('drain')) {
+      const avail = forwarderAvailable();
+      if (!avail.ok) log(`drain: forwarder left out: ${avail.reason}`);
+      if (!vm.path) log(`drain: vmagent left out: ${vm.reason}`);
+      if (!avail.ok && !vm.path) {
+        drainNote = `neither the forwarder (${avail.reason}) nor vmagent (${vm.reason})`;
+      } else {
+        log(`drain: ${drainSettings.reps} reps × ${(drainSettings.samples / 1e6).toFixed(1)} M samples at ${drainSettings.latenciesMs.join(' and ')} ms, fresh processes, ${concurrency} senders…`);
+        const drainSink = await startSink(); // its own sink: the delay mode never leaks into another section
+        drain = await benchDrain({ sink: drainSink, ...drainSettings, concurrency, vmagentPath: vm.path, forwarder: avail.ok, log });
+        await drainSink.stop();
+      }
+    }
 
     if (only.has('forwarder') && forwarderNote === undefined) {
       log('forwarder: dead upstream, batching…');
@@ -172,12 +212,20 @@ async function main(): Promise<void> {
     forwarder,
     forwarderNote,
     forwarderRunNote,
+    drain,
+    drainNote,
+    drainSettings,
     seconds: (Date.now() - started) / 1000,
   });
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, report);
   process.stdout.write(report);
   log(`written to ${path.relative(process.cwd(), out)} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  const disordered = drain.filter((d) => d.target === 'forwarder' && d.outOfOrder > 0);
+  if (disordered.length > 0) {
+    log(`FAILED: the forwarder delivered samples out of order (${disordered.map((d) => `${d.outOfOrder} at ${d.latencyMs} ms`).join(', ')})`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch(async (err: Error) => {

@@ -3,7 +3,6 @@
 // would. Bounded by a request count and a deadline.
 
 import { Agent, request } from 'node:http';
-import type { Payload } from './payloads';
 
 export const REMOTE_WRITE_HEADERS: Readonly<Record<string, string>> = {
   'content-encoding': 'snappy',
@@ -39,14 +38,19 @@ function post(agent: Agent, url: URL, body: Buffer): Promise<number> {
 /**
  * Sends `requests` bodies (cycling through `payloads`) with `concurrency` senders.
  * `rate` (samples/s), when set, paces the senders to that average arrival rate.
+ * `partitioned`: sender w sends requests w, w + concurrency, w + 2·concurrency, … one
+ * after another, as a Prometheus shard sends its series: with payloads sharded the same
+ * way (lib/drain-payloads.ts) no two writes of one series are ever in flight together.
+ * Otherwise each sender takes the next request as it becomes free.
  */
 export async function sendLoad(opts: {
   url: string;
-  payloads: readonly Payload[];
+  payloads: ReadonlyArray<{ body: Buffer; samples: number }>;
   requests: number;
   concurrency: number;
   deadlineMs: number;
   rate?: number;
+  partitioned?: boolean;
 }): Promise<LoadResult> {
   const url = new URL(opts.url);
   const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
@@ -57,9 +61,10 @@ export async function sendLoad(opts: {
   let done = 0;
   let failed = 0;
   const failures: Record<string, number> = {};
-  const worker = async (): Promise<void> => {
-    while (next < opts.requests && Date.now() < deadline) {
-      const i = next++;
+  const worker = async (w: number): Promise<void> => {
+    for (let k = w; ; k += opts.concurrency) {
+      const i = opts.partitioned ? k : next++;
+      if (i >= opts.requests || Date.now() >= deadline) return;
       const p = opts.payloads[i % opts.payloads.length];
       if (opts.rate !== undefined) {
         const due = started + (samples * 1000) / opts.rate;
@@ -72,12 +77,12 @@ export async function sendLoad(opts: {
       if (status < 200 || status >= 300) {
         failed++;
         samples -= p.samples;
-        const k = status < 0 ? 'net' : String(status);
-        failures[k] = (failures[k] ?? 0) + 1;
+        const why = status < 0 ? 'net' : String(status);
+        failures[why] = (failures[why] ?? 0) + 1;
       }
     }
   };
-  await Promise.all(Array.from({ length: opts.concurrency }, worker));
+  await Promise.all(Array.from({ length: opts.concurrency }, (_, w) => worker(w)));
   agent.destroy();
   return { requests: done, samples, failed, failures, wallSeconds: (Date.now() - started) / 1000 };
 }

@@ -87,7 +87,7 @@ function hex(r: () => number, n: number): string {
 }
 
 /** Label sets of `count` distinct series, each with exactly 10 labels, sorted by name. */
-function seriesLabels(count: number, withCluster: boolean, seed: number): Label[][] {
+export function seriesLabels(count: number, withCluster: boolean, seed: number): Label[][] {
   const r = rng(seed);
   const out: Label[][] = [];
   for (let i = 0; i < count; i++) {

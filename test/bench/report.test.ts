@@ -4,8 +4,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CaseResult } from '../../bench/compare';
+import type { DrainRep, DrainResult } from '../../bench/drain';
 import { payloadSet } from '../../bench/lib/payloads';
-import { BARE, type RunReport, ratio, renderReport } from '../../bench/report';
+import { BARE, INJECT_ONE, PASS_ONE, type RunReport, drainRatio, ratio, renderReport } from '../../bench/report';
 
 function result(target: string, caseName: string, us: number): CaseResult {
   const rep = { cpuSeconds: us, samples: 1e6, requests: 500, wallSeconds: 3, deliveredSeconds: 3.2, usPerSample: us, rss: 100 * 2 ** 20 };
@@ -48,5 +49,41 @@ describe('bench report', () => {
     const md = renderReport(report([result('relay', 'pass-through', 1)], { vmagentNote: 'vmagent is not installed', forwarderNote: 'dist/local-proxy/main.js does not exist' }));
     assert.match(md, /not run: vmagent is not installed/);
     assert.match(md, /not measured: dist\/local-proxy\/main\.js does not exist/);
+  });
+
+  it('judges the drain and one-workspace targets of issue 11 and marks out-of-order delivery FAILED', () => {
+    const drained = (target: 'forwarder' | 'vmagent', latencyMs: number, rate: number, us: number, outOfOrder: number, peakMiB = 100): DrainResult => {
+      const rep: DrainRep = { samples: 3e6, seconds: 3e6 / rate, pushSeconds: 2, rate, cpuSeconds: us * 3, usPerSample: us, peakRss: peakMiB * 2 ** 20, outOfOrder, upstreamCalls: 150, maxInFlight: 8 };
+      return { target, latencyMs, reps: [rep, rep, rep], medianRate: rate, medianUsPerSample: us, peakRss: peakMiB * 2 ** 20, outOfOrder: outOfOrder * 3 };
+    };
+    const r = report(
+      [result('relay', PASS_ONE, 1.1), result('vmagent', PASS_ONE, 2), result('relay', INJECT_ONE, 1.5), result('vmagent', INJECT_ONE, 2)],
+      {
+        drainSettings: { samples: 3e6, reps: 3, latenciesMs: [50, 300], series: 2000 },
+        drain: [
+          drained('forwarder', 50, 900_000, 1, 0),
+          drained('vmagent', 50, 200_000, 3, 500),
+          drained('forwarder', 300, 390_000, 2, 7, 140),
+          drained('vmagent', 300, 90_000, 3, 0),
+        ],
+      },
+    );
+    assert.equal(drainRatio(r, 50, 'medianRate'), 4.5);
+    const md = renderReport(r);
+    assert.match(md, /drain rate at 50 ms ≥ 4× vmagent's \| 900 k samples\/s, 4\.50× vmagent's 200 k \| met/);
+    // 4.3× vmagent, but under 400 000 samples/s
+    assert.match(md, /drain rate at 300 ms ≥ 4× vmagent's and ≥ 400 k samples\/s \| 390 k samples\/s, 4\.33× vmagent's 90 k \| \*\*not met\*\*/);
+    assert.match(md, /CPU per sample while draining \(50 ms\) ≤ 0\.5× vmagent's \| 1\.00 µs, 0\.33× \| met/);
+    assert.match(md, /CPU per sample while draining \(300 ms\) ≤ 0\.5× vmagent's \| 2\.00 µs, 0\.67× \| \*\*not met\*\*/);
+    assert.match(md, /peak RSS while draining \(300 ms\) ≤ 128 MiB \| 140 MiB \(largest of 3\) \| \*\*not met\*\*/);
+    assert.match(md, /every series in timestamp order \(50 ms\) \| 0 samples out of order in 3 drains \| met/);
+    assert.match(md, /every series in timestamp order \(300 ms\) \| 21 samples out of order in 3 drains \| \*\*FAILED\*\*/);
+    assert.match(md, /one workspace: pass-through ≤ 0\.6× vmagent \| 0\.55× \| met/);
+    assert.match(md, /one workspace: label injection ≤ 0\.7× vmagent \| 0\.75× \| \*\*not met\*\*/);
+  });
+
+  it('says the drain was not measured when it did not run', () => {
+    const md = renderReport(report([], { drainNote: 'neither the forwarder nor vmagent' }));
+    assert.match(md, /not measured: neither the forwarder nor vmagent/);
   });
 });

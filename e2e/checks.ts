@@ -357,20 +357,13 @@ export async function orderFigures(top: Topology): Promise<OrderFigures> {
     outOfBounds: sumMetric(m, 'prometheus_tsdb_out_of_bound_samples_total') ?? NaN,
     tooOld: sumMetric(m, 'prometheus_tsdb_too_old_samples_total') ?? NaN,
   };
-  const promStoreLog: OrderFigures['promStoreLog'] = { lines: 0, byError: {} };
-  for (const line of readFileSync(top.promStoreLogPath, 'utf8').split('\n')) {
-    if (!line.includes(REFUSAL_LOG)) continue;
-    promStoreLog.lines++;
-    promStoreLog.example ??= line;
-    const err = /\berr="([^"]*)"/.exec(line)?.[1] ?? '?';
-    promStoreLog.byError[err] = (promStoreLog.byError[err] ?? 0) + 1;
-  }
+  const promStoreLog = refusalsInLog(readFileSync(top.promStoreLogPath, 'utf8'));
   const emulators = {} as Record<WorkspaceName, EmulatorDrops | string>;
   for (const name of top.ws.keys()) {
     const w = top.workspace(name);
     try {
       const all = [...w.earlierSummaries, ...(w.down ? [] : [await top.workspaceSummary(name)])];
-      const drops = all.map((s) => readDrops(s, name));
+      const drops = all.map((s) => emulatorDrops(s, name));
       const bad = drops.find((d): d is string => typeof d === 'string');
       emulators[name] = bad ?? (drops as EmulatorDrops[]).reduce((a, d) => ({
         outOfOrder: a.outOfOrder + d.outOfOrder,
@@ -386,8 +379,21 @@ export async function orderFigures(top: Topology): Promise<OrderFigures> {
   return { promStore, promStoreLog, emulators };
 }
 
+/** The Prometheus store's log lines for refused remote writes, counted by their err="…". */
+export function refusalsInLog(text: string): OrderFigures['promStoreLog'] {
+  const out: OrderFigures['promStoreLog'] = { lines: 0, byError: {} };
+  for (const line of text.split('\n')) {
+    if (!line.includes(REFUSAL_LOG)) continue;
+    out.lines++;
+    out.example ??= line;
+    const err = /\berr="([^"]*)"/.exec(line)?.[1] ?? '?';
+    out.byError[err] = (out.byError[err] ?? 0) + 1;
+  }
+  return out;
+}
+
 /** dropped.{outOfOrder,tooOld,tooNew,duplicate} and throttled of a summary, or why not. */
-function readDrops(summary: unknown, name: string): EmulatorDrops | string {
+export function emulatorDrops(summary: unknown, name: string): EmulatorDrops | string {
   const s = (typeof summary === 'object' && summary !== null ? summary : {}) as Record<string, unknown>;
   const d = (typeof s.dropped === 'object' && s.dropped !== null ? s.dropped : undefined) as Record<string, unknown> | undefined;
   const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);

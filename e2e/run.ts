@@ -506,7 +506,10 @@ function printSummary(phases: PhaseResult[], fatal: string[], ok: boolean, sende
   }
   for (const f of fatal) line(`✗ ${f}`);
   line('');
-  line(`${ok ? 'PASS' : 'FAIL'}: ${phases.length} phase(s) in ${secs(Date.now() - (sendersStartedMs || t0))} of data, ${secs(Date.now() - t0)} in all`);
+  line(`${ok ? 'PASS' : 'FAIL'}: ${phases.length} of ${PHASE_COUNT} phase(s) in ${secs(Date.now() - (sendersStartedMs || t0))} of data, ${secs(Date.now() - t0)} in all`);
+  const failed = phases.filter((p) => p.problems.length > 0 || !p.check);
+  if (failed.length > 0) line(`FAIL in: ${failed.map((p) => `${p.name} (${p.problems.length || 'no check'})`).join('; ')}`);
+  if (phases.length < PHASE_COUNT) line(`FAIL: the run stopped before phase ${phases.length + 1} of ${PHASE_COUNT}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

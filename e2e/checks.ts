@@ -9,6 +9,11 @@
 //                  intervals apart, from the first scrape to the evaluation time
 //   counts         samples per sender in each store vs what the sender reports having sent,
 //                  within the in-flight window
+//   order          the Prometheus store (no out-of-order window) refused no sample as out of
+//                  order, out of bounds or duplicate: zero in its TSDB counters and zero
+//                  "Out of order sample from remote write" lines in its log; and each
+//                  emulated workspace, judging what its store accepted as Azure would, counts
+//                  zero samples dropped as out of order or outside Azure's time window
 //
 // VictoriaMetrics drops NaN samples that are not staleness markers (summaries without
 // observations report NaN quantiles), and a series that only ever had NaN is not stored
@@ -17,10 +22,11 @@
 // its sample count gets the Prometheus store's NaN samples added back before comparing.
 // Staleness markers are returned by neither store's queries.
 
-import { type Labels, type RawSeries, seriesKey } from './lib/prom-api';
+import { readFileSync } from 'node:fs';
+import { type Labels, type RawSeries, seriesKey, sumMetric } from './lib/prom-api';
 import { fmtInt } from './lib/util';
 import type { Monitor } from './monitor';
-import { CLUSTER, JOBS, SCRAPE_INTERVAL_S, SENDERS, type Topology } from './topology';
+import { CLUSTER, JOBS, SCRAPE_INTERVAL_S, SENDERS, type Topology, type WorkspaceName } from './topology';
 
 /** consecutive scrapes further apart than this are a gap */
 export const GAP_LIMIT_MS = 1.5 * SCRAPE_INTERVAL_S * 1000;
@@ -46,6 +52,24 @@ export interface SenderCount {
   tolerance: number;
 }
 
+/** What the emulated workspace would have dropped after answering 2xx (Azure's rules). */
+export interface EmulatorDrops {
+  outOfOrder: number;
+  tooOld: number;
+  tooNew: number;
+  duplicate: number;
+  throttled: number;
+}
+
+export interface OrderFigures {
+  /** the Prometheus store's TSDB counters of refused samples */
+  promStore: { outOfOrder: number; outOfBounds: number; tooOld: number };
+  /** lines "Out of order sample from remote write" in its log, by their err= */
+  promStoreLog: { lines: number; byError: Record<string, number>; example?: string };
+  /** per workspace, summed over its emulator's incarnations; a string when unreadable */
+  emulators: Record<WorkspaceName, EmulatorDrops | string>;
+}
+
 export interface CheckResult {
   evalMs: number;
   windowS: number;
@@ -61,6 +85,7 @@ export interface CheckResult {
   /** gaps in the sender's own TSDB: the source skipped a scrape, not our pipeline */
   sourceGaps: Gap[];
   counts: SenderCount[];
+  order: OrderFigures;
   problems: string[];
   tookMs: number;
 }
@@ -295,6 +320,9 @@ export async function runChecks(ctx: CheckContext, evalMs: number): Promise<Chec
     }
   }
 
+  const order = await orderFigures(top);
+  problems.push(...orderProblems(order));
+
   let promSamples = 0;
   for (const s of prom.series.values()) promSamples += s.samples.size;
   let vmSamples = 0;
@@ -312,8 +340,95 @@ export async function runChecks(ctx: CheckContext, evalMs: number): Promise<Chec
     gaps,
     sourceGaps,
     counts,
+    order,
     problems,
     tookMs: Date.now() - started,
   };
 }
 
+
+/** Prometheus 2.42's remote-write handler logs each refused write (write_handler.go). */
+const REFUSAL_LOG = 'Out of order sample from remote write';
+
+export async function orderFigures(top: Topology): Promise<OrderFigures> {
+  const m = await top.promStoreMetrics();
+  const promStore = {
+    outOfOrder: sumMetric(m, 'prometheus_tsdb_out_of_order_samples_total') ?? NaN,
+    outOfBounds: sumMetric(m, 'prometheus_tsdb_out_of_bound_samples_total') ?? NaN,
+    tooOld: sumMetric(m, 'prometheus_tsdb_too_old_samples_total') ?? NaN,
+  };
+  const promStoreLog = refusalsInLog(readFileSync(top.promStoreLogPath, 'utf8'));
+  const emulators = {} as Record<WorkspaceName, EmulatorDrops | string>;
+  for (const name of top.ws.keys()) {
+    const w = top.workspace(name);
+    try {
+      const all = [...w.earlierSummaries, ...(w.down ? [] : [await top.workspaceSummary(name)])];
+      const drops = all.map((s) => emulatorDrops(s, name));
+      const bad = drops.find((d): d is string => typeof d === 'string');
+      emulators[name] = bad ?? (drops as EmulatorDrops[]).reduce((a, d) => ({
+        outOfOrder: a.outOfOrder + d.outOfOrder,
+        tooOld: a.tooOld + d.tooOld,
+        tooNew: a.tooNew + d.tooNew,
+        duplicate: a.duplicate + d.duplicate,
+        throttled: a.throttled + d.throttled,
+      }), { outOfOrder: 0, tooOld: 0, tooNew: 0, duplicate: 0, throttled: 0 });
+    } catch (err) {
+      emulators[name] = `workspace ${name}: cannot read GET /emulator/summary: ${(err as Error).message}`;
+    }
+  }
+  return { promStore, promStoreLog, emulators };
+}
+
+/** The Prometheus store's log lines for refused remote writes, counted by their err="…". */
+export function refusalsInLog(text: string): OrderFigures['promStoreLog'] {
+  const out: OrderFigures['promStoreLog'] = { lines: 0, byError: {} };
+  for (const line of text.split('\n')) {
+    if (!line.includes(REFUSAL_LOG)) continue;
+    out.lines++;
+    out.example ??= line;
+    const err = /\berr="([^"]*)"/.exec(line)?.[1] ?? '?';
+    out.byError[err] = (out.byError[err] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** dropped.{outOfOrder,tooOld,tooNew,duplicate} and throttled of a summary, or why not. */
+export function emulatorDrops(summary: unknown, name: string): EmulatorDrops | string {
+  const s = (typeof summary === 'object' && summary !== null ? summary : {}) as Record<string, unknown>;
+  const d = (typeof s.dropped === 'object' && s.dropped !== null ? s.dropped : undefined) as Record<string, unknown> | undefined;
+  const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  const out = {
+    outOfOrder: num(d?.outOfOrder),
+    tooOld: num(d?.tooOld),
+    tooNew: num(d?.tooNew),
+    duplicate: num(d?.duplicate),
+    throttled: num(s.throttled),
+  };
+  const missing = Object.entries(out).filter(([, v]) => v === undefined).map(([k]) => (k === 'throttled' ? k : `dropped.${k}`));
+  if (missing.length > 0) {
+    return `workspace ${name}: GET /emulator/summary has no ${missing.join(', ')}: the workspace emulator is too old to judge samples as Azure does (dev/emulators/workspace.ts), so its out-of-order drops cannot be counted`;
+  }
+  return out as EmulatorDrops;
+}
+
+export function orderProblems(o: OrderFigures): string[] {
+  const out: string[] = [];
+  const p = o.promStore;
+  if ([p.outOfOrder, p.outOfBounds, p.tooOld].some(Number.isNaN)) {
+    out.push('prometheus-store: /metrics lacks prometheus_tsdb_out_of_order_samples_total, _out_of_bound_samples_total or _too_old_samples_total (not Prometheus 2.42?)');
+  }
+  if (p.outOfOrder + p.outOfBounds + p.tooOld > 0) {
+    out.push(`prometheus-store refused samples: ${fmtInt(p.outOfOrder)} out of order, ${fmtInt(p.outOfBounds)} out of bounds, ${fmtInt(p.tooOld)} too old (prometheus_tsdb_*_samples_total; each refusal rejects its whole write with 400)`);
+  }
+  if (o.promStoreLog.lines > 0) {
+    const by = Object.entries(o.promStoreLog.byError).map(([e, n]) => `${n}× "${e}"`).join(', ');
+    out.push(`prometheus-store logged ${o.promStoreLog.lines} refused write(s) ("${REFUSAL_LOG}": ${by}), e.g. ${o.promStoreLog.example ?? ''}`);
+  }
+  for (const [name, d] of Object.entries(o.emulators)) {
+    if (typeof d === 'string') out.push(d);
+    else if (d.outOfOrder + d.tooOld + d.tooNew > 0) {
+      out.push(`workspace ${name} (emulated Azure) dropped after answering 2xx: ${fmtInt(d.outOfOrder)} samples out of order, ${fmtInt(d.tooOld)} too old, ${fmtInt(d.tooNew)} too new`);
+    }
+  }
+  return out;
+}

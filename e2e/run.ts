@@ -2,13 +2,19 @@
 // scrape Prometheus itself and a node-exporter every 2 s and remote-write to the forwarder
 // (relay mode); the relay dev host fans out to two emulated workspaces, each a token check
 // in front of a real store (VictoriaMetrics, Prometheus as remote-write receiver). After a
-// baseline, four faults, each followed by recovery and every check over the whole run:
+// baseline, six faults, each followed by recovery and every check over the whole run:
 //
 //   1. the relay stops; the forwarder acknowledges into its spool; the forwarder is SIGKILLed,
 //      restarted on the same spool, then the relay restarts
 //   2. one workspace is down (connection refused) for 60 s
 //   3. the managed-identity endpoint fails for 30 s, over a token refresh
 //   4. one workspace answers 429 with Retry-After for 30 s
+//   5. the workspace whose store refuses out-of-order samples answers 503 for 30 s
+//   6. the other workspace hangs for 30 s, past the relay's UPSTREAM_TIMEOUT, while the
+//      healthy one's store is polled: what is scraped meanwhile must reach it within seconds
+//
+// The forwarder runs with several calls in flight (MIN_SHARDS/MAX_SHARDS), and the
+// Prometheus store has no out-of-order window: every phase checks per-series order too.
 //
 // Missing Debian packages: skip (exit 0) locally, fail with CI=true. Every process started
 // is stopped at the end, on failure, and on Ctrl+C. See checks.ts for what is checked.
@@ -16,11 +22,11 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type CheckResult, GAP_LIMIT_MS, IN_FLIGHT_S, runChecks } from './checks';
+import { type CheckResult, type EmulatorDrops, GAP_LIMIT_MS, IN_FLIGHT_S, runChecks } from './checks';
 import { type MetricRow, sumMetric } from './lib/prom-api';
 import { fmtInt, secs, sleep, waitUntil } from './lib/util';
 import { Monitor } from './monitor';
-import { JOBS, PACKAGES, SCRAPE_INTERVAL_S, SENDERS, TOKEN_LIFETIME_S, Topology, findBinaries } from './topology';
+import { FORWARDER_SHARDS, JOBS, PACKAGES, RELAY_UPSTREAM_TIMEOUT_S, SCRAPE_INTERVAL_S, SENDERS, TOKEN_LIFETIME_S, Topology, findBinaries } from './topology';
 
 const BASELINE_MS = 20_000;
 const RELAY_DOWN_BEFORE_KILL_MS = 10_000;
@@ -28,11 +34,24 @@ const WORKSPACE_DOWN_MS = 60_000;
 const IDENTITY_OUTAGE_MS = 30_000;
 const THROTTLE_MS = 30_000;
 const RETRY_AFTER_S = 10;
+const FAIL_503_MS = 30_000;
+/** the hang: longer than the relay's UPSTREAM_TIMEOUT, so the relay's calls to it time out */
+const HANG_MS = 30_000;
+/**
+ * During the hang, the newest `up` of every sender × job in the healthy store may be at most
+ * this old: a scrape interval (2 s), the sender's batch deadline (1 s), the forwarder's
+ * batch wait (1 s), the relay's straggler timeout (2 s) and some slack; well below the
+ * relay's UPSTREAM_TIMEOUT, which is what a healthy workspace waits for when the relay
+ * answers only after the slowest one.
+ */
+const FRESH_LIMIT_MS = 8_000;
 /** after recovery, time for the data up to the recovery moment to settle in both stores */
 const SETTLE_MS = 8_000;
 const RECOVERY_TIMEOUT_MS = 90_000;
 /** the whole run is abandoned (everything stopped) after this */
-const WATCHDOG_MS = 12 * 60_000;
+const WATCHDOG_MS = 14 * 60_000;
+/** baseline + six faults */
+const PHASE_COUNT = 7;
 
 const t0 = Date.now();
 const log = (msg: string): void => {
@@ -107,7 +126,7 @@ async function main(): Promise<number> {
   try {
     log(`ports: ${Object.entries(top.ports).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     await top.startStores();
-    log('stores up: victoria-metrics, prometheus (remote-write receiver, out-of-order window 30m)');
+    log('stores up: victoria-metrics, prometheus (remote-write receiver, refusing out-of-order samples)');
     await top.startEmulators();
     await top.startRelay();
     await top.startForwarder();
@@ -146,9 +165,14 @@ async function main(): Promise<number> {
       for (const p of r.problems) log(`  ✗ ${p}`);
     };
 
-    await runPhase('baseline', async (ev) => {
-      await sleep(BASELINE_MS);
-      ev.push(`${BASELINE_MS / 1000} s of normal operation`);
+    await runPhase('baseline', async (ev, problems) => {
+      // The freshness the hang phase demands, measured (and required) in normal operation,
+      // once the senders' first scrapes have had time to arrive.
+      const end = Date.now() + BASELINE_MS;
+      await sleep(BASELINE_MS / 2);
+      const fresh = await watchFreshness(top, end);
+      ev.push(`${BASELINE_MS / 1000} s of normal operation; in its second half the Prometheus store's newest up sample was at most ${secs(fresh.worstLagMs)} old (${fresh.polls} polls)`);
+      if (fresh.worstLagMs > FRESH_LIMIT_MS) problems.push(`the Prometheus store fell behind in normal operation: its newest ${fresh.worstSeries} was ${secs(fresh.worstLagMs)} old (limit ${FRESH_LIMIT_MS / 1000} s)`);
     });
 
     await runPhase('forwarder SIGKILL while relay down', async (ev, problems) => {
@@ -254,6 +278,50 @@ async function main(): Promise<number> {
       if (laneRetries > most) problems.push(`lane:${w.id} retried ${laneRetries} times in ${THROTTLE_MS / 1000} s: Retry-After: ${RETRY_AFTER_S} allows at most ${most}`);
       if (throttled === 0 || parked === 0) problems.push('fault without effect: no request met the 429 fault, or nothing was parked');
     });
+
+    await runPhase(`workspace (Prometheus) 503 for ${FAIL_503_MS / 1000} s`, async (ev, problems) => {
+      // The store without an out-of-order window: whatever the forwarder replays to it after
+      // the failure must not be older than what already reached it through other calls.
+      const w = top.workspace('prometheus');
+      const n0 = top.workspaceStatuses('prometheus').length;
+      const parked0 = monitor.forwarderCounter('relay_proxy_lane_parked_batches_total', { endpoint: w.id });
+      w.emu.fault = { status: 503, untilMs: Date.now() + FAIL_503_MS };
+      log(`workspace ${w.name} answers 503 for ${FAIL_503_MS / 1000} s`);
+      await sleep(FAIL_503_MS);
+      await monitor.poll();
+      const failed = top.workspaceStatuses('prometheus').slice(n0).filter((x) => x === 503).length;
+      const parked = monitor.forwarderCounter('relay_proxy_lane_parked_batches_total', { endpoint: w.id }) - parked0;
+      ev.push(`${failed} requests answered 503; the forwarder parked ${fmtInt(parked)} batches for ${w.id} while VictoriaMetrics kept receiving`);
+      if (failed === 0) problems.push('fault without effect: no request met the 503 fault');
+    });
+
+    await runPhase(`workspace (VictoriaMetrics) hangs ${HANG_MS / 1000} s (relay UPSTREAM_TIMEOUT ${RELAY_UPSTREAM_TIMEOUT_S} s)`, async (ev, problems) => {
+      const w = top.workspace('victoriametrics');
+      const n0 = top.workspaceStatuses('victoriametrics').length;
+      const started = Date.now();
+      const until = started + HANG_MS;
+      // Every request arriving before `until` is held for HANG_MS and then answered 503 into
+      // a connection the relay closed long before (UPSTREAM_TIMEOUT): the workspace accepts,
+      // never answers, and nothing it was sent reaches its store late.
+      w.emu.fault = { status: 503, delayMs: HANG_MS, untilMs: until };
+      log(`workspace ${w.name} hangs for ${HANG_MS / 1000} s; watching the Prometheus store stay fresh`);
+      const fresh = await watchFreshness(top, until - 1000);
+      const cutoff = fresh.lastPollMs - FRESH_LIMIT_MS;
+      const reached = await scrapesReached(top, started, cutoff, fresh.lastPollMs);
+      await sleep(Math.max(0, until - Date.now()));
+      const hung = top.workspaceStatuses('victoriametrics').length - n0;
+      ev.push(
+        `${hung} requests reached the hanging workspace; in the healthy store the newest up sample was at most ${secs(fresh.worstLagMs)} old (${fresh.worstSeries}, +${secs(fresh.worstAtMs - started)} into the hang; ${fresh.polls} polls, limit ${FRESH_LIMIT_MS / 1000} s)`,
+        `scrapes taken in the hang's first ${secs(cutoff - started)} and in the healthy store before it ended: ${reached.summary}`,
+      );
+      if (hung === 0) problems.push('fault without effect: no request reached the hanging workspace');
+      if (fresh.polls === 0) problems.push('the healthy store could not be polled during the hang');
+      if (fresh.worstLagMs > FRESH_LIMIT_MS) {
+        problems.push(`the healthy workspace stalled while the other hung: the Prometheus store's newest ${fresh.worstSeries} was ${secs(fresh.worstLagMs)} old at +${secs(fresh.worstAtMs - started)} into the hang (limit ${FRESH_LIMIT_MS / 1000} s)`);
+      }
+      if (reached.missing > 0) problems.push(`${reached.missing} up samples scraped during the hang had not reached the healthy store ${FRESH_LIMIT_MS / 1000} s later: ${reached.summary}`);
+      return { from: started, to: until };
+    });
   } catch (err) {
     fatal.push((err as Error).stack ?? String(err));
     log(`FAILED: ${(err as Error).message}`);
@@ -269,7 +337,7 @@ async function main(): Promise<number> {
   const left = top.sup.running();
   if (left.length > 0) fatal.push(`still running after stop: ${left.map((p) => `${p.spec.name} (pid ${p.pid})`).join(', ')}`);
 
-  const ok = fatal.length === 0 && phases.length === 5 && phases.every((p) => p.problems.length === 0);
+  const ok = fatal.length === 0 && phases.length === PHASE_COUNT && phases.every((p) => p.problems.length === 0);
   printSummary(phases, fatal, ok, sendersStartedMs);
   if (!ok) {
     for (const p of Object.values(top.procs)) if (p.exit && !p.intended) process.stdout.write(`\n--- ${p.spec.name} exited unexpectedly; last lines of ${p.logPath}:\n${top.sup.tail(p, 20)}\n`);
@@ -277,6 +345,10 @@ async function main(): Promise<number> {
   if (ok && !process.env.E2E_KEEP) rmSync(tmp, { recursive: true, force: true });
   else process.stdout.write(`logs and data kept in ${tmp}\n`);
   return ok ? 0 : 1;
+}
+
+function emuFig(d: EmulatorDrops | string, k: keyof EmulatorDrops): string {
+  return typeof d === 'string' ? '?' : fmtInt(d[k]);
 }
 
 function diff(a: MetricRow[], b: MetricRow[], name: string, where: Record<string, string> = {}): number {
@@ -319,6 +391,52 @@ async function waitRecovered(top: Topology): Promise<number> {
   return Date.now();
 }
 
+/**
+ * Polls the Prometheus store's `up` once a second until `untilMs`: the oldest "newest sample"
+ * seen, over every sender × job (one without any sample counts as stale since the watch began).
+ */
+async function watchFreshness(top: Topology, untilMs: number): Promise<{ worstLagMs: number; worstAtMs: number; worstSeries: string; polls: number; lastPollMs: number }> {
+  const began = Date.now();
+  const r = { worstLagMs: 0, worstAtMs: 0, worstSeries: '', polls: 0, lastPollMs: began };
+  while (Date.now() < untilMs) {
+    await sleep(Math.min(1000, Math.max(0, untilMs - Date.now())));
+    const now = Date.now();
+    const rows = await top.promStore.raw('up', 60, now).catch(() => undefined);
+    if (!rows) continue;
+    r.polls++;
+    r.lastPollMs = now;
+    for (const sender of SENDERS) {
+      for (const job of JOBS) {
+        const newest = rows.find((x) => x.labels.sender === sender && x.labels.job === job)?.samples.at(-1)?.t ?? began;
+        if (now - newest > r.worstLagMs) Object.assign(r, { worstLagMs: now - newest, worstAtMs: now, worstSeries: `up{sender="${sender}",job="${job}"}` });
+      }
+    }
+  }
+  return r;
+}
+
+/**
+ * `up` samples scraped in [fromMs, toMs] that the Prometheus store held at atMs: the
+ * Prometheus sender's own TSDB says which scrapes exist; vmagent's are expected one per
+ * interval.
+ */
+async function scrapesReached(top: Topology, fromMs: number, toMs: number, atMs: number): Promise<{ missing: number; summary: string }> {
+  const windowS = (atMs - fromMs) / 1000 + 10;
+  const [store, truth] = await Promise.all([top.promStore.raw('up', windowS, atMs), top.senderApi.raw('up', windowS, atMs)]);
+  const inRange = (samples: { t: number }[] | undefined): number => (samples ?? []).filter((x) => x.t >= fromMs && x.t <= toMs).length;
+  let missing = 0;
+  const parts: string[] = [];
+  for (const sender of SENDERS) {
+    for (const job of JOBS) {
+      const have = inRange(store.find((x) => x.labels.sender === sender && x.labels.job === job)?.samples);
+      const want = sender === 'prometheus' ? inRange(truth.find((x) => x.labels.job === job)?.samples) : Math.floor((toMs - fromMs) / (SCRAPE_INTERVAL_S * 1000)) - 1;
+      missing += Math.max(0, want - have);
+      parts.push(`${sender}/${job} ${have} of ${want}`);
+    }
+  }
+  return { missing, summary: parts.join(', ') };
+}
+
 async function droppedData(top: Topology, monitor: Monitor): Promise<string[]> {
   const out: string[] = [];
   const ps = await top.promSenderMetrics();
@@ -341,10 +459,17 @@ function printSummary(phases: PhaseResult[], fatal: string[], ok: boolean, sende
   line('═══ end-to-end summary ═══');
   line(`prometheus + vmagent → forwarder (relay mode) → relay → workspace emulators → victoria-metrics | prometheus`);
   line(`scrape interval ${SCRAPE_INTERVAL_S} s; a gap is > ${GAP_LIMIT_MS / 1000} s between scrapes; in-flight window ${IN_FLIGHT_S} s`);
+  line(`forwarder MIN_SHARDS=${FORWARDER_SHARDS.min} MAX_SHARDS=${FORWARDER_SHARDS.max}; relay UPSTREAM_TIMEOUT=${RELAY_UPSTREAM_TIMEOUT_S}s; the Prometheus store refuses out-of-order samples`);
   line('');
-  const head = ['phase', 'fault', 'recovery', 'series P / VM', 'samples P / VM', 'missing', 'gaps', 'result'];
-  const rows = phases.map((p) => {
+  line('columns, cumulative over the run: "refused P" = samples the Prometheus store refused as out of order, out of bounds or too old');
+  line('(TSDB counters; in brackets this phase\'s share) and writes it logged as refused; "emu ooo P / VM" = samples each emulated workspace would have dropped as');
+  line('out of order (Azure\'s OutOfOrder; "?" = emulator too old to tell); "emu dup" = duplicates it saw (harmless, for information)');
+  line('');
+  const head = ['phase', 'fault', 'recovery', 'series P / VM', 'samples P / VM', 'missing', 'gaps', 'refused P', 'emu ooo P / VM', 'emu dup', 'result'];
+  const refused = (c: CheckResult | undefined): number => (c ? c.order.promStore.outOfOrder + c.order.promStore.outOfBounds + c.order.promStore.tooOld : 0);
+  const rows = phases.map((p, i) => {
     const c = p.check;
+    const added = refused(c) - refused(phases[i - 1]?.check);
     const missing = c ? c.truthMissing.prom + c.truthMissing.vm + c.cross.onlyProm + c.cross.onlyVm : NaN;
     return [
       p.name,
@@ -354,6 +479,9 @@ function printSummary(phases: PhaseResult[], fatal: string[], ok: boolean, sende
       c ? `${fmtInt(c.samples.prom)} / ${fmtInt(c.samples.vm)}` : '—',
       c ? fmtInt(missing) : '—',
       c ? String(c.gaps.length) : '—',
+      c ? `${fmtInt(refused(c))}${added > 0 ? ` (+${fmtInt(added)})` : ''} / log ${c.order.promStoreLog.lines}` : '—',
+      c ? `${emuFig(c.order.emulators.prometheus, 'outOfOrder')} / ${emuFig(c.order.emulators.victoriametrics, 'outOfOrder')}` : '—',
+      c ? `${emuFig(c.order.emulators.prometheus, 'duplicate')} / ${emuFig(c.order.emulators.victoriametrics, 'duplicate')}` : '—',
       p.problems.length === 0 && c ? 'PASS' : 'FAIL',
     ];
   });
@@ -376,11 +504,19 @@ function printSummary(phases: PhaseResult[], fatal: string[], ok: boolean, sende
     line(`  ${fmtInt(last.truthMissing.checked)} samples of the Prometheus sender's own TSDB looked up in both stores: ${fmtInt(last.truthMissing.prom)} / ${fmtInt(last.truthMissing.vm)} missing`);
     for (const c of last.counts) line(`  ${c.sender}: sent ${fmtInt(c.sent)} samples; Prometheus store ${fmtInt(c.prom)}, VictoriaMetrics ${fmtInt(c.vm)} (NaN added back); allowed ±${fmtInt(c.tolerance)}`);
     line(`  NaN: ${fmtInt(last.nanSamples)} samples in ${last.nanOnlySeries} NaN-only series and others, kept by Prometheus, dropped by VictoriaMetrics`);
+    const o = last.order;
+    line(`  Prometheus store: ${fmtInt(o.promStore.outOfOrder)} samples refused as out of order, ${fmtInt(o.promStore.outOfBounds)} out of bounds, ${fmtInt(o.promStore.tooOld)} too old; ${o.promStoreLog.lines} refused writes in its log`);
+    for (const [name, d] of Object.entries(o.emulators)) {
+      line(`  ${typeof d === 'string' ? d : `workspace ${name} (emulated Azure): dropped ${fmtInt(d.outOfOrder)} out of order, ${fmtInt(d.tooOld)} too old, ${fmtInt(d.tooNew)} too new, ${fmtInt(d.duplicate)} duplicates; ${fmtInt(d.throttled)} requests throttled`}`);
+    }
     if (last.sourceGaps.length > 0) line(`  the Prometheus sender itself skipped scrapes ${last.sourceGaps.length} time(s) (not counted as gaps)`);
   }
   for (const f of fatal) line(`✗ ${f}`);
   line('');
-  line(`${ok ? 'PASS' : 'FAIL'}: ${phases.length} phase(s) in ${secs(Date.now() - (sendersStartedMs || t0))} of data, ${secs(Date.now() - t0)} in all`);
+  line(`${ok ? 'PASS' : 'FAIL'}: ${phases.length} of ${PHASE_COUNT} phase(s) in ${secs(Date.now() - (sendersStartedMs || t0))} of data, ${secs(Date.now() - t0)} in all`);
+  const failed = phases.filter((p) => p.problems.length > 0 || !p.check);
+  if (failed.length > 0) line(`FAIL in: ${failed.map((p) => `${p.name} (${p.problems.length || 'no check'})`).join('; ')}`);
+  if (phases.length < PHASE_COUNT) line(`FAIL: the run stopped before phase ${phases.length + 1} of ${PHASE_COUNT}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

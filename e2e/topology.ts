@@ -35,6 +35,14 @@ export const JOBS = ['prometheus', 'node'] as const;
  */
 export const TOKEN_LIFETIME_S = 80;
 export const AUDIENCE = 'https://monitor.azure.com';
+/**
+ * The relay's UPSTREAM_TIMEOUT (default 20 s), shorter than the e2e's hang so that a
+ * hanging workspace meets it: the relay must neither wait that long for the healthy one's
+ * acknowledgement nor let the forwarder's calls queue behind it.
+ */
+export const RELAY_UPSTREAM_TIMEOUT_S = 10;
+/** Concurrency above 1: calls in flight per endpoint (Prometheus's min_shards/max_shards). */
+export const FORWARDER_SHARDS = { min: 4, max: 8 } as const;
 
 export const PACKAGES = 'prometheus victoria-metrics prometheus-node-exporter';
 const BINARIES = { prometheus: 'prometheus', victoriaMetrics: 'victoria-metrics', vmagent: 'vmagent', nodeExporter: 'prometheus-node-exporter' } as const;
@@ -83,6 +91,8 @@ export interface Workspace {
   id: string;
   /** requests answered by earlier incarnations (the emulator is restarted for "down") */
   history: { status: number }[];
+  /** GET /emulator/summary of earlier incarnations, read just before each was closed */
+  earlierSummaries: unknown[];
   down: boolean;
 }
 
@@ -149,22 +159,12 @@ export class Topology {
       // retries deliver some samples twice; keep one sample per series and millisecond
       '-dedup.minScrapeInterval=1ms',
     ]);
-    writeFileSync(
-      join(this.tmp, 'prometheus-store.yml'),
-      [
-        '# The remote-write receiver standing in for the second workspace.',
-        '# Out-of-order samples are normal behind retries: a workspace that was down or',
-        '# answered 429 gets its backlog from the forwarder\'s parked lane while newer data',
-        '# keeps arriving through the main lane, and vmagent sends from several queues at',
-        '# once. Prometheus 2.42 refuses samples older than a series\' newest one with 400',
-        '# (which the relay passes on and the forwarder must then drop) unless its TSDB',
-        '# accepts out-of-order samples within this window.',
-        'storage:',
-        '  tsdb:',
-        '    out_of_order_time_window: 30m',
-        '',
-      ].join('\n'),
-    );
+    // No out_of_order_time_window: Prometheus 2.42 then refuses, with 400, every sample
+    // older than its series' newest one ("out of order sample"), counts it in
+    // prometheus_tsdb_out_of_order_samples_total and logs "Out of order sample from remote
+    // write". Azure drops such samples silently (OutOfOrder), so this store is the e2e's
+    // probe of per-series order: the checks require zero refusals.
+    writeFileSync(join(this.tmp, 'prometheus-store.yml'), '# remote-write receiver standing in for the second workspace; no scraping\nglobal: {}\n');
     const prom = this.spawn('prometheus-store', this.bin.prometheus, [
       `--config.file=${join(this.tmp, 'prometheus-store.yml')}`,
       `--web.listen-address=127.0.0.1:${this.ports.promStore}`,
@@ -186,7 +186,7 @@ export class Topology {
     for (const [name, port, store] of workspaces) {
       const opts: WorkspaceEmulatorOptions = { key: this.key, audience: AUDIENCE, name: `workspace-${name}`, port, forwardTo: `http://127.0.0.1:${store}/api/v1/write` };
       const emu = await startWorkspaceEmulator(opts);
-      this.ws.set(name, { name, emu, opts, port, id: endpointId(new URL(emu.url).href), history: [], down: false });
+      this.ws.set(name, { name, emu, opts, port, id: endpointId(new URL(emu.url).href), history: [], earlierSummaries: [], down: false });
     }
   }
 
@@ -198,6 +198,7 @@ export class Topology {
   async workspaceDown(name: WorkspaceName): Promise<void> {
     const w = this.workspace(name);
     w.history.push(...w.emu.requests);
+    w.earlierSummaries.push(await this.workspaceSummary(name));
     w.down = true;
     await w.emu.close();
   }
@@ -207,6 +208,13 @@ export class Topology {
     // Continues from the closed emulator: Azure keeps what it ingested (and the drop counts) across an outage.
     w.emu = await startWorkspaceEmulator({ ...w.opts, continueFrom: w.emu });
     w.down = false;
+  }
+
+  /** The emulator's GET /emulator/summary as JSON, unvalidated (checks.ts reads it defensively). */
+  async workspaceSummary(name: WorkspaceName): Promise<unknown> {
+    const r = await http(`${new URL(this.workspace(name).emu.url).origin}/emulator/summary`, { timeoutMs: 5000 });
+    if (r.status !== 200) throw new Error(`workspace ${name}: GET /emulator/summary answered ${r.status}`);
+    return JSON.parse(r.text) as unknown;
   }
 
   /** Statuses a workspace answered, across restarts. */
@@ -234,6 +242,7 @@ export class Topology {
       ...this.identity.env(),
       CLUSTER: RELAY_FALLBACK_CLUSTER,
       DEV_FUNCTION_KEY: this.functionKey,
+      UPSTREAM_TIMEOUT: `${RELAY_UPSTREAM_TIMEOUT_S}s`,
     });
     await this.ready(p, `${this.relayUrl}/api/health`);
   }
@@ -254,6 +263,8 @@ export class Topology {
       LISTENING_HOST: '127.0.0.1',
       SPOOL_DIR: this.dir('forwarder-spool'),
       CLUSTER,
+      MIN_SHARDS: String(FORWARDER_SHARDS.min),
+      MAX_SHARDS: String(FORWARDER_SHARDS.max),
     });
     await this.ready(p, `${this.forwarderUrl}/health`);
   }
@@ -304,6 +315,10 @@ export class Topology {
       `-promscrape.config=${join(this.tmp, 'vmagent-scrape.yml')}`,
       `-remoteWrite.url=${this.forwarderUrl}/api/v1/write`,
       '-remoteWrite.label=sender=vmagent',
+      // One queue: with several (default 2 per CPU) vmagent sends blocks concurrently and a
+      // block retried after a failure (the forwarder's restart) can land after a newer one,
+      // reordering series before they reach us. The e2e proves our pipeline keeps order.
+      '-remoteWrite.queues=1',
       `-remoteWrite.tmpDataPath=${this.dir('vmagent-queue')}`,
     ]);
     await Promise.all([this.ready(prom, `${this.senderApi.base}/-/ready`), this.ready(vma, `http://127.0.0.1:${this.ports.vmagent}/health`)]);
@@ -315,6 +330,15 @@ export class Topology {
 
   promSenderMetrics(): Promise<MetricRow[]> {
     return scrapeMetrics(`${this.senderApi.base}/metrics`);
+  }
+
+  promStoreMetrics(): Promise<MetricRow[]> {
+    return scrapeMetrics(`${this.promStore.base}/metrics`);
+  }
+
+  /** The Prometheus store's log (stdout and stderr), for its refusals of remote writes. */
+  get promStoreLogPath(): string {
+    return this.procs['prometheus-store'].logPath;
   }
 
   /** VictoriaMetrics keeps recent rows in memory buffers for a few seconds; make them searchable. */

@@ -66,7 +66,7 @@ export interface OrderFigures {
   promStore: { outOfOrder: number; outOfBounds: number; tooOld: number };
   /** lines "Out of order sample from remote write" in its log, by their err= */
   promStoreLog: { lines: number; byError: Record<string, number>; example?: string };
-  /** per workspace, summed over its emulator's incarnations; a string when unreadable */
+  /** per workspace, over the whole run (restarts included); a string when unreadable */
   emulators: Record<WorkspaceName, EmulatorDrops | string>;
 }
 
@@ -360,18 +360,8 @@ export async function orderFigures(top: Topology): Promise<OrderFigures> {
   const promStoreLog = refusalsInLog(readFileSync(top.promStoreLogPath, 'utf8'));
   const emulators = {} as Record<WorkspaceName, EmulatorDrops | string>;
   for (const name of top.ws.keys()) {
-    const w = top.workspace(name);
     try {
-      const all = [...w.earlierSummaries, ...(w.down ? [] : [await top.workspaceSummary(name)])];
-      const drops = all.map((s) => emulatorDrops(s, name));
-      const bad = drops.find((d): d is string => typeof d === 'string');
-      emulators[name] = bad ?? (drops as EmulatorDrops[]).reduce((a, d) => ({
-        outOfOrder: a.outOfOrder + d.outOfOrder,
-        tooOld: a.tooOld + d.tooOld,
-        tooNew: a.tooNew + d.tooNew,
-        duplicate: a.duplicate + d.duplicate,
-        throttled: a.throttled + d.throttled,
-      }), { outOfOrder: 0, tooOld: 0, tooNew: 0, duplicate: 0, throttled: 0 });
+      emulators[name] = emulatorDrops(await top.workspaceSummary(name), name);
     } catch (err) {
       emulators[name] = `workspace ${name}: cannot read GET /emulator/summary: ${(err as Error).message}`;
     }

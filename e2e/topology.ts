@@ -91,8 +91,6 @@ export interface Workspace {
   id: string;
   /** requests answered by earlier incarnations (the emulator is restarted for "down") */
   history: { status: number }[];
-  /** GET /emulator/summary of earlier incarnations, read just before each was closed */
-  earlierSummaries: unknown[];
   down: boolean;
 }
 
@@ -186,7 +184,7 @@ export class Topology {
     for (const [name, port, store] of workspaces) {
       const opts: WorkspaceEmulatorOptions = { key: this.key, audience: AUDIENCE, name: `workspace-${name}`, port, forwardTo: `http://127.0.0.1:${store}/api/v1/write` };
       const emu = await startWorkspaceEmulator(opts);
-      this.ws.set(name, { name, emu, opts, port, id: endpointId(new URL(emu.url).href), history: [], earlierSummaries: [], down: false });
+      this.ws.set(name, { name, emu, opts, port, id: endpointId(new URL(emu.url).href), history: [], down: false });
     }
   }
 
@@ -198,7 +196,6 @@ export class Topology {
   async workspaceDown(name: WorkspaceName): Promise<void> {
     const w = this.workspace(name);
     w.history.push(...w.emu.requests);
-    w.earlierSummaries.push(await this.workspaceSummary(name));
     w.down = true;
     await w.emu.close();
   }
@@ -210,8 +207,13 @@ export class Topology {
     w.down = false;
   }
 
-  /** The emulator's GET /emulator/summary as JSON, unvalidated (checks.ts reads it defensively). */
+  /**
+   * The emulator's GET /emulator/summary as JSON, unvalidated (checks.ts reads it
+   * defensively). Its counts span restarts (workspaceUp continues from the closed one);
+   * while "down", the closed emulator's own summary stands in.
+   */
   async workspaceSummary(name: WorkspaceName): Promise<unknown> {
+    if (this.workspace(name).down) return this.workspace(name).emu.summary();
     const r = await http(`${new URL(this.workspace(name).emu.url).origin}/emulator/summary`, { timeoutMs: 5000 });
     if (r.status !== 200) throw new Error(`workspace ${name}: GET /emulator/summary answered ${r.status}`);
     return JSON.parse(r.text) as unknown;

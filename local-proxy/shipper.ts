@@ -171,6 +171,10 @@ export class Lane {
   private failureStreak = 0;
   /** the whole lane waits until then before its next attempt (backoff, Retry-After) */
   private pauseUntil = 0;
+  /** while failing, one shard's attempt is in flight as the probe */
+  private probing = false;
+  /** the reader has read everything appended so far */
+  private caughtUp = false;
   private sendSeconds = 0;
   private sentSamples = 0;
   private readonly now: () => number;
@@ -260,10 +264,15 @@ export class Lane {
         this.flushNow = false;
         const rec = await reader.next();
         if (!rec) {
+          if (!this.caughtUp) {
+            this.caughtUp = true;
+            this.bell.ring();
+          }
           await reader.waitForData(Math.min(nextTick - this.now(), this.deps.batch.maxWaitMs), signal);
           this.bell.ring(); // shards waiting out BATCH_MAX_WAIT look again
           continue;
         }
+        this.caughtUp = false;
         const r = asBatchRecord(rec);
         if (r instanceof Error) {
           this.deps.onUnreadable?.(rec, r);
@@ -411,7 +420,10 @@ export class Lane {
 
   /** ms until the queue's batch should go (0: now). */
   private batchWait(q: Queued[]): number {
-    return batchDueIn(q, this.deps.batch, this.now(), this.flushNow || this.stopping) ?? 60_000;
+    // A workspace's relay lane holds batches the main lane already made: once it has read all
+    // of them, waiting for more only delays the moment it has caught up and rejoins the main lane.
+    const flush = this.flushNow || this.stopping || (this.caughtUp && this.spec.endpointId !== undefined);
+    return batchDueIn(q, this.deps.batch, this.now(), flush) ?? 60_000;
   }
 
   /** Shares from the front of the queue within the batch limits (a single larger one goes alone). */
@@ -470,103 +482,133 @@ export class Lane {
     });
   }
 
-  /** Waits for the lane-wide backoff, the request rate and the catch-up limiter; false if stopped. */
-  private async admit(samples: number): Promise<boolean> {
+  /**
+   * Waits for the lane-wide backoff, the request rate and the catch-up limiter. While the
+   * lane is failing only one shard at a time sends (a probe): more calls in flight must never
+   * mean more calls against an endpoint that refuses them. 'probe' when this attempt is it.
+   */
+  private async admit(samples: number): Promise<'stopped' | 'probe' | 'go'> {
     const signal = this.stopController.signal;
-    for (let d = this.pauseUntil - this.now(); d > 0; d = this.pauseUntil - this.now()) {
-      if (!(await sleep(d, signal))) return false;
+    for (;;) {
+      for (let d = this.pauseUntil - this.now(); d > 0; d = this.pauseUntil - this.now()) {
+        if (!(await sleep(d, signal))) return 'stopped';
+      }
+      if (this.failureStreak === 0 || !this.probing) break;
+      await this.bell.wait(250, signal);
+      if (this.stopping) return 'stopped';
     }
+    const probe = this.failureStreak > 0;
+    if (probe) this.probing = true;
     const { limiter, requests } = this.spec;
-    if (requests && !(await requests.take(1, signal))) return false;
+    const release = (): 'stopped' => {
+      if (probe) this.endProbe();
+      return 'stopped';
+    };
+    if (requests && !(await requests.take(1, signal))) return release();
     const before = limiter.waitedMs;
-    if (!(await limiter.take(samples, signal))) return false;
+    if (!(await limiter.take(samples, signal))) return release();
     if (limiter.waitedMs > before) this.deps.metrics.catchupWait.inc({ lane: this.name }, (limiter.waitedMs - before) / 1000);
-    return true;
+    return probe ? 'probe' : 'go';
+  }
+
+  private endProbe(): void {
+    this.probing = false;
+    this.bell.ring();
   }
 
   /** Sends until the outcome is not retryable (parking on the way in relay mode); 'stopped' on shutdown. */
   private async sendUntilSettled(unit: Unit): Promise<Settled> {
-    const { upstream, endpointId } = this.spec;
     /** endpoints this unit was handed to through their lanes */
     const parked = new Set<string>();
     for (let attempt = 1; ; attempt++) {
       if (this.stopping) return 'stopped';
-      if (!(await this.admit(unit.samples))) return 'stopped';
-      // Judged right before the call (after any wait): a batch may have aged in retries.
-      const trimmed = trimToWindow(unit, this.cutoff());
-      if (trimmed) {
-        this.tooOld(trimmed.tooOld);
-        if (trimmed.samples === 0 && trimmed.bytes === 0) return { kind: 'too_old' };
-        Object.assign(unit, { block: trimmed.block, bytes: trimmed.bytes, samples: trimmed.samples, minTime: trimmed.minTime, maxTime: trimmed.maxTime });
+      const admitted = await this.admit(unit.samples);
+      if (admitted === 'stopped') return 'stopped';
+      try {
+        const o = await this.attempt(unit, attempt, parked);
+        if (o !== 'retry') return o;
+      } finally {
+        if (admitted === 'probe') this.endProbe();
       }
+    }
+  }
 
-      let retryAfter: number | undefined;
-      let reason: string;
-      // Relay main lane: a workspace whose lane still holds data gets this batch through its lane, after the rest.
-      const behind = (this.spec.parked?.() ?? []).filter((id) => !parked.has(id));
-      if (behind.length > 0 && this.spec.park) {
+  /** One attempt: the window check, parking (relay), the call; 'retry' after a failure (backoff set). */
+  private async attempt(unit: Unit, attempt: number, parked: Set<string>): Promise<Settled | 'retry'> {
+    const { upstream, endpointId } = this.spec;
+    // Judged right before the call (after any wait): a batch may have aged in retries.
+    const trimmed = trimToWindow(unit, this.cutoff());
+    if (trimmed) {
+      this.tooOld(trimmed.tooOld);
+      if (trimmed.samples === 0 && trimmed.bytes === 0) return { kind: 'too_old' };
+      Object.assign(unit, { block: trimmed.block, bytes: trimmed.bytes, samples: trimmed.samples, minTime: trimmed.minTime, maxTime: trimmed.maxTime });
+    }
+
+    let retryAfter: number | undefined;
+    let reason: string;
+    // Relay main lane: a workspace whose lane still holds data gets this batch through its lane, after the rest.
+    const behind = (this.spec.parked?.() ?? []).filter((id) => !parked.has(id));
+    if (behind.length > 0 && this.spec.park) {
+      try {
+        await this.spec.park(behind, unit);
+        for (const id of behind) {
+          parked.add(id);
+          this.deps.metrics.parkedBatches.inc({ endpoint: id });
+        }
+      } catch (err) {
+        this.deps.warnOnce(`park-failed:${this.name}`, 'error', 'cannot queue a batch on a workspace lane, retrying', { lane: this.name, error: (err as Error).message });
+        return (await this.backoff(attempt, undefined, 'park')) ? 'retry' : 'stopped';
+      }
+    }
+
+    const started = process.hrtime.bigint();
+    let o: UpstreamOutcome;
+    try {
+      o = await upstream.send(
+        {
+          block: unit.block,
+          bytes: unit.bytes,
+          samples: unit.samples,
+          onlyEndpoints: endpointId,
+          exceptEndpoints: parked.size > 0 ? [...parked].join(',') : undefined,
+          stragglerTimeoutMs: this.spec.stragglerTimeoutMs || undefined,
+        },
+        this.sendController.signal,
+      );
+    } catch (err) {
+      o = { kind: 'retry', reason: (err as Error).message, bytes: 0 };
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.record(o, unit, seconds);
+
+    if (o.kind === 'partial') {
+      const others = o.failed.filter((id) => id !== endpointId && !parked.has(id));
+      if (others.length > 0 && this.spec.park) {
         try {
-          await this.spec.park(behind, unit);
-          for (const id of behind) {
+          await this.spec.park(others, unit);
+          for (const id of others) {
             parked.add(id);
             this.deps.metrics.parkedBatches.inc({ endpoint: id });
           }
+          this.deps.warnOnce(`park:${this.name}:${others.join(',')}`, 'warn', 'relay could not deliver to some workspace endpoints; their share is queued on their own lanes', { lane: this.name, endpoints: others.join(','), detail: o.reason });
         } catch (err) {
-          this.deps.warnOnce(`park-failed:${this.name}`, 'error', 'cannot queue a batch on a workspace lane, retrying', { lane: this.name, error: (err as Error).message });
-          if (!(await this.backoff(attempt, undefined, 'park'))) return 'stopped';
-          continue;
+          this.deps.warnOnce(`park-failed:${this.name}`, 'error', 'cannot queue a partially delivered batch on its lanes, retrying', { lane: this.name, error: (err as Error).message });
         }
       }
-
-      const started = process.hrtime.bigint();
-      let o: UpstreamOutcome;
-      try {
-        o = await upstream.send(
-          {
-            block: unit.block,
-            bytes: unit.bytes,
-            samples: unit.samples,
-            onlyEndpoints: endpointId,
-            exceptEndpoints: parked.size > 0 ? [...parked].join(',') : undefined,
-            stragglerTimeoutMs: this.spec.stragglerTimeoutMs || undefined,
-          },
-          this.sendController.signal,
-        );
-      } catch (err) {
-        o = { kind: 'retry', reason: (err as Error).message, bytes: 0 };
-      }
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.record(o, unit, seconds);
-
-      if (o.kind === 'partial') {
-        const others = o.failed.filter((id) => id !== endpointId && !parked.has(id));
-        if (others.length > 0 && this.spec.park) {
-          try {
-            await this.spec.park(others, unit);
-            for (const id of others) {
-              parked.add(id);
-              this.deps.metrics.parkedBatches.inc({ endpoint: id });
-            }
-            this.deps.warnOnce(`park:${this.name}:${others.join(',')}`, 'warn', 'relay could not deliver to some workspace endpoints; their share is queued on their own lanes', { lane: this.name, endpoints: others.join(','), detail: o.reason });
-          } catch (err) {
-            this.deps.warnOnce(`park-failed:${this.name}`, 'error', 'cannot queue a partially delivered batch on its lanes, retrying', { lane: this.name, error: (err as Error).message });
-          }
-        }
-        const ownFailed = endpointId !== undefined && o.failed.includes(endpointId);
-        const unparked = o.failed.some((id) => id !== endpointId && !parked.has(id));
-        if (!ownFailed && !unparked) return this.settled(o);
-        // Our own endpoint failed, or a share could not be parked: send again (to all but the parked, or only ours).
-        retryAfter = o.retryAfterSeconds;
-        reason = 'partial';
-      } else if (o.kind === 'retry') {
-        retryAfter = o.retryAfterSeconds;
-        reason = retryReason(o);
-        this.report(o);
-      } else {
-        return this.settled(o);
-      }
-      if (!(await this.backoff(attempt, retryAfter, reason))) return 'stopped';
+      const ownFailed = endpointId !== undefined && o.failed.includes(endpointId);
+      const unparked = o.failed.some((id) => id !== endpointId && !parked.has(id));
+      if (!ownFailed && !unparked) return this.settled(o);
+      // Our own endpoint failed, or a share could not be parked: send again (to all but the parked, or only ours).
+      retryAfter = o.retryAfterSeconds;
+      reason = 'partial';
+    } else if (o.kind === 'retry') {
+      retryAfter = o.retryAfterSeconds;
+      reason = retryReason(o);
+      this.report(o);
+    } else {
+      return this.settled(o);
     }
+    return (await this.backoff(attempt, retryAfter, reason)) ? 'retry' : 'stopped';
   }
 
   /** A failed attempt: the whole lane waits (one endpoint, one backoff); false if stopped. */

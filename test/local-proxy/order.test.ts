@@ -104,6 +104,26 @@ describe('lane: several calls in flight, per-series order', () => {
     assert.deepEqual(check.violations, []);
   });
 
+  it('while the endpoint refuses (429 + Retry-After), one shard probes at a time: more calls in flight never mean more retries', async () => {
+    const spool = openSpool();
+    await fill(spool, 200, { series: 50, perSeries: 10 });
+    const failUntil = Date.now() + 1500;
+    let duringFailure = 0;
+    const check = orderCheckingUpstream(async () => {
+      const failing = Date.now() < failUntil;
+      if (failing) duringFailure++;
+      await delay(20);
+      return failing ? { kind: 'retry', status: 429, reason: 'HTTP 429', retryAfterSeconds: 0.3, bytes: 0 } : ok();
+    });
+    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 2000, maxWaitMs: 5 }, { minMs: 5, maxMs: 20 }, { shards: { min: 4, max: 4 } });
+    startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
+    await waitFor('all delivered', () => spool.reader('r').pendingBytes() === 0, 20_000);
+    // the first 4 calls fail together; then one probe per Retry-After (0.3 s) for ~1.5 s
+    assert.ok(duringFailure <= 4 + 7, `${duringFailure} calls while the endpoint refused`);
+    assert.ok(check.maxConcurrent() > 1, 'several calls in flight once it accepts again');
+    assert.deepEqual(check.violations, []);
+  });
+
   it('ALLOW_OUT_OF_ORDER: whole requests spread over the shards (series may overlap in flight), nothing lost', async () => {
     const spool = openSpool();
     const gen = await fill(spool, 40);

@@ -16,7 +16,8 @@
 #define DEFER 0
 #define VALID 1
 
-/* What native.ts expects (exports.version): 2 added the sample time range to scan's output. */
+/* What native.ts expects (exports.version): 2 added the sample time range to scan's output
+   and partition(). */
 #define FASTPATH_VERSION 2
 
 /* Working buffers, reused between calls. Thread-local: worker threads that load the module
@@ -503,12 +504,29 @@ static int add_insert(size_t *n_edits, size_t *h, int64_t *shift, size_t begin, 
   return 1;
 }
 
+/* partition()'s working buffers (the function is further down) */
+typedef struct {
+  size_t begin, end; /* the entry's bytes, tag included */
+  uint32_t part;
+  int64_t new_len;   /* a series that lost samples: its new payload length; -1: copied as it is */
+} part_entry;
+
+static _Thread_local part_entry *pents = NULL;
+static _Thread_local size_t pents_cap = 0;
+static _Thread_local uint8_t *gathered = NULL; /* label fields of a series that has them apart */
+static _Thread_local size_t gathered_cap = 0;
+static _Thread_local size_t *poffsets = NULL; /* where each part's next entry goes */
+static _Thread_local size_t poffsets_cap = 0;
+
 static void release(int all) {
   if (all || scratch_cap > RETAIN_MAX) { free(scratch); scratch = NULL; scratch_cap = 0; }
   if (all || spliced_cap > RETAIN_MAX) { free(spliced); spliced = NULL; spliced_cap = 0; }
   if (all || edits_cap * sizeof(edit) > RETAIN_MAX) { free(edits); edits = NULL; edits_cap = 0; }
   if (all || heads_cap > RETAIN_MAX) { free(heads); heads = NULL; heads_cap = 0; }
   if (all || first_after_cap * sizeof(uint32_t) > RETAIN_MAX) { free(first_after); first_after = NULL; first_after_cap = 0; }
+  if (all || pents_cap * sizeof(part_entry) > RETAIN_MAX) { free(pents); pents = NULL; pents_cap = 0; }
+  if (all || gathered_cap > RETAIN_MAX) { free(gathered); gathered = NULL; gathered_cap = 0; }
+  if (all || poffsets_cap * sizeof(size_t) > RETAIN_MAX) { free(poffsets); poffsets = NULL; poffsets_cap = 0; }
 }
 
 static void cleanup(void *arg) {
@@ -638,6 +656,347 @@ static napi_value scan_request(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * Splitting a request by series (shared/remote-write/partition.ts, which has the same walk
+ * in JS and must give the same bytes). Every timeseries entry goes to part
+ * hash_labels(its label fields) % shards; metadata and unknown fields to part 0; with a
+ * cut-off, samples and histograms older than it are removed (a series left with none goes
+ * whole), and only such a series is re-encoded: everything else is copied as it is.
+ */
+
+/* A varint of up to 10 bytes (bits past 64 dropped); 0 if truncated or longer. */
+static int read_varint64(const uint8_t *b, size_t *pos, size_t end, uint64_t *value) {
+  size_t p = *pos;
+  uint64_t v = 0;
+  for (int i = 0; i < 10; i++) {
+    if (p >= end) return 0;
+    uint8_t c = b[p++];
+    v |= (uint64_t)(c & 0x7f) << (7 * i);
+    if (c < 0x80) {
+      *pos = p;
+      *value = v;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int skip_field(const uint8_t *b, size_t *pos, size_t end, unsigned wire) {
+  uint64_t v;
+  switch (wire) {
+    case 0: return read_varint64(b, pos, end, &v);
+    case 1: if (end - *pos < 8) return 0; *pos += 8; return 1;
+    case 2: if (!read_varint64(b, pos, end, &v) || v > end - *pos) return 0; *pos += (size_t)v; return 1;
+    case 5: if (end - *pos < 4) return 0; *pos += 4; return 1;
+    default: return 0;
+  }
+}
+
+/* A tag; 0 on field number 0, a tag past 32 bits, or truncation (as readTag in wire.ts). */
+static int read_tag(const uint8_t *b, size_t *pos, size_t end, uint32_t *tag) {
+  uint64_t v;
+  if (*pos < end && b[*pos] < 0x80) v = b[(*pos)++];
+  else if (!read_varint64(b, pos, end, &v)) return 0;
+  if (v < 8 || v > 0xffffffffu) return 0;
+  *tag = (uint32_t)v;
+  return 1;
+}
+
+/* The last varint field with this tag in the message [p, end), as an int64 (0 if absent): a
+   Sample's (0x10) or Histogram's (0x78) timestamp. */
+static int message_time(const uint8_t *b, size_t p, size_t end, uint32_t want, int64_t *ts) {
+  /* the canonical sample, 09 <8 bytes> 10 <varint>, straight to its timestamp */
+  if (want == 0x10 && end - p >= 11 && b[p] == 0x09 && b[p + 9] == 0x10) {
+    size_t q = p + 10;
+    uint64_t v;
+    if (read_varint64(b, &q, end, &v) && q == end) {
+      *ts = (int64_t)v;
+      return 1;
+    }
+  }
+  int64_t t = 0;
+  while (p < end) {
+    uint32_t tag;
+    if (!read_tag(b, &p, end, &tag)) return 0;
+    if (tag == want) {
+      uint64_t v;
+      if (!read_varint64(b, &p, end, &v)) return 0;
+      t = (int64_t)v;
+    } else if (!skip_field(b, &p, end, tag & 7)) {
+      return 0;
+    }
+  }
+  *ts = t;
+  return 1;
+}
+
+static inline uint32_t load32le(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+
+static inline uint32_t mix32(uint32_t h, uint32_t w) { return rotl32((h ^ w) * 0x9e3779b1u, 15); }
+
+/* hashLabels in partition.ts: four lanes over 16-byte blocks, the last block overlapping the
+   one before (or, under 16 bytes, zero-padded words), fmix32. */
+static uint32_t hash_labels(const uint8_t *p, size_t n) {
+  uint32_t h1 = 0x27d4eb2fu ^ (uint32_t)n, h2 = 0x165667b1u, h3 = 0xc2b2ae3du, h4 = 0x61c88647u;
+  if (n >= 16) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      h1 = mix32(h1, load32le(p + i));
+      h2 = mix32(h2, load32le(p + i + 4));
+      h3 = mix32(h3, load32le(p + i + 8));
+      h4 = mix32(h4, load32le(p + i + 12));
+    }
+    if (i < n) {
+      h1 = mix32(h1, load32le(p + n - 16));
+      h2 = mix32(h2, load32le(p + n - 12));
+      h3 = mix32(h3, load32le(p + n - 8));
+      h4 = mix32(h4, load32le(p + n - 4));
+    }
+  } else {
+    size_t i = 0;
+    for (int lane = 0; i < n; lane++) {
+      uint32_t w = 0;
+      for (int k = 0; k < 4 && i < n; k++, i++) w |= (uint32_t)p[i] << (8 * k);
+      if (lane == 0) h1 = mix32(h1, w);
+      else if (lane == 1) h2 = mix32(h2, w);
+      else if (lane == 2) h3 = mix32(h3, w);
+      else h4 = mix32(h4, w);
+    }
+  }
+  uint32_t h = h1 ^ rotl32(h2, 8) ^ rotl32(h3, 16) ^ rotl32(h4, 24);
+  h ^= h >> 16;
+  h *= 0x85ebca77u;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+/* The label fields of the series payload [p, end) concatenated into `gathered`; 0 on failure. */
+static int gather_labels(const uint8_t *b, size_t p, size_t end, size_t *n) {
+  size_t len = 0;
+  while (p < end) {
+    size_t f = p;
+    uint32_t tag;
+    if (!read_tag(b, &p, end, &tag) || !skip_field(b, &p, end, tag & 7)) return 0;
+    if (tag == 0x0a) {
+      if (!reserve((void **)&gathered, &gathered_cap, len + (p - f), 1)) return 0;
+      memcpy(gathered + len, b + f, p - f);
+      len += p - f;
+    }
+  }
+  *n = len;
+  return 1;
+}
+
+/* Writes the series entry b[begin, end) without its samples and histograms older than min_time. */
+static uint8_t *write_filtered(const uint8_t *b, size_t begin, size_t end, int64_t new_len, double min_time, uint8_t *o) {
+  size_t p = begin, len = 0;
+  uint32_t tag = 0;
+  read_tag(b, &p, end, &tag);
+  read_len(b, &p, end, &len);
+  *o++ = 0x0a;
+  o += write_varint(o, (size_t)new_len);
+  size_t run = p;
+  while (p < end) {
+    size_t f = p;
+    read_tag(b, &p, end, &tag);
+    if (tag == 0x12 || tag == 0x22) {
+      size_t fl = 0;
+      read_len(b, &p, end, &fl);
+      int64_t ts = 0;
+      message_time(b, p, p + fl, tag == 0x12 ? 0x10 : 0x78, &ts);
+      p += fl;
+      if ((double)ts < min_time) {
+        memcpy(o, b + run, f - run);
+        o += f - run;
+        run = p;
+      }
+    } else {
+      skip_field(b, &p, end, tag & 7);
+    }
+  }
+  memcpy(o, b + run, end - run);
+  return o + (end - run);
+}
+
+/*
+ * partition(raw: Buffer, shards, minTime, out: Float64Array[4 * shards + 2], alloc?: (n) => Buffer)
+ *   out: samples per part, oldest per part, newest per part, bytes per part, dropped samples,
+ *   and the part that is `raw` itself when the answer is true.
+ *   → a Buffer holding the parts one after another (alloc(n) when given: the caller's memory,
+ *     say a pool's); true: `raw` is the only non-empty part, unchanged; false: malformed (the
+ *     JS walk says how).
+ */
+static napi_value partition_request(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const uint8_t *b;
+  size_t n;
+  uint32_t shards;
+  double min_time;
+  double *out;
+  size_t out_len, byte_off;
+  napi_typedarray_type ty;
+  napi_value ab;
+  if (argc < 4 || napi_get_buffer_info(env, argv[0], (void **)&b, &n) != napi_ok || napi_get_value_uint32(env, argv[1], &shards) != napi_ok || shards == 0 ||
+      napi_get_value_double(env, argv[2], &min_time) != napi_ok ||
+      napi_get_typedarray_info(env, argv[3], &ty, &out_len, (void **)&out, &ab, &byte_off) != napi_ok || ty != napi_float64_array || out_len < 4 * (size_t)shards + 2) {
+    napi_throw_type_error(env, NULL, "partition(raw, shards, minTime, Float64Array[4 * shards + 2])");
+    return NULL;
+  }
+  double *samples = out, *mins = out + shards, *maxs = out + 2 * shards, *sizes = out + 3 * shards;
+  for (uint32_t k = 0; k < shards; k++) {
+    samples[k] = 0;
+    mins[k] = INFINITY;
+    maxs[k] = -INFINITY;
+    sizes[k] = 0;
+  }
+  int filter = min_time > -INFINITY;
+  double dropped = 0;
+  size_t count = 0, p = 0;
+  int ok = 1;
+  while (p < n) {
+    size_t begin = p;
+    uint32_t tag, part = 0;
+    int64_t new_len = -1;
+    if (!read_tag(b, &p, n, &tag)) { ok = 0; break; }
+    if (tag != 0x0a) {
+      if (!skip_field(b, &p, n, tag & 7)) { ok = 0; break; }
+    } else {
+      size_t len;
+      if (!read_len(b, &p, n, &len) || len > n - p) { ok = 0; break; }
+      size_t start = p, end = p + len, q = p;
+      /* the leading run of label fields, then the rest */
+      while (q < end && b[q] == 0x0a) {
+        size_t l;
+        q++;
+        if (!read_len(b, &q, end, &l) || l > end - q) { ok = 0; break; }
+        q += l;
+      }
+      if (!ok) break;
+      size_t labels_end = q, lost_bytes = 0;
+      int more_labels = 0;
+      double kept = 0, lost = 0;
+      int64_t tmin = INT64_MAX, tmax = INT64_MIN;
+      while (q < end) {
+        size_t f = q;
+        uint32_t t;
+        if (!read_tag(b, &q, end, &t)) { ok = 0; break; }
+        if (t == 0x12 || t == 0x22) {
+          size_t fl;
+          int64_t ts;
+          if (!read_len(b, &q, end, &fl) || fl > end - q || !message_time(b, q, q + fl, t == 0x12 ? 0x10 : 0x78, &ts)) { ok = 0; break; }
+          q += fl;
+          if (filter && (double)ts < min_time) {
+            lost += 1;
+            lost_bytes += q - f;
+          } else {
+            kept += 1;
+            if (ts < tmin) tmin = ts;
+            if (ts > tmax) tmax = ts;
+          }
+        } else {
+          if (t == 0x0a) more_labels = 1;
+          if (!skip_field(b, &q, end, t & 7)) { ok = 0; break; }
+        }
+      }
+      if (!ok) break;
+      p = end;
+      if (shards > 1) {
+        size_t gl;
+        if (!more_labels) part = hash_labels(b + start, labels_end - start) % shards;
+        else if (gather_labels(b, start, end, &gl)) part = hash_labels(gathered, gl) % shards;
+        else { ok = 0; break; }
+      }
+      if (lost > 0) {
+        dropped += lost;
+        if (kept == 0) continue; /* nothing left: the series goes, exemplars and all */
+        new_len = (int64_t)(len - lost_bytes);
+      }
+      samples[part] += kept;
+      if (kept > 0) {
+        if ((double)tmin < mins[part]) mins[part] = (double)tmin;
+        if ((double)tmax > maxs[part]) maxs[part] = (double)tmax;
+      }
+    }
+    if (!reserve((void **)&pents, &pents_cap, count + 1, sizeof(part_entry))) { ok = 0; break; }
+    pents[count++] = (part_entry){begin, p, part, new_len};
+    uint8_t scratch_len[10];
+    sizes[part] += new_len < 0 ? (double)(p - begin) : (double)(1 + write_varint(scratch_len, (size_t)new_len) + (size_t)new_len);
+  }
+  out[4 * shards] = dropped;
+  if (!ok) {
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  uint32_t used = 0, only = 0;
+  for (uint32_t k = 0; k < shards; k++)
+    if (sizes[k] > 0) {
+      used++;
+      only = k;
+    }
+  if (dropped == 0 && used <= 1) {
+    /* everything in one part, unchanged: the request itself */
+    out[4 * shards + 1] = only;
+    napi_get_boolean(env, true, &result);
+    return result;
+  }
+  size_t total = 0;
+  if (!reserve((void **)&poffsets, &poffsets_cap, shards, sizeof(size_t))) {
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  size_t *offsets = poffsets;
+  for (uint32_t k = 0; k < shards; k++) {
+    offsets[k] = total;
+    total += (size_t)sizes[k];
+  }
+  uint8_t *o;
+  napi_valuetype vt = napi_undefined;
+  if (argc >= 5) napi_typeof(env, argv[4], &vt);
+  if (vt == napi_function) {
+    napi_value len_v, undef;
+    size_t got;
+    napi_create_double(env, (double)total, &len_v);
+    napi_get_undefined(env, &undef);
+    if (napi_call_function(env, undef, argv[4], 1, &len_v, &result) != napi_ok) return NULL; /* alloc threw: it propagates */
+    if (napi_get_buffer_info(env, result, (void **)&o, &got) != napi_ok || got != total) {
+      napi_throw_type_error(env, NULL, "partition: alloc(n) must return a Buffer of n bytes");
+      return NULL;
+    }
+    /* alloc ran JS, which must not call partition again (pents, poffsets): partition.ts refuses that */
+  } else if (napi_create_buffer(env, total, (void **)&o, &result) != napi_ok) {
+    return NULL;
+  }
+  for (size_t i = 0; i < count; i++) {
+    part_entry *e = &pents[i];
+    uint8_t *w = o + offsets[e->part];
+    if (e->new_len < 0) {
+      /* a run of untouched, adjacent entries for the same part (no dropped series between): one copy */
+      size_t j = i;
+      while (j + 1 < count && pents[j + 1].part == e->part && pents[j + 1].new_len < 0 && pents[j + 1].begin == pents[j].end) j++;
+      memcpy(w, b + e->begin, pents[j].end - e->begin);
+      offsets[e->part] += pents[j].end - e->begin;
+      i = j;
+    } else {
+      offsets[e->part] = (size_t)(write_filtered(b, e->begin, e->end, e->new_len, min_time, w) - o);
+    }
+  }
+  return result;
+}
+
+static napi_value partition(napi_env env, napi_callback_info info) {
+  napi_value result = partition_request(env, info);
+  release(0);
+  return result;
+}
+
 static napi_value scan(napi_env env, napi_callback_info info) {
   napi_value result = scan_request(env, info);
   release(0);
@@ -650,6 +1009,8 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "scan", NAPI_AUTO_LENGTH, scan, NULL, &fn);
   napi_set_named_property(env, exports, "scan", fn);
+  napi_create_function(env, "partition", NAPI_AUTO_LENGTH, partition, NULL, &fn);
+  napi_set_named_property(env, exports, "partition", fn);
   /* native.ts refuses a module of another version (a stale build/ after a pull) */
   napi_value version;
   napi_create_uint32(env, FASTPATH_VERSION, &version);

@@ -9,8 +9,10 @@ import * as path from 'node:path';
 import { encodeLabelField } from './rewrite';
 import type { SeriesLimits } from './validate';
 
-interface Binding {
+export interface NativeBinding {
   version?: number;
+  /** native/fastpath.c partition(): see partition.ts */
+  partition(raw: Buffer, shards: number, minTime: number, out: Float64Array, alloc?: (length: number) => Buffer): boolean | Buffer;
   scan(block: Buffer, maxDecoded: number, limits: Uint32Array, cluster: Buffer | null, enforce: boolean, out: Float64Array, clusterField: Buffer | null, alloc?: (length: number) => Buffer): boolean | Buffer;
 }
 
@@ -36,10 +38,10 @@ export const NATIVE_MODULE = path.join(__dirname, '../../../build/Release/fastpa
 /** The native module's interface version this code speaks (FASTPATH_VERSION in fastpath.c). */
 const VERSION = 2;
 
-let binding: Binding | undefined;
+let binding: NativeBinding | undefined;
 let loadError: string | undefined;
 try {
-  const b = require(NATIVE_MODULE) as Binding;
+  const b = require(NATIVE_MODULE) as NativeBinding;
   // a module built from an older fastpath.c (build/ left over from before a pull) would
   // leave fields of `out` unwritten: treat it as absent
   if (b.version === VERSION) binding = b;
@@ -49,7 +51,7 @@ try {
 }
 
 /** The loaded module, for the other native helpers (partition.ts); undefined when absent. */
-export function nativeBinding(): Binding | undefined {
+export function nativeBinding(): NativeBinding | undefined {
   return binding;
 }
 

@@ -37,6 +37,27 @@ export interface PartitionOptions {
   alloc?: (length: number) => Buffer;
 }
 
+/** Oldest and newest sample time of a request, with its sample count. */
+export interface SampleTimeRange {
+  /** ms since the epoch; +Infinity when the request holds no samples or histograms */
+  minTime: number;
+  /** -Infinity when none */
+  maxTime: number;
+  /** samples + histograms */
+  samples: number;
+}
+
+/**
+ * The sample time range of an already validated WriteRequest, as validateWriteRequest
+ * reports it (every sample's and histogram's timestamp, exemplars not counted), for
+ * records spooled before the spool kept it: the partitioner's walk with one part, which
+ * returns the request itself (no copy).
+ */
+export function sampleTimeRange(raw: Buffer, opts: { native?: boolean } = {}): SampleTimeRange {
+  const r = partitionBySeries(raw, 1, opts);
+  return { minTime: r.minTime[0], maxTime: r.maxTime[0], samples: r.samples[0] };
+}
+
 /** Most shards a request is split into. */
 export const MAX_SHARDS = 65_536;
 

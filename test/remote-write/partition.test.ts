@@ -6,11 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { syntheticPayloads } from '../../bench/lib/payloads';
-import { sampleTimeRange } from '../../shared/remote-write/count';
 import { decodeWriteRequest } from '../../shared/remote-write/decode';
 import { encodeWriteRequest } from '../../shared/remote-write/encode';
 import { nativeStatus } from '../../shared/remote-write/native';
-import { type Partitioned, partitionBySeries, seriesShard } from '../../shared/remote-write/partition';
+import { type Partitioned, partitionBySeries, sampleTimeRange, seriesShard } from '../../shared/remote-write/partition';
 import { decompressBounded } from '../../shared/remote-write/snappy';
 import type { TimeSeries, WriteRequest } from '../../shared/remote-write/types';
 import { AZURE_MONITOR_LIMITS, validateWriteRequest } from '../../shared/remote-write/validate';

@@ -7,8 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpError, type RejectReason } from '../../shared/errors';
 import { AZURE_MONITOR_LIMITS, type ScanResult, type SeriesLimits, validateWriteRequest } from '../../shared/remote-write/validate';
-import { sampleTimeRange } from '../../shared/remote-write/count';
 import { decodeWriteRequest } from '../../shared/remote-write/decode';
+import { sampleTimeRange } from '../../shared/remote-write/partition';
 import { encodeWriteRequest } from '../../shared/remote-write/encode';
 import { decompressBounded } from '../../shared/remote-write/snappy';
 import { type WriteRequest, staleMarkerBits } from '../../shared/remote-write/types';
@@ -351,8 +351,10 @@ describe('validateWriteRequest accepts valid traffic', () => {
     const range = (...fields: Buffer[]): [number, number] => {
       const raw = series([NAME], ...fields);
       const r = validateWriteRequest(raw, LIMITS);
-      const again = sampleTimeRange(raw); // the validator-free reader must say the same
-      assert.deepEqual([again.minTime, again.maxTime, again.samples], [r.minTime, r.maxTime, r.samples + r.histograms]);
+      for (const native of [true, false]) {
+        const again = sampleTimeRange(raw, { native }); // the validator-free reader must say the same
+        assert.deepEqual([again.minTime, again.maxTime, again.samples], [r.minTime, r.maxTime, r.samples + r.histograms]);
+      }
       return [r.minTime, r.maxTime];
     };
     const at = (t: bigint): Buffer => rawSample(0n, t);

@@ -37,6 +37,8 @@ export interface PlanOptions {
   cutoff: number;
   /** out-of-order allowed: the whole record goes to this shard instead of being split by series */
   wholeTo?: number;
+  /** where the uncompressed parts are written (a reused buffer: they are compressed before planRecord returns) */
+  alloc?: (length: number) => Buffer;
 }
 
 export function planRecord(rec: BatchRecord & TimeRange, opts: PlanOptions): Plan {
@@ -49,7 +51,7 @@ export function planRecord(rec: BatchRecord & TimeRange, opts: PlanOptions): Pla
     return { shares: [{ shard: opts.wholeTo ?? 0, block: rec.block, bytes: rec.bytes, samples: rec.samples, minTime: rec.minTime, maxTime: rec.maxTime }], tooOld: 0 };
   }
   const raw = decompress(rec.block);
-  const p = partitionBySeries(raw, opts.wholeTo !== undefined ? 1 : shards, cutoff === -Infinity ? undefined : { minTime: cutoff });
+  const p = partitionBySeries(raw, opts.wholeTo !== undefined ? 1 : shards, { ...(cutoff === -Infinity ? {} : { minTime: cutoff }), ...(opts.alloc ? { alloc: opts.alloc } : {}) });
   const out: Share[] = [];
   for (let i = 0; i < p.parts.length; i++) {
     const part = p.parts[i];

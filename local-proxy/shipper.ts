@@ -124,6 +124,8 @@ type Settled = Exclude<UpstreamOutcome, { kind: 'retry' }> | { kind: 'too_old' }
 const ABANDON_AFTER_ABORT_MS = 200;
 /** How often the shard count is reconsidered. */
 const SCALE_TICK_MS = 1000;
+/** Largest parts buffer a lane keeps between records. */
+const PARTS_SCRATCH_MAX = 8 * 1024 * 1024;
 /** Compressed bytes a lane may hold read ahead and in flight. */
 const LANE_MEMORY_BYTES = 32 * 1024 * 1024;
 
@@ -176,6 +178,17 @@ export class Lane {
   /** the reader has read everything appended so far */
   private caughtUp = false;
   private sendSeconds = 0;
+  /**
+   * The uncompressed parts of the record being planned: compressed before planRecord
+   * returns, so one buffer serves every record (a fresh one per record cost about twice
+   * as much, in page faults and GC).
+   */
+  private partsScratch: Buffer | undefined;
+  private readonly partsBuffer = (n: number): Buffer => {
+    if (n > PARTS_SCRATCH_MAX) return Buffer.allocUnsafe(n);
+    if (!this.partsScratch || this.partsScratch.length < n) this.partsScratch = Buffer.allocUnsafe(Math.min(PARTS_SCRATCH_MAX, Math.max(n, 2 * (this.partsScratch?.length ?? 0))));
+    return this.partsScratch.subarray(0, n);
+  };
   private sentSamples = 0;
   private readonly now: () => number;
 
@@ -281,7 +294,7 @@ export class Lane {
         }
         const plan = planRecord(
           { ...r, minTime: rec.minTime, maxTime: rec.maxTime },
-          { shards: this.shardCount, cutoff: this.cutoff(), wholeTo: this.deps.allowOutOfOrder ? this.leastLoaded() : undefined },
+          { shards: this.shardCount, cutoff: this.cutoff(), wholeTo: this.deps.allowOutOfOrder ? this.leastLoaded() : undefined, alloc: this.partsBuffer },
         );
         if (plan.tooOld > 0) this.tooOld(plan.tooOld);
         const tracked = this.tracker.add(rec.end, plan.shares.length, rec.minTime);

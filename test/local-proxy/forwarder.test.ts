@@ -246,6 +246,35 @@ describe('delivery', () => {
   });
 });
 
+describe('Azure\'s window, end to end', () => {
+  it('an outage longer than MAX_SAMPLE_AGE: the too-old data is counted and never sent; the workspace (Azure\'s rules) drops nothing; everything newer arrives', async () => {
+    // Azure's 20 minutes scaled down to 3 s, on both sides
+    const ws = await workspace('ws', { maxAgeMs: 3000 });
+    const f = await forwarder({ INGESTION_URL: ws.url, MAX_SAMPLE_AGE: '3s', UPSTREAM_TIMEOUT: '1s', MIN_SHARDS: '2', MAX_SHARDS: '4' });
+    const t0 = Date.now();
+    const recovered = t0 + 6000;
+    ws.fault = { status: 503, untilMs: recovered };
+    const writes: { t: number; keys: string[] }[] = [];
+    for (let i = 0; Date.now() - t0 < 7000; i++) {
+      const t = Date.now();
+      const req = { timeseries: [0, 1, 2, 3, 4].map((s) => ({ labels: [{ name: '__name__', value: 'window_e2e' }, { name: 'instance', value: `h${s}` }], samples: [{ value: numberToBits(i), timestamp: BigInt(t) }], exemplars: [], histograms: [] })), metadata: [] };
+      const r = await postWrite(f.url, compressSync(encodeWriteRequest(req)));
+      assert.equal(r.status, 204);
+      writes.push({ t, keys: sampleKeys(req) });
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    await waitFor('the spool settled', () => f.spool.reader(f.lanes()[0].name).pendingBytes() === 0, 15_000);
+    const got = receivedKeys(ws);
+    const tooOld = metricValue(await metrics(f), 'relay_proxy_dropped_samples_total', { reason: 'too_old' });
+    const all = writes.flatMap((w) => w.keys);
+    assert.equal(got.size + tooOld, all.length, 'each sample delivered or counted too old');
+    assert.ok(tooOld > 0);
+    assert.deepEqual(ws.summary().dropped, { outOfOrder: 0, tooOld: 0, tooNew: 0, duplicate: 0 }, 'nothing sent that Azure would drop');
+    for (const w of writes) if (w.t > recovered - 1000) assert.ok(w.keys.every((k) => got.has(k)), `a write from ${recovered - w.t} ms before recovery is missing`);
+    assert.ok(logs.some((l) => l.includes('older than MAX_SAMPLE_AGE')));
+  });
+});
+
 describe('batching figure', () => {
   it('500-sample requests at 20 000 samples/s become upstream calls of 10 000+ samples (defaults)', async (t) => {
     const ws = await workspace();

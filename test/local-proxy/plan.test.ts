@@ -1,0 +1,68 @@
+// What a lane sends of one spooled record: the sender's own block when one shard carries it
+// all, nothing when every sample is past the window, the too-old samples trimmed off at the
+// edge, and with several shards parts that hold each series whole and add up to the record.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { compressSync, uncompressSync } from 'snappy';
+import { planRecord, trimToWindow } from '../../local-proxy/plan';
+import { decodeWriteRequest } from '../../shared/remote-write/decode';
+import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { numberToBits } from '../../shared/remote-write/types';
+import { sampleKeys } from './helpers';
+
+function record(series: number, times: number[]) {
+  const req = {
+    timeseries: Array.from({ length: series }, (_, s) => ({
+      labels: [{ name: '__name__', value: 'plan_test' }, { name: 'instance', value: `h${s}` }],
+      samples: times.map((t) => ({ value: numberToBits(t), timestamp: BigInt(t) })),
+      exemplars: [],
+      histograms: [],
+    })),
+    metadata: [],
+  };
+  const raw = encodeWriteRequest(req);
+  const block = compressSync(raw);
+  return { req, rec: { block, bytes: raw.length, samples: series * times.length, end: { segment: 1, offset: 1 }, minTime: Math.min(...times), maxTime: Math.max(...times) } };
+}
+
+const keys = (blocks: Buffer[]): string[] => blocks.flatMap((b) => sampleKeys(decodeWriteRequest(uncompressSync(b, { asBuffer: true }) as Buffer)));
+
+describe('plan', () => {
+  it('one shard, all inside the window: the record\'s own block, untouched', () => {
+    const { rec } = record(20, [1000, 2000]);
+    const p = planRecord(rec, { shards: 1, cutoff: 500 });
+    assert.equal(p.shares.length, 1);
+    assert.equal(p.shares[0].block, rec.block);
+    assert.equal(p.tooOld, 0);
+  });
+
+  it('every sample older than the cutoff: nothing to send, all counted', () => {
+    const { rec } = record(20, [1000, 2000]);
+    assert.deepEqual(planRecord(rec, { shards: 4, cutoff: 2001 }), { shares: [], tooOld: 40 });
+  });
+
+  it('straddling the cutoff: only the newer samples are sent, the rest counted', () => {
+    const { rec, req } = record(20, [1000, 2000, 3000]);
+    const p = planRecord(rec, { shards: 1, cutoff: 2000 });
+    assert.equal(p.tooOld, 20);
+    assert.deepEqual(keys(p.shares.map((s) => s.block)).sort(), sampleKeys(req).filter((k) => !k.endsWith('@1000')).sort());
+    assert.equal(p.shares[0].minTime, 2000);
+    const t = trimToWindow({ block: rec.block, samples: rec.samples, minTime: rec.minTime, maxTime: rec.maxTime }, 3000);
+    assert.equal(t?.tooOld, 40);
+    assert.equal(t?.samples, 20);
+  });
+
+  it('several shards: each series in one part, the parts adding up to the record; the same series always in the same shard', () => {
+    const a = record(64, [1000]);
+    const b = record(64, [2000]);
+    const pa = planRecord(a.rec, { shards: 4, cutoff: -Infinity, alloc: (n) => Buffer.allocUnsafe(n) });
+    const pb = planRecord(b.rec, { shards: 4, cutoff: -Infinity });
+    assert.ok(pa.shares.length > 1);
+    assert.deepEqual(keys(pa.shares.map((s) => s.block)).sort(), sampleKeys(a.req).sort());
+    const shardOf = (p: typeof pa): Map<string, number> => new Map(p.shares.flatMap((s) => keys([s.block]).map((k) => [k.split('@')[0], s.shard] as [string, number])));
+    const sa = shardOf(pa);
+    for (const [series, shard] of shardOf(pb)) assert.equal(sa.get(series), shard, series);
+    assert.equal(pa.shares.reduce((n, s) => n + s.samples, 0), 64);
+  });
+});

@@ -76,20 +76,23 @@ export function batchSize(q: readonly Queueable[], limits: BatchLimits): number 
   return n;
 }
 
+/** What batchDueIn needs of a queue: kept as running totals, so a check is O(1). */
+export interface QueueTotals {
+  count: number;
+  samples: number;
+  /** uncompressed bytes */
+  bytes: number;
+  /** when the first share was read (ms) */
+  firstReadAt: number;
+}
+
 /**
- * ms until the batch at the front of the queue should go: 0 when it is full, when
- * BATCH_MAX_WAIT has passed since its first share was read, or when told to flush;
+ * ms until the batch at the front of the queue should go: 0 when a full batch is queued,
+ * when BATCH_MAX_WAIT has passed since its first share was read, or when told to flush;
  * undefined for an empty queue.
  */
-export function batchDueIn(q: readonly Queueable[], limits: BatchLimits, now: number, flush: boolean): number | undefined {
-  if (q.length === 0) return undefined;
-  if (flush) return 0;
-  let samples = 0;
-  let bytes = 0;
-  for (const s of q) {
-    samples += s.samples;
-    bytes += s.bytes;
-    if (samples >= limits.maxSamples || bytes >= limits.maxBytes) return 0;
-  }
-  return Math.max(0, q[0].readAt + limits.maxWaitMs - now);
+export function batchDueIn(q: QueueTotals, limits: BatchLimits, now: number, flush: boolean): number | undefined {
+  if (q.count === 0) return undefined;
+  if (flush || q.samples >= limits.maxSamples || q.bytes >= limits.maxBytes) return 0;
+  return Math.max(0, q.firstReadAt + limits.maxWaitMs - now);
 }

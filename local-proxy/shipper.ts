@@ -108,6 +108,46 @@ interface Queued extends Share {
   readAt: number;
 }
 
+/** A shard's queue, with running totals (batch.ts QueueTotals). */
+class ShardQueue {
+  items: Queued[] = [];
+  samples = 0;
+  bytes = 0;
+  get count(): number {
+    return this.items.length;
+  }
+  get firstReadAt(): number {
+    return this.items[0]?.readAt ?? 0;
+  }
+  push(s: Queued): void {
+    this.items.push(s);
+    this.samples += s.samples;
+    this.bytes += s.bytes;
+  }
+  /** the first n shares */
+  take(n: number): Queued[] {
+    const out = this.items.splice(0, n);
+    for (const s of out) {
+      this.samples -= s.samples;
+      this.bytes -= s.bytes;
+    }
+    return out;
+  }
+  /** shares back at the front, in order */
+  putBack(shares: Queued[]): void {
+    this.items.unshift(...shares);
+    for (const s of shares) {
+      this.samples += s.samples;
+      this.bytes += s.bytes;
+    }
+  }
+  clear(): void {
+    this.items = [];
+    this.samples = 0;
+    this.bytes = 0;
+  }
+}
+
 /** What one call carries: shares (whole), or a slice of one after a 413. */
 interface Unit extends TimeRange {
   shares: Queued[];
@@ -127,7 +167,7 @@ const SCALE_TICK_MS = 1000;
 /** Largest parts buffer a lane keeps between records. */
 const PARTS_SCRATCH_MAX = 8 * 1024 * 1024;
 /** Compressed bytes a lane may hold read ahead and in flight. */
-const LANE_MEMORY_BYTES = 32 * 1024 * 1024;
+const LANE_MEMORY_BYTES = 24 * 1024 * 1024;
 
 /** Wakes waiters; a wait also ends after ms or on abort. */
 class Doorbell {
@@ -161,7 +201,7 @@ export class Lane {
   private readonly bell = new Doorbell();
   private readonly tracker: CommitTracker;
   private readonly scaler: ShardScaler;
-  private queues: Queued[][] = [];
+  private queues: ShardQueue[] = [];
   private shardCount: number;
   /** shares waiting in queues: samples, and compressed bytes waiting or in flight */
   private queuedSamples = 0;
@@ -268,7 +308,8 @@ export class Lane {
           await this.rescale();
           continue;
         }
-        if (this.queuedSamples >= this.shardCount * this.deps.batch.maxSamples || this.heldBytes >= LANE_MEMORY_BYTES) {
+        // read ahead about two batches per shard (so each sends full batches), within the memory cap
+        if (this.queuedSamples >= 2 * this.shardCount * this.deps.batch.maxSamples || this.heldBytes >= LANE_MEMORY_BYTES) {
           this.flushNow = true;
           this.bell.ring();
           await this.bell.wait(nextTick - this.now(), signal);
@@ -341,14 +382,14 @@ export class Lane {
   private async quiesce(): Promise<void> {
     this.flushNow = true;
     this.bell.ring();
-    while (!this.stopping && (this.inflight > 0 || this.queuedSamples > 0 || this.queues.some((q) => q.length > 0))) {
+    while (!this.stopping && (this.inflight > 0 || this.queuedSamples > 0 || this.queues.some((q) => q.count > 0))) {
       await this.bell.wait(100, this.stopController.signal);
     }
     this.flushNow = false;
   }
 
   private resetQueues(): void {
-    for (const q of this.queues) q.length = 0;
+    for (const q of this.queues) q.clear();
     this.queuedSamples = 0;
     this.heldBytes = 0;
     this.tracker.clear();
@@ -356,7 +397,7 @@ export class Lane {
   }
 
   private startWorkers(): void {
-    while (this.queues.length < this.shardCount) this.queues.push([]);
+    while (this.queues.length < this.shardCount) this.queues.push(new ShardQueue());
     for (let i = 0; i < this.shardCount; i++) {
       if (this.active.has(i)) continue;
       this.active.add(i);
@@ -372,7 +413,7 @@ export class Lane {
     let best = 0;
     let least = Infinity;
     for (let i = 0; i < this.shardCount; i++) {
-      const n = this.queues[i].reduce((a, s) => a + s.samples, 0);
+      const n = this.queues[i].samples;
       if (n < least) {
         least = n;
         best = i;
@@ -399,7 +440,7 @@ export class Lane {
     const signal = this.stopController.signal;
     while (!this.stopping) {
       const q = this.queues[i];
-      if (i >= this.shardCount && q.length === 0) return; // retired by a rescale
+      if (i >= this.shardCount && q.count === 0) return; // retired by a rescale
       const wait = this.batchWait(q);
       if (wait > 0) {
         await this.bell.wait(wait, signal);
@@ -415,7 +456,7 @@ export class Lane {
       } catch (err) {
         this.deps.warnOnce(`lane-error:${this.name}`, 'error', 'delivery lane failed, retrying', { lane: this.name, error: (err as Error).message });
         // the shares go back to the front of the queue, in order
-        q.unshift(...unit.shares);
+        q.putBack(unit.shares);
         for (const s of unit.shares) this.queuedSamples += s.samples;
         await sleep(this.deps.backoff.maxMs, signal);
         continue;
@@ -432,7 +473,7 @@ export class Lane {
   }
 
   /** ms until the queue's batch should go (0: now). */
-  private batchWait(q: Queued[]): number {
+  private batchWait(q: ShardQueue): number {
     // A workspace's relay lane holds batches the main lane already made: once it has read all
     // of them, waiting for more only delays the moment it has caught up and rejoins the main lane.
     const flush = this.flushNow || this.stopping || (this.caughtUp && this.spec.endpointId !== undefined);
@@ -440,8 +481,8 @@ export class Lane {
   }
 
   /** Shares from the front of the queue within the batch limits (a single larger one goes alone). */
-  private takeBatch(q: Queued[]): Unit {
-    const shares = q.splice(0, batchSize(q, this.deps.batch));
+  private takeBatch(q: ShardQueue): Unit {
+    const shares = q.take(batchSize(q.items, this.deps.batch));
     for (const s of shares) this.queuedSamples -= s.samples;
     return unitOf(shares);
   }

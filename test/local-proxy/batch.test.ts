@@ -49,7 +49,7 @@ async function drain(spool: Spool, limits: { maxBytes: number; maxSamples: numbe
   }
   const out: Batch[] = [];
   while (queue.length > 0) {
-    assert.equal(batchDueIn(queue, limits, 0, true), 0);
+    assert.equal(batchDueIn({ count: queue.length, samples: 0, bytes: 0, firstReadAt: 0 }, limits, 0, true), 0);
     const records = queue.splice(0, batchSize(queue, limits));
     out.push({ records, samples: records.reduce((n, x) => n + x.samples, 0), bytes: records.reduce((n, x) => n + x.bytes, 0) });
   }
@@ -144,16 +144,18 @@ describe('limits', () => {
     await spool.close();
   });
 
-  it('waits BATCH_MAX_WAIT after the first share was read, unless the batch is full or a flush is asked for', () => {
+  it('waits BATCH_MAX_WAIT after the first share was read, unless a full batch is queued or a flush is asked for', () => {
     const limits = { maxBytes: 1e9, maxSamples: 2000, maxWaitMs: 150 };
-    const share = (readAt: number): Queueable => ({ samples: 500, bytes: 100, readAt });
-    assert.equal(batchDueIn([], limits, 0, false), undefined, 'nothing queued: nothing due');
-    assert.equal(batchDueIn([share(1000)], limits, 1000, false), 150);
-    assert.equal(batchDueIn([share(1000), share(1100)], limits, 1100, false), 50, 'counted from the first share');
-    assert.equal(batchDueIn([share(1000)], limits, 1200, false), 0, 'the wait is over');
-    assert.equal(batchDueIn([share(1000)], limits, 1000, true), 0, 'flush');
-    assert.equal(batchDueIn([1, 2, 3, 4].map(() => share(1000)), limits, 1000, false), 0, 'full: 4 × 500 = BATCH_MAX_SAMPLES');
-    assert.equal(batchSize([1, 2, 3, 4, 5].map(() => share(0)), limits), 4);
+    const queue = (count: number, firstReadAt: number) => ({ count, samples: 500 * count, bytes: 100 * count, firstReadAt });
+    assert.equal(batchDueIn(queue(0, 0), limits, 0, false), undefined, 'nothing queued: nothing due');
+    assert.equal(batchDueIn(queue(1, 1000), limits, 1000, false), 150);
+    assert.equal(batchDueIn(queue(2, 1000), limits, 1100, false), 50, 'counted from the first share');
+    assert.equal(batchDueIn(queue(1, 1000), limits, 1200, false), 0, 'the wait is over');
+    assert.equal(batchDueIn(queue(1, 1000), limits, 1000, true), 0, 'flush');
+    assert.equal(batchDueIn(queue(4, 1000), limits, 1000, false), 0, 'full: 4 × 500 = BATCH_MAX_SAMPLES');
+    assert.equal(batchDueIn({ count: 1, samples: 1, bytes: 1e9, firstReadAt: 1000 }, limits, 1000, false), 0, 'full by BATCH_MAX_BYTES');
+    const share = (): Queueable => ({ samples: 500, bytes: 100, readAt: 0 });
+    assert.equal(batchSize([1, 2, 3, 4, 5].map(share), limits), 4);
   });
 });
 

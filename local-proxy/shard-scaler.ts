@@ -1,17 +1,19 @@
 // How many calls a lane keeps in flight ("shards", as Prometheus's queue manager calls
-// them): enough to carry the intake at the observed latency with 30 % headroom, and while
-// there is a backlog, enough to send all of it in one round — so a catch-up runs at full
-// concurrency until it is nearly done instead of tailing off. Clamped to [min, max]. Up at
-// once (a backlog is racing Azure's 20-minute window); down only after the lower figure has
-// held for a while, since each change waits for the calls in flight (series move between
-// shards, and a series' samples must never overtake each other). Never up while failing:
-// more calls against a failing endpoint only multiply the retries. Pure: no timers, no I/O.
+// them). Like Prometheus: the time calls take per sample they carry, times the rate the lane
+// must send at — the intake, plus the backlog spread over CATCHUP_SECONDS — with 30 %
+// headroom, clamped to [min, max]. A backlog against a distant endpoint gets many calls; the
+// same backlog against a near one (calls of a few ms) stays on one shard, which forwards the
+// senders' own bytes. Up at once (a backlog is racing Azure's 20-minute window); down only
+// after the lower figure has held for a while, since each change waits for the calls in
+// flight (series move between shards, and a series' samples must never overtake each
+// other). Never up while failing: more calls against a failing endpoint only multiply the
+// retries. Nor while the event loop is busy: then calls take long because their answers
+// wait for the CPU, not for the network, and more shards would only add the work of
+// splitting requests by series. Pure: no timers, no I/O.
 
 export interface ScalerOptions {
   min: number;
   max: number;
-  /** samples per call (BATCH_MAX_SAMPLES) */
-  batchSamples: number;
   /** how long a lower figure must hold before scaling down */
   downHoldMs?: number;
 }
@@ -27,10 +29,16 @@ export interface ScalerInput {
   sentSamples: number;
   /** the lane is retrying a failure */
   failing: boolean;
+  /** share of the last interval the event loop was busy (0…1); undefined: not known */
+  busy?: number;
 }
 
 export const DEFAULT_DOWN_HOLD_MS = 30_000;
 const HEADROOM = 1.3;
+/** above this event-loop utilisation the lane is CPU-bound: no more shards */
+export const BUSY_LIMIT = 0.85;
+/** a backlog is to be sent within about this long (Prometheus catches up 5 % a second, 20 s) */
+export const CATCHUP_SECONDS = 5;
 /** weight of the newest interval in the moving averages */
 const EWMA = 0.3;
 
@@ -64,7 +72,7 @@ export class ShardScaler {
     const want = this.wanted(x.pendingSamples);
     if (want > this.current) {
       this.lowerSince = undefined;
-      if (!x.failing) this.current = want;
+      if (!x.failing && !((x.busy ?? 0) >= BUSY_LIMIT)) this.current = want;
     } else if (want < this.current) {
       if (this.lowerSince === undefined) {
         this.lowerSince = x.now;
@@ -82,11 +90,10 @@ export class ShardScaler {
   }
 
   private wanted(pending: number): number {
-    const { min, max, batchSamples } = this.opts;
-    const forIntake = Math.ceil(this.timePerSample * this.inRate * HEADROOM);
-    // a backlog beyond what one call per shard carries: one call per batch of it
-    const forBacklog = pending > this.current * batchSamples ? Math.ceil(pending / batchSamples) : 0;
-    return Math.max(min, Math.min(max, Math.max(1, forIntake, forBacklog)));
+    const { min, max } = this.opts;
+    const rate = this.inRate + pending / CATCHUP_SECONDS;
+    const want = Math.ceil(this.timePerSample * rate * HEADROOM);
+    return Math.max(min, Math.min(max, Math.max(1, want)));
   }
 }
 

@@ -24,6 +24,7 @@
 // lane hands each batch to that lane and sends it to the others only
 // (X-Relay-Except-Endpoints), so the workspace gets its data in order through its lane.
 
+import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import type { Fields, Logger } from '../shared/observability/log';
 import type { PublishLog } from '../shared/observability/publish-log';
 import { countSamples } from '../shared/remote-write/count';
@@ -238,7 +239,7 @@ export class Lane {
   ) {
     this.now = deps.now ?? Date.now;
     const shards = deps.shards ?? { min: 1, max: 1 };
-    this.scaler = new ShardScaler({ min: shards.min, max: shards.max, batchSamples: deps.batch.maxSamples });
+    this.scaler = new ShardScaler({ min: shards.min, max: shards.max });
     this.shardCount = this.scaler.shards;
     this.tracker = new CommitTracker((end) => spec.reader.commit(end));
   }
@@ -360,6 +361,16 @@ export class Lane {
     this.resetQueues();
   }
 
+  /** Event-loop utilisation since the last call (one process, every lane shares it). */
+  private busy(): number {
+    const now = performance.eventLoopUtilization();
+    const d = this.elu ? performance.eventLoopUtilization(now, this.elu) : now;
+    this.elu = now;
+    return d.utilization;
+  }
+
+  private elu: EventLoopUtilization | undefined;
+
   /** The shard count the scaler wants; changing it first lets every call settle (series move between shards). */
   private async rescale(): Promise<void> {
     const want = this.scaler.update({
@@ -369,6 +380,7 @@ export class Lane {
       sendSeconds: this.sendSeconds,
       sentSamples: this.sentSamples,
       failing: this.failureStreak > 0,
+      busy: this.busy(),
     });
     if (want === this.shardCount || this.failureStreak > 0) return;
     if (!this.deps.allowOutOfOrder) await this.quiesce();

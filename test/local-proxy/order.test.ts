@@ -87,12 +87,13 @@ describe('lane: several calls in flight, per-series order', () => {
 
   it('the shard count follows the backlog: a slow upstream and a large backlog get several calls in flight, up to MAX_SHARDS', async () => {
     const spool = openSpool();
-    await fill(spool, 200); // 100 000 samples, 20 batches of 5 000
+    await fill(spool, 300); // 150 000 samples, 150 calls of 1 000
     const check = orderCheckingUpstream(async () => {
-      await delay(60);
+      await delay(200);
       return ok();
     });
-    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 5000, maxWaitMs: 5 }, undefined, { shards: { min: 1, max: 6 } });
+    // 200 µs of call per sample × 150 000 / 5 s × 1.3 ≈ 8 calls wanted: MAX_SHARDS (6)
+    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 1000, maxWaitMs: 5 }, undefined, { shards: { min: 1, max: 6 } });
     const lane = startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
     let most = 0;
     await waitFor('all delivered', () => {

@@ -16,36 +16,62 @@ function feed(s: ShardScaler, steps: Partial<ScalerInput>[]): number[] {
 }
 
 describe('shard scaler', () => {
-  it('a backlog takes it to one call per batch of backlog at once, capped at MAX_SHARDS', () => {
-    const s = new ShardScaler({ min: 1, max: 16, batchSamples: 20_000 });
-    assert.deepEqual(feed(s, [{ pendingSamples: 0 }, { pendingSamples: 3_000_000 }]), [1, 16]);
-    const t = new ShardScaler({ min: 1, max: 16, batchSamples: 20_000 });
-    assert.deepEqual(feed(t, [{ pendingSamples: 100_000 }]), [5]);
+  /** n seconds of calls taking `callSeconds` for `perCall` samples each, `inRate` samples/s coming in */
+  function steady(n: number, o: { inRate: number; callSeconds: number; perCall: number; pending: number; failing?: boolean }): Partial<ScalerInput>[] {
+    const steps: Partial<ScalerInput>[] = [];
+    for (let i = 1; i <= n; i++) {
+      const sent = i * o.perCall;
+      steps.push({ appendedSamples: i * o.inRate, sentSamples: sent, sendSeconds: i * o.callSeconds, pendingSamples: o.pending, failing: o.failing ?? false });
+    }
+    return steps;
+  }
+
+  it('a backlog against a distant endpoint (300 ms per 20 000-sample call) gets many calls at once, capped at MAX_SHARDS', () => {
+    const s = new ShardScaler({ min: 1, max: 16 });
+    const got = feed(s, steady(2, { inRate: 0, callSeconds: 0.3, perCall: 20_000, pending: 3_000_000 }));
+    // 15 µs per sample × 3 M / 5 s × 1.3 ≈ 12 … but the first second has no calls yet
+    assert.equal(got[1], 12);
+    const t = new ShardScaler({ min: 1, max: 8 });
+    assert.equal(feed(t, steady(2, { inRate: 0, callSeconds: 0.3, perCall: 20_000, pending: 3_000_000 }))[1], 8, 'capped');
+  });
+
+  it('the same backlog against a near endpoint (5 ms calls) stays on one shard: the senders\' own bytes, no splitting', () => {
+    const s = new ShardScaler({ min: 1, max: 16 });
+    const got = feed(s, steady(5, { inRate: 100_000, callSeconds: 0.005, perCall: 20_000, pending: 3_000_000 }));
+    assert.deepEqual(got, [1, 1, 1, 1, 1]);
   });
 
   it('carries the intake at the observed latency with 30 % headroom', () => {
-    const s = new ShardScaler({ min: 1, max: 50, batchSamples: 20_000 });
-    // 100 000 samples/s in; calls take 0.3 s for 20 000 samples (15 µs per sample of call time)
-    const steps: Partial<ScalerInput>[] = [];
-    for (let i = 1; i <= 20; i++) steps.push({ appendedSamples: i * 100_000, sentSamples: i * 100_000, sendSeconds: i * 1.5, pendingSamples: 20_000 });
-    const got = feed(s, steps);
+    const s = new ShardScaler({ min: 1, max: 50 });
+    // 100 000 samples/s in; each second 1.5 s of calls for 100 000 samples (15 µs per sample), no backlog
+    const got = feed(s, steady(20, { inRate: 100_000, callSeconds: 1.5, perCall: 100_000, pending: 0 }));
     // 15e-6 s × 100 000/s × 1.3 ≈ 2
     assert.equal(got[got.length - 1], 2);
   });
 
   it('never scales up while the lane is failing', () => {
-    const s = new ShardScaler({ min: 1, max: 8, batchSamples: 1000 });
-    assert.deepEqual(feed(s, [{ pendingSamples: 100_000, failing: true }, { pendingSamples: 100_000, failing: true }, { pendingSamples: 100_000, failing: false }]), [1, 1, 8]);
+    const s = new ShardScaler({ min: 1, max: 8 });
+    const calls = steady(3, { inRate: 0, callSeconds: 0.3, perCall: 20_000, pending: 1_000_000 });
+    const got = feed(s, [{ ...calls[0], failing: true }, { ...calls[1], failing: true }, { ...calls[2], failing: false }]);
+    assert.deepEqual(got, [1, 1, 4], '15 µs × 1 M / 5 s × 1.3 ≈ 4, once the lane delivers again');
+  });
+
+  it('never scales up while the event loop is busy (calls are slow for want of CPU, not network)', () => {
+    const s = new ShardScaler({ min: 1, max: 16 });
+    const calls = steady(3, { inRate: 0, callSeconds: 0.3, perCall: 20_000, pending: 3_000_000 });
+    const got = feed(s, [{ ...calls[0], busy: 0.95 }, { ...calls[1], busy: 0.95 }, { ...calls[2], busy: 0.4 }]);
+    assert.deepEqual(got, [1, 1, 12]);
   });
 
   it('scales down only after the lower figure held for the hold time, to the highest figure seen meanwhile', () => {
-    const s = new ShardScaler({ min: 2, max: 8, batchSamples: 1000, downHoldMs: 3000 });
-    const got = feed(s, [{ pendingSamples: 100_000 }, { pendingSamples: 3500 }, { pendingSamples: 0 }, { pendingSamples: 0 }, { pendingSamples: 0 }, { pendingSamples: 0 }]);
-    // 8; then 3 500 pending fits in 8 calls and the intake alone asks for MIN_SHARDS: held at 8 for 3 s, then 2
-    assert.equal(got[0], 8);
+    const s = new ShardScaler({ min: 2, max: 8, downHoldMs: 3000 });
+    const up = steady(2, { inRate: 0, callSeconds: 0.3, perCall: 20_000, pending: 2_000_000 });
+    const last = up[up.length - 1];
+    const got = feed(s, [...up, { ...last, pendingSamples: 0 }, { ...last, pendingSamples: 0 }, { ...last, pendingSamples: 0 }, { ...last, pendingSamples: 0 }]);
     assert.equal(got[1], 8);
-    assert.equal(got[2], 8);
-    assert.equal(got[got.length - 1], 2, 'down to MIN_SHARDS once it held');
+    assert.equal(got[2], 8, 'held');
+    assert.equal(got[3], 8, 'held');
+    assert.equal(got[got.length - 1], 2, 'down to MIN_SHARDS once the lower figure held 3 s');
   });
 });
 

@@ -1,6 +1,6 @@
-// Where the repo and the shared fixtures are, resolved from the compiled file's
-// location (dist/test/helpers → three levels up is the repo root). Fixtures live
-// beside the checkout in ../shared and are read in place, never copied.
+// Where the repo and the fixtures are, resolved from the compiled file's location
+// (dist/test/helpers → three levels up is the repo root). The captured traffic lives in the
+// repo (test/fixtures/), so a lone clone runs every test.
 // Also the reference codec (protobufjs over proto/remote.proto) and the canonical
 // form the hand-written codec is compared in.
 
@@ -18,7 +18,7 @@ import {
 
 export const repoRoot = path.resolve(__dirname, '../../..');
 
-export const fixturesDir = path.resolve(repoRoot, '../shared/fixtures/prometheus-2.42');
+export const fixturesDir = path.resolve(repoRoot, 'test/fixtures/prometheus-2.42');
 
 /** The reference schema the hand-written codec is checked against. */
 export const remoteProtoPath = path.resolve(repoRoot, 'shared/remote-write/proto/remote.proto');

@@ -24,6 +24,18 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
   const registers = [registry];
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   let fsyncsSeen = 0;
+  /** A per-lane gauge read from the lanes' stats at scrape time. */
+  const laneGauge = (name: string, help: string, pick: (l: LaneStats) => number): Gauge<'lane'> =>
+    new Gauge({
+      name: `${P}${name}`,
+      help,
+      labelNames: ['lane'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const l of gauges.laneStats?.() ?? []) this.set({ lane: l.name }, pick(l));
+      },
+    });
   return {
     registry,
     receivedRequests: new Counter({ name: `${P}received_requests_total`, help: 'Write requests received, by the status answered', labelNames: ['code'] as const, registers }),
@@ -74,46 +86,10 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
         for (const [lane, bytes] of Object.entries(gauges.laneBacklog())) this.set({ lane }, bytes);
       },
     }),
-    laneShards: new Gauge({
-      name: `${P}lane_shards`,
-      help: 'Calls a lane may have in flight now (between MIN_SHARDS and MAX_SHARDS, from backlog and latency)',
-      labelNames: ['lane'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const l of gauges.laneStats?.() ?? []) this.set({ lane: l.name }, l.shards);
-      },
-    }),
-    laneInflight: new Gauge({
-      name: `${P}lane_inflight_calls`,
-      help: 'Upstream calls a lane has in flight',
-      labelNames: ['lane'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const l of gauges.laneStats?.() ?? []) this.set({ lane: l.name }, l.inflight);
-      },
-    }),
-    lanePendingSamples: new Gauge({
-      name: `${P}lane_pending_samples`,
-      help: 'Samples a lane has not delivered yet (its backlog)',
-      labelNames: ['lane'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const l of gauges.laneStats?.() ?? []) this.set({ lane: l.name }, l.pendingSamples);
-      },
-    }),
-    laneLag: new Gauge({
-      name: `${P}lane_lag_seconds`,
-      help: 'Age of the oldest sample a lane has read but not delivered (0 when caught up); past MAX_SAMPLE_AGE data is dropped as too_old',
-      labelNames: ['lane'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const l of gauges.laneStats?.() ?? []) this.set({ lane: l.name }, l.lagSeconds);
-      },
-    }),
+    laneShards: laneGauge('lane_shards', 'Calls a lane may have in flight now (between MIN_SHARDS and MAX_SHARDS, from backlog and latency)', (l) => l.shards),
+    laneInflight: laneGauge('lane_inflight_calls', 'Upstream calls a lane has in flight', (l) => l.inflight),
+    lanePendingSamples: laneGauge('lane_pending_samples', 'Samples a lane has not delivered yet (its backlog)', (l) => l.pendingSamples),
+    laneLag: laneGauge('lane_lag_seconds', 'Age of the oldest sample a lane has read but not delivered (0 when caught up); past MAX_SAMPLE_AGE data is dropped as too_old', (l) => l.lagSeconds),
     batchSamples: new Histogram({
       name: `${P}batch_samples`,
       help: 'Samples per upstream call',

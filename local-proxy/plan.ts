@@ -66,9 +66,9 @@ export function planRecord(rec: BatchRecord & TimeRange, opts: PlanOptions): Pla
  * its too-old samples, or nothing left. Units can wait long in retries.
  */
 export function trimToWindow(unit: { block: Buffer; samples: number } & TimeRange, cutoff: number): { block: Buffer; bytes: number; samples: number; tooOld: number; minTime: number; maxTime: number } | undefined {
-  if (!(unit.minTime < cutoff) && !Number.isNaN(unit.minTime)) return undefined; // nothing to trim (or no window)
+  // no window, or nothing older than it (an unknown, NaN, time fails this and is looked into)
+  if (cutoff === -Infinity || unit.minTime >= cutoff) return undefined;
   if (unit.samples > 0 && unit.maxTime < cutoff) return { block: Buffer.alloc(0), bytes: 0, samples: 0, tooOld: unit.samples, minTime: Infinity, maxTime: -Infinity };
-  if (cutoff === -Infinity) return undefined;
   const raw = decompress(unit.block);
   const p = partitionBySeries(raw, 1, { minTime: cutoff });
   if (p.droppedTooOld === 0) return undefined;

@@ -32,6 +32,7 @@ import { compress, decompress, mergeSnappyBlocks } from '../shared/remote-write/
 import { splitInHalf } from '../shared/fanout/split';
 import { type BatchLimits, type OnUnreadable, asBatchRecord, batchDueIn, batchSize } from './batch';
 import { CommitTracker, type Tracked } from './commit-tracker';
+import { Doorbell } from './doorbell';
 import type { ForwarderMetrics } from './metrics';
 import { type BackoffOptions, type TokenBucket, retryDelayMs, sleep } from './pacing';
 import { type Share, planRecord, trimToWindow } from './plan';
@@ -170,28 +171,6 @@ const PARTS_SCRATCH_MAX = 8 * 1024 * 1024;
 /** Compressed bytes a lane may hold read ahead and in flight. */
 const LANE_MEMORY_BYTES = 24 * 1024 * 1024;
 
-/** Wakes waiters; a wait also ends after ms or on abort. */
-class Doorbell {
-  private waiters = new Set<() => void>();
-  ring(): void {
-    for (const w of [...this.waiters]) w();
-  }
-  wait(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      this.waiters.add(done);
-      signal.addEventListener('abort', done, { once: true });
-      if (signal.aborted) done();
-    });
-  }
-}
-
 export class Lane {
   private readonly stopController = new AbortController();
   private readonly sendController = new AbortController();
@@ -204,8 +183,7 @@ export class Lane {
   private readonly scaler: ShardScaler;
   private queues: ShardQueue[] = [];
   private shardCount: number;
-  /** shares waiting in queues: samples, and compressed bytes waiting or in flight */
-  private queuedSamples = 0;
+  /** compressed bytes of the shares waiting or in flight */
   private heldBytes = 0;
   private inflight = 0;
   /** send partial batches now: the reader waits for room, or the shard count is changing */
@@ -310,7 +288,7 @@ export class Lane {
           continue;
         }
         // read ahead about two batches per shard (so each sends full batches), within the memory cap
-        if (this.queuedSamples >= 2 * this.shardCount * this.deps.batch.maxSamples || this.heldBytes >= LANE_MEMORY_BYTES) {
+        if (this.queuedSamples() >= 2 * this.shardCount * this.deps.batch.maxSamples || this.heldBytes >= LANE_MEMORY_BYTES) {
           this.flushNow = true;
           this.bell.ring();
           await this.bell.wait(nextTick - this.now(), signal);
@@ -343,7 +321,6 @@ export class Lane {
         const readAt = this.now();
         for (const s of plan.shares) {
           this.queues[s.shard].push({ ...s, tracked, readAt });
-          this.queuedSamples += s.samples;
           this.heldBytes += s.block.length;
         }
         if (plan.shares.length > 0) this.bell.ring();
@@ -394,7 +371,7 @@ export class Lane {
   private async quiesce(): Promise<void> {
     this.flushNow = true;
     this.bell.ring();
-    while (!this.stopping && (this.inflight > 0 || this.queuedSamples > 0 || this.queues.some((q) => q.count > 0))) {
+    while (!this.stopping && (this.inflight > 0 || this.queues.some((q) => q.count > 0))) {
       await this.bell.wait(100, this.stopController.signal);
     }
     this.flushNow = false;
@@ -402,7 +379,6 @@ export class Lane {
 
   private resetQueues(): void {
     for (const q of this.queues) q.clear();
-    this.queuedSamples = 0;
     this.heldBytes = 0;
     this.tracker.clear();
     this.spec.reader.rewind();
@@ -419,6 +395,13 @@ export class Lane {
       });
       this.workers.add(w);
     }
+  }
+
+  /** samples waiting in the shard queues */
+  private queuedSamples(): number {
+    let n = 0;
+    for (const q of this.queues) n += q.samples;
+    return n;
   }
 
   private leastLoaded(): number {
@@ -469,7 +452,6 @@ export class Lane {
         this.deps.warnOnce(`lane-error:${this.name}`, 'error', 'delivery lane failed, retrying', { lane: this.name, error: (err as Error).message });
         // the shares go back to the front of the queue, in order
         q.putBack(unit.shares);
-        for (const s of unit.shares) this.queuedSamples += s.samples;
         await sleep(this.deps.backoff.maxMs, signal);
         continue;
       } finally {
@@ -494,9 +476,7 @@ export class Lane {
 
   /** Shares from the front of the queue within the batch limits (a single larger one goes alone). */
   private takeBatch(q: ShardQueue): Unit {
-    const shares = q.take(batchSize(q.items, this.deps.batch));
-    for (const s of shares) this.queuedSamples -= s.samples;
-    return unitOf(shares);
+    return unitOf(q.take(batchSize(q.items, this.deps.batch)));
   }
 
   /** Settles every part of the unit; false if stopped first (nothing is committed then). */
@@ -732,9 +712,9 @@ function unitOf(shares: Queued[]): Unit {
   for (const s of shares) {
     bytes += s.bytes;
     samples += s.samples;
-    // NaN (unknown) wins: the window check then looks inside
-    minTime = Number.isNaN(s.minTime) || Number.isNaN(minTime) ? Number.NaN : Math.min(minTime, s.minTime);
-    maxTime = Number.isNaN(s.maxTime) || Number.isNaN(maxTime) ? Number.NaN : Math.max(maxTime, s.maxTime);
+    // Math.min/max of a NaN (unknown) is NaN: the window check then looks inside
+    minTime = Math.min(minTime, s.minTime);
+    maxTime = Math.max(maxTime, s.maxTime);
   }
   return { shares, block: mergeSnappyBlocks(shares.map((s) => s.block)), bytes, samples, minTime, maxTime };
 }

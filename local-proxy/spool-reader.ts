@@ -142,11 +142,7 @@ export class SpoolReader {
 
   /** True when everything ever appended is delivered (appends still being flushed count as pending). */
   isDrained(): boolean {
-    return this.spool.writtenAfter(this.committed) === 0;
-  }
-
-  pendingRecords(): number {
-    return this.spool.recordsAfter(this.committed);
+    return this.spool.bytesAfter(this.committed, true) === 0;
   }
 
   waitForData(ms: number, signal?: AbortSignal): Promise<void> {

@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SpoolFullPolicy } from './config';
 import { HEADER_BYTES, MAX_RECORD_BYTES, type Position, type RecordFormat, type TimeRange, UNKNOWN_TIMES, V1_HEADER_BYTES, checksumMatches, comparePositions, decodeHeader, encodeHeader, headerBytes } from './spool-record';
+import { Doorbell } from './doorbell';
 import { SpoolReader } from './spool-reader';
 
 export { type Position, type SpoolRecord, type TimeRange, comparePositions } from './spool-record';
@@ -173,7 +174,7 @@ export class Spool {
   private waiters: Waiter[] = [];
   private syncing = false;
   private deferredCloses: number[] = [];
-  private dataWaiters = new Set<() => void>();
+  private readonly dataBell = new Doorbell();
   private checkpointRunning: Promise<void> | undefined;
   private checkpointDirty = false;
   private closed = false;
@@ -524,17 +525,21 @@ export class Spool {
     return seg === this.current ? seg.synced : seg.size;
   }
 
-  /** Bytes a reader at p still has to read. */
-  bytesAfter(p: Position): number {
+  /**
+   * Bytes after p: those a reader can see (flushed), or with `written` every byte appended,
+   * flushed or not (zero only when a reader at p has everything ever appended).
+   */
+  bytesAfter(p: Position, written = false): number {
     let n = 0;
     for (const s of this.segments) {
       if (s.id < p.segment) continue;
-      n += this.readableEnd(s) - (s.id === p.segment ? Math.min(p.offset, this.readableEnd(s)) : 0);
+      const end = written ? s.size : this.readableEnd(s);
+      n += end - (s.id === p.segment ? Math.min(p.offset, end) : 0);
     }
     return n;
   }
 
-  /** Samples a reader at p still has to read (exact for whole segments; approximate in its current one). */
+  /** Samples after p: exact for whole segments, prorated by bytes in p's own. */
   samplesAfter(p: Position): number {
     let n = 0;
     for (const s of this.segments) {
@@ -544,44 +549,13 @@ export class Spool {
     return n;
   }
 
-  /** Bytes written after p, flushed or not: zero only when a reader at p has everything ever appended. */
-  writtenAfter(p: Position): number {
-    let n = 0;
-    for (const s of this.segments) {
-      if (s.id < p.segment) continue;
-      n += s.size - (s.id === p.segment ? Math.min(p.offset, s.size) : 0);
-    }
-    return n;
-  }
-
-  /** Records a reader at p still has to read (only exact for whole segments; approximate in its current one). */
-  recordsAfter(p: Position): number {
-    let n = 0;
-    for (const s of this.segments) {
-      if (s.id < p.segment) continue;
-      n += s.id === p.segment && s.size > 0 ? Math.round((s.records * (s.size - Math.min(p.offset, s.size))) / s.size) : s.records;
-    }
-    return n;
-  }
-
   /** Resolves at the next flush (new data), after ms, or on abort. */
   waitForData(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.dataWaiters.delete(done);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, Math.min(ms, 2 ** 31 - 1)));
-      this.dataWaiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
-      if (signal?.aborted) done();
-    });
+    return this.dataBell.wait(ms, signal);
   }
 
   private notify(): void {
-    for (const w of [...this.dataWaiters]) w();
+    this.dataBell.ring();
   }
 
   /** A reader found corrupt data in seg: count it, and make sure nothing more is written there. */

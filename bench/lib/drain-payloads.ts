@@ -13,6 +13,7 @@
 // 6-byte varints (every millisecond time from 1971 to 2109 is), then per request the
 // timestamps are patched in place and the template compressed.
 
+import { type Cursor, readLenEnd, readTag, skipField } from '../../shared/remote-write/wire';
 import { encodeWriteRequest } from '../../shared/remote-write/encode';
 import { compress } from '../../shared/remote-write/snappy';
 import { type TimeSeries, numberToBits } from '../../shared/remote-write/types';
@@ -57,37 +58,25 @@ function putVarint6(buf: Buffer, at: number, v: number): void {
 /** Offsets of each series' sample timestamp varint in an encoded WriteRequest (one sample per series). */
 function timestampOffsets(raw: Buffer): number[] {
   const out: number[] = [];
-  let pos = 0;
-  const varint = (): number => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      const b = raw[pos++];
-      v += (b & 0x7f) * mul;
-      if (b < 0x80) return v;
-      mul *= 128;
-    }
-  };
-  while (pos < raw.length) {
-    const tag = varint();
-    const len = varint();
-    const end = pos + len;
+  const c: Cursor = { pos: 0 };
+  while (c.pos < raw.length) {
+    const tag = readTag(raw, c, raw.length);
     if (tag !== 0x0a) {
-      pos = end;
+      skipField(raw, c, raw.length, tag & 7);
       continue;
     }
-    while (pos < end) {
-      const t = varint();
-      const l = varint();
-      const e = pos + l;
+    const seriesEnd = readLenEnd(raw, c, raw.length);
+    while (c.pos < seriesEnd) {
+      const t = readTag(raw, c, seriesEnd);
+      const e = readLenEnd(raw, c, seriesEnd);
       if (t === 0x12) {
         // Sample: 0x09 + 8 bytes value (absent when 0), 0x10 + timestamp varint
-        let p = pos;
+        let p = c.pos;
         if (raw[p] === 0x09) p += 9;
         if (raw[p] !== 0x10 || e - (p + 1) !== 6) throw new Error('drain template: timestamp is not a 6-byte varint');
         out.push(p + 1);
       }
-      pos = e;
+      c.pos = e;
     }
   }
   return out;

@@ -12,6 +12,7 @@ import { compressSync } from 'snappy';
 import { type Timeline, admit, ingest, judge, rateWindow } from '../../dev/emulators/ingest-rules';
 import { type WorkspaceEmulator, type WorkspaceEmulatorOptions, seriesKey, startWorkspaceEmulator } from '../../dev/emulators/workspace';
 import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { emptyHistogram } from '../../shared/remote-write/decode';
 import { type Histogram, type Label, type TimeSeries, numberToBits } from '../../shared/remote-write/types';
 import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
 
@@ -20,20 +21,7 @@ const UP: Label[] = [{ name: '__name__', value: 'up' }, { name: 'job', value: 'a
 const OTHER: Label[] = [{ name: '__name__', value: 'up' }, { name: 'job', value: 'b' }];
 
 function series(labels: Label[], times: number[], histTimes: number[] = []): TimeSeries {
-  const histograms: Histogram[] = histTimes.map((t) => ({
-    count: { kind: 'int', value: 1n },
-    sum: numberToBits(1),
-    schema: 0,
-    zeroThreshold: 0n,
-    negativeSpans: [],
-    negativeDeltas: [],
-    negativeCounts: [],
-    positiveSpans: [],
-    positiveDeltas: [],
-    positiveCounts: [],
-    resetHint: 0,
-    timestamp: BigInt(t),
-  }));
+  const histograms: Histogram[] = histTimes.map((t) => ({ ...emptyHistogram(), count: { kind: 'int', value: 1n }, sum: numberToBits(1), timestamp: BigInt(t) }));
   return { labels, samples: times.map((t, i) => ({ value: numberToBits(i), timestamp: BigInt(t) })), exemplars: [], histograms };
 }
 

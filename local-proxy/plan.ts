@@ -3,15 +3,18 @@
 //   every sample older than the cutoff   → nothing to send; all of it counted too old
 //   one shard, nothing too old           → the record's own block, untouched (pass-through)
 //   out-of-order allowed, nothing too old → the record's own block, to the shard given
-//   otherwise                            → decompressed, series hashed to shards (the same
-//                                          series always to the same shard, so a series'
-//                                          samples never travel in two calls at once),
-//                                          samples older than the cutoff removed, each
-//                                          share compressed once
+//   series routed (series-owners.ts):
+//     all free or owned by one shard      → the record's own block, to that shard
+//     owned by several shards            → decompressed, split by owner, each share
+//                                          compressed once
+//   otherwise (no owners table)          → decompressed, series hashed to shards
+//   In every case a series' unsent samples are all in one shard, so they never travel in
+//   two calls at once; samples older than the cutoff are removed on the way.
 //
 // Pure: no I/O, no clock (the cutoff is given).
 
-import { partitionBySeries } from '../shared/remote-write/partition';
+import { partitionBySeries, seriesHashes } from '../shared/remote-write/partition';
+import type { SeriesOwners } from './series-owners';
 import { compress, decompress } from '../shared/remote-write/snappy';
 import type { BatchRecord } from './batch';
 import type { TimeRange } from './spool-record';
@@ -29,6 +32,8 @@ export interface Plan {
   shares: Share[];
   /** samples left out because they are older than the cutoff */
   tooOld: number;
+  /** nothing planned: plan again once this shard has nothing queued or in flight (owners.crowded) */
+  waitFor?: number;
 }
 
 export interface PlanOptions {
@@ -39,6 +44,14 @@ export interface PlanOptions {
   wholeTo?: number;
   /** where the uncompressed parts are written (a reused buffer: they are compressed before planRecord returns) */
   alloc?: (length: number) => Buffer;
+  /**
+   * Which shard owns which series; without it series are placed by hash. `spread`: series
+   * nobody owns go by hash (more calls in flight) rather than with the record to one shard
+   * (the sender's bytes, less CPU). `crowded(shard)`: that shard has more than it can send
+   * while others wait: a record wholly its own is then held until it has sent everything,
+   * so that its series are free to spread.
+   */
+  owners?: { table: SeriesOwners; leastLoaded: () => number; spread: boolean; crowded: (shard: number) => boolean };
 }
 
 export function planRecord(rec: BatchRecord & TimeRange, opts: PlanOptions): Plan {
@@ -50,13 +63,29 @@ export function planRecord(rec: BatchRecord & TimeRange, opts: PlanOptions): Pla
   if (inWindow && (shards === 1 || rec.samples === 0 || opts.wholeTo !== undefined)) {
     return { shares: [{ shard: opts.wholeTo ?? 0, block: rec.block, bytes: rec.bytes, samples: rec.samples, minTime: rec.minTime, maxTime: rec.maxTime }], tooOld: 0 };
   }
+  let assign: Uint8Array | undefined;
+  let wholeTo = opts.wholeTo;
+  if (opts.owners && wholeTo === undefined && shards > 1 && rec.samples > 0) {
+    const hashes = seriesHashes(rec.block);
+    if (hashes) {
+      const route = opts.owners.table.route(hashes, shards, opts.owners.leastLoaded, opts.owners.spread);
+      if ('whole' in route) {
+        if (route.owned && opts.owners.spread && opts.owners.crowded(route.whole)) return { shares: [], tooOld: 0, waitFor: route.whole };
+        if (inWindow) return { shares: [{ shard: route.whole, block: rec.block, bytes: rec.bytes, samples: rec.samples, minTime: rec.minTime, maxTime: rec.maxTime }], tooOld: 0 };
+        wholeTo = route.whole;
+      } else {
+        assign = route.assign;
+      }
+    }
+  }
   const raw = decompress(rec.block);
-  const p = partitionBySeries(raw, opts.wholeTo !== undefined ? 1 : shards, { ...(cutoff === -Infinity ? {} : { minTime: cutoff }), ...(opts.alloc ? { alloc: opts.alloc } : {}) });
+  const split = { ...(cutoff === -Infinity ? {} : { minTime: cutoff }), ...(opts.alloc ? { alloc: opts.alloc } : {}), ...(assign ? { assign } : {}) };
+  const p = partitionBySeries(raw, wholeTo !== undefined ? 1 : shards, split);
   const out: Share[] = [];
   for (let i = 0; i < p.parts.length; i++) {
     const part = p.parts[i];
     if (part.length === 0) continue;
-    out.push({ shard: opts.wholeTo ?? i, block: part === raw && inWindow ? rec.block : compress(part), bytes: part.length, samples: p.samples[i], minTime: p.minTime[i], maxTime: p.maxTime[i] });
+    out.push({ shard: wholeTo ?? i, block: part === raw && inWindow ? rec.block : compress(part), bytes: part.length, samples: p.samples[i], minTime: p.minTime[i], maxTime: p.maxTime[i] });
   }
   return { shares: out, tooOld: p.droppedTooOld };
 }

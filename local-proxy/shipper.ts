@@ -30,12 +30,13 @@ import type { PublishLog } from '../shared/observability/publish-log';
 import { countSamples } from '../shared/remote-write/count';
 import { compress, decompress, mergeSnappyBlocks } from '../shared/remote-write/snappy';
 import { splitInHalf } from '../shared/fanout/split';
-import { type BatchLimits, type OnUnreadable, asBatchRecord, batchDueIn, batchSize } from './batch';
+import { type BatchLimits, type BatchRecord, type OnUnreadable, asBatchRecord, batchDueIn, batchSize } from './batch';
 import { CommitTracker, type Tracked } from './commit-tracker';
 import { Doorbell } from './doorbell';
 import type { ForwarderMetrics } from './metrics';
 import { type BackoffOptions, type TokenBucket, retryDelayMs, sleep } from './pacing';
-import { type Share, planRecord, trimToWindow } from './plan';
+import { type Plan, type Share, planRecord, trimToWindow } from './plan';
+import { SeriesOwners } from './series-owners';
 import { ShardScaler } from './shard-scaler';
 import type { SpoolReader, TimeRange } from './spool';
 import type { Upstream, UpstreamOutcome } from './upstream';
@@ -93,6 +94,8 @@ export interface LaneDeps {
   /** samples left out as too old (for the per-minute line) */
   onTooOld?: (samples: number) => void;
   now?: () => number;
+  /** event-loop utilisation since the last call (tests); default the process's own */
+  busy?: () => number;
 }
 
 export interface LaneStats {
@@ -115,6 +118,19 @@ class ShardQueue {
   items: Queued[] = [];
   samples = 0;
   bytes = 0;
+  /** a call of this shard is in flight */
+  sending = false;
+  /**
+   * Where this shard's batches are merged: one call at a time per shard, so one buffer
+   * serves them all (a fresh one per call cost about 6 % of a drain's CPU in page faults
+   * and GC). The call's body is a view on it until the call settles.
+   */
+  private scratch: Buffer | undefined;
+  readonly mergeBuffer = (n: number): Buffer => {
+    if (n > MERGE_SCRATCH_MAX) return Buffer.allocUnsafe(n);
+    if (!this.scratch || this.scratch.length < n) this.scratch = Buffer.allocUnsafe(Math.min(MERGE_SCRATCH_MAX, Math.max(n, 2 * (this.scratch?.length ?? 0))));
+    return this.scratch;
+  };
   get count(): number {
     return this.items.length;
   }
@@ -147,6 +163,7 @@ class ShardQueue {
     this.items = [];
     this.samples = 0;
     this.bytes = 0;
+    this.scratch = undefined;
   }
 }
 
@@ -168,6 +185,11 @@ const ABANDON_AFTER_ABORT_MS = 200;
 const SCALE_TICK_MS = 1000;
 /** Largest parts buffer a lane keeps between records. */
 const PARTS_SCRATCH_MAX = 8 * 1024 * 1024;
+/** Event-loop utilisation under which unowned series are spread by hash, and over which records go whole. */
+const SPREAD_BELOW_BUSY = 0.7;
+const ROUTE_ABOVE_BUSY = 0.85;
+/** Largest merge buffer a shard keeps between calls. */
+const MERGE_SCRATCH_MAX = 4 * 1024 * 1024;
 /** Compressed bytes a lane may hold read ahead and in flight. */
 const LANE_MEMORY_BYTES = 24 * 1024 * 1024;
 
@@ -181,6 +203,9 @@ export class Lane {
   private readonly bell = new Doorbell();
   private readonly tracker: CommitTracker;
   private readonly scaler: ShardScaler;
+  /** which shard holds which series (unless out-of-order data is allowed: then any shard takes any record) */
+  private readonly owners: SeriesOwners | undefined;
+  private readonly route: { table: SeriesOwners; leastLoaded: () => number; spread: boolean; crowded: (shard: number) => boolean } | undefined;
   private queues: ShardQueue[] = [];
   private shardCount: number;
   /** compressed bytes of the shares waiting or in flight */
@@ -220,6 +245,10 @@ export class Lane {
     this.scaler = new ShardScaler({ min: shards.min, max: shards.max });
     this.shardCount = this.scaler.shards;
     this.tracker = new CommitTracker((end) => spec.reader.commit(end));
+    if (!deps.allowOutOfOrder) {
+      this.owners = new SeriesOwners(undefined, Math.max(1, shards.max));
+      this.route = { table: this.owners, leastLoaded: () => this.leastBusy(), spread: false, crowded: (i) => this.crowded(i) };
+    }
   }
 
   get name(): string {
@@ -312,10 +341,13 @@ export class Lane {
           this.tracker.add(rec.end, 0); // skipped, and committed past with what comes before it
           continue;
         }
-        const plan = planRecord(
-          { ...r, minTime: rec.minTime, maxTime: rec.maxTime },
-          { shards: this.shardCount, cutoff: this.cutoff(), wholeTo: this.deps.allowOutOfOrder ? this.leastLoaded() : undefined, alloc: this.partsBuffer },
-        );
+        let plan = this.plan(r, rec);
+        while (plan.waitFor !== undefined && !this.stopping) {
+          // its series are all one crowded shard's: once it has sent everything they may spread
+          await this.drained(plan.waitFor);
+          plan = this.plan(r, rec);
+        }
+        if (this.stopping) break;
         if (plan.tooOld > 0) this.tooOld(plan.tooOld);
         const tracked = this.tracker.add(rec.end, plan.shares.length, rec.minTime);
         const readAt = this.now();
@@ -338,8 +370,32 @@ export class Lane {
     this.resetQueues();
   }
 
+  private plan(r: BatchRecord, rec: TimeRange): Plan {
+    return planRecord(
+      { ...r, minTime: rec.minTime, maxTime: rec.maxTime },
+      { shards: this.shardCount, cutoff: this.cutoff(), wholeTo: this.deps.allowOutOfOrder ? this.leastLoaded() : undefined, alloc: this.partsBuffer, owners: this.route },
+    );
+  }
+
+  /** Until shard i has nothing queued or in flight (or the lane stops). */
+  private async drained(i: number): Promise<void> {
+    const q = this.queues[i];
+    this.flushNow = true;
+    this.bell.ring();
+    while (!this.stopping && (q.count > 0 || q.sending)) await this.bell.wait(100, this.stopController.signal);
+    this.flushNow = false;
+  }
+
+  /** Shard i holds a full batch more than it is sending while another shard has nothing to do. */
+  private crowded(i: number): boolean {
+    if (this.queues[i].samples < this.deps.batch.maxSamples) return false;
+    for (let j = 0; j < this.shardCount; j++) if (j !== i && this.queues[j].count === 0 && !this.queues[j].sending) return true;
+    return false;
+  }
+
   /** Event-loop utilisation since the last call (one process, every lane shares it). */
   private busy(): number {
+    if (this.deps.busy) return this.deps.busy();
     const now = performance.eventLoopUtilization();
     const d = this.elu ? performance.eventLoopUtilization(now, this.elu) : now;
     this.elu = now;
@@ -350,6 +406,7 @@ export class Lane {
 
   /** The shard count the scaler wants; changing it first lets every call settle (series move between shards). */
   private async rescale(): Promise<void> {
+    const busy = this.busy();
     const want = this.scaler.update({
       now: this.now(),
       appendedSamples: this.spec.reader.spool.appendedSamples,
@@ -357,10 +414,23 @@ export class Lane {
       sendSeconds: this.sendSeconds,
       sentSamples: this.sentSamples,
       failing: this.failureStreak > 0,
-      busy: this.busy(),
+      busy,
     });
+    // Spread series by hash (split records, more calls in flight) while there is CPU to
+    // spare; else send records whole to the shard owning their series (the sender's bytes).
+    if (this.route) {
+      if (busy < SPREAD_BELOW_BUSY) this.route.spread = true;
+      else if (busy > ROUTE_ABOVE_BUSY) this.route.spread = false;
+    }
     if (want === this.shardCount || this.failureStreak > 0) return;
-    if (!this.deps.allowOutOfOrder) await this.quiesce();
+    // More shards need no pause while the owners table places every series with unsent
+    // samples (it does from two shards on, until it is full); fewer shards, or hashes taken
+    // modulo another count, need everything settled first.
+    const owners = this.owners;
+    if (owners && !(want > this.shardCount && this.shardCount > 1 && !owners.homeMode)) {
+      await this.quiesce();
+      owners.reset();
+    }
     if (this.stopping) return;
     this.deps.log.info('lane concurrency changed', { lane: this.name, shards: want, was: this.shardCount, pendingSamples: this.spec.reader.pendingSamples() });
     this.shardCount = want;
@@ -379,6 +449,7 @@ export class Lane {
 
   private resetQueues(): void {
     for (const q of this.queues) q.clear();
+    this.owners?.reset();
     this.heldBytes = 0;
     this.tracker.clear();
     this.spec.reader.rewind();
@@ -417,6 +488,21 @@ export class Lane {
     return best;
   }
 
+  /** For a record none of whose series has an owner: the shard with the least to send, one not sending first. */
+  private leastBusy(): number {
+    let best = 0;
+    let least = Infinity;
+    for (let i = 0; i < this.shardCount; i++) {
+      const q = this.queues[i];
+      const load = q.samples + (q.sending ? this.deps.batch.maxSamples : 0);
+      if (load < least) {
+        least = load;
+        best = i;
+      }
+    }
+    return best;
+  }
+
   private tooOld(samples: number): void {
     this.deps.metrics.droppedSamples.inc({ reason: 'too_old' }, samples);
     this.deps.onTooOld?.(samples);
@@ -443,6 +529,7 @@ export class Lane {
       }
       const unit = this.takeBatch(q);
       this.inflight++;
+      q.sending = true;
       let done = false;
       try {
         this.deps.metrics.batchSamples.observe(unit.samples);
@@ -456,12 +543,15 @@ export class Lane {
         continue;
       } finally {
         this.inflight--;
+        q.sending = false;
       }
       if (!done) return; // stopped: nothing of this batch is committed
       for (const s of unit.shares) {
         this.heldBytes -= s.block.length;
         this.tracker.settle(s.tracked);
       }
+      // nothing of this shard's left unsent: its series may go to any shard from now on
+      if (q.count === 0) this.owners?.idle(i);
       this.bell.ring();
     }
   }
@@ -476,7 +566,7 @@ export class Lane {
 
   /** Shares from the front of the queue within the batch limits (a single larger one goes alone). */
   private takeBatch(q: ShardQueue): Unit {
-    return unitOf(q.take(batchSize(q.items, this.deps.batch)));
+    return unitOf(q.take(batchSize(q.items, this.deps.batch)), q.mergeBuffer);
   }
 
   /** Settles every part of the unit; false if stopped first (nothing is committed then). */
@@ -506,7 +596,7 @@ export class Lane {
   private split(unit: Unit, why: 'rejected' | 'too_large'): Unit[] {
     if (unit.shares.length > 1) {
       const mid = Math.ceil(unit.shares.length / 2);
-      return [unit.shares.slice(0, mid), unit.shares.slice(mid)].map(unitOf);
+      return [unit.shares.slice(0, mid), unit.shares.slice(mid)].map((shares) => unitOf(shares));
     }
     if (why === 'rejected') return [unit];
     // One request too large for upstream (rare): decompressed and halved by series.
@@ -596,7 +686,7 @@ export class Lane {
     const behind = (this.spec.parked?.() ?? []).filter((id) => !parked.has(id));
     if (behind.length > 0 && this.spec.park) {
       try {
-        await this.spec.park(behind, unit);
+        await this.spec.park(behind, parkable(unit));
         for (const id of behind) {
           parked.add(id);
           this.deps.metrics.parkedBatches.inc({ endpoint: id });
@@ -631,7 +721,7 @@ export class Lane {
       const others = o.failed.filter((id) => id !== endpointId && !parked.has(id));
       if (others.length > 0 && this.spec.park) {
         try {
-          await this.spec.park(others, unit);
+          await this.spec.park(others, parkable(unit));
           for (const id of others) {
             parked.add(id);
             this.deps.metrics.parkedBatches.inc({ endpoint: id });
@@ -704,7 +794,7 @@ export class Lane {
 }
 
 /** Shares merged into one call: their snappy blocks joined without decompressing (batch.ts). */
-function unitOf(shares: Queued[]): Unit {
+function unitOf(shares: Queued[], scratch?: (size: number) => Buffer): Unit {
   let bytes = 0;
   let samples = 0;
   let minTime = Infinity;
@@ -716,7 +806,12 @@ function unitOf(shares: Queued[]): Unit {
     minTime = Math.min(minTime, s.minTime);
     maxTime = Math.max(maxTime, s.maxTime);
   }
-  return { shares, block: mergeSnappyBlocks(shares.map((s) => s.block)), bytes, samples, minTime, maxTime };
+  return { shares, block: mergeSnappyBlocks(shares.map((s) => s.block), scratch), bytes, samples, minTime, maxTime };
+}
+
+/** A unit to hand to another lane's spool, which keeps what it appends: its own copy of the body (which may be a view on a shard's merge buffer). */
+function parkable(unit: Unit): ParkedBatch {
+  return { block: Buffer.from(unit.block), samples: unit.samples, minTime: unit.minTime, maxTime: unit.maxTime };
 }
 
 function retryReason(o: Extract<UpstreamOutcome, { kind: 'retry' }>): string {

@@ -17,8 +17,8 @@
 #define VALID 1
 
 /* What native.ts expects (exports.version): 2 added the sample time range to scan's output
-   and partition(). */
-#define FASTPATH_VERSION 2
+   and partition(); 3 added seriesHashes() and partition()'s per-series assignment. */
+#define FASTPATH_VERSION 3
 
 /* Working buffers, reused between calls. Thread-local: worker threads that load the module
    each get their own (freed by an environment cleanup hook); a buffer grown past
@@ -793,6 +793,80 @@ static int gather_labels(const uint8_t *b, size_t p, size_t end, size_t *n) {
   return 1;
 }
 
+/* The hash partition() shards the series payload b[start, end) by: its leading run of label
+   fields, or all of them gathered when they come apart. 0 if malformed. */
+static int series_hash(const uint8_t *b, size_t start, size_t end, uint32_t *h) {
+  size_t q = start;
+  while (q < end && b[q] == 0x0a) {
+    size_t l;
+    q++;
+    if (!read_len(b, &q, end, &l) || l > end - q) return 0;
+    q += l;
+  }
+  size_t labels_end = q;
+  int more = 0;
+  while (q < end) {
+    uint32_t t;
+    if (!read_tag(b, &q, end, &t)) return 0;
+    if (t == 0x0a) more = 1;
+    if (!skip_field(b, &q, end, t & 7)) return 0;
+  }
+  if (!more) {
+    *h = hash_labels(b + start, labels_end - start);
+    return 1;
+  }
+  size_t gl;
+  if (!gather_labels(b, start, end, &gl)) return 0;
+  *h = hash_labels(gathered, gl);
+  return 1;
+}
+
+/*
+ * seriesHashes(block: Buffer, out: Uint32Array) → the number of series in the snappy-compressed
+ *   WriteRequest `block`, their hashes (as partition() computes them) in out[0..] as far as
+ *   out holds them; false if it is not a snappy block of a well-formed request. The forwarder
+ *   routes whole records by these without splitting them (local-proxy/series-owners.ts).
+ */
+static napi_value series_hashes_request(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const uint8_t *block;
+  size_t block_len, out_len, byte_off;
+  uint32_t *out;
+  napi_typedarray_type ty;
+  napi_value ab;
+  if (argc < 2 || napi_get_buffer_info(env, argv[0], (void **)&block, &block_len) != napi_ok ||
+      napi_get_typedarray_info(env, argv[1], &ty, &out_len, (void **)&out, &ab, &byte_off) != napi_ok || ty != napi_uint32_array) {
+    napi_throw_type_error(env, NULL, "seriesHashes(block, Uint32Array)");
+    return NULL;
+  }
+  size_t hdr = 0;
+  int64_t want = snappy_header(block, block_len, &hdr);
+  int ok = want >= 0 && (double)want <= (double)(block_len - hdr) * 64.0 / 3.0 + 1 &&
+           reserve((void **)&scratch, &scratch_cap, (size_t)want + SLACK, 1) &&
+           (want == 0 || snappy_decode(block + hdr, block_len - hdr, scratch, (size_t)want));
+  size_t count = 0, p = 0, n = ok ? (size_t)want : 0;
+  const uint8_t *b = scratch;
+  while (ok && p < n) {
+    uint32_t tag;
+    if (!read_tag(b, &p, n, &tag)) { ok = 0; break; }
+    if (tag != 0x0a) {
+      if (!skip_field(b, &p, n, tag & 7)) ok = 0;
+      continue;
+    }
+    size_t len;
+    uint32_t h;
+    if (!read_len(b, &p, n, &len) || len > n - p || !series_hash(b, p, p + len, &h)) { ok = 0; break; }
+    if (count < out_len) out[count] = h;
+    count++;
+    p += len;
+  }
+  if (!ok) napi_get_boolean(env, false, &result);
+  else napi_create_double(env, (double)count, &result);
+  return result;
+}
+
 /* Writes the series entry b[begin, end) without its samples and histograms older than min_time. */
 static uint8_t *write_filtered(const uint8_t *b, size_t begin, size_t end, int64_t new_len, double min_time, uint8_t *o) {
   size_t p = begin, len = 0;
@@ -825,16 +899,19 @@ static uint8_t *write_filtered(const uint8_t *b, size_t begin, size_t end, int64
 }
 
 /*
- * partition(raw: Buffer, shards, minTime, out: Float64Array[4 * shards + 2], alloc?: (n) => Buffer)
+ * partition(raw: Buffer, shards, minTime, out: Float64Array[4 * shards + 2], alloc?: (n) => Buffer,
+ *           assign?: Uint8Array)
  *   out: samples per part, oldest per part, newest per part, bytes per part, dropped samples,
  *   and the part that is `raw` itself when the answer is true.
  *   → a Buffer holding the parts one after another (alloc(n) when given: the caller's memory,
  *     say a pool's); true: `raw` is the only non-empty part, unchanged; false: malformed (the
  *     JS walk says how).
+ *   assign: the part of each series, by its index among the request's series, instead of its
+ *   hash (a RangeError if it is too short or names a part >= shards).
  */
 static napi_value partition_request(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5], result;
+  size_t argc = 6;
+  napi_value argv[6], result;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   const uint8_t *b;
   size_t n;
@@ -849,6 +926,16 @@ static napi_value partition_request(napi_env env, napi_callback_info info) {
       napi_get_typedarray_info(env, argv[3], &ty, &out_len, (void **)&out, &ab, &byte_off) != napi_ok || ty != napi_float64_array || out_len < 4 * (size_t)shards + 2) {
     napi_throw_type_error(env, NULL, "partition(raw, shards, minTime, Float64Array[4 * shards + 2])");
     return NULL;
+  }
+  const uint8_t *assign = NULL;
+  size_t assign_len = 0, series_i = 0;
+  if (argc >= 6) {
+    napi_valuetype at = napi_undefined;
+    napi_typeof(env, argv[5], &at);
+    if (at != napi_undefined && (napi_get_typedarray_info(env, argv[5], &ty, &assign_len, (void **)&assign, &ab, &byte_off) != napi_ok || ty != napi_uint8_array)) {
+      napi_throw_type_error(env, NULL, "partition: assign must be a Uint8Array");
+      return NULL;
+    }
   }
   double *samples = out, *mins = out + shards, *maxs = out + 2 * shards, *sizes = out + 3 * shards;
   for (uint32_t k = 0; k < shards; k++) {
@@ -908,7 +995,13 @@ static napi_value partition_request(napi_env env, napi_callback_info info) {
       }
       if (!ok) break;
       p = end;
-      if (shards > 1) {
+      if (assign != NULL) {
+        if (series_i >= assign_len || assign[series_i] >= shards) {
+          napi_throw_range_error(env, NULL, "partition: assign has no part below shards for a series");
+          return NULL;
+        }
+        part = assign[series_i++];
+      } else if (shards > 1) {
         size_t gl;
         if (!more_labels) part = hash_labels(b + start, labels_end - start) % shards;
         else if (gather_labels(b, start, end, &gl)) part = hash_labels(gathered, gl) % shards;
@@ -997,6 +1090,12 @@ static napi_value partition(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value series_hashes(napi_env env, napi_callback_info info) {
+  napi_value result = series_hashes_request(env, info);
+  release(0);
+  return result;
+}
+
 static napi_value scan(napi_env env, napi_callback_info info) {
   napi_value result = scan_request(env, info);
   release(0);
@@ -1011,6 +1110,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "scan", fn);
   napi_create_function(env, "partition", NAPI_AUTO_LENGTH, partition, NULL, &fn);
   napi_set_named_property(env, exports, "partition", fn);
+  napi_create_function(env, "seriesHashes", NAPI_AUTO_LENGTH, series_hashes, NULL, &fn);
+  napi_set_named_property(env, exports, "seriesHashes", fn);
   /* native.ts refuses a module of another version (a stale build/ after a pull) */
   napi_value version;
   napi_create_uint32(env, FASTPATH_VERSION, &version);

@@ -12,7 +12,9 @@ import type { SeriesLimits } from './validate';
 export interface NativeBinding {
   version?: number;
   /** native/fastpath.c partition(): see partition.ts */
-  partition(raw: Buffer, shards: number, minTime: number, out: Float64Array, alloc?: (length: number) => Buffer): boolean | Buffer;
+  partition(raw: Buffer, shards: number, minTime: number, out: Float64Array, alloc?: (length: number) => Buffer, assign?: Uint8Array): boolean | Buffer;
+  /** native/fastpath.c seriesHashes(): see partition.ts */
+  seriesHashes(block: Buffer, out: Uint32Array): number | false;
   scan(block: Buffer, maxDecoded: number, limits: Uint32Array, cluster: Buffer | null, enforce: boolean, out: Float64Array, clusterField: Buffer | null, alloc?: (length: number) => Buffer): boolean | Buffer;
 }
 
@@ -36,7 +38,7 @@ export interface FastScan {
 export const NATIVE_MODULE = path.join(__dirname, '../../../build/Release/fastpath.node');
 
 /** The native module's interface version this code speaks (FASTPATH_VERSION in fastpath.c). */
-const VERSION = 2;
+const VERSION = 3;
 
 let binding: NativeBinding | undefined;
 let loadError: string | undefined;

@@ -8,7 +8,8 @@
 // the native module is loaded (native/fastpath.c `partition`), else here; both give the
 // same bytes (test/remote-write/partition.test.ts).
 
-import { type Cursor, readLenEnd, readTag, skipField, varintSize, writeVarint } from './wire';
+import { type Cursor, WireError, readLenEnd, readTag, skipField, varintSize, writeVarint } from './wire';
+import { decompress } from './snappy';
 import { fieldInt64 } from './count';
 import { nativeBinding } from './native';
 
@@ -35,6 +36,12 @@ export interface PartitionOptions {
    * must not call partitionBySeries.
    */
   alloc?: (length: number) => Buffer;
+  /**
+   * The part of each series by its index among the request's series (metadata still goes
+   * to part 0), instead of its hash: how the forwarder splits a record whose series it
+   * already placed (series-owners.ts). RangeError if too short or naming a part >= shards.
+   */
+  assign?: Uint8Array;
 }
 
 /** Oldest and newest sample time of a request, with its sample count. */
@@ -87,10 +94,10 @@ export function partitionBySeries(raw: Buffer, shards: number, opts: PartitionOp
   try {
     const b = opts.native === false ? undefined : nativeBinding();
     if (b !== undefined) {
-      const r = partitionNative(b.partition, raw, shards, minTime, alloc);
+      const r = partitionNative(b.partition, raw, shards, minTime, alloc, opts.assign);
       if (r !== undefined) return r;
     }
-    return partitionJs(raw, shards, minTime, alloc);
+    return partitionJs(raw, shards, minTime, alloc, opts.assign);
   } finally {
     busy = false;
   }
@@ -100,12 +107,12 @@ let busy = false;
 
 let nativeOut = new Float64Array(4 * 8 + 2);
 
-type NativePartition = (raw: Buffer, shards: number, minTime: number, out: Float64Array, alloc: (length: number) => Buffer) => boolean | Buffer;
+type NativePartition = (raw: Buffer, shards: number, minTime: number, out: Float64Array, alloc: (length: number) => Buffer, assign?: Uint8Array) => boolean | Buffer;
 
-function partitionNative(partition: NativePartition, raw: Buffer, shards: number, minTime: number, alloc: (length: number) => Buffer): Partitioned | undefined {
+function partitionNative(partition: NativePartition, raw: Buffer, shards: number, minTime: number, alloc: (length: number) => Buffer, assign: Uint8Array | undefined): Partitioned | undefined {
   if (nativeOut.length < 4 * shards + 2) nativeOut = new Float64Array(4 * shards + 2);
   const out = nativeOut;
-  const r = partition(raw, shards, minTime, out, alloc);
+  const r = partition(raw, shards, minTime, out, alloc, assign);
   if (r === false) return undefined; // malformed: the JS walk says how
   const parts = new Array<Buffer>(shards);
   const samples = new Array<number>(shards);
@@ -226,7 +233,7 @@ function sampleTime(buf: Buffer, s: number, e: number): number {
 
 const sc: Cursor = { pos: 0 };
 
-function partitionJs(raw: Buffer, shards: number, minTime: number, alloc: (length: number) => Buffer): Partitioned {
+function partitionJs(raw: Buffer, shards: number, minTime: number, alloc: (length: number) => Buffer, assign: Uint8Array | undefined): Partitioned {
   const end = raw.length;
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.length);
   const sizes = new Array<number>(shards).fill(0);
@@ -235,6 +242,7 @@ function partitionJs(raw: Buffer, shards: number, minTime: number, alloc: (lengt
   const maxs = new Array<number>(shards).fill(-Infinity);
   const filter = minTime > -Infinity;
   const hashing = shards > 1;
+  let seriesIndex = 0;
   let dropped = 0;
   let n = 0;
   let pos = 0;
@@ -297,7 +305,10 @@ function partitionJs(raw: Buffer, shards: number, minTime: number, alloc: (lengt
         }
       }
       pos = tsEnd;
-      if (hashing) {
+      if (assign !== undefined) {
+        part = assign[seriesIndex++];
+        if (!(part < shards)) throw new RangeError('partitionBySeries: assign has no part below shards for a series');
+      } else if (hashing) {
         part = moreLabels ? hashLabelFields(raw, start, tsEnd) % shards : hashLabels(raw, dv, start, labelsEnd) % shards;
       }
       if (lost > 0) {
@@ -387,6 +398,78 @@ function writeFiltered(raw: Buffer, begin: number, end: number, newLen: number, 
     }
   }
   return at + raw.copy(out, at, run, end);
+}
+
+// ---- series hashes, for routing whole records ----
+
+let hashesOut = new Uint32Array(4096);
+
+/**
+ * The hash partitionBySeries shards each series of a snappy-compressed WriteRequest by,
+ * in order (a view on a reused array: valid until the next call); undefined when the block
+ * is not snappy or the request is malformed. Decompresses into reused native memory when
+ * the module is loaded (nothing for the GC), else decompresses and walks in JS.
+ */
+export function seriesHashes(block: Buffer, opts: { native?: boolean } = {}): Uint32Array | undefined {
+  const b = opts.native === false ? undefined : nativeBinding();
+  if (b !== undefined) {
+    let n = b.seriesHashes(block, hashesOut);
+    if (n === false) return undefined;
+    if (n > hashesOut.length) {
+      hashesOut = new Uint32Array(n);
+      n = b.seriesHashes(block, hashesOut);
+      if (n === false) return undefined;
+    }
+    return hashesOut.subarray(0, n);
+  }
+  let raw: Buffer;
+  try {
+    raw = decompress(block);
+  } catch {
+    return undefined;
+  }
+  try {
+    return seriesHashesJs(raw);
+  } catch (err) {
+    if (err instanceof WireError) return undefined;
+    throw err;
+  }
+}
+
+function seriesHashesJs(raw: Buffer): Uint32Array {
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.length);
+  const c: Cursor = { pos: 0 };
+  let n = 0;
+  while (c.pos < raw.length) {
+    const tag = readTag(raw, c, raw.length);
+    if (tag !== 0x0a) {
+      skipField(raw, c, raw.length, tag & 7);
+      continue;
+    }
+    const end = readLenEnd(raw, c, raw.length);
+    const start = c.pos;
+    let p = start;
+    while (p < end && raw[p] === 0x0a) {
+      c.pos = p + 1;
+      p = readLenEnd(raw, c, end);
+    }
+    const labelsEnd = p;
+    let more = false;
+    c.pos = p;
+    while (c.pos < end) {
+      const t = readTag(raw, c, end);
+      if (t === 0x0a) more = true;
+      skipField(raw, c, end, t & 7);
+    }
+    if (n === hashesOut.length) {
+      const g = new Uint32Array(2 * n);
+      g.set(hashesOut);
+      hashesOut = g;
+    }
+    hashesOut[n++] = more ? hashLabelFields(raw, start, end) : hashLabels(raw, dv, start, labelsEnd);
+    c.pos = end;
+  }
+  return hashesOut.subarray(0, n);
 }
 
 /** The hash of a series' label fields gathered (labels not all at its start: rare). */

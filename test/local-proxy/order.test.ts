@@ -13,6 +13,7 @@ import type { UpstreamOutcome, UpstreamRequest } from '../../local-proxy/upstrea
 import { decodeWriteRequest } from '../../shared/remote-write/decode';
 import { encodeWriteRequest } from '../../shared/remote-write/encode';
 import { type Label, numberToBits } from '../../shared/remote-write/types';
+import { snappyHeaderBytes } from '../../shared/remote-write/snappy';
 import { metricValue, waitFor } from './helpers';
 import { laneKit } from './lane-kit';
 
@@ -74,7 +75,8 @@ describe('lane: several calls in flight, per-series order', () => {
       if (r < 0.15) return { kind: 'retry', reason: 'no answer within 20000 ms', bytes: 0 };
       return ok();
     });
-    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 2000, maxWaitMs: 5 }, { minMs: 5, maxMs: 20 }, { shards: { min: 4, max: 4 } });
+    // a CPU to spare (the event loop idle): one stream of series is spread over the shards
+    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 2000, maxWaitMs: 5 }, { minMs: 5, maxMs: 20 }, { shards: { min: 4, max: 4 }, busy: () => 0 });
     startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
     await waitFor('all delivered', () => spool.reader('r').pendingBytes() === 0, 20_000);
     assert.deepEqual(check.violations, []);
@@ -93,7 +95,7 @@ describe('lane: several calls in flight, per-series order', () => {
       return ok();
     });
     // 200 µs of call per sample × 150 000 / 5 s × 1.3 ≈ 8 calls wanted: MAX_SHARDS (6)
-    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 1000, maxWaitMs: 5 }, undefined, { shards: { min: 1, max: 6 } });
+    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 1000, maxWaitMs: 5 }, undefined, { shards: { min: 1, max: 6 }, busy: () => 0 });
     const lane = startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
     let most = 0;
     await waitFor('all delivered', () => {
@@ -116,13 +118,43 @@ describe('lane: several calls in flight, per-series order', () => {
       await delay(20);
       return failing ? { kind: 'retry', status: 429, reason: 'HTTP 429', retryAfterSeconds: 0.3, bytes: 0 } : ok();
     });
-    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 2000, maxWaitMs: 5 }, { minMs: 5, maxMs: 20 }, { shards: { min: 4, max: 4 } });
+    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 2000, maxWaitMs: 5 }, { minMs: 5, maxMs: 20 }, { shards: { min: 4, max: 4 }, busy: () => 0 });
     startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
     await waitFor('all delivered', () => spool.reader('r').pendingBytes() === 0, 20_000);
     // the first 4 calls fail together; then one probe per Retry-After (0.3 s) for ~1.5 s
     assert.ok(duringFailure <= 4 + 7, `${duringFailure} calls while the endpoint refused`);
     assert.ok(check.maxConcurrent() > 1, 'several calls in flight once it accepts again');
     assert.deepEqual(check.violations, []);
+  });
+
+  it('senders whose streams keep their series apart (Prometheus\'s shards), a busy CPU: each request goes whole, as the sender\'s bytes, several calls in flight, every series in order', async () => {
+    const spool = openSpool();
+    // 5 streams of 30 series each, requests taking turns, every series rising from request to request
+    const streams = 5;
+    const written: { body: Buffer; keys: string[] }[] = [];
+    for (let i = 0; i < 150; i++) {
+      const r = streamRequest(i % streams, 1000 + Math.floor(i / streams) * 10, 30);
+      await spool.append(r.body, r.keys.length, { minTime: r.t, maxTime: r.t });
+      written.push(r);
+    }
+    const check = orderCheckingUpstream(async () => {
+      await delay(30);
+      return ok();
+    });
+    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 150, maxWaitMs: 5 }, undefined, { shards: { min: 4, max: 4 }, busy: () => 1 });
+    startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
+    await waitFor('all delivered', () => spool.reader('r').pendingBytes() === 0, 20_000);
+    assert.deepEqual(check.violations, []);
+    assert.ok(check.maxConcurrent() > 1, `calls in flight at once: ${check.maxConcurrent()}`);
+    assert.equal(check.delivered.size, written.length * 30);
+    // no request was split: each call is whole requests' snappy blocks merged, nothing re-encoded
+    const elements = new Set(written.map((w) => w.body.subarray(snappyHeaderBytes(w.body)).toString('base64')));
+    let whole = 0;
+    for (const c of check.up.calls) {
+      let rest = c.req.block.subarray(snappyHeaderBytes(c.req.block)).toString('base64');
+      for (const e of elements) if (rest.includes(e)) (rest = rest.replace(e, '')), whole++;
+    }
+    assert.ok(whole >= written.length, `${whole} of ${written.length} requests went whole`);
   });
 
   it('ALLOW_OUT_OF_ORDER: whole requests spread over the shards (series may overlap in flight), nothing lost', async () => {
@@ -143,6 +175,21 @@ describe('lane: several calls in flight, per-series order', () => {
     assert.equal(check.delivered.size, gen.reduce((n, g) => n + g.keys.length, 0));
   });
 });
+
+/** One request of stream `stream`'s `series` series, one sample each at time t. */
+function streamRequest(stream: number, t: number, series: number): { body: Buffer; keys: string[]; t: number } {
+  const timeseries = [];
+  const keys: string[] = [];
+  for (let i = 0; i < series; i++) {
+    const labels: Label[] = [
+      { name: '__name__', value: 'stream_test' },
+      { name: 'instance', value: `s${stream}-h${i}` },
+    ];
+    timeseries.push({ labels, samples: [{ value: numberToBits(t), timestamp: BigInt(t) }], exemplars: [], histograms: [] });
+    keys.push(`${JSON.stringify(labels)}@${t}`);
+  }
+  return { body: compressSync(encodeWriteRequest({ timeseries, metadata: [] })), keys, t };
+}
 
 /** One request of `series` series with one sample each at time t (ms). */
 function requestAt(t: number, series = 10): { body: Buffer; keys: string[] } {

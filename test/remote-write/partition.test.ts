@@ -9,8 +9,8 @@ import { syntheticPayloads } from '../../bench/lib/payloads';
 import { decodeWriteRequest } from '../../shared/remote-write/decode';
 import { encodeWriteRequest } from '../../shared/remote-write/encode';
 import { nativeStatus } from '../../shared/remote-write/native';
-import { type Partitioned, partitionBySeries, sampleTimeRange, seriesShard } from '../../shared/remote-write/partition';
-import { decompressBounded } from '../../shared/remote-write/snappy';
+import { type Partitioned, partitionBySeries, sampleTimeRange, seriesHashes, seriesShard } from '../../shared/remote-write/partition';
+import { compress, decompressBounded } from '../../shared/remote-write/snappy';
 import type { TimeSeries, WriteRequest } from '../../shared/remote-write/types';
 import { AZURE_MONITOR_LIMITS, validateWriteRequest } from '../../shared/remote-write/validate';
 import { Rng, rawLabel, rawLen, rawSample, rawSeries, rawUnknownFields, randomWriteRequest } from '../helpers/random-write-request';
@@ -174,6 +174,44 @@ describe('partitionBySeries', () => {
           assert.deepEqual([b.samples, b.minTime, b.maxTime, b.droppedTooOld], [a.samples, a.minTime, a.maxTime, a.droppedTooOld]);
         }
       }
+    }
+  });
+
+  test('seriesHashes: per series, the hash partitionBySeries shards by, from the compressed block; assign splits by a given part per series', () => {
+    const rng = new Rng(2024);
+    const inputs = [...fixtures.map((f) => f.raw), ...synthetic.payloads.map((p) => p.raw), ...Array.from({ length: 200 }, () => encodeWriteRequest(randomWriteRequest(rng)))];
+    for (const raw of inputs) {
+      const block = compress(raw);
+      const byWalk = walks.map((native) => [...(seriesHashes(block, { native }) ?? [])]);
+      for (const h of byWalk) assert.deepEqual(h, byWalk[0], 'native and JS walks agree');
+      const h = byWalk[0];
+      assert.equal(h.length, decodeWriteRequest(raw).timeseries.length);
+      for (const shards of [2, 7]) {
+        const byHash = partitionBySeries(raw, shards);
+        const assign = Uint8Array.from(h, (x) => x % shards);
+        for (const native of walks) {
+          const byAssign = partitionBySeries(raw, shards, { assign, native });
+          assert.deepEqual(byAssign.parts.map((p) => p.toString('hex')), byHash.parts.map((p) => p.toString('hex')));
+        }
+      }
+      // any assignment: each series lands in its part, in order, and nothing is lost
+      if (h.length > 0) {
+        const assign = Uint8Array.from(h, () => rng.int(0, 2));
+        for (const native of walks) {
+          const r = partitionBySeries(raw, 3, { assign, native });
+          const all = decodeWriteRequest(raw).timeseries;
+          for (let k = 0; k < 3; k++) {
+            const want = all.filter((_, i) => assign[i] === k);
+            assert.deepEqual(r.parts[k].length === 0 ? [] : decodeWriteRequest(r.parts[k]).timeseries, want);
+          }
+        }
+      }
+    }
+    for (const native of walks) {
+      assert.equal(seriesHashes(Buffer.from('not snappy at all'), { native }), undefined);
+      const two = Buffer.concat([rawSeries(rawLabel('__name__', 'a'), rawSample(0n, 1n)), rawSeries(rawLabel('__name__', 'b'), rawSample(0n, 1n))]);
+      assert.throws(() => partitionBySeries(two, 2, { assign: Uint8Array.of(0), native }), RangeError);
+      assert.throws(() => partitionBySeries(two, 2, { assign: Uint8Array.of(0, 2), native }), RangeError);
     }
   });
 

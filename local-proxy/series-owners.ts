@@ -1,0 +1,175 @@
+// Which shard holds each series' unsent samples, so that whole records can go to one shard
+// as the sender's bytes (no decompress, split and compress per share) while every series
+// stays in one shard, and so in timestamp order.
+//
+// Senders already keep series apart: Prometheus hashes its series onto its own shards and
+// sends each shard's batches one after another, so the records of one of its shards share
+// series with each other and with no other shard's. A record whose series are free or all
+// owned by one shard goes whole to that shard (a free record to the least loaded one) and
+// its free series become that shard's; a record whose series are owned by several shards is
+// split by owner. Ownership ends when the owning shard has nothing queued or in flight
+// (idle() bumps its generation, and entries of an older generation are free): the series
+// has nothing unsent then, so it may go anywhere next.
+//
+// Memory is bounded: an open-addressing table of 32-bit series hashes (two series with one
+// hash are treated as one: only ever stricter). When it cannot take a record's new series
+// even after dropping dead entries, the table turns to home mode until the next reset():
+// a series without a live entry is owned by its hash's shard (hash % shards), as every
+// series is without this table. Splitting then resumes, never reordering.
+//
+// Pure: no I/O, no clock.
+
+/** whole: to one shard, `owned` when some of its series already were that shard's; assign: split, per series */
+export type Route = { whole: number; owned: boolean } | { assign: Uint8Array };
+
+const EMPTY = 0;
+const INITIAL_SLOTS = 1 << 12;
+/** at most this share of the slots is taken (dead entries included) */
+const LOAD = 0.5;
+
+export class SeriesOwners {
+  private keys!: Uint32Array;
+  /** owning shard + 1; 0: empty slot */
+  private owner!: Uint16Array;
+  private gen!: Uint32Array;
+  private used = 0;
+  /** each shard's generation: bumped whenever it has nothing queued or in flight */
+  private readonly gens: Uint32Array;
+  private home = false;
+  private assignOut = new Uint8Array(2048);
+  private ownerOf = new Int32Array(2048);
+
+  /**
+   * @param maxSlots the table's largest size in slots (10 bytes each); it holds up to half
+   *   as many series with unsent samples before turning to home mode
+   * @param maxShards shards are numbered below this (at most 256: assignments are bytes)
+   */
+  constructor(
+    private readonly maxSlots = 1 << 20,
+    maxShards = 256,
+  ) {
+    if (maxShards > 256) throw new RangeError(`SeriesOwners: at most 256 shards, not ${maxShards}`);
+    if (!(maxSlots >= 2 && (maxSlots & (maxSlots - 1)) === 0)) throw new RangeError(`SeriesOwners: maxSlots must be a power of two, not ${maxSlots}`);
+    this.gens = new Uint32Array(maxShards);
+    this.reset();
+  }
+
+  /** true while series without an owner are placed by hash (the table was full) */
+  get homeMode(): boolean {
+    return this.home;
+  }
+
+  /** series entries, live or dead */
+  get size(): number {
+    return this.used;
+  }
+
+  /** The shard has nothing queued or in flight: its series are free. */
+  idle(shard: number): void {
+    this.gens[shard]++;
+  }
+
+  /** Nothing is queued or in flight anywhere (or the shard count changed after everything settled): start over. */
+  reset(): void {
+    const slots = Math.min(INITIAL_SLOTS, this.maxSlots);
+    this.keys = new Uint32Array(slots);
+    this.owner = new Uint16Array(slots);
+    this.gen = new Uint32Array(slots);
+    this.used = 0;
+    this.home = false;
+  }
+
+  /**
+   * Where a record with these series hashes goes among `shards` shards: whole to one shard,
+   * or split by the given per-series assignment. Series nobody owns go, with `spread`, to
+   * their hash's shard (more calls in flight, for a CPU to spare); without, with the
+   * record's owned series, or all to the shard `leastLoaded` picks (the sender's bytes).
+   */
+  route(hashes: Uint32Array, shards: number, leastLoaded: () => number, spread = false): Route {
+    const n = hashes.length;
+    if (!this.home) this.makeRoom(n);
+    if (this.ownerOf.length < n) this.ownerOf = new Int32Array(Math.max(n, 2 * this.ownerOf.length));
+    const ownerOf = this.ownerOf;
+    let first = -1;
+    let mixed = false;
+    let owned = false;
+    for (let i = 0; i < n; i++) {
+      const h = hashes[i];
+      let o = this.liveOwner(h);
+      if (o >= 0) owned = true;
+      else if (this.home || spread) o = h % shards;
+      ownerOf[i] = o;
+      if (o < 0) continue;
+      if (first < 0) first = o;
+      else if (o !== first) mixed = true;
+    }
+    if (!mixed) {
+      const to = first >= 0 ? first : leastLoaded();
+      if (!this.home) for (let i = 0; i < n; i++) this.claim(hashes[i], to);
+      return { whole: to, owned };
+    }
+    // Series owned by several shards: each goes to its owner, free ones with the record's first.
+    if (this.assignOut.length < n) this.assignOut = new Uint8Array(Math.max(n, 2 * this.assignOut.length));
+    const assign = this.assignOut.subarray(0, n);
+    for (let i = 0; i < n; i++) {
+      let o = ownerOf[i];
+      if (o < 0) o = first;
+      if (!this.home) this.claim(hashes[i], o);
+      assign[i] = o;
+    }
+    return { assign };
+  }
+
+  private slotOf(h: number): number {
+    const mask = this.keys.length - 1;
+    let i = h & mask;
+    while (this.owner[i] !== EMPTY && this.keys[i] !== h) i = (i + 1) & mask;
+    return i;
+  }
+
+  private liveOwner(h: number): number {
+    const i = this.slotOf(h);
+    const o = this.owner[i];
+    if (o === EMPTY) return -1;
+    return this.gen[i] === this.gens[o - 1] ? o - 1 : -1;
+  }
+
+  private claim(h: number, shard: number): void {
+    const i = this.slotOf(h);
+    if (this.owner[i] === EMPTY) this.used++;
+    this.keys[i] = h;
+    this.owner[i] = shard + 1;
+    this.gen[i] = this.gens[shard];
+  }
+
+  /** Room for n more entries: grow, or drop dead entries; home mode when neither makes it. */
+  private makeRoom(n: number): void {
+    const slots = this.keys.length;
+    if (this.used + n <= slots * LOAD) return;
+    let want = slots;
+    while (this.used + n > want * LOAD && want * 2 <= this.maxSlots) want *= 2;
+    this.rehash(want);
+    // at its largest, a table with little room left after dropping its dead would be
+    // rehashed again by the next few records: home mode instead
+    const limit = want > slots ? want * LOAD : slots * LOAD * 0.75;
+    if (this.used + n > limit) this.home = true;
+  }
+
+  /** The live entries into a table of `slots` slots (dead ones are dropped on the way). */
+  private rehash(slots: number): void {
+    const { keys, owner, gen } = this;
+    this.keys = new Uint32Array(slots);
+    this.owner = new Uint16Array(slots);
+    this.gen = new Uint32Array(slots);
+    this.used = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const o = owner[i];
+      if (o === EMPTY || gen[i] !== this.gens[o - 1]) continue;
+      const j = this.slotOf(keys[i]);
+      this.keys[j] = keys[i];
+      this.owner[j] = o;
+      this.gen[j] = gen[i];
+      this.used++;
+    }
+  }
+}

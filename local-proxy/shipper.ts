@@ -414,7 +414,9 @@ export class Lane {
       sendSeconds: this.sendSeconds,
       sentSamples: this.sentSamples,
       failing: this.failureStreak > 0,
-      busy,
+      // a busy event loop slows calls for want of CPU, and more shards would split more
+      // records: that holds only once the owners table is full (records whole otherwise)
+      busy: this.owners?.homeMode ? busy : undefined,
     });
     // Spread series by hash (split records, more calls in flight) while there is CPU to
     // spare; else send records whole to the shard owning their series (the sender's bytes).

@@ -56,6 +56,8 @@ export function fakeUpstream(answer: (req: UpstreamRequest, call: number) => Ups
     calls: [],
     delivered: [],
     async send(req) {
+      // the body is the lane's until the call settles (a shard merges its next batch into the same buffer): keep a copy
+      req = { ...req, block: Buffer.from(req.block) };
       u.calls.push({ req, at: Date.now() });
       const raw = uncompressSync(req.block, { asBuffer: true }) as Buffer;
       assert.equal(raw.length, req.bytes, 'bytes is the block\'s uncompressed length');

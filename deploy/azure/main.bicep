@@ -3,7 +3,7 @@
 // storage account, Application Insights on a Log Analytics workspace, Monitoring Metrics
 // Publisher on every data collection rule given, and the relay's app settings.
 //
-//   az deployment group create -g <group> -f deploy/azure/main.bicep -p deploy/azure/main.bicepparam
+//   az deployment group create -g <group> -p deploy/azure/<your copy of main.bicepparam>
 //
 // Parameters and steps: docs/deploy.md. test/deploy/template.test.ts holds this file to the
 // settings table (shared/config/settings.ts); it was never deployed from this repository's CI.

@@ -1,7 +1,7 @@
-// Example parameters for main.bicep: one workspace, one cluster. Replace the <…> parts with the
-// values `az` prints in docs/deploy.md, step 2.
+// Example parameters for main.bicep: one workspace, one cluster. Copy it beside main.bicep (e.g.
+// prod.bicepparam) and replace the <…> parts with the values `az` prints in docs/deploy.md, step 2.
 //
-//   az deployment group create -g <group> -f deploy/azure/main.bicep -p deploy/azure/main.bicepparam
+//   az deployment group create -g <group> -p deploy/azure/prod.bicepparam
 using 'main.bicep'
 
 param appName = 'prom-relay-<unique-suffix>'

@@ -18,6 +18,7 @@ import { endpointId } from '../../shared/fanout/endpoints';
 import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
 import { shiftBodyToNow } from '../helpers/fresh';
 import { loadFixtures, repoRoot } from '../helpers/repo';
+import { spawnForwarder, waitFor as waitForForwarded } from '../local-proxy/helpers';
 
 const fixture = loadFixtures()[0];
 
@@ -207,6 +208,31 @@ describe('processes', () => {
     await waitFor(p.out, /level=warn msg="workspace emulator emulated-workspace: dropping samples older than the ingestion window/);
     p.child.kill('SIGINT');
     assert.equal(await p.exited, 0);
+  });
+
+  test('README: npm start, then RELAY_URL=<its write url> npm run proxy — a write to the forwarder reaches the emulated workspace', async () => {
+    const relay = run('dev/start.js', { PORT: '0', WORKSPACE_EMULATOR_PORT: '0' }, mkTmp(dirs));
+    const [, writeUrl] = await waitFor(relay.out, /remote_write url:\s+(\S+)/);
+    const [, summaryUrl] = await waitFor(relay.out, /received data:\s+(\S+)/);
+    // As the README runs it: RELAY_URL only (npm start's relay needs no key), the rest defaults.
+    const fwd = await spawnForwarder({ RELAY_URL: writeUrl, SPOOL_DIR: join(mkTmp(dirs), 'spool') });
+    try {
+      const res = await fetch(`${fwd.url}/api/v1/write`, { method: 'POST', headers: REMOTE_WRITE_HEADERS, body: shiftBodyToNow(fixture.body) });
+      assert.equal(res.status, 204, await res.text());
+      type Summary = { samples: number; dropped: { tooOld: number; outOfOrder: number } };
+      let summary: Summary = { samples: 0, dropped: { tooOld: 0, outOfOrder: 0 } };
+      await waitForForwarded('the forwarded samples in the emulated workspace', async () => {
+        summary = (await (await fetch(summaryUrl)).json()) as Summary;
+        return summary.samples === 500;
+      });
+      assert.equal(summary.dropped.tooOld, 0);
+      assert.equal(summary.dropped.outOfOrder, 0);
+    } finally {
+      fwd.kill('SIGTERM');
+      await fwd.exited;
+      relay.child.kill('SIGINT');
+      await relay.exited;
+    }
   });
 
   test('npm start: WORKSPACE_EMULATOR_MAX_AGE loosens the window; a bad value exits with what is wrong', async () => {

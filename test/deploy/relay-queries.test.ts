@@ -2,32 +2,16 @@
 // relay.kql) against what the relay's telemetry actually emits: every metric name a query
 // uses is one the relay sends, every customDimensions key one that metric carries, and every
 // metric the relay sends has a query. What is emitted is recorded from the real adapter
-// (telemetryFrom), every method of it called, so a metric added there is seen here.
+// (telemetryFrom), every method of it called, so a metric added there is seen here. And the
+// Azure Workbook generated from the queries (dev/relay-workbook.ts) is up to date.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { type KqlQuery as Query, RELAY_KQL, RELAY_WORKBOOK, REGENERATE_HINT, parseKqlQueries as parseQueries, renderWorkbook, workbookFromKqlFile } from '../../dev/relay-workbook';
 import { telemetryFrom } from '../../shared/observability/telemetry';
 import { repoRoot } from '../helpers/repo';
-
-const KQL = path.join(repoRoot, 'deploy/azure-monitor/relay.kql');
-
-interface Query {
-  title: string;
-  text: string;
-}
-
-/** The file's queries: each starts at a `// ## <title>` line; other comment lines are not query text. */
-function parseQueries(kql: string): Query[] {
-  const out: Query[] = [];
-  for (const line of kql.split('\n')) {
-    const head = /^\/\/ ## (.+)$/.exec(line);
-    if (head) out.push({ title: head[1].trim(), text: '' });
-    else if (!line.startsWith('//') && out.length > 0) out[out.length - 1].text += `${line}\n`;
-  }
-  return out.map((q) => ({ ...q, text: q.text.trim() }));
-}
 
 /** Metric name → the customDimensions keys it carries, as sent through trackMetric. */
 function emittedMetrics(): Map<string, Set<string>> {
@@ -66,7 +50,7 @@ function problemsIn(queries: Query[], emitted: Map<string, Set<string>>): string
 }
 
 describe('Kusto queries over the relay\'s Application Insights metrics', () => {
-  const queries = parseQueries(readFileSync(KQL, 'utf8'));
+  const queries = parseQueries(readFileSync(RELAY_KQL, 'utf8'));
   const emitted = emittedMetrics();
 
   it('the recorder sees what the relay emits (the names the README lists)', () => {
@@ -106,5 +90,31 @@ describe('Kusto queries over the relay\'s Application Insights metrics', () => {
     assert.match(found[0], /misspelt.*relay\.samples_recieved is not a metric/);
     assert.match(found[1], /customDimensions\.endpoint is not carried by relay\.rejections/);
     assert.match(found[2], /wrong table.*does not read customMetrics/);
+  });
+});
+
+describe('the Azure Workbook generated from the queries', () => {
+  it('is up to date with relay.kql', () => {
+    assert.equal(readFileSync(RELAY_WORKBOOK, 'utf8'), workbookFromKqlFile(), `deploy/azure-monitor/relay-workbook.json is out of date: ${REGENERATE_HINT}`);
+  });
+
+  it('has one chart per query, on the time range parameter, without the Logs blade\'s render line', () => {
+    const queries = parseQueries(readFileSync(RELAY_KQL, 'utf8'));
+    const wb = JSON.parse(workbookFromKqlFile()) as { version: string; items: { type: number; content: { title?: string; query?: string; visualization?: string; timeContextFromParameter?: string; parameters?: { name: string }[] } }[] };
+    assert.equal(wb.version, 'Notebook/1.0');
+    const params = wb.items.find((i) => i.type === 9)?.content.parameters?.map((p) => p.name);
+    assert.deepEqual(params, ['TimeRange']);
+    const charts = wb.items.filter((i) => i.type === 3).map((i) => i.content);
+    assert.deepEqual(charts.map((c) => c.title), queries.map((q) => q.title));
+    for (const c of charts) {
+      assert.equal(c.timeContextFromParameter, 'TimeRange', c.title);
+      assert.equal(c.visualization, 'timechart', c.title);
+      assert.doesNotMatch(c.query ?? '', /render/, c.title);
+      assert.match(c.query ?? '', /^customMetrics|^let /, c.title);
+    }
+  });
+
+  it('refuses a chart it cannot show, naming the query', () => {
+    assert.throws(() => renderWorkbook([{ title: 'pie', text: 'customMetrics\n| summarize count() by name\n| render piechart' }]), /"pie": render piechart has no workbook visualization/);
   });
 });

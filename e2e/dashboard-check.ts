@@ -1,10 +1,11 @@
 // The forwarder's Grafana dashboard (deploy/grafana/forwarder.json) run against the e2e's
 // forwarder, as Grafana would render it over the whole run: its variables resolved through
 // the Prometheus API (label_values, "All" selected), then every panel query as a range query.
-// Each must return data, and every metric a query names must come from the forwarder's own
-// scrape job: a misspelt or removed metric fails here, not on an operator's screen.
+// Each must return data, every series must carry the labels its legend names, and every
+// metric a query names must come from the forwarder's own scrape job: a misspelt or removed
+// metric fails here, not on an operator's screen.
 
-import { expandVariables, loadDashboard, metricNames, parseLabelValues, regexOf } from './lib/dashboard';
+import { expandVariables, legendLabels, loadDashboard, metricNames, parseLabelValues, regexOf } from './lib/dashboard';
 import { http } from './lib/util';
 import { FORWARDER_JOB, SCRAPE_INTERVAL_S, type Topology } from './topology';
 
@@ -73,6 +74,10 @@ export async function checkDashboard(top: Topology, fromMs: number): Promise<Das
       series += rows.length;
       points += finite;
       if (finite === 0) problems.push(`panel "${q.panel}" query ${q.refId} returned no data over the run: ${expr}`);
+      for (const l of legendLabels(q.legend)) {
+        const without = rows.filter((r) => r.labels[l] === undefined).length;
+        if (without > 0) problems.push(`panel "${q.panel}" query ${q.refId}: its legend names {{${l}}} but ${without} of ${rows.length} series have no ${l} label`);
+      }
     } catch (err) {
       problems.push(`panel "${q.panel}" query ${q.refId} failed: ${(err as Error).message}`);
     }

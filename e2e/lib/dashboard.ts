@@ -13,6 +13,8 @@ export interface DashboardQuery {
   panel: string;
   refId: string;
   expr: string;
+  /** the series' name on the chart: text with {{label}} placeholders */
+  legend: string;
 }
 
 export interface DashboardVariable {
@@ -44,7 +46,7 @@ export function parseDashboard(text: string): Dashboard {
       walk(list(p.panels)); // rows hold their panels when collapsed
       for (const t of list(p.targets)) {
         if (!isObject(t) || typeof t.expr !== 'string' || t.expr.trim() === '') throw new Error(`dashboard: panel "${title}" has a target without expr`);
-        queries.push({ panel: title, refId: typeof t.refId === 'string' ? t.refId : '?', expr: t.expr });
+        queries.push({ panel: title, refId: typeof t.refId === 'string' ? t.refId : '?', expr: t.expr, legend: typeof t.legendFormat === 'string' ? t.legendFormat : '' });
       }
     }
   };
@@ -67,6 +69,16 @@ export function loadDashboard(path = FORWARDER_DASHBOARD): Dashboard {
 export function parseLabelValues(query: string): { selector: string; label: string } | undefined {
   const m = /^\s*label_values\(\s*(.+?)\s*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)\s*$/.exec(query);
   return m ? { selector: m[1], label: m[2] } : undefined;
+}
+
+/** The labels a legend names ({{lane}} …): a series without one shows a blank in its name. */
+export function legendLabels(legend: string): string[] {
+  return [...legend.matchAll(/\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}/g)].map((m) => m[1]);
+}
+
+/** The labels of every `by (…)` clause: what an aggregation keeps. */
+export function groupingLabels(expr: string): string[] {
+  return [...expr.matchAll(/\bby\s*\(([^)]*)\)/g)].flatMap((m) => m[1].split(',').map((l) => l.trim()).filter((l) => l !== ''));
 }
 
 const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'atan2', 'inf', 'nan']);

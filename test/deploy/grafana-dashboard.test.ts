@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
-import { FORWARDER_DASHBOARD, expandVariables, loadDashboard, metricNames, parseDashboard, parseLabelValues, regexOf } from '../../e2e/lib/dashboard';
+import { FORWARDER_DASHBOARD, expandVariables, groupingLabels, legendLabels, loadDashboard, metricNames, parseDashboard, parseLabelValues, regexOf } from '../../e2e/lib/dashboard';
 import { loadProxyConfig } from '../../local-proxy/config';
 import { type RunningForwarder, startForwarder } from '../../local-proxy/forwarder';
 import { createLogger } from '../../shared/observability/log';
@@ -75,6 +75,15 @@ describe('Grafana dashboard of the forwarder', () => {
     assert.deepEqual(unknown, [], 'metrics the forwarder does not export');
   });
 
+  it('every label a legend names is kept by the query\'s aggregation (or the legend shows a blank)', () => {
+    const blank: string[] = [];
+    for (const q of dashboard.queries) {
+      const kept = new Set(groupingLabels(q.expr));
+      for (const l of legendLabels(q.legend)) if (!kept.has(l)) blank.push(`panel "${q.panel}" ${q.refId}: {{${l}}} not in by (${[...kept].join(', ')})`);
+    }
+    assert.deepEqual(blank, []);
+  });
+
   it('every relay_proxy_ metric the forwarder exports has a panel', () => {
     const used = new Set(dashboard.queries.flatMap((q) => metricNames(q.expr)));
     const family = (n: string): string => n.replace(/_(bucket|sum|count)$/, '');
@@ -135,6 +144,8 @@ describe('reading PromQL for metric names', () => {
     assert.throws(() => expandVariables('x{a="$nope"}', {}), /\$nope/);
     assert.equal(regexOf(['127.0.0.1:80']), '127\\\\.0\\\\.0\\\\.1:80');
     assert.equal(regexOf(['a', 'b']), '(a|b)');
+    assert.deepEqual(legendLabels('p99 {{lane}} {{ outcome }}'), ['lane', 'outcome']);
+    assert.deepEqual(groupingLabels('histogram_quantile(0.5, sum by (lane, le) (rate(x[1m]))) / sum by(code)(y)'), ['lane', 'le', 'code']);
   });
 
   it('a dashboard whose target lacks an expression is refused', () => {

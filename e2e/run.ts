@@ -13,6 +13,9 @@
 //   6. the other workspace hangs for 30 s, past the relay's UPSTREAM_TIMEOUT, while the
 //      healthy one's store is polled: what is scraped meanwhile must reach it within seconds
 //
+// Then the forwarder's Grafana dashboard: a third Prometheus has scraped the forwarder all
+// along, and every dashboard query must return data over the run (dashboard-check.ts).
+//
 // The forwarder runs with several calls in flight (MIN_SHARDS/MAX_SHARDS), and the
 // Prometheus store has no out-of-order window: every phase checks per-series order too.
 //
@@ -23,6 +26,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type CheckResult, type EmulatorDrops, GAP_LIMIT_MS, IN_FLIGHT_S, runChecks } from './checks';
+import { type DashboardCheck, checkDashboard, provokeRefusal } from './dashboard-check';
 import { type MetricRow, sumMetric } from './lib/prom-api';
 import { fmtInt, secs, sleep, waitUntil } from './lib/util';
 import { Monitor } from './monitor';
@@ -121,6 +125,7 @@ async function main(): Promise<number> {
 
   const phases: PhaseResult[] = [];
   const fatal: string[] = [];
+  let dashboard: DashboardCheck | undefined;
   let sendersStartedMs = 0;
   log(`temporary directory ${tmp} (logs in ${join(tmp, 'logs')})`);
   try {
@@ -130,7 +135,11 @@ async function main(): Promise<number> {
     await top.startEmulators();
     await top.startRelay();
     await top.startForwarder();
-    log(`relay and forwarder up; workspace ids: ${[...top.ws.values()].map((w) => `${w.name}=${w.id}`).join(', ')}`);
+    await top.startDashboardPrometheus();
+    const dashboardFromMs = Date.now();
+    const refusal = await provokeRefusal(top);
+    if (refusal) fatal.push(refusal);
+    log(`relay and forwarder up, and a Prometheus scraping the forwarder for the dashboard (sent one request to refuse); workspace ids: ${[...top.ws.values()].map((w) => `${w.name}=${w.id}`).join(', ')}`);
     await top.startNodeExporter();
     sendersStartedMs = Date.now();
     await top.startSenders();
@@ -325,6 +334,12 @@ async function main(): Promise<number> {
       if (reached.missing > 0) problems.push(`${reached.missing} up samples scraped during the hang had not reached the healthy store ${FRESH_LIMIT_MS / 1000} s later: ${reached.summary}`);
       return { from: started, to: until };
     });
+
+    log('── the forwarder\'s Grafana dashboard, over the run');
+    const dashStarted = Date.now();
+    dashboard = await checkDashboard(top, dashboardFromMs);
+    log(`dashboard checked in ${secs(Date.now() - dashStarted)}: ${dashboard.problems.length === 0 ? 'ok' : `${dashboard.problems.length} problem(s)`}`);
+    for (const p of dashboard.problems) log(`  ✗ ${p}`);
   } catch (err) {
     fatal.push((err as Error).stack ?? String(err));
     log(`FAILED: ${(err as Error).message}`);
@@ -340,8 +355,8 @@ async function main(): Promise<number> {
   const left = top.sup.running();
   if (left.length > 0) fatal.push(`still running after stop: ${left.map((p) => `${p.spec.name} (pid ${p.pid})`).join(', ')}`);
 
-  const ok = fatal.length === 0 && phases.length === PHASE_COUNT && phases.every((p) => p.problems.length === 0);
-  printSummary(phases, fatal, ok, sendersStartedMs);
+  const ok = fatal.length === 0 && phases.length === PHASE_COUNT && phases.every((p) => p.problems.length === 0) && dashboard?.problems.length === 0;
+  printSummary(phases, dashboard, fatal, ok, sendersStartedMs);
   if (!ok) {
     for (const p of Object.values(top.procs)) if (p.exit && !p.intended) process.stdout.write(`\n--- ${p.spec.name} exited unexpectedly; last lines of ${p.logPath}:\n${top.sup.tail(p, 20)}\n`);
   }
@@ -456,7 +471,7 @@ function unexpectedExits(top: Topology): string[] {
   return top.sup.unexpectedExits().map((p) => `${p.spec.name} (pid ${p.pid}) exited by itself (${p.exit?.code ?? p.exit?.signal}); see ${p.logPath}`);
 }
 
-function printSummary(phases: PhaseResult[], fatal: string[], ok: boolean, sendersStartedMs: number): void {
+function printSummary(phases: PhaseResult[], dashboard: DashboardCheck | undefined, fatal: string[], ok: boolean, sendersStartedMs: number): void {
   const out: string[] = [''];
   const line = (s = ''): number => out.push(s);
   line('═══ end-to-end summary ═══');
@@ -514,6 +529,12 @@ function printSummary(phases: PhaseResult[], fatal: string[], ok: boolean, sende
     }
     if (last.sourceGaps.length > 0) line(`  the Prometheus sender itself skipped scrapes ${last.sourceGaps.length} time(s) (not counted as gaps)`);
   }
+  line('');
+  if (dashboard) {
+    line(`forwarder dashboard (deploy/grafana/forwarder.json): ${dashboard.problems.length === 0 ? 'PASS' : 'FAIL'}`);
+    for (const e of dashboard.evidence) line(`  · ${e}`);
+    for (const p of dashboard.problems) line(`  ✗ ${p}`);
+  } else line('FAIL: the forwarder dashboard was not checked (the run stopped before)');
   for (const f of fatal) line(`✗ ${f}`);
   line('');
   line(`${ok ? 'PASS' : 'FAIL'}: ${phases.length} of ${PHASE_COUNT} phase(s) in ${secs(Date.now() - (sendersStartedMs || t0))} of data, ${secs(Date.now() - t0)} in all`);

@@ -5,6 +5,7 @@
 //                                                ├─▶ forwarder (relay mode, spool) ─▶ relay dev host ─┬─▶ workspace emulator ─▶ victoria-metrics
 //   vmagent    (sender: the same two targets)   ─┘                                  (tokens from the  └─▶ workspace emulator ─▶ prometheus (remote-write receiver)
 //                                                                                    identity emulator, real @azure/identity)
+//   prometheus (dashboard: scrapes the forwarder's /metrics; writes nowhere)
 //
 // Real software from Debian packages runs as child processes; our relay and forwarder run
 // as child processes from dist/, as they are deployed; the two emulators run in this
@@ -44,6 +45,9 @@ export const RELAY_UPSTREAM_TIMEOUT_S = 10;
 /** Concurrency above 1: calls in flight per endpoint (Prometheus's min_shards/max_shards). */
 export const FORWARDER_SHARDS = { min: 4, max: 8 } as const;
 
+/** the job name under which the dashboard's Prometheus scrapes the forwarder */
+export const FORWARDER_JOB = 'forwarder';
+
 export const PACKAGES = 'prometheus victoria-metrics prometheus-node-exporter';
 const BINARIES = { prometheus: 'prometheus', victoriaMetrics: 'victoria-metrics', vmagent: 'vmagent', nodeExporter: 'prometheus-node-exporter' } as const;
 export type Binaries = Record<keyof typeof BINARIES, string>;
@@ -76,6 +80,8 @@ export interface Ports {
   promStore: number;
   forwarder: number;
   relay: number;
+  /** the Prometheus scraping the forwarder for the dashboard check */
+  promDashboard: number;
   wsVictoriaMetrics: number;
   wsPrometheus: number;
 }
@@ -107,6 +113,8 @@ export class Topology {
   readonly promStore: PromApi;
   /** the Prometheus sender's own TSDB: the ground truth of what it scraped */
   readonly senderApi: PromApi;
+  /** a Prometheus scraping only the forwarder's /metrics, as an operator's would: the dashboard's queries run on it */
+  readonly dashboardApi: PromApi;
 
   private constructor(
     readonly tmp: string,
@@ -117,12 +125,13 @@ export class Topology {
     this.vmStore = new PromApi('victoria-metrics', `http://127.0.0.1:${ports.vmStore}`);
     this.promStore = new PromApi('prometheus-store', `http://127.0.0.1:${ports.promStore}`);
     this.senderApi = new PromApi('prometheus-sender', `http://127.0.0.1:${ports.promSender}`);
+    this.dashboardApi = new PromApi('prometheus-dashboard', `http://127.0.0.1:${ports.promDashboard}`);
   }
 
   static async create(tmp: string, bin: Binaries): Promise<Topology> {
-    const [nodeExporter, promSender, vmagent, vmStore, promStore, forwarder, relay, wsVictoriaMetrics, wsPrometheus] = await freePorts(9);
+    const [nodeExporter, promSender, vmagent, vmStore, promStore, forwarder, relay, promDashboard, wsVictoriaMetrics, wsPrometheus] = await freePorts(10);
     mkdirSync(join(tmp, 'logs'), { recursive: true });
-    return new Topology(tmp, { nodeExporter, promSender, vmagent, vmStore, promStore, forwarder, relay, wsVictoriaMetrics, wsPrometheus }, bin);
+    return new Topology(tmp, { nodeExporter, promSender, vmagent, vmStore, promStore, forwarder, relay, promDashboard, wsVictoriaMetrics, wsPrometheus }, bin);
   }
 
   dir(name: string): string {
@@ -279,6 +288,36 @@ export class Topology {
     return scrapeMetrics(`${this.forwarderUrl}/metrics`);
   }
 
+  /**
+   * A third Prometheus, scraping the forwarder's /metrics every scrape interval and writing
+   * nowhere. Not the sender: its whole TSDB is the checks' ground truth (and the forwarder
+   * would be scraping into itself), and dropping a job from its remote write would count as
+   * dropped samples, which the checks forbid.
+   */
+  async startDashboardPrometheus(): Promise<void> {
+    const config = join(this.tmp, 'prometheus-dashboard.yml');
+    writeFileSync(
+      config,
+      [
+        'global:',
+        `  scrape_interval: ${SCRAPE_INTERVAL_S}s`,
+        `  scrape_timeout: ${SCRAPE_INTERVAL_S}s`,
+        'scrape_configs:',
+        `  - job_name: ${FORWARDER_JOB}`,
+        '    static_configs:',
+        `      - targets: ['127.0.0.1:${this.ports.forwarder}']`,
+        '',
+      ].join('\n'),
+    );
+    const p = this.spawn('prometheus-dashboard', this.bin.prometheus, [
+      `--config.file=${config}`,
+      `--web.listen-address=127.0.0.1:${this.ports.promDashboard}`,
+      `--storage.tsdb.path=${this.dir('prometheus-dashboard-data')}`,
+      '--storage.tsdb.retention.time=1d',
+    ]);
+    await this.ready(p, `${this.dashboardApi.base}/-/ready`);
+  }
+
   // ---- the scraped target and the two senders ----
 
   async startNodeExporter(): Promise<void> {
@@ -350,7 +389,7 @@ export class Topology {
 
   /** Senders first (while the pipeline still takes their last data), then ours, then the stores. */
   async stopAll(): Promise<void> {
-    await this.sup.stopAll(['prometheus-sender', 'vmagent', 'node-exporter', 'forwarder', 'relay', 'prometheus-store', 'victoria-metrics'], 10_000);
+    await this.sup.stopAll(['prometheus-sender', 'vmagent', 'node-exporter', 'forwarder', 'relay', 'prometheus-store', 'victoria-metrics', 'prometheus-dashboard'], 10_000);
     await Promise.all([this.identity?.close(), ...[...this.ws.values()].filter((w) => !w.down).map((w) => w.emu.close())]);
   }
 }

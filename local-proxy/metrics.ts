@@ -19,6 +19,13 @@ export type ForwarderMetrics = ReturnType<typeof createMetrics>;
 
 const P = 'relay_proxy_';
 
+/**
+ * Every reason data is given up on. Both drop counters start at 0 for each, so a drop shows
+ * as a rise from 0 (rate() and increase() see the first one) and a dashboard panel over them
+ * has data before anything was ever dropped.
+ */
+const DROP_REASONS = ['too_old', 'upstream_rejected', 'too_large', 'spool_full', 'corrupt'] as const;
+
 export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
   const registers = [registry];
@@ -36,6 +43,12 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
         for (const l of gauges.laneStats?.() ?? []) this.set({ lane: l.name }, pick(l));
       },
     });
+  const droppedSamples = new Counter({ name: `${P}dropped_samples_total`, help: 'Samples given up on, by reason (too_old: older than MAX_SAMPLE_AGE, which Azure would drop silently; upstream_rejected: 400; too_large: a single series over the limit; spool_full: drop-oldest; corrupt: unreadable spool data)', labelNames: ['reason'] as const, registers });
+  const droppedRecords = new Counter({ name: `${P}dropped_requests_total`, help: 'Spooled requests given up on, by reason', labelNames: ['reason'] as const, registers });
+  for (const reason of DROP_REASONS) {
+    droppedSamples.inc({ reason }, 0);
+    droppedRecords.inc({ reason }, 0);
+  }
   return {
     registry,
     receivedRequests: new Counter({ name: `${P}received_requests_total`, help: 'Write requests received, by the status answered', labelNames: ['code'] as const, registers }),
@@ -56,8 +69,8 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
     sentSamples: new Counter({ name: `${P}sent_samples_total`, help: 'Samples delivered upstream, by lane', labelNames: ['lane'] as const, registers }),
     sentBytes: new Counter({ name: `${P}sent_bytes_total`, help: 'Compressed bytes delivered upstream, by lane', labelNames: ['lane'] as const, registers }),
     retries: new Counter({ name: `${P}retries_total`, help: 'Upstream calls that failed and will be retried, by lane and reason', labelNames: ['lane', 'reason'] as const, registers }),
-    droppedSamples: new Counter({ name: `${P}dropped_samples_total`, help: 'Samples given up on, by reason (too_old: older than MAX_SAMPLE_AGE, which Azure would drop silently; upstream_rejected: 400; too_large: a single series over the limit; spool_full: drop-oldest; corrupt: unreadable spool data)', labelNames: ['reason'] as const, registers }),
-    droppedRecords: new Counter({ name: `${P}dropped_requests_total`, help: 'Spooled requests given up on, by reason', labelNames: ['reason'] as const, registers }),
+    droppedSamples,
+    droppedRecords,
     parkedBatches: new Counter({ name: `${P}lane_parked_batches_total`, help: 'Relay mode: batches the relay delivered except to some endpoints, queued on those endpoints\' lanes', labelNames: ['endpoint'] as const, registers }),
     catchupWait: new Counter({ name: `${P}catchup_throttled_seconds_total`, help: 'Time lanes waited for the CATCHUP_MAX_RATE limiter', labelNames: ['lane'] as const, registers }),
     spoolBytes: new Gauge({

@@ -38,15 +38,14 @@ export class PromApi {
     readonly base: string,
   ) {}
 
-  private async call<T>(path: string, params: Record<string, string | string[]>, timeoutMs = 60_000): Promise<T> {
+  /** POST by default; GET (parameters in the URL) for the endpoints that take only GET. */
+  private async call<T>(path: string, params: Record<string, string | string[]>, timeoutMs = 60_000, method: 'GET' | 'POST' = 'POST'): Promise<T> {
     const form = new URLSearchParams();
     for (const [k, v] of Object.entries(params)) for (const x of Array.isArray(v) ? v : [v]) form.append(k, x);
-    const res = await http(`${this.base}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: form.toString(),
-      timeoutMs,
-    });
+    const res =
+      method === 'GET'
+        ? await http(`${this.base}${path}?${form.toString()}`, { timeoutMs })
+        : await http(`${this.base}${path}`, { method, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(), timeoutMs });
     let body: ApiAnswer<T>;
     try {
       body = JSON.parse(res.text) as ApiAnswer<T>;
@@ -72,6 +71,18 @@ export class PromApi {
     const d = await this.call<QueryData>('/api/v1/query', { query: `${selector}[${Math.ceil(windowSeconds)}s]`, time: apiTime(atMs) }, 120_000);
     if (d.resultType !== 'matrix') throw new Error(`${this.name}: ${selector}[…] gave ${d.resultType}, not a matrix`);
     return d.result.map((r) => ({ labels: r.metric, samples: r.values.map(([t, v]) => ({ t: Math.round(t * 1000), v })) }));
+  }
+
+  /** Range query → series with their points (as Grafana renders a panel over [start, end]). */
+  async matrix(query: string, startMs: number, endMs: number, stepS: number): Promise<{ labels: Labels; values: [number, string][] }[]> {
+    const d = await this.call<QueryData>('/api/v1/query_range', { query, start: apiTime(startMs), end: apiTime(endMs), step: String(stepS) });
+    if (d.resultType !== 'matrix') throw new Error(`${this.name}: ${query} over a range gave ${d.resultType}, not a matrix`);
+    return d.result.map((r) => ({ labels: r.metric, values: r.values }));
+  }
+
+  /** The values of one label over series matching `match` (Grafana's label_values()). */
+  async labelValues(label: string, match: string, startMs: number, endMs: number): Promise<string[]> {
+    return this.call<string[]>(`/api/v1/label/${encodeURIComponent(label)}/values`, { 'match[]': match, start: apiTime(startMs), end: apiTime(endMs) }, 30_000, 'GET');
   }
 
   async series(match: string, startMs: number, endMs: number): Promise<Labels[]> {

@@ -83,7 +83,7 @@ const RUN_ELSEWHERE: Readonly<Record<string, { file: string; evidence: string }>
   'npm run proxy': { file: 'test/dev/relay-host.test.ts', evidence: 'spawnForwarder({ RELAY_URL: writeUrl' },
 };
 // The ones the tests below run.
-const RUN_HERE = ['npm run fuzz', 'npm run bench', 'npm run docs:settings', 'npm run clean'];
+const RUN_HERE = ['npm run fuzz', 'npm run bench', 'npm run docs:settings', 'npm run docs:workbook', 'npm run clean'];
 
 describe('README.md commands', () => {
   const dirs: string[] = [];
@@ -137,6 +137,14 @@ describe('README.md commands', () => {
     assert.match(scripts['docs:settings'], /settings-doc\.js --write$/);
     const r = node(scriptTarget('docs:settings'), {}, ['--check']);
     assert.equal(r.status, 0, r.stdout + r.stderr);
+  });
+
+  test('npm run docs:workbook: the generator renders the committed workbook from relay.kql', () => {
+    assert.match(scripts['docs:workbook'], /relay-workbook\.js --write$/);
+    // without --write it prints what --write would write
+    const r = node(scriptTarget('docs:workbook'), {}, []);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout, readFileSync(join(repoRoot, 'deploy/azure-monitor/relay-workbook.json'), 'utf8'));
   });
 
   test('npm run clean: empties dist/', () => {

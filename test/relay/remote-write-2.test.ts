@@ -14,6 +14,7 @@ import { seriesKey } from '../../dev/emulators/workspace';
 import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../helpers/relay-harness';
 import { loadFixtures } from '../helpers/repo';
 import { decodeWriteRequest } from '../../shared/remote-write/decode';
+import { createHash } from 'node:crypto';
 import { type V2Histogram, type V2Metadata, type V2Series, encodeV2Request, v2SeriesOf } from '../helpers/v2-request';
 
 export const V2_HEADERS = { ...REMOTE_WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request', 'x-prometheus-remote-write-version': '2.0.0', 'user-agent': 'Prometheus/3.8.0' };
@@ -224,5 +225,38 @@ describe('remote-write 2.0 at the relay: the 1.0 path behind it', () => {
     const res = await h.write(loadFixtures()[0].body);
     assert.equal(res.status, 204);
     assert.equal(res.headers['x-prometheus-remote-write-samples-written'], undefined);
+  });
+});
+
+describe('remote-write 2.0 at the relay: tenants', () => {
+  const KEY = 'tenant-key-for-remote-write-2-tests';
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      workspaces: 1,
+      env: (ws) => ({
+        RELAY_TENANTS: JSON.stringify({
+          tenants: [{ name: 'team-v2', cluster: 'aks-v2', clusterConflict: 'reject', keySha256: [createHash('sha256').update(KEY).digest('hex')], ingestionUrls: [ws[0].url], limits: { samplesPerSecond: 1, burstSamples: 3 } }],
+        }),
+      }),
+    });
+  });
+  after(() => h.close());
+  const as = { ...V2_HEADERS, 'x-relay-key': KEY };
+
+  it('the tenant\'s cluster label is added, another cluster refused (403), the quota counts 2.0 samples and histograms (429)', async () => {
+    const ok = await h.write(compressSync(encodeV2Request([sample(basic('a')), hist(basic('b'), histogram(1, true, false, false))])), as);
+    assert.equal(ok.status, 204, ok.body);
+    assert.ok([...h.workspaces[0].series.values()].every((s) => s.labels.some((l) => l.name === 'cluster' && l.value === 'aks-v2')));
+    const foreign = await h.write(compressSync(encodeV2Request([sample(labels({ __name__: 'x', cluster: 'other' }))])), as);
+    assert.equal(foreign.status, 403, foreign.body);
+    assert.equal(foreign.headers['x-prometheus-remote-write-samples-written'], '0');
+    // 2 of the 3-sample burst spent above; 9 more samples put the bucket 8 s in debt: the next write waits
+    const nine = await h.write(compressSync(encodeV2Request(Array.from({ length: 9 }, (_, i) => sample(basic(`m${i}`))))), as);
+    assert.equal(nine.status, 204, nine.body);
+    const over = await h.write(compressSync(encodeV2Request([sample(basic('late'))])), as);
+    assert.equal(over.status, 429, over.body);
+    assert.match(over.body, /tenant "team-v2" is over its 1 samples\/s quota/);
+    assert.equal(over.headers['x-prometheus-remote-write-samples-written'], '0');
   });
 });

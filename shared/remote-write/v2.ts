@@ -148,7 +148,20 @@ function translateSeries(start: number, end: number, index: number, counts: Writ
     if (field === 1) {
       if (wire === WIRE_LEN) {
         const e = readLenEnd(src, c, end);
-        while (c.pos < e) nrefs = pushRef(nrefs, readVarint(src, c, e));
+        // one-byte references (the first 128 symbols) read inline: most of a request's refs
+        let p = c.pos;
+        while (p < e) {
+          const b = src[p];
+          if (b < 0x80 && nrefs < refs.length) {
+            refs[nrefs++] = b;
+            p++;
+          } else {
+            c.pos = p;
+            nrefs = pushRef(nrefs, readVarint(src, c, e));
+            p = c.pos;
+          }
+        }
+        c.pos = e;
       } else if (wire === WIRE_VARINT) {
         nrefs = pushRef(nrefs, readVarint(src, c, end));
       } else {
@@ -217,7 +230,7 @@ function translateSeries(start: number, end: number, index: number, counts: Writ
   out[pos++] = 0x0a; // WriteRequest.timeseries = 1
   const lenAt = pos;
   pos += 5; // room for the longest length varint; moved down once the length is known
-  for (let i = 0; i < nrefs; i += 2) writeLabel(0x0a, refs[i], refs[i + 1]);
+  writeLabels(nrefs);
   c.pos = start;
   while (c.pos < end) {
     const tag = readTag(src, c, end);
@@ -276,24 +289,54 @@ function closeLen(lenAt: number, reserved: number): void {
 }
 
 function writeString(tag: number, s: number, e: number): void {
-  const n = e - s;
-  if (n === 0) return;
-  ensure(6 + n);
-  out[pos++] = tag;
-  pos = writeVarint(out, pos, n);
-  src.copy(out, pos, s, e);
-  pos += n;
+  if (e === s) return;
+  ensure(6 + e - s);
+  pos = putString(out, pos, tag, s, e);
 }
 
 function writeLabel(tag: number, name: number, value: number): void {
-  const nl = symEnd[name] - symStart[name];
-  const vl = symEnd[value] - symStart[value];
-  const payload = (nl > 0 ? 1 + varintSize(nl) + nl : 0) + (vl > 0 ? 1 + varintSize(vl) + vl : 0);
-  ensure(6);
-  out[pos++] = tag;
-  pos = writeVarint(out, pos, payload);
-  writeString(0x0a, symStart[name], symEnd[name]);
-  writeString(0x12, symStart[value], symEnd[value]);
+  ensure(22 + (symEnd[name] - symStart[name]) + (symEnd[value] - symStart[value]));
+  pos = putLabel(out, pos, tag, name, value);
+}
+
+/** A series' labels: room made once, then written with local variables (the hot loop). */
+function writeLabels(nrefs: number): void {
+  let need = 0;
+  for (let i = 0; i < nrefs; i++) need += 11 + symEnd[refs[i]] - symStart[refs[i]];
+  ensure(need);
+  const o = out;
+  let p = pos;
+  for (let i = 0; i < nrefs; i += 2) p = putLabel(o, p, 0x0a, refs[i], refs[i + 1]);
+  pos = p;
+}
+
+/** Label{name, value} as field `tag` at p (room already made); empty strings left out. */
+function putLabel(o: Buffer, p: number, tag: number, name: number, value: number): number {
+  const ns = symStart[name];
+  const ne = symEnd[name];
+  const vs = symStart[value];
+  const ve = symEnd[value];
+  const nl = ne - ns;
+  const vl = ve - vs;
+  const payload = (nl > 0 ? 1 + (nl < 0x80 ? 1 : varintSize(nl)) + nl : 0) + (vl > 0 ? 1 + (vl < 0x80 ? 1 : varintSize(vl)) + vl : 0);
+  o[p++] = tag;
+  p = payload < 0x80 ? ((o[p] = payload), p + 1) : writeVarint(o, p, payload);
+  if (nl > 0) p = putString(o, p, 0x0a, ns, ne);
+  if (vl > 0) p = putString(o, p, 0x12, vs, ve);
+  return p;
+}
+
+function putString(o: Buffer, p: number, tag: number, s: number, e: number): number {
+  const n = e - s;
+  o[p++] = tag;
+  p = n < 0x80 ? ((o[p] = n), p + 1) : writeVarint(o, p, n);
+  if (n < 48) {
+    const b = src;
+    for (let i = s; i < e; i++) o[p++] = b[i];
+    return p;
+  }
+  src.copy(o, p, s, e);
+  return p + n;
 }
 
 /** Copies [s, e) of the source (short ranges by hand: a native copy costs more). */
@@ -309,6 +352,30 @@ function copyRange(s: number, e: number): void {
 
 // Sample { double value = 1; int64 timestamp = 2; int64 start_timestamp = 3; }
 function copySample(start: number, end: number): void {
+  // the usual Sample: value then timestamp, maybe a start timestamp after them
+  const b = src;
+  if (b[start] === 0x09 && start + 10 < end && b[start + 9] === 0x10) {
+    let q = start + 10;
+    while (q < end && b[q] >= 0x80) q++;
+    q++;
+    let rest = q;
+    if (rest < end && b[rest] === 0x18) {
+      rest++;
+      while (rest < end && b[rest] >= 0x80) rest++;
+      rest++;
+    }
+    // (a longer varint than int64's 10 bytes takes the general path, which refuses it)
+    if (rest === end && q - start <= 20 && rest - q <= 11) {
+      ensure(2 + q - start);
+      const o = out;
+      let p = pos;
+      o[p++] = 0x12; // TimeSeries.samples = 2
+      o[p++] = q - start;
+      for (let i = start; i < q; i++) o[p++] = b[i];
+      pos = p;
+      return;
+    }
+  }
   ensure(6);
   out[pos++] = 0x12; // TimeSeries.samples = 2
   const lenAt = pos;

@@ -47,8 +47,11 @@ const TYPE_SUMMARY = 5;
 let symStart: Int32Array = new Int32Array(1024);
 let symEnd: Int32Array = new Int32Array(1024);
 let refs = new Uint32Array(256);
-const SCRATCH_KEEP = 1024 * 1024;
-let out = Buffer.allocUnsafe(64 * 1024);
+// The output is written into `out` and handed over as it is (no copy of the request): each
+// request starts a fresh one, sized from the previous request's translation.
+const FIRST_SIZE = 64 * 1024;
+let nextSize = FIRST_SIZE;
+let out = Buffer.allocUnsafe(0);
 let pos = 0;
 let limit = 0;
 let src: Buffer = out;
@@ -65,6 +68,7 @@ const sc: Cursor = { pos: 0 };
 export function translateV2Request(buf: Buffer, maxBytes: number): V2Translation {
   src = buf;
   limit = maxBytes;
+  out = Buffer.allocUnsafe(Math.max(1, Math.min(nextSize, maxBytes)));
   pos = 0;
   nsym = 0;
   const counts: WrittenCounts = { samples: 0, histograms: 0, exemplars: 0 };
@@ -95,16 +99,14 @@ export function translateV2Request(buf: Buffer, maxBytes: number): V2Translation
     const families = new Map<string, Meta>();
     for (let i = 0; i < series.length; i += 2) translateSeries(series[i], series[i + 1], i / 2, counts, families);
     for (const [family, meta] of families) writeMetadata(family, meta);
-    const request = Buffer.allocUnsafe(pos);
-    out.copy(request, 0, 0, pos);
-    return { request, counts };
+    nextSize = Math.max(FIRST_SIZE, pos + (pos >>> 3));
+    return { request: out.subarray(0, pos), counts };
   } catch (err) {
     if (err instanceof WireError) throw new HttpError(400, 'bad_protobuf', `malformed protobuf io.prometheus.write.v2.Request: ${err.message}`);
     throw err;
   } finally {
-    src = out; // drop the reference to the caller's buffer
-    // keep a scratch of everyday size, not the largest request ever seen
-    if (out.length > SCRATCH_KEEP) out = Buffer.allocUnsafe(SCRATCH_KEEP);
+    // keep neither the caller's buffer nor the request handed over
+    src = out = Buffer.allocUnsafe(0);
   }
 }
 

@@ -129,7 +129,7 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
       endpoints = selectEndpoints(target.endpoints, input.header(ONLY_ENDPOINTS_HEADER), input.header(EXCEPT_ENDPOINTS_HEADER));
       // every endpoint left out (the sender delivers to them another way): nothing to do here,
       // so no quota taken, no body decoded, no token fetched
-      if (endpoints.length === 0) return { status: 204, headers: protocol === 'v2' ? writtenHeaders(NOTHING_WRITTEN) : {}, body: '' };
+      if (endpoints.length === 0) return withWritten(protocol, { status: 204, headers: {}, body: '' }, NOTHING_WRITTEN);
       // An empty bucket refuses before the body is even decompressed: flooding is cheap to turn away.
       const wait = target.bucket?.waitSeconds() ?? 0;
       if (wait > 0) throw new HttpError(429, 'over_quota', `tenant "${target.tenant}" is over its ${target.samplesPerSecond} samples/s quota; retry after ${wait} s`, wait);
@@ -139,7 +139,7 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         const size = body === undefined ? 'body is' : `body is ${body.length} bytes,`;
         throw new HttpError(413, 'body_too_large', `${size} over ${target.tenant ? `tenant "${target.tenant}"'s maxBodyBytes` : 'MAX_BODY_BYTES'}=${target.maxBodyBytes}`);
       }
-      if (body.length === 0) return { status: 204, headers: protocol === 'v2' ? writtenHeaders(NOTHING_WRITTEN) : {}, body: '' };
+      if (body.length === 0) return withWritten(protocol, { status: 204, headers: {}, body: '' }, NOTHING_WRITTEN);
       // The native fast path takes the commonest request whole (valid, nothing to change);
       // anything else, and every rejection, goes the JS way (shared/remote-write/native.ts).
       const fast = protocol === 'v1' ? target.fast?.scan(body) : undefined;

@@ -10,7 +10,7 @@
 //   BENCH_STAGES [1]          also run the relay cut short stage by stage, pass-through (0: no)
 //   BENCH_CONCURRENCY [6]     concurrent senders of the load generator
 //   BENCH_MIN_SECONDS [0.2]   CPU seconds per in-process repetition
-//   BENCH_ONLY                comma list of sections: codec,path,compare,forwarder,drain
+//   BENCH_ONLY                comma list of sections: codec,path,compare,forwarder,drain,v2 (v2: the remote-write 2.0 case and its yardstick alone; compare includes it)
 //   BENCH_DRAIN_SAMPLES [3000000]  samples pushed per drain repetition
 //   BENCH_DRAIN_REPS [3]      drain repetitions per target and latency (fresh processes each)
 //   BENCH_DRAIN_LATENCIES [50,300]  the endpoint's answer delays, ms
@@ -23,12 +23,12 @@ import { benchCodec, type CodecRow } from './codec';
 import { type DrainResult, benchDrain } from './drain';
 import { type ForwarderProcess, type ForwarderResult, benchForwarder, forwarderAvailable, smokeForwarder } from './forwarder';
 import { machineFacts } from './lib/machine';
-import { BENCH_CLUSTER, fixturePayloads, syntheticPayloads } from './lib/payloads';
+import { BENCH_CLUSTER, asRemoteWrite2, fixturePayloads, syntheticPayloads } from './lib/payloads';
 import { type Child, type Sink, distRoot, findVmagent, repoRoot, startRelay, startSink, startVmagent, stopAll } from './lib/processes';
 import { clockTicks } from './lib/proc';
 import { type RelayPathRow, benchRelayPath } from './relay-path';
 import { nativeStatus } from '../shared/remote-write/native';
-import { BARE, INJECT, INJECT_ONE, PASS, PASS_ONE, STAGES, renderReport } from './report';
+import { BARE, INJECT, INJECT_ONE, PASS, PASS_ONE, PASS_V2, STAGES, renderReport } from './report';
 
 const num = (name: string, dflt: number): number => {
   const v = Number(process.env[name]);
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
       if (forwarderNote) log(`forwarder left out: ${forwarderNote}`);
     }
 
-    const vm = only.has('compare') || only.has('drain') ? findVmagent(log) : {};
+    const vm = only.has('compare') || only.has('drain') || only.has('v2') ? findVmagent(log) : {};
     vmagentVersion = vm.version;
     vmagentNote = vm.reason;
 
@@ -164,12 +164,32 @@ async function main(): Promise<void> {
         { name: INJECT, set: withoutCluster, targets: [...ours, ...yardstick] },
         { name: PASS_ONE, set: withCluster, targets: one, sinks: oneSink },
         { name: INJECT_ONE, set: withoutCluster, targets: one, sinks: oneSink },
+        { name: PASS_V2, set: asRemoteWrite2(withCluster), targets: ours.slice(0, 1) },
       ];
       log(`process vs process: ${[...ours, ...stages, ...fwdTarget, ...yardstick].map((t) => t.name).join(', ')}; ${reps} reps × ${(samples / 1e6).toFixed(1)} M samples, ${concurrency} senders…`);
       compare = await compareProcesses(cases, sinks, { reps, samples, warmupSamples, concurrency, log });
       await Promise.all(running.map((c) => c.stop()));
     }
     await fwd?.stop();
+
+    // BENCH_ONLY=v2: the remote-write 2.0 case alone, with its yardstick (vmagent passing the same writes through as 1.0)
+    if (only.has('v2') && !only.has('compare')) {
+      const relay = await startRelay({ ingestionUrls: sinkUrls, cluster: BENCH_CLUSTER });
+      const running: Child[] = [relay];
+      const ours: Target[] = [{ name: 'relay', pid: relay.pid, writeUrl: relay.writeUrl }];
+      const yardstick: Target[] = [];
+      if (vm.path) {
+        const vmagent = await startVmagent(vm.path, sinkUrls);
+        running.push(vmagent);
+        yardstick.push({ name: 'vmagent', pid: vmagent.pid, writeUrl: vmagent.writeUrl });
+      }
+      log(`remote-write 2.0: relay and ${vm.path ? 'vmagent' : '(no vmagent)'}; ${reps} reps × ${(samples / 1e6).toFixed(1)} M samples…`);
+      compare = await compareProcesses([
+        { name: PASS, set: withCluster, targets: [...ours, ...yardstick] },
+        { name: PASS_V2, set: asRemoteWrite2(withCluster), targets: ours },
+      ], sinks, { reps, samples, warmupSamples, concurrency, log });
+      await Promise.all(running.map((c) => c.stop()));
+    }
 
     if (only.has('drain')) {
       const avail = forwarderAvailable();

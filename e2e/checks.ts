@@ -26,6 +26,7 @@ import { readFileSync } from 'node:fs';
 import { type Labels, type RawSeries, seriesKey, sumMetric } from './lib/prom-api';
 import { fmtInt } from './lib/util';
 import type { Monitor } from './monitor';
+import { V2_SENDER } from './native-histograms';
 import { CLUSTER, JOBS, SCRAPE_INTERVAL_S, SENDERS, type Topology, type WorkspaceName } from './topology';
 
 /** consecutive scrapes further apart than this are a gap */
@@ -240,7 +241,7 @@ export async function runChecks(ctx: CheckContext, evalMs: number): Promise<Chec
   // ---- labels: every series ever stored ----
   for (const store of [top.promStore, top.vmStore]) {
     const all = await store.series('{__name__=~".+"}', ctx.sendersStartedMs - 60_000, Date.now());
-    const bad = all.filter((l) => l.cluster !== CLUSTER || !(SENDERS as readonly string[]).includes(l.sender ?? ''));
+    const bad = all.filter((l) => l.cluster !== CLUSTER || ![...SENDERS, V2_SENDER].includes(l.sender ?? ''));
     if (all.length === 0) problems.push(`${store.name}: no series at all`);
     if (bad.length > 0) problems.push(`${store.name}: ${bad.length} of ${all.length} series lack cluster="${CLUSTER}" or a sender label, e.g. ${describe(bad[0])}`);
   }

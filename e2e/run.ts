@@ -30,6 +30,7 @@ import { type DashboardCheck, checkDashboard, provokeRefusal } from './dashboard
 import { type MetricRow, sumMetric } from './lib/prom-api';
 import { fmtInt, secs, sleep, waitUntil } from './lib/util';
 import { Monitor } from './monitor';
+import { V2_SENDER, checkNativeHistograms, sendNativeHistograms } from './native-histograms';
 import { FORWARDER_SHARDS, JOBS, PACKAGES, RELAY_UPSTREAM_TIMEOUT_S, SCRAPE_INTERVAL_S, SENDERS, TOKEN_LIFETIME_S, Topology, findBinaries } from './topology';
 
 const BASELINE_MS = 20_000;
@@ -178,8 +179,14 @@ async function main(): Promise<number> {
       // The freshness the hang phase demands, measured (and required) in normal operation,
       // once the senders' first scrapes have had time to arrive.
       const end = Date.now() + BASELINE_MS;
-      await sleep(BASELINE_MS / 2);
+      // remote-write 2.0 with native histograms, through forwarder and relay, while the senders run
+      const sent = await sendNativeHistograms(top.forwarderUrl, V2_SENDER);
+      problems.push(...sent.problems);
+      await sleep(Math.max(0, end - BASELINE_MS / 2 - Date.now()));
       const fresh = await watchFreshness(top, end);
+      const nh = await checkNativeHistograms(top.promStore, V2_SENDER, sent.times);
+      problems.push(...nh.problems);
+      ev.push(`remote-write 2.0 to the forwarder: ${nh.checked} native histograms (integer and float, schemas 0 and 3) read back from the Prometheus store${nh.problems.length === 0 ? ' with their count, sum and buckets equal' : ', not all equal'}`);
       ev.push(`${BASELINE_MS / 1000} s of normal operation; in its second half the Prometheus store's newest up sample was at most ${secs(fresh.worstLagMs)} old (${fresh.polls} polls)`);
       if (fresh.worstLagMs > FRESH_LIMIT_MS) problems.push(`the Prometheus store fell behind in normal operation: its newest ${fresh.worstSeries} was ${secs(fresh.worstLagMs)} old (limit ${FRESH_LIMIT_MS / 1000} s)`);
     });

@@ -178,6 +178,8 @@ export class Topology {
       `--storage.tsdb.path=${this.dir('prometheus-store-data')}`,
       '--storage.tsdb.retention.time=1d',
       '--web.enable-remote-write-receiver',
+      // remote-write 2.0's native histograms are checked here (native-histograms.ts)
+      '--enable-feature=native-histograms',
     ]);
     await Promise.all([this.ready(vm, `${this.vmStore.base}/health`), this.ready(prom, `${this.promStore.base}/-/ready`)]);
   }

@@ -8,11 +8,12 @@
 
 import { HttpError } from '../shared/errors';
 import type { Fields } from '../shared/observability/log';
-import { checkWriteHeaders } from '../shared/relay/receive';
+import { type WriteProtocol, checkWriteHeaders } from '../shared/relay/receive';
 import { rewriteLabels } from '../shared/remote-write/rewrite';
 import { compress, decompressBounded } from '../shared/remote-write/snappy';
 import { createFastScanner } from '../shared/remote-write/native';
 import { validateWriteRequest } from '../shared/remote-write/validate';
+import { NOTHING_WRITTEN, type WrittenCounts, translateV2Request, writtenHeaders } from '../shared/remote-write/v2';
 import type { ProxyConfig } from './config';
 import type { ForwarderMetrics } from './metrics';
 import { type Spool, SpoolClosedError, SpoolFullError, SpoolWriteError, type TimeRange } from './spool';
@@ -40,6 +41,12 @@ export interface AcceptDeps {
 /** Seconds Prometheus is asked to wait when the forwarder cannot take data right now. */
 export const BUSY_RETRY_AFTER_SECONDS = 5;
 
+/** What intake learnt of a request: its protocol, and for 2.0 what it holds. */
+interface Seen {
+  protocol: WriteProtocol;
+  counts?: WrittenCounts;
+}
+
 export type WriteHandler = (input: WriteInput) => Promise<Answer>;
 
 export function createWriteHandler(cfg: Pick<ProxyConfig, 'sizes' | 'limits' | 'cluster' | 'nativeFastPath'>, deps: AcceptDeps): WriteHandler {
@@ -60,31 +67,48 @@ export function createWriteHandler(cfg: Pick<ProxyConfig, 'sizes' | 'limits' | '
   };
 
   return async (input) => {
+    // remote-write 2.0: every answer carries X-Prometheus-Remote-Write-*-Written, the
+    // request's counts once it is in the spool, zeros before
+    const seen: Seen = { protocol: 'v1' };
+    const accepted = await accept(input, seen);
+    if (seen.protocol === 'v2') accepted.headers = { ...accepted.headers, ...writtenHeaders(accepted.status === 204 && seen.counts ? seen.counts : NOTHING_WRITTEN) };
+    return accepted;
+  };
+
+  async function accept(input: WriteInput, seen: Seen): Promise<Answer> {
     if (deps.shuttingDown()) return refuse(503, 'shutting_down', 'forwarder is shutting down; retry (the data stays in the sender\'s WAL)');
     let block: Buffer;
     let samples: number;
     // the samples' time range goes into the record: lanes judge Azure's window without decompressing
     let times: TimeRange;
     try {
-      checkWriteHeaders(input.header, cfg.sizes.maxBodyBytes);
+      const protocol = checkWriteHeaders(input.header, cfg.sizes.maxBodyBytes);
+      seen.protocol = protocol;
       const body = await input.body(cfg.sizes.maxBodyBytes);
       if (body === undefined) throw new HttpError(413, 'body_too_large', `body is over MAX_BODY_BYTES=${cfg.sizes.maxBodyBytes}`);
       if (body.length === 0) return answer(204);
       // The spool keeps snappy blocks: the sender's own bytes when nothing changes (no work,
       // ~5x smaller than the WriteRequest), else the rewritten request compressed once.
-      const quick = fast?.scan(body);
+      const quick = protocol === 'v1' ? fast?.scan(body) : undefined;
       if (quick) {
         block = quick.rewrittenBlock ?? body;
         samples = quick.samples;
         times = { minTime: quick.minTime, maxTime: quick.maxTime };
       } else {
-        const raw = decompressBounded(body, cfg.sizes.maxDecodedBytes);
+        let raw = decompressBounded(body, cfg.sizes.maxDecodedBytes);
+        if (protocol === 'v2') {
+          // 2.0 becomes 1.0 here: the spool, lanes and upstream only ever see 1.0
+          const translated = translateV2Request(raw, cfg.sizes.maxDecodedBytes);
+          raw = translated.request;
+          seen.counts = translated.counts;
+        }
         const scan = validateWriteRequest(raw, cfg.limits, cfg.cluster);
         if (scan.series === 0 && scan.metadata === 0) {
           if (raw.length === 0) return answer(204);
           throw new HttpError(400, 'bad_protobuf', 'WriteRequest holds no timeseries and no metadata, only unknown fields (a remote-write 2.0 body sent as 1.0?)');
         }
-        block = scan.unsorted > 0 || scan.missingCluster > 0 ? compress(rewriteLabels(raw, { cluster: cfg.cluster })) : body;
+        if (scan.unsorted > 0 || scan.missingCluster > 0) block = compress(rewriteLabels(raw, { cluster: cfg.cluster }));
+        else block = protocol === 'v1' ? body : compress(raw);
         samples = scan.samples + scan.histograms;
         times = { minTime: scan.minTime, maxTime: scan.maxTime };
       }
@@ -104,5 +128,5 @@ export function createWriteHandler(cfg: Pick<ProxyConfig, 'sizes' | 'limits' | '
     metrics.receivedSamples.inc(samples);
     metrics.spooledBytes.inc(block.length);
     return answer(204);
-  };
+  }
 }

@@ -20,10 +20,10 @@ export interface LoadResult {
   wallSeconds: number;
 }
 
-function post(agent: Agent, url: URL, body: Buffer): Promise<number> {
+function post(agent: Agent, url: URL, body: Buffer, headers: Readonly<Record<string, string>>): Promise<number> {
   return new Promise((ok) => {
     const req = request(
-      { agent, method: 'POST', hostname: url.hostname, port: url.port, path: url.pathname, headers: { ...REMOTE_WRITE_HEADERS, 'content-length': String(body.length) } },
+      { agent, method: 'POST', hostname: url.hostname, port: url.port, path: url.pathname, headers: { ...headers, 'content-length': String(body.length) } },
       (res) => {
         res.resume();
         res.on('end', () => ok(res.statusCode ?? 0));
@@ -51,6 +51,8 @@ export async function sendLoad(opts: {
   deadlineMs: number;
   rate?: number;
   partitioned?: boolean;
+  /** request headers (default: remote-write 1.0) */
+  headers?: Readonly<Record<string, string>>;
 }): Promise<LoadResult> {
   const url = new URL(opts.url);
   const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
@@ -72,7 +74,7 @@ export async function sendLoad(opts: {
         if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
       }
       samples += p.samples; // counted as offered when sent (pacing), corrected below on failure
-      const status = await post(agent, url, p.body);
+      const status = await post(agent, url, p.body, opts.headers ?? REMOTE_WRITE_HEADERS);
       done++;
       if (status < 200 || status >= 300) {
         failed++;

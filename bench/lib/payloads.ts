@@ -3,14 +3,17 @@
 // sends per request). The synthetic request comes in two variants of the same size
 // class: "with cluster" (one of the ten labels is cluster=<CLUSTER>: the relay forwards
 // the sender's bytes) and "without cluster" (that label is prometheus=<…> instead: the
-// relay injects cluster=<CLUSTER>, re-encodes and re-compresses).
+// relay injects cluster=<CLUSTER>, re-encodes and re-compresses). asRemoteWrite2 gives
+// the same writes as remote-write 2.0.
 
 import { encodeWriteRequest } from '../../shared/remote-write/encode';
 import { countSamples } from '../../shared/remote-write/count';
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';
 import type { Label, TimeSeries, WriteRequest } from '../../shared/remote-write/types';
 import { numberToBits } from '../../shared/remote-write/types';
+import { decodeWriteRequest } from '../../shared/remote-write/decode';
 import { loadFixtures } from '../../test/helpers/repo';
+import { encodeV2Request, v2SeriesOf } from '../../test/helpers/v2-request';
 
 export const BENCH_CLUSTER = 'bench-weu-1';
 
@@ -24,6 +27,8 @@ export interface Payload {
 
 export interface PayloadSet {
   name: string;
+  /** request headers the set is sent with (default: remote-write 1.0) */
+  headers?: Readonly<Record<string, string>>;
   payloads: Payload[];
   samples: number;
   rawBytes: number;
@@ -136,4 +141,20 @@ export function syntheticPayloads(opts: { requests: number; series: number; with
   }
   const what = `${opts.series} series × 10 labels, ${opts.withCluster ? 'with' : 'without'} cluster`;
   return payloadSet(`synthetic (${what})`, payloads);
+}
+
+export const V2_HEADERS: Readonly<Record<string, string>> = {
+  'content-encoding': 'snappy',
+  'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request',
+  'x-prometheus-remote-write-version': '2.0.0',
+  'user-agent': 'Prometheus/3.8.0',
+};
+
+/** The same writes as a remote-write 2.0 sender puts them on the wire (symbols, references). */
+export function asRemoteWrite2(set: PayloadSet): PayloadSet {
+  const payloads = set.payloads.map((p) => {
+    const raw = encodeV2Request(v2SeriesOf(decodeWriteRequest(p.raw)));
+    return { body: compress(raw), raw, samples: p.samples };
+  });
+  return { ...payloadSet(`${set.name}, as remote-write 2.0`, payloads), headers: V2_HEADERS };
 }

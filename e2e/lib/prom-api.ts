@@ -24,9 +24,16 @@ interface ApiAnswer<T> {
   errorType?: string;
 }
 
+/** A native histogram as the query API prints it; each bucket is [boundary rule, lower, upper, count]. */
+export interface ApiHistogram {
+  count: string;
+  sum: string;
+  buckets?: [number, string, string, string][];
+}
+
 type QueryData =
-  | { resultType: 'vector'; result: { metric: Labels; value: [number, string] }[] }
-  | { resultType: 'matrix'; result: { metric: Labels; values: [number, string][] }[] }
+  | { resultType: 'vector'; result: { metric: Labels; value?: [number, string]; histogram?: [number, ApiHistogram] }[] }
+  | { resultType: 'matrix'; result: { metric: Labels; values?: [number, string][] }[] }
   | { resultType: 'scalar' | 'string'; result: [number, string] };
 
 /** Seconds with milliseconds, as the API takes them. */
@@ -60,7 +67,7 @@ export class PromApi {
   async vector(query: string, atMs: number): Promise<{ labels: Labels; value: number }[]> {
     const d = await this.call<QueryData>('/api/v1/query', { query, time: apiTime(atMs) });
     if (d.resultType !== 'vector') throw new Error(`${this.name}: ${query} gave ${d.resultType}, not a vector`);
-    return d.result.map((r) => ({ labels: r.metric, value: Number(r.value[1]) }));
+    return d.result.map((r) => ({ labels: r.metric, value: Number(r.value?.[1]) }));
   }
 
   /**
@@ -70,14 +77,24 @@ export class PromApi {
   async raw(selector: string, windowSeconds: number, atMs: number): Promise<RawSeries[]> {
     const d = await this.call<QueryData>('/api/v1/query', { query: `${selector}[${Math.ceil(windowSeconds)}s]`, time: apiTime(atMs) }, 120_000);
     if (d.resultType !== 'matrix') throw new Error(`${this.name}: ${selector}[…] gave ${d.resultType}, not a matrix`);
-    return d.result.map((r) => ({ labels: r.metric, samples: r.values.map(([t, v]) => ({ t: Math.round(t * 1000), v })) }));
+    return d.result.map((r) => ({ labels: r.metric, samples: (r.values ?? []).map(([t, v]) => ({ t: Math.round(t * 1000), v })) }));
+  }
+
+  /**
+   * The native histogram of each series at `atMs` (an instant query: Prometheus 2.42 prints
+   * every point of a range selector's histograms as the last one read, so those cannot be used).
+   */
+  async histogramsAt(selector: string, atMs: number): Promise<{ labels: Labels; t: number; h: ApiHistogram }[]> {
+    const d = await this.call<QueryData>('/api/v1/query', { query: selector, time: apiTime(atMs) });
+    if (d.resultType !== 'vector') throw new Error(`${this.name}: ${selector} gave ${d.resultType}, not a vector`);
+    return d.result.flatMap((r) => (r.histogram ? [{ labels: r.metric, t: Math.round(r.histogram[0] * 1000), h: r.histogram[1] }] : []));
   }
 
   /** Range query → series with their points (as Grafana renders a panel over [start, end]). */
   async matrix(query: string, startMs: number, endMs: number, stepS: number): Promise<{ labels: Labels; values: [number, string][] }[]> {
     const d = await this.call<QueryData>('/api/v1/query_range', { query, start: apiTime(startMs), end: apiTime(endMs), step: String(stepS) });
     if (d.resultType !== 'matrix') throw new Error(`${this.name}: ${query} over a range gave ${d.resultType}, not a matrix`);
-    return d.result.map((r) => ({ labels: r.metric, values: r.values }));
+    return d.result.map((r) => ({ labels: r.metric, values: r.values ?? [] }));
   }
 
   /** The values of one label over series matching `match` (Grafana's label_values()). */

@@ -17,13 +17,14 @@ import { decompressBounded } from '../remote-write/snappy';
 import { rewriteLabels } from '../remote-write/rewrite';
 import { type FastScanner, createFastScanner } from '../remote-write/native';
 import { type ForeignClusterPolicy, validateWriteRequest } from '../remote-write/validate';
+import { NOTHING_WRITTEN, type WrittenCounts, translateV2Request, writtenHeaders } from '../remote-write/v2';
 import type { Endpoint } from '../fanout/endpoints';
 import type { IdentityConfig } from '../identity/identity-config';
 import { createCallerResolver } from '../tenants/caller';
 import { createEntraVerifier } from '../tenants/entra-token';
 import { type Bucket, createBucket } from '../tenants/quota';
 import { USER_AGENT, VERSION } from '../version';
-import { checkWriteHeaders } from './receive';
+import { type WriteProtocol, checkWriteHeaders } from './receive';
 
 export interface WriteInput {
   /** case-insensitive header lookup */
@@ -118,14 +119,17 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
     let samples: number;
     let endpoints: readonly Endpoint[];
     let stragglerTimeoutMs: number | undefined;
+    let protocol: WriteProtocol = 'v1';
+    // remote-write 2.0: what the request holds, answered as written once an endpoint has it
+    let v2: WrittenCounts | undefined;
     try {
-      checkWriteHeaders(input.header, target?.maxBodyBytes ?? cfg.sizes.maxBodyBytes);
+      protocol = checkWriteHeaders(input.header, target?.maxBodyBytes ?? cfg.sizes.maxBodyBytes);
       stragglerTimeoutMs = parseStragglerTimeout(input.header(STRAGGLER_TIMEOUT_HEADER), cfg.upstreamTimeoutMs);
       if (callers) target = targets.get((await callers.resolve(input.header)).name)!;
       endpoints = selectEndpoints(target.endpoints, input.header(ONLY_ENDPOINTS_HEADER), input.header(EXCEPT_ENDPOINTS_HEADER));
       // every endpoint left out (the sender delivers to them another way): nothing to do here,
       // so no quota taken, no body decoded, no token fetched
-      if (endpoints.length === 0) return { status: 204, headers: {}, body: '' };
+      if (endpoints.length === 0) return withWritten(protocol, { status: 204, headers: {}, body: '' }, NOTHING_WRITTEN);
       // An empty bucket refuses before the body is even decompressed: flooding is cheap to turn away.
       const wait = target.bucket?.waitSeconds() ?? 0;
       if (wait > 0) throw new HttpError(429, 'over_quota', `tenant "${target.tenant}" is over its ${target.samplesPerSecond} samples/s quota; retry after ${wait} s`, wait);
@@ -135,10 +139,10 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         const size = body === undefined ? 'body is' : `body is ${body.length} bytes,`;
         throw new HttpError(413, 'body_too_large', `${size} over ${target.tenant ? `tenant "${target.tenant}"'s maxBodyBytes` : 'MAX_BODY_BYTES'}=${target.maxBodyBytes}`);
       }
-      if (body.length === 0) return { status: 204, headers: {}, body: '' };
+      if (body.length === 0) return withWritten(protocol, { status: 204, headers: {}, body: '' }, NOTHING_WRITTEN);
       // The native fast path takes the commonest request whole (valid, nothing to change);
       // anything else, and every rejection, goes the JS way (shared/remote-write/native.ts).
-      const fast = target.fast?.scan(body);
+      const fast = protocol === 'v1' ? target.fast?.scan(body) : undefined;
       let foreign = 0;
       if (fast) {
         // forward the sender's bytes untouched, or the native side's block with the cluster label added (leased)
@@ -149,7 +153,12 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         rawLength = fast.rawLength;
         original = block;
       } else {
-        const decoded = decompressBounded(body, cfg.sizes.maxDecodedBytes);
+        let decoded = decompressBounded(body, cfg.sizes.maxDecodedBytes);
+        // 2.0 becomes 1.0 here; from the validation on, both take the same path
+        if (protocol === 'v2') {
+          ({ request: decoded, counts: v2 } = translateV2Request(decoded, cfg.sizes.maxDecodedBytes));
+          if (decoded.length === 0) return withWritten(protocol, { status: 204, headers: {}, body: '' }, NOTHING_WRITTEN); // symbols only
+        }
         const scan = validateWriteRequest(decoded, cfg.limits, target.cluster, target.onForeignCluster);
         if (scan.series === 0 && scan.metadata === 0 && decoded.length > 0) {
           throw new HttpError(400, 'bad_protobuf', 'WriteRequest holds no timeseries and no metadata, only unknown fields (a remote-write 2.0 body sent as 1.0?)');
@@ -160,7 +169,7 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
           raw = rewriteLabels(decoded, { cluster: target.cluster, overwriteCluster: target.onForeignCluster === 'overwrite' });
         } else {
           raw = decoded;
-          original = body; // nothing changes: forward the sender's bytes untouched
+          if (protocol === 'v1') original = body; // nothing changes: forward the sender's bytes untouched
         }
       }
       target.bucket?.take(samples);
@@ -170,7 +179,7 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         warnOnce(`overwrite:${target.tenant}`, 'warn', 'series claimed another cluster; overwritten with the tenant\'s', { tenant: target.tenant ?? '', series: foreign });
       }
     } catch (err) {
-      if (err instanceof HttpError) return reject(err, target?.tenant);
+      if (err instanceof HttpError) return withWritten(protocol, reject(err, target?.tenant), NOTHING_WRITTEN);
       throw err;
     }
 
@@ -180,7 +189,7 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
       warnOnce(`token:${target.identity.clientId ?? ''}`, 'error', 'cannot get a token for the ingestion endpoints; answering 503 so senders retry', { error: err.message, identityType: target.identity.type });
-      return { status: 503, headers: { 'retry-after': '5' }, body: `relay cannot get a token yet, retry: ${err.message}` };
+      return withWritten(protocol, { status: 503, headers: { 'retry-after': '5' }, body: `relay cannot get a token yet, retry: ${err.message}` }, NOTHING_WRITTEN);
     }
 
     const outcomes = await fanout(endpoints, { raw, rawLength, original, samples }, {
@@ -206,7 +215,8 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
     telemetry.fanoutLatency(seconds * 1000, result);
     const answer = answerFor(outcomes);
     if (answer.status === 400) telemetry.rejected('upstream_rejected');
-    return answer;
+    // written = in at least one workspace (a 503 naming the others is retried to those only)
+    return withWritten(protocol, answer, delivered > 0 && v2 ? v2 : NOTHING_WRITTEN);
   }
 
   return {
@@ -237,6 +247,12 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
       publishLog.stop();
     },
   };
+}
+
+/** A 2.0 answer carries X-Prometheus-Remote-Write-*-Written, whatever its status. */
+function withWritten(protocol: WriteProtocol, answer: RelayResponse, counts: Readonly<WrittenCounts>): RelayResponse {
+  if (protocol === 'v2') answer.headers = { ...answer.headers, ...writtenHeaders(counts) };
+  return answer;
 }
 
 /** Where one caller's data goes and under which rules. */

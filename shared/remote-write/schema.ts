@@ -43,6 +43,7 @@ export const HISTOGRAM_SCHEMA: MessageSchema = {
   13: packedDouble, // positive_counts
   14: varint, // reset_hint
   15: varint, // timestamp
+  16: packedDouble, // custom_values (custom buckets, schema -53)
 };
 
 // prompb.MetricMetadata

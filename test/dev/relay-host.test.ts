@@ -19,6 +19,9 @@ import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
 import { shiftBodyToNow } from '../helpers/fresh';
 import { loadFixtures, repoRoot } from '../helpers/repo';
 import { spawnForwarder, waitFor as waitForForwarded } from '../local-proxy/helpers';
+import { encodeV2Request } from '../helpers/v2-request';
+import { numberToBits } from '../../shared/remote-write/types';
+import { compressSync } from 'snappy';
 
 const fixture = loadFixtures()[0];
 
@@ -197,12 +200,23 @@ describe('processes', () => {
     let summary = (await (await fetch(summaryUrl)).json()) as Summary;
     assert.equal(summary.accepted, 1);
     assert.equal(summary.samples, 500);
+    // remote-write 2.0, as Prometheus 3 sends it: arrives as 1.0, the Written headers answered
+    const now = Date.now();
+    const v2 = await fetch(writeUrl, {
+      method: 'POST',
+      headers: { ...REMOTE_WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request', 'x-prometheus-remote-write-version': '2.0.0' },
+      body: compressSync(encodeV2Request([{ labels: [{ name: '__name__', value: 'npm_start_v2' }], samples: [2, 1, 0].map((ago) => ({ value: numberToBits(ago), timestamp: BigInt(now - ago * 1000), startTimestamp: BigInt(now - 60_000) })), histograms: [], exemplars: [] }])),
+    });
+    assert.equal(v2.status, 204, await v2.text());
+    assert.equal(v2.headers.get('x-prometheus-remote-write-samples-written'), '3');
+    summary = (await (await fetch(summaryUrl)).json()) as Summary;
+    assert.deepEqual([summary.accepted, summary.samples], [2, 503]);
     // The capture as it is (2026-11 or earlier): accepted, then dropped as Azure's OldData.
     const old = await write(fixture.body);
     assert.equal(old.status, 204, await old.text());
     summary = (await (await fetch(summaryUrl)).json()) as Summary;
-    assert.equal(summary.accepted, 2);
-    assert.equal(summary.samples, 500);
+    assert.equal(summary.accepted, 3);
+    assert.equal(summary.samples, 503);
     assert.equal(summary.dropped.tooOld, 500);
     assert.match(await (await fetch(metricsUrl)).text(), /^workspace_emulator_dropped_samples_total\{reason="too_old"\} 500$/m);
     await waitFor(p.out, /level=warn msg="workspace emulator emulated-workspace: dropping samples older than the ingestion window/);

@@ -33,6 +33,7 @@ import {
   rawVarintField,
 } from '../helpers/random-write-request';
 import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
+import { type V2Series, encodeV2Request, v2SeriesOf } from '../helpers/v2-request';
 import type { Fixture } from '../helpers/repo';
 import type { OracleConfig } from './oracle';
 import { INVALID_UTF8, MUTATION_OPS, type MutationOp, type PbNode, mutate, parseTree, serialize, varintBytes } from './pb-tree';
@@ -188,7 +189,59 @@ function request(ts: TimeSeries[]): Buffer {
 
 // ---- the kinds ----
 
+const V2_HEADERS = { ...REMOTE_WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request', 'x-prometheus-remote-write-version': '2.0.0' };
+
+/**
+ * A remote-write 2.0 body: a random valid request (204), or one with a 2.0 rule broken
+ * (400), or one whose label references spell out past MAX_DECODED_BYTES (413).
+ */
+function remoteWrite2(rng: Rng, ctx: FuzzContext): { body: Buffer; name: string; expect: 204 | 400 | 413 } {
+  const series = v2SeriesOf(randomWriteRequest(rng, { maxSeries: 6 }), rng.chance(0.5) ? 1_700_000_000_000n : undefined);
+  const v2 = (s: V2Series[], symbols?: string[]): Buffer => compressSync(encodeV2Request(s, { symbols, unpackedRefs: rng.chance(0.2) }));
+  if (series.length === 0) series.push({ labels: [{ name: '__name__', value: 'up' }], samples: [{ value: 0n, timestamp: 1n }], histograms: [], exemplars: [] });
+  const target = series.find((s) => s.samples.length + s.histograms.length > 0);
+  const variant = target ? rng.int(0, 7) : 0;
+  if (variant === 0 || !target) return { body: v2(series), name: `valid 2.0 request of ${series.length} series`, expect: 204 };
+  if (variant === 1) return { body: v2(series, ['__name__']), name: '2.0: symbols[0] is not the empty string', expect: 400 };
+  if (variant === 2) {
+    target.labels = [...target.labels].reverse();
+    return { body: v2(series), name: '2.0: one series\'s labels in reverse order', expect: target.labels.length > 1 ? 400 : 204 };
+  }
+  if (variant === 3) {
+    target.labels = [...target.labels, target.labels[target.labels.length - 1]];
+    return { body: v2(series), name: '2.0: a label twice', expect: 400 };
+  }
+  if (variant === 4) {
+    const both = { ...target, samples: [{ value: 0n, timestamp: 1n }], histograms: [randomHistogram(rng)] };
+    return { body: v2([...series, both]), name: '2.0: samples and histograms in one series', expect: 400 };
+  }
+  if (variant === 5) {
+    // a reference past the symbol table (far fewer than 10^6), in an extra series
+    const body = encodeV2Request(series);
+    const bad = rawLen(5, rawVarintField(1, 1), rawVarintField(1, 1_000_000 + rng.int(0, 1000)), rawSample(0n, 1n));
+    return { body: compressSync(Buffer.concat([body, bad])), name: '2.0: a label reference past the symbols', expect: 400 };
+  }
+  if (variant === 6) {
+    target.labels = [...target.labels.filter((l) => l.name !== '__name__')];
+    return { body: v2(series), name: '2.0: a series without __name__ (the 1.0 rules apply after translation)', expect: 400 };
+  }
+  // one long symbol referenced by many series (2.0 allows a label set twice): small in 2.0,
+  // over MAX_DECODED_BYTES spelt out
+  const table = ['', '__name__', 'm', 'a', 'x'.repeat(1000)];
+  const symbols = encodeV2Request([], { symbols: table });
+  const one = encodeV2Request([{ labels: [{ name: '__name__', value: 'm' }, { name: 'a', value: table[4] }], samples: [{ value: 0n, timestamp: 1n }], histograms: [], exemplars: [] }], { symbols: table });
+  const n = Math.ceil(ctx.cfg.maxDecodedBytes / 1000) + 1;
+  const body = Buffer.concat([symbols, ...Array.from({ length: n }, () => one.subarray(symbols.length))]);
+  return { body: compressSync(body), name: `2.0: ${n} series referencing one 1000-byte symbol`, expect: 413 };
+}
+
 const KIND_SPECS = {
+  'remote-write-2': {
+    weight: 2,
+    make(rng, ctx) {
+      return { ...remoteWrite2(rng, ctx), headers: V2_HEADERS };
+    },
+  },
   'flip-compressed': {
     weight: 3,
     make(rng, ctx) {
@@ -439,7 +492,7 @@ const KIND_SPECS = {
         if (drop) delete out[drop];
         return out;
       };
-      const variants: [string, Record<string, string>, 204 | 413 | 415][] = [
+      const variants: [string, Record<string, string>, 204 | 400 | 413 | 415][] = [
         ['Content-Encoding zstd', h({ 'content-encoding': 'zstd' }), 415],
         ['Content-Encoding gzip', h({ 'content-encoding': 'gzip' }), 415],
         ['no Content-Encoding', h({}, 'content-encoding'), 415],
@@ -447,7 +500,8 @@ const KIND_SPECS = {
         ['Content-Encoding "snappy, gzip"', h({ 'content-encoding': 'snappy, gzip' }), 415],
         ['no Content-Type', h({}, 'content-type'), 415],
         ['Content-Type application/json', h({ 'content-type': 'application/json' }), 415],
-        ['proto=io.prometheus.write.v2.Request', h({ 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' }), 415],
+        ['a 1.0 capture labelled proto=io.prometheus.write.v2.Request (2.0 reserves its fields)', h({ 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' }), 400],
+        ['proto=io.prometheus.write.v3.Request', h({ 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v3.Request' }), 415],
         ['proto= with no value', h({ 'content-type': 'application/x-protobuf; proto=' }), 415],
         ['Content-Type with odd case and v1 proto (accepted)', h({ 'content-type': 'Application/X-Protobuf ; proto=prometheus.WriteRequest' }), 204],
         // (over every limit: a tenant's smaller maxBodyBytes is checked on the body itself, once the caller is known)

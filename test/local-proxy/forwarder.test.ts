@@ -16,6 +16,7 @@ import { decodeWriteRequest } from '../../shared/remote-write/decode';
 import { encodeWriteRequest } from '../../shared/remote-write/encode';
 import { isStaleMarker, numberToBits } from '../../shared/remote-write/types';
 import { loadFixtures } from '../helpers/repo';
+import { encodeV2Request, v2SeriesOf } from '../helpers/v2-request';
 import { WRITE_HEADERS, generateRequest, metricValue, postWrite, receivedKeys, sampleKeys, tempDir, waitFor } from './helpers';
 
 let tmp: { dir: string; remove(): void };
@@ -70,7 +71,8 @@ describe('answers to senders', () => {
     const cases: [string, Promise<{ status: number; text: string }>, number, RegExp][] = [
       ['no Content-Encoding', postWrite(f.url, good, { 'content-type': 'application/x-protobuf' }), 415, /snappy/],
       ['zstd (vmagent ≥ 1.116 tries it first)', postWrite(f.url, good, { ...WRITE_HEADERS, 'content-encoding': 'zstd' }), 415, /zstd/],
-      ['remote-write 2.0', postWrite(f.url, good, { ...WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' }), 415, /remote-write 1\.0/],
+      ['a proto= neither 1.0 nor 2.0', postWrite(f.url, good, { ...WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v3.Request' }), 415, /io\.prometheus\.write\.v3\.Request/],
+      ['a 1.0 body labelled 2.0', postWrite(f.url, good, { ...WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' }), 400, /a remote-write 1\.0 body sent as 2\.0/],
       ['body over MAX_BODY_BYTES', postWrite(f.url, Buffer.alloc(70 * 1024, 1)), 413, /MAX_BODY_BYTES/],
       ['declared decoded size over MAX_DECODED_BYTES', postWrite(f.url, compressSync(Buffer.alloc(300 * 1024, 0))), 413, /MAX_DECODED_BYTES/],
       ['not snappy', postWrite(f.url, Buffer.from([0x05, 0xff, 0xff, 0xff])), 400, /snappy/],
@@ -94,6 +96,23 @@ describe('answers to senders', () => {
     assert.equal(metricValue(text, 'relay_proxy_received_requests_total', { code: '204' }), 2);
     assert.equal(metricValue(text, 'relay_proxy_received_samples_total'), 500);
     await waitFor('delivered', () => receivedKeys(ws).size === 500);
+  });
+
+  it('remote-write 2.0: 204 with the Written counts once spooled, forwarded as 1.0; a refusal answers zeros', async () => {
+    const ws = await workspace();
+    const f = await forwarder({ INGESTION_URL: ws.url });
+    const v2Headers = { ...WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request', 'x-prometheus-remote-write-version': '2.0.0' };
+    const req = decodeWriteRequest(uncompressSync(generateRequest(1).body, { asBuffer: true }) as Buffer);
+    const ok = await postWrite(f.url, compressSync(encodeV2Request(v2SeriesOf(req, 1n))), v2Headers);
+    assert.equal(ok.status, 204, ok.text);
+    const written = (r: { headers: Headers }): (string | null)[] => ['samples', 'histograms', 'exemplars'].map((k) => r.headers.get(`x-prometheus-remote-write-${k}-written`));
+    assert.deepEqual(written(ok), ['500', '0', '0']);
+    await waitFor('delivered', () => receivedKeys(ws).size === 500);
+    const bad = await postWrite(f.url, compressSync(encodeV2Request([{ labels: [{ name: 'job', value: 'x' }], samples: [{ value: 0n, timestamp: 1n }], histograms: [], exemplars: [] }])), v2Headers);
+    assert.equal(bad.status, 400);
+    assert.match(bad.text, /no __name__/);
+    assert.deepEqual(written(bad), ['0', '0', '0']);
+    assert.deepEqual(written(await postWrite(f.url, generateRequest(2).body)), [null, null, null], '1.0 answers carry no 2.0 headers');
   });
 
   it('a bad request never reaches a batch: good requests around it all arrive', async () => {

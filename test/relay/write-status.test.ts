@@ -39,7 +39,8 @@ describe('write refusals', () => {
     { name: 'gzip', headers: { ...REMOTE_WRITE_HEADERS, 'content-encoding': 'gzip' }, status: 415, reason: /Content-Encoding "gzip"/ },
     { name: 'no Content-Encoding', headers: { 'content-type': 'application/x-protobuf' }, status: 415, reason: /Content-Encoding header is missing/ },
     { name: 'JSON content type', headers: { ...REMOTE_WRITE_HEADERS, 'content-type': 'application/json' }, status: 415, reason: /Content-Type "application\/json" is not supported/ },
-    { name: 'remote-write 2.0', headers: { ...REMOTE_WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' }, status: 415, reason: /io\.prometheus\.write\.v2\.Request" is not supported/ },
+    { name: 'a proto= neither 1.0 nor 2.0', headers: { ...REMOTE_WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v3.Request' }, status: 415, reason: /"io\.prometheus\.write\.v3\.Request" is not supported: send proto=prometheus\.WriteRequest \(1\.0\) or proto=io\.prometheus\.write\.v2\.Request \(2\.0\)/ },
+    { name: 'a 1.0 body labelled 2.0 (fields 1-3 are reserved in 2.0)', headers: { ...REMOTE_WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' }, status: 400, reason: /no symbols and no timeseries, only unknown fields \(a remote-write 1\.0 body sent as 2\.0\?\)/ },
     { name: 'declared Content-Length over MAX_BODY_BYTES', headers: { ...REMOTE_WRITE_HEADERS, 'content-length': String(10 * 1024 * 1024) }, status: 413, reason: /Content-Length 10485760 is over MAX_BODY_BYTES=65536/ },
     { name: 'body over MAX_BODY_BYTES', body: Buffer.alloc(65 * 1024, 1), status: 413, reason: /over MAX_BODY_BYTES=65536/ },
     // A snappy header declaring 1 GiB: refused before any allocation.

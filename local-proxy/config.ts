@@ -7,7 +7,8 @@ import { type Endpoint, parseEndpoints } from '../shared/fanout/endpoints';
 import { type IdentityConfig, describeIdentity, loadIdentityConfig } from '../shared/identity/identity-config';
 import type { SeriesLimits } from '../shared/remote-write/validate';
 import { ConfigProblem, formatBytes, parseBool, parseDuration, parsePositiveDuration, parsePositiveInt, parseSize } from '../shared/config/parse';
-import { ConfigError, type SizeLimits, describeNative, loadNativeFastPath, loadSeriesLimits, loadSizeLimits, parsed } from '../shared/config/relay-config';
+import { ConfigError, type SizeLimits, describeNative, loadNativeFastPath, loadRelabelRules, loadSeriesLimits, loadSizeLimits, parsed } from '../shared/config/relay-config';
+import type { RelabelRule } from '../shared/relabel/config';
 import { type Env, settingValue } from '../shared/config/settings';
 
 export type SpoolFullPolicy = 'reject' | 'drop-oldest';
@@ -54,6 +55,8 @@ export interface ProxyConfig {
   shutdownTimeoutMs: number;
   /** use the native fast path when it loaded (NATIVE_FAST_PATH) */
   nativeFastPath: boolean;
+  /** RELABEL_CONFIG_FILE's rules; undefined: none */
+  relabel?: RelabelRule[];
 }
 
 function parsePort(raw: string): number {
@@ -138,6 +141,7 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     relayStragglerTimeoutMs: parsed(env, 'RELAY_STRAGGLER_TIMEOUT', parseDuration, problems),
     shutdownTimeoutMs: parsed(env, 'SHUTDOWN_TIMEOUT', parseDuration, problems),
     nativeFastPath: loadNativeFastPath(env, problems),
+    relabel: loadRelabelRules(env, problems),
   };
 
   if (cfg.spool.segmentBytes < 64 * 1024) problems.push(`SPOOL_SEGMENT_BYTES=${formatBytes(cfg.spool.segmentBytes)} is too small: set at least 64KiB (default 16MiB)`);
@@ -180,5 +184,6 @@ export function describeProxyConfig(cfg: ProxyConfig): Record<string, unknown> {
     ...(cfg.target.mode === 'relay' ? { relayStragglerTimeoutMs: cfg.relayStragglerTimeoutMs } : {}),
     upstreamTimeoutMs: cfg.upstreamTimeoutMs,
     nativeFastPath: describeNative(cfg.nativeFastPath),
+    relabelRules: cfg.relabel?.length ?? 0,
   };
 }

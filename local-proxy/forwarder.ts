@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { type TokenSource, createTokenSource } from '../shared/identity/token-source';
 import { type Logger, createLogger, throttled } from '../shared/observability/log';
 import { createPublishLog } from '../shared/observability/publish-log';
+import { createRelabelCounters, droppedByRule, totalDropped } from '../shared/relabel/counters';
 import { VERSION } from '../shared/version';
 import type { Endpoint } from '../shared/fanout/endpoints';
 import { createWriteHandler } from './accept';
@@ -69,8 +70,10 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
   const spoolBytes = (): number => [...budget.spools].reduce((n, s) => n + s.bytes, 0);
   const spoolRecords = (): number => [...budget.spools].reduce((n, s) => n + s.records, 0);
 
+  const relabel = cfg.relabel ? createRelabelCounters(cfg.relabel) : undefined;
   const metrics = createMetrics(
     {
+      relabelDrops: relabel && (() => droppedByRule(relabel)),
       spoolBytes,
       spoolRecords,
       spoolFsyncs: () => [...budget.spools].reduce((n, s) => n + s.syncCount, 0),
@@ -106,13 +109,19 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
   const spool = openSpool(path.join(cfg.spool.dir, 'main'), 'main', readerNames, false);
 
   let tooOldSinceLine = 0;
+  let relabelDroppedBefore = 0;
   const publishLog = createPublishLog({
     intervalMs: cfg.publishLogIntervalMs,
     write: log.line,
     extraFields: () => {
       const tooOld = tooOldSinceLine;
       tooOldSinceLine = 0;
-      return { spoolBytes: spoolBytes(), spoolRecords: spoolRecords(), tooOldSamples: tooOld };
+      const line = { spoolBytes: spoolBytes(), spoolRecords: spoolRecords(), tooOldSamples: tooOld };
+      if (!relabel) return line;
+      const dropped = totalDropped(relabel);
+      const relabelDroppedSamples = dropped - relabelDroppedBefore;
+      relabelDroppedBefore = dropped;
+      return { ...line, relabelDroppedSamples };
     },
   });
 
@@ -219,7 +228,7 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
   }
 
   // ---- HTTP ----
-  const write = createWriteHandler(cfg, { spool, metrics, warnOnce, shuttingDown: () => stopping });
+  const write = createWriteHandler(cfg, { spool, metrics, warnOnce, shuttingDown: () => stopping, relabel });
   const server = createProxyServer({
     write: async (input) => {
       inflightWrites++;

@@ -13,6 +13,8 @@ export interface SpoolGauges {
   laneBacklog(): Record<string, number>;
   /** each lane's concurrency and lag (optional: tests that build lanes alone) */
   laneStats?(): LaneStats[];
+  /** samples dropped by RELABEL_CONFIG_FILE's rules so far, per rule (absent: no rules) */
+  relabelDrops?(): { rule: string; action: string; samples: number }[];
 }
 
 export type ForwarderMetrics = ReturnType<typeof createMetrics>;
@@ -57,6 +59,17 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
     sentBytes: new Counter({ name: `${P}sent_bytes_total`, help: 'Compressed bytes delivered upstream, by lane', labelNames: ['lane'] as const, registers }),
     retries: new Counter({ name: `${P}retries_total`, help: 'Upstream calls that failed and will be retried, by lane and reason', labelNames: ['lane', 'reason'] as const, registers }),
     droppedSamples: new Counter({ name: `${P}dropped_samples_total`, help: 'Samples given up on, by reason (too_old: older than MAX_SAMPLE_AGE, which Azure would drop silently; upstream_rejected: 400; too_large: a single series over the limit; spool_full: drop-oldest; corrupt: unreadable spool data)', labelNames: ['reason'] as const, registers }),
+    relabelDropped: new Counter({
+      name: `${P}relabel_dropped_samples_total`,
+      help: 'Samples (histogram samples included) dropped by RELABEL_CONFIG_FILE, by rule (its index in the file, from 0) and action; rule="emptied": series the rules left with no labels or no __name__. Never sent, never billed',
+      labelNames: ['rule', 'action'] as const,
+      registers,
+      collect() {
+        // running totals kept by the write path: shown as they are
+        this.reset();
+        for (const r of gauges.relabelDrops?.() ?? []) this.inc({ rule: r.rule, action: r.action }, r.samples);
+      },
+    }),
     droppedRecords: new Counter({ name: `${P}dropped_requests_total`, help: 'Spooled requests given up on, by reason', labelNames: ['reason'] as const, registers }),
     parkedBatches: new Counter({ name: `${P}lane_parked_batches_total`, help: 'Relay mode: batches the relay delivered except to some endpoints, queued on those endpoints\' lanes', labelNames: ['endpoint'] as const, registers }),
     catchupWait: new Counter({ name: `${P}catchup_throttled_seconds_total`, help: 'Time lanes waited for the CATCHUP_MAX_RATE limiter', labelNames: ['lane'] as const, registers }),

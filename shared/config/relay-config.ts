@@ -8,6 +8,7 @@ import type { SeriesLimits } from '../remote-write/validate';
 import { ConfigProblem, formatBytes, parsePositiveDuration, parsePositiveInt, parseSize } from './parse';
 import { type Env, settingValue } from './settings';
 import { type TenantTable, loadTenantTable } from '../tenants/tenants';
+import { type RelabelRule, RelabelConfigError, loadRelabelFile } from '../relabel/config';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -92,6 +93,20 @@ export function describeNative(enabled: boolean): string {
 }
 
 /** The cluster label's value obeys the same limit as any label value. */
+/** RELABEL_CONFIG_FILE's rules; undefined when unset or empty (the no-rules path costs nothing). */
+export function loadRelabelRules(env: Env, problems: string[]): RelabelRule[] | undefined {
+  const file = settingValue(env, 'RELABEL_CONFIG_FILE');
+  if (file === undefined) return undefined;
+  try {
+    const rules = loadRelabelFile(file, 'RELABEL_CONFIG_FILE');
+    return rules.length > 0 ? rules : undefined;
+  } catch (err) {
+    if (!(err instanceof RelabelConfigError)) throw err;
+    problems.push(err.message);
+    return undefined;
+  }
+}
+
 export function checkClusterValue(cluster: string | undefined, limits: SeriesLimits, problems: string[]): void {
   if (cluster !== undefined && [...cluster].length > limits.maxLabelValueLength) {
     problems.push(`CLUSTER is ${[...cluster].length} characters, over MAX_LABEL_VALUE_LENGTH=${limits.maxLabelValueLength}: use a shorter cluster name`);

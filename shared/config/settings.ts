@@ -44,6 +44,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'MAX_LABEL_NAME_LENGTH', default: '511', components: both, description: 'Longest label name, in characters (Azure Monitor\'s limit).' },
   { name: 'MAX_LABEL_VALUE_LENGTH', default: '1023', components: both, description: 'Longest label value, in characters (Azure Monitor\'s limit).' },
   { name: 'MAX_METRIC_NAME_LENGTH', default: '511', components: both, description: 'Longest metric name, in characters (Azure Monitor\'s limit).' },
+  // ---- cost control ----
+  { name: 'RELABEL_CONFIG_FILE', components: both, description: 'Path of a YAML list of Prometheus `relabel_config` rules (what goes under `write_relabel_configs`), applied to every series before the cluster label is added; dropped series are never sent nor billed, and counted per rule. Checked at start-up. See docs/relabel.md.' },
   // ---- sending ----
   { name: 'UPSTREAM_TIMEOUT', default: '20s', components: both, description: 'Time one ingestion endpoint has to answer one request, from connect to response. Kept below Prometheus\'s 30 s remote_timeout so the relay answers before the sender gives up.' },
   // ---- observability ----

@@ -36,6 +36,8 @@ export interface RelayConfig {
   tenants?: TenantTable;
   /** use the native fast path when it loaded (NATIVE_FAST_PATH) */
   nativeFastPath: boolean;
+  /** RELABEL_CONFIG_FILE's rules, for every tenant; undefined: none */
+  relabel?: RelabelRule[];
 }
 
 /** Reads a setting through a parser, recording a problem (and returning the default) on failure. */
@@ -135,6 +137,7 @@ export function loadRelayConfig(env: Env): RelayConfig {
     appInsightsConnectionString: settingValue(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
     tenants,
     nativeFastPath: loadNativeFastPath(env, problems),
+    relabel: loadRelabelRules(env, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;
@@ -155,7 +158,8 @@ export function describeRelayConfig(cfg: RelayConfig): Record<string, unknown> {
     },
     applicationInsights: cfg.appInsightsConnectionString ? 'enabled' : 'disabled',
     nativeFastPath: describeNative(cfg.nativeFastPath),
+    relabelRules: cfg.relabel?.length ?? 0,
     // Names, clusters and endpoint hosts only: never key hashes or principals.
-    tenants: cfg.tenants?.tenants.map((t) => ({ name: t.name, cluster: t.cluster, clusterConflict: t.clusterConflict, endpoints: t.endpoints.map((e) => ({ id: e.id, host: e.host })), identity: t.clientId ? 'userAssigned' : 'relay', limits: t.limits })) ?? null,
+    tenants: cfg.tenants?.tenants.map((t) => ({ name: t.name, cluster: t.cluster, clusterConflict: t.clusterConflict, endpoints: t.endpoints.map((e) => ({ id: e.id, host: e.host })), identity: t.clientId ? 'userAssigned' : 'relay', limits: t.limits, relabelRules: t.relabelConfigs.length })) ?? null,
   };
 }

@@ -14,8 +14,10 @@ export const ACTIONS = [
 export type Action = (typeof ACTIONS)[number];
 
 export interface RelabelRule {
-  /** position in the list, from 0, for counters and messages */
+  /** position in the list, from 0, for messages */
   index: number;
+  /** how counters name the rule: its index, with a prefix saying which list (e.g. "tenant:2") */
+  id: string;
   action: Action;
   sourceLabels: string[];
   separator: string;
@@ -68,14 +70,14 @@ export function parseRelabelYaml(text: string, what: string): RelabelRule[] {
 }
 
 /** Checks an already-parsed list (YAML or JSON) of relabel_config objects. */
-export function parseRelabelConfigs(doc: unknown, what: string): RelabelRule[] {
+export function parseRelabelConfigs(doc: unknown, what: string, idPrefix = ''): RelabelRule[] {
   if (!Array.isArray(doc)) {
     throw new RelabelConfigError(`${what}: must be a list of relabel_config rules (as under write_relabel_configs), got ${describe(doc)}`);
   }
-  return doc.map((item, index) => parseRule(item, index, what));
+  return doc.map((item, index) => parseRule(item, index, what, `${idPrefix}${index}`));
 }
 
-function parseRule(item: unknown, index: number, what: string): RelabelRule {
+function parseRule(item: unknown, index: number, what: string, id: string): RelabelRule {
   const fail = (field: string, msg: string): never => {
     throw new RelabelConfigError(`${what}: rule ${index}, ${field}: ${msg}`);
   };
@@ -156,7 +158,7 @@ function parseRule(item: unknown, index: number, what: string): RelabelRule {
     if (separator !== DEFAULT_SEPARATOR) fail('separator', `the ${action} action takes only regex`);
     if (replacement !== DEFAULT_REPLACEMENT) fail('replacement', `the ${action} action takes only regex`);
   }
-  return { index, action, sourceLabels, separator, regex, defaultRegex: regexSource === DEFAULT_REGEX, modulus, targetLabel, replacement };
+  return { index, id, action, sourceLabels, separator, regex, defaultRegex: regexSource === DEFAULT_REGEX, modulus, targetLabel, replacement };
 }
 
 function describe(v: unknown): string {

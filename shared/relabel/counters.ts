@@ -24,7 +24,7 @@ export function totalDropped(c: RelabelCounters): number {
 
 /** One row per rule (and one for emptied series): what /metrics shows. */
 export function droppedByRule(c: RelabelCounters): { rule: string; action: string; samples: number }[] {
-  const rows: { rule: string; action: string; samples: number }[] = c.rules.map((r, i) => ({ rule: String(r.index), action: r.action, samples: c.drops[i] }));
+  const rows: { rule: string; action: string; samples: number }[] = c.rules.map((r, i) => ({ rule: r.id, action: r.action, samples: c.drops[i] }));
   rows.push({ rule: EMPTIED, action: EMPTIED, samples: c.drops[c.rules.length] });
   return rows;
 }

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { type Endpoint, parseEndpoints } from '../fanout/endpoints';
 import { ConfigProblem, parseSize } from '../config/parse';
+import { type RelabelRule, RelabelConfigError, parseRelabelConfigs } from '../relabel/config';
 
 export type ClusterConflict = 'reject' | 'overwrite';
 
@@ -31,6 +32,8 @@ export interface Tenant {
   /** user-assigned managed identity for this tenant's tokens; undefined: the relay's own */
   clientId?: string;
   limits: TenantLimits;
+  /** this tenant's relabel_config rules, after RELABEL_CONFIG_FILE's; empty: none */
+  relabelConfigs: RelabelRule[];
 }
 
 export interface EntraCallers {
@@ -147,7 +150,19 @@ function parseTenant(raw: unknown, where: string, problems: string[]): Tenant | 
     endpoints,
     clientId,
     limits: parseLimits(raw.limits, label, problems),
+    relabelConfigs: parseTenantRelabel(raw.relabelConfigs, label, problems),
   };
+}
+
+function parseTenantRelabel(raw: unknown, label: string, problems: string[]): RelabelRule[] {
+  if (raw === undefined) return [];
+  try {
+    return parseRelabelConfigs(raw, `${label}: "relabelConfigs"`, 'tenant:');
+  } catch (err) {
+    if (!(err instanceof RelabelConfigError)) throw err;
+    problems.push(err.message);
+    return [];
+  }
 }
 
 function parseLimits(raw: unknown, label: string, problems: string[]): TenantLimits {

@@ -13,8 +13,7 @@ import { rewriteLabels } from '../shared/remote-write/rewrite';
 import { compress, decompressBounded } from '../shared/remote-write/snappy';
 import { createFastScanner } from '../shared/remote-write/native';
 import { validateWriteRequest } from '../shared/remote-write/validate';
-import { relabelWriteRequest } from '../shared/relabel/apply';
-import type { RelabelCounters } from '../shared/relabel/counters';
+import { type CostControl, applyCostControl } from '../shared/cost/cost-control';
 import type { ProxyConfig } from './config';
 import type { ForwarderMetrics } from './metrics';
 import { type Spool, SpoolClosedError, SpoolFullError, SpoolWriteError, type TimeRange } from './spool';
@@ -37,8 +36,8 @@ export interface AcceptDeps {
   metrics: ForwarderMetrics;
   warnOnce: (key: string, level: 'warn' | 'error', msg: string, fields?: Fields) => void;
   shuttingDown(): boolean;
-  /** RELABEL_CONFIG_FILE's rules and their drop counts; absent: no rules */
-  relabel?: RelabelCounters;
+  /** RELABEL_CONFIG_FILE's rules and the series limits; absent: neither */
+  cost?: CostControl;
 }
 
 /** Seconds Prometheus is asked to wait when the forwarder cannot take data right now. */
@@ -76,29 +75,24 @@ export function createWriteHandler(cfg: Pick<ProxyConfig, 'sizes' | 'limits' | '
       if (body.length === 0) return answer(204);
       // The spool keeps snappy blocks: the sender's own bytes when nothing changes (no work,
       // ~5x smaller than the WriteRequest), else the rewritten request compressed once.
-      // rules need the labels as strings: a relabelled request never takes the native path
-      const quick = deps.relabel ? undefined : fast?.scan(body);
+      // rules and limits read the labels: such a request never takes the native path
+      const quick = deps.cost ? undefined : fast?.scan(body);
       if (quick) {
         block = quick.rewrittenBlock ?? body;
         samples = quick.samples;
         times = { minTime: quick.minTime, maxTime: quick.maxTime };
       } else {
-        let raw = decompressBounded(body, cfg.sizes.maxDecodedBytes);
-        let relabelled = false;
-        if (deps.relabel) {
-          // rules first, then validation of what they left, then the cluster label
-          const out = relabelWriteRequest(raw, deps.relabel);
-          if (out.series === 0 && out.droppedSeries > 0) return answer(204);
-          relabelled = out.raw !== raw;
-          raw = out.raw;
-        }
+        const decoded = decompressBounded(body, cfg.sizes.maxDecodedBytes);
+        // rules and limits first, then validation of what they left, then the cluster label
+        const raw = deps.cost ? applyCostControl(decoded, deps.cost, Date.now()) : decoded;
+        if (raw === undefined) return answer(204); // every series dropped: nothing to spool
         const scan = validateWriteRequest(raw, cfg.limits, cfg.cluster);
         if (scan.series === 0 && scan.metadata === 0) {
           if (raw.length === 0) return answer(204);
           throw new HttpError(400, 'bad_protobuf', 'WriteRequest holds no timeseries and no metadata, only unknown fields (a remote-write 2.0 body sent as 1.0?)');
         }
         const rewrite = scan.unsorted > 0 || scan.missingCluster > 0;
-        block = rewrite || relabelled ? compress(rewrite ? rewriteLabels(raw, { cluster: cfg.cluster }) : raw) : body;
+        block = rewrite || raw !== decoded ? compress(rewrite ? rewriteLabels(raw, { cluster: cfg.cluster }) : raw) : body;
         samples = scan.samples + scan.histograms;
         times = { minTime: scan.minTime, maxTime: scan.maxTime };
       }

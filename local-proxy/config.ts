@@ -9,6 +9,7 @@ import type { SeriesLimits } from '../shared/remote-write/validate';
 import { ConfigProblem, formatBytes, parseBool, parseDuration, parsePositiveDuration, parsePositiveInt, parseSize } from '../shared/config/parse';
 import { ConfigError, type SizeLimits, describeNative, loadNativeFastPath, loadRelabelRules, loadSeriesLimits, loadSizeLimits, parsed } from '../shared/config/relay-config';
 import type { RelabelRule } from '../shared/relabel/config';
+import { MAX_SERIES_LIMIT } from '../shared/cost/series-limit';
 import { type Env, settingValue } from '../shared/config/settings';
 
 export type SpoolFullPolicy = 'reject' | 'drop-oldest';
@@ -57,6 +58,8 @@ export interface ProxyConfig {
   nativeFastPath: boolean;
   /** RELABEL_CONFIG_FILE's rules; undefined: none */
   relabel?: RelabelRule[];
+  /** MAX_HOURLY_SERIES / MAX_DAILY_SERIES; 0: no limit */
+  seriesLimits: { maxHourlySeries: number; maxDailySeries: number };
 }
 
 function parsePort(raw: string): number {
@@ -67,6 +70,12 @@ function parsePort(raw: string): number {
 function parseNonNegativeInt(raw: string): number {
   if (!/^\s*\d+\s*$/.test(raw)) throw new ConfigProblem(`"${raw}" is not a whole number (0 or more)`);
   return Number(raw);
+}
+
+function parseSeriesLimit(raw: string): number {
+  const n = parseNonNegativeInt(raw);
+  if (n > MAX_SERIES_LIMIT) throw new ConfigProblem(`${n} is over ${MAX_SERIES_LIMIT} series (the limit's memory is 2 bytes per series); set a lower limit, or 0 for none`);
+  return n;
 }
 
 function parsePolicy(raw: string): SpoolFullPolicy {
@@ -142,6 +151,10 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     shutdownTimeoutMs: parsed(env, 'SHUTDOWN_TIMEOUT', parseDuration, problems),
     nativeFastPath: loadNativeFastPath(env, problems),
     relabel: loadRelabelRules(env, problems),
+    seriesLimits: {
+      maxHourlySeries: parsed(env, 'MAX_HOURLY_SERIES', parseSeriesLimit, problems),
+      maxDailySeries: parsed(env, 'MAX_DAILY_SERIES', parseSeriesLimit, problems),
+    },
   };
 
   if (cfg.spool.segmentBytes < 64 * 1024) problems.push(`SPOOL_SEGMENT_BYTES=${formatBytes(cfg.spool.segmentBytes)} is too small: set at least 64KiB (default 16MiB)`);
@@ -185,5 +198,6 @@ export function describeProxyConfig(cfg: ProxyConfig): Record<string, unknown> {
     upstreamTimeoutMs: cfg.upstreamTimeoutMs,
     nativeFastPath: describeNative(cfg.nativeFastPath),
     relabelRules: cfg.relabel?.length ?? 0,
+    seriesLimits: cfg.seriesLimits,
   };
 }

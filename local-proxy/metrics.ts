@@ -3,6 +3,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LaneStats } from './shipper';
+import type { SeriesLimiter } from '../shared/cost/series-limit';
 
 export interface SpoolGauges {
   spoolBytes(): number;
@@ -15,6 +16,8 @@ export interface SpoolGauges {
   laneStats?(): LaneStats[];
   /** samples dropped by RELABEL_CONFIG_FILE's rules so far, per rule (absent: no rules) */
   relabelDrops?(): { rule: string; action: string; samples: number }[];
+  /** MAX_HOURLY_SERIES / MAX_DAILY_SERIES (absent or empty: no limits) */
+  seriesLimiters?(): readonly SeriesLimiter[];
 }
 
 export type ForwarderMetrics = ReturnType<typeof createMetrics>;
@@ -68,6 +71,26 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
         // running totals kept by the write path: shown as they are
         this.reset();
         for (const r of gauges.relabelDrops?.() ?? []) this.inc({ rule: r.rule, action: r.action }, r.samples);
+      },
+    }),
+    seriesLimitDropped: new Counter({
+      name: `${P}series_limit_dropped_samples_total`,
+      help: 'Samples of new series dropped because MAX_HOURLY_SERIES (window="hourly") or MAX_DAILY_SERIES (window="daily") distinct series had already been forwarded in the window',
+      labelNames: ['window'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const l of gauges.seriesLimiters?.() ?? []) this.inc({ window: l.window }, l.droppedSamples);
+      },
+    }),
+    seriesLimitSeries: new Gauge({
+      name: `${P}series_limit_current_series`,
+      help: 'Distinct series forwarded in the current hourly / daily window (compare with MAX_HOURLY_SERIES / MAX_DAILY_SERIES)',
+      labelNames: ['window'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const l of gauges.seriesLimiters?.() ?? []) this.set({ window: l.window }, l.current());
       },
     }),
     droppedRecords: new Counter({ name: `${P}dropped_requests_total`, help: 'Spooled requests given up on, by reason', labelNames: ['reason'] as const, registers }),

@@ -8,7 +8,8 @@ import { HttpError } from '../errors';
 import { formatSeries } from '../remote-write/format';
 import { encodeLabelField } from '../remote-write/rewrite';
 import { isUtf8Range } from '../remote-write/utf8';
-import { type Cursor, WireError, readLenEnd, readTag, skipField, varintSize, writeVarint } from '../remote-write/wire';
+import { type SeriesEdit, editSeries } from '../remote-write/edit-series';
+import { type Cursor, readLenEnd, readTag, skipField, varintSize, writeVarint } from '../remote-write/wire';
 import type { RelabelCounters } from './counters';
 import { type LabelMap, relabel } from './process';
 
@@ -33,65 +34,38 @@ const HISTOGRAM_TAG = 0x22; // TimeSeries.histograms
  */
 export function relabelWriteRequest(raw: Buffer, counters: RelabelCounters): RelabelOutcome {
   const { rules, drops } = counters;
-  const parts: Buffer[] = [];
-  let copiedFrom = 0;
-  let changed = false;
   let series = 0;
   let droppedSeries = 0;
   let droppedSamples = 0;
-  const c: Cursor = { pos: 0 };
-  const end = raw.length;
-  try {
-    while (c.pos < end) {
-      const fieldStart = c.pos;
-      const tag = readTag(raw, c, end);
-      if (tag !== LABEL_TAG) { // not a TimeSeries (field 1): metadata, unknown fields
-        skipField(raw, c, end, tag & 7);
+  const out = editSeries(raw, (buf, bodyStart, tsEnd): SeriesEdit => {
+    const c: Cursor = { pos: bodyStart };
+    const labels: LabelMap = new Map();
+    let samples = 0;
+    while (c.pos < tsEnd) {
+      const t = readTag(buf, c, tsEnd);
+      if (t === LABEL_TAG) {
+        const lEnd = readLenEnd(buf, c, tsEnd);
+        const [name, value] = readLabel(buf, c, lEnd, bodyStart, tsEnd);
+        if (labels.has(name)) throw new HttpError(400, 'duplicate_label_name', `duplicate label name "${name}" in series ${formatSeries(buf, bodyStart, tsEnd)}`);
+        if (value !== '') labels.set(name, value);
         continue;
       }
-      const tsEnd = readLenEnd(raw, c, end);
-      const bodyStart = c.pos;
-      const labels: LabelMap = new Map();
-      let samples = 0;
-      while (c.pos < tsEnd) {
-        const t = readTag(raw, c, tsEnd);
-        if (t === LABEL_TAG) {
-          const lEnd = readLenEnd(raw, c, tsEnd);
-          const [name, value] = readLabel(raw, c, lEnd, bodyStart, tsEnd);
-          if (labels.has(name)) throw new HttpError(400, 'duplicate_label_name', `duplicate label name "${name}" in series ${formatSeries(raw, bodyStart, tsEnd)}`);
-          if (value !== '') labels.set(name, value);
-          continue;
-        }
-        if (t === SAMPLE_TAG || t === HISTOGRAM_TAG) samples++;
-        skipField(raw, c, tsEnd, t & 7);
-      }
-      c.pos = tsEnd;
-      const before = labels.size;
-      const snapshot = [...labels];
-      const by = relabel(labels, rules);
-      const dropped = by >= 0 || labels.size === 0 || !labels.has('__name__');
-      if (dropped) {
-        drops[by >= 0 ? by : rules.length] += samples;
-        droppedSeries++;
-        droppedSamples += samples;
-        parts.push(raw.subarray(copiedFrom, fieldStart));
-        copiedFrom = tsEnd;
-        changed = true;
-        continue;
-      }
-      series++;
-      if (labels.size === before && sameLabels(snapshot, labels)) continue;
-      parts.push(raw.subarray(copiedFrom, fieldStart), encodeSeries(raw, bodyStart, tsEnd, labels));
-      copiedFrom = tsEnd;
-      changed = true;
+      if (t === SAMPLE_TAG || t === HISTOGRAM_TAG) samples++;
+      skipField(buf, c, tsEnd, t & 7);
     }
-  } catch (err) {
-    if (err instanceof WireError) throw new HttpError(400, 'bad_protobuf', `malformed protobuf WriteRequest: ${err.message}`);
-    throw err;
-  }
-  if (!changed) return { raw, series, droppedSeries, droppedSamples };
-  parts.push(raw.subarray(copiedFrom, end));
-  return { raw: Buffer.concat(parts), series, droppedSeries, droppedSamples };
+    const before = [...labels];
+    const by = relabel(labels, rules);
+    if (by >= 0 || labels.size === 0 || !labels.has('__name__')) {
+      drops[by >= 0 ? by : rules.length] += samples;
+      droppedSeries++;
+      droppedSamples += samples;
+      return null;
+    }
+    series++;
+    if (labels.size === before.length && sameLabels(before, labels)) return undefined;
+    return encodeSeries(buf, bodyStart, tsEnd, labels);
+  });
+  return { raw: out, series, droppedSeries, droppedSamples };
 }
 
 function readLabel(raw: Buffer, c: Cursor, lEnd: number, tsStart: number, tsEnd: number): [string, string] {

@@ -56,10 +56,10 @@ function env(rulesYaml: string): Record<string, string> {
 }
 
 const NOW = BigInt(Date.now());
-function body(list: [string, Record<string, string>][]): Buffer {
+function body(list: [string, Record<string, string>][], later = 0n): Buffer {
   const timeseries: TimeSeries[] = list.map(([name, labels], i) => ({
     labels: [{ name: '__name__', value: name }, ...Object.entries(labels).map(([n, v]) => ({ name: n, value: v }))],
-    samples: [{ value: numberToBits(i), timestamp: NOW + BigInt(i) }, { value: numberToBits(i), timestamp: NOW + BigInt(i) + 1000n }],
+    samples: [{ value: numberToBits(i), timestamp: NOW + later + BigInt(i) }, { value: numberToBits(i), timestamp: NOW + later + BigInt(i) + 1000n }],
     exemplars: [],
     histograms: [],
   }));
@@ -103,6 +103,22 @@ describe('forwarder relabelling (RELABEL_CONFIG_FILE)', () => {
     const r = await postWrite(fwd.url, body([['m', { v: 'abcd' }]]));
     assert.equal(r.status, 400);
     assert.match(r.text, /value of label "long" is 16 characters, the limit is 10: m\{long="abcdabcdabcdabcd"/);
+  });
+
+  it('MAX_HOURLY_SERIES: new series over the limit are dropped and counted, known series keep flowing', async () => {
+    ws = await startWorkspaceEmulator({ name: 'ws' });
+    const e = env('');
+    delete e.RELABEL_CONFIG_FILE;
+    fwd = await startForwarder(loadProxyConfig({ ...e, INGESTION_URL: ws.url, MAX_HOURLY_SERIES: '2' }), { log: createLogger((l) => logs.push(l)), defaultMetrics: false });
+    assert.equal((await postWrite(fwd.url, body([['a', {}], ['b', {}], ['c', {}]]))).status, 204);
+    assert.equal((await postWrite(fwd.url, body([['d', {}]]))).status, 204, 'all over the limit: 204, nothing sent');
+    assert.equal((await postWrite(fwd.url, body([['b', { x: '1' }], ['a', {}]], 5000n))).status, 204);
+    await waitFor('delivered', () => ws!.series.size === 2 && [...ws!.series.values()].reduce((n, s) => n + s.samples.size, 0) === 6);
+    assert.deepEqual([...ws.series.keys()].sort(), ['__name__="a",cluster="c1"', '__name__="b",cluster="c1"']);
+    const text = await (await fetch(`${fwd.url}/metrics`)).text();
+    assert.equal(metricValue(text, 'relay_proxy_series_limit_dropped_samples_total', { window: 'hourly' }), 6);
+    assert.equal(metricValue(text, 'relay_proxy_series_limit_current_series', { window: 'hourly' }), 2);
+    assert.throws(() => loadProxyConfig({ ...e, INGESTION_URL: ws!.url, MAX_DAILY_SERIES: 'lots' }), /MAX_DAILY_SERIES: "lots" is not a whole number/);
   });
 
   it('a bad rule file stops start-up naming RELABEL_CONFIG_FILE, the rule and the field', () => {

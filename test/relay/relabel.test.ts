@@ -19,9 +19,11 @@ import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../helpers/rel
 
 const KEY_A = 'relabel-tenant-a-key';
 const KEY_B = 'relabel-tenant-b-key';
+const KEY_C = 'relabel-tenant-c-key';
 const sha = (k: string): string => createHash('sha256').update(k).digest('hex');
 const asA = { ...REMOTE_WRITE_HEADERS, 'x-relay-key': KEY_A };
 const asB = { ...REMOTE_WRITE_HEADERS, 'x-relay-key': KEY_B };
+const asC = { ...REMOTE_WRITE_HEADERS, 'x-relay-key': KEY_C };
 
 function body(list: [string, Record<string, string>][]): Buffer {
   const timeseries: TimeSeries[] = list.map(([name, labels], i) => ({
@@ -43,7 +45,7 @@ describe('relay relabelling', () => {
     const file = path.join(dir, 'all.yaml');
     writeFileSync(file, '- {source_labels: [__name__], regex: "go_.*", action: drop}\n');
     h = await startHarness({
-      workspaces: 2,
+      workspaces: 3,
       telemetry: { ...noTelemetry, relabelDropped: (tenant, rule, n) => dropped.push(`${tenant}/${rule}=${n}`) },
       env: (ws) => ({
         RELABEL_CONFIG_FILE: file,
@@ -57,6 +59,7 @@ describe('relay relabelling', () => {
               ],
             },
             { name: 'team-b', cluster: 'aks-b', keySha256: [sha(KEY_B)], ingestionUrls: [ws[1].url] },
+            { name: 'team-c', cluster: 'aks-c', keySha256: [sha(KEY_C)], ingestionUrls: [ws[2].url], limits: { maxHourlySeries: 2 } },
           ],
         }),
       }),
@@ -89,13 +92,25 @@ describe('relay relabelling', () => {
     assert.equal(wsA.requests.length, calls);
   });
 
+  it('a tenant\'s maxHourlySeries: new series over it are dropped, known ones flow, all-over is 204 with no call', async () => {
+    const wsC = h.workspaces[2];
+    assert.equal((await h.write(body([['a', {}], ['b', {}], ['c', {}]]), asC)).status, 204);
+    const calls = wsC.requests.length;
+    assert.equal((await h.write(body([['d', {}]]), asC)).status, 204);
+    assert.equal(wsC.requests.length, calls);
+    assert.equal((await h.write(body([['b', { x: '1' }], ['a', {}]]), asC)).status, 204);
+    assert.deepEqual([...wsC.series.keys()].sort(), ['__name__="a",cluster="aks-c"', '__name__="b",cluster="aks-c"']);
+  });
+
   it('drops are counted per tenant and rule (telemetry) and summed on the per-minute line', () => {
     const line = h.publishLog.flush();
     // team-a: go_goroutines, debug_x, go_threads, debug_y; team-b: go_goroutines
     assert.match(line, / relabelDroppedSamples=5\b/);
-    assert.deepEqual(dropped.sort(), ['team-a/0=2', 'team-a/tenant:0=2', 'team-b/0=1']);
+    // team-c: c, then d, then b{x="1"} (another series than b; the known a passed)
+    assert.match(line, / seriesLimitDroppedSamples=3\b/);
+    assert.deepEqual(dropped.sort(), ['team-a/0=2', 'team-a/tenant:0=2', 'team-b/0=1', 'team-c/series_limit:hourly=3']);
     // read once: the next line starts from zero
-    assert.match(h.publishLog.flush(), / relabelDroppedSamples=0\b/);
+    assert.match(h.publishLog.flush(), / relabelDroppedSamples=0 seriesLimitDroppedSamples=0\b/);
   });
 });
 

@@ -70,6 +70,16 @@ describe('relabelWriteRequest', () => {
     ]);
   });
 
+  it('a series seen before gets the same verdict from the cache: same bytes out, drops counted again', () => {
+    const counters = createRelabelCounters(parseRelabelYaml(RULES, 't'));
+    const raw = encodeWriteRequest({ timeseries: [series({ __name__: 'go_x' }, 3), series({ __name__: 'm', pod: 'p', instance: 'h:1' }), series({ __name__: 'up' })], metadata: [] });
+    const first = relabelWriteRequest(raw, counters);
+    assert.equal(counters.cache.size, 3);
+    const again = relabelWriteRequest(Buffer.from(raw), counters);
+    assert.ok(again.raw.equals(first.raw));
+    assert.deepEqual(counters.drops, [6, 0, 0, 0]);
+  });
+
   it('a request the rules do not change is returned as the same buffer', () => {
     const raw = encodeWriteRequest({ timeseries: [series({ __name__: 'up', job: 'j' }), series({ __name__: 'node_load1', job: 'n' })], metadata: [] });
     const out = relabelWriteRequest(raw, createRelabelCounters(parseRelabelYaml(RULES, 't')));

@@ -70,7 +70,7 @@ export async function runRep(target: Target, set: PayloadSet, sinks: readonly Si
   const t0 = Date.now();
   const load = await sendLoad({ url: target.writeUrl, payloads: set.payloads, requests, concurrency: opts.concurrency, deadlineMs: 180_000, headers: set.headers });
   if (load.failed > 0) throw new Error(`${target.name}: ${load.failed} of ${load.requests} writes failed: ${JSON.stringify(load.failures)}`);
-  await waitDelivered(sinks, load.samples, 60_000);
+  await waitDelivered(sinks, load.delivered, 60_000);
   const deliveredSeconds = (Date.now() - t0) / 1000;
   const cpuSeconds = processCpuSeconds(target.pid) - cpu0;
   return {

@@ -1,6 +1,7 @@
 // Renders a bench run as markdown (bench/results/latest.md).
 
 import type { CaseResult } from './compare';
+import { RELABEL } from './relabel';
 import type { CodecRow } from './codec';
 import type { DrainResult } from './drain';
 import type { ForwarderResult } from './forwarder';
@@ -241,6 +242,7 @@ export function renderReport(r: RunReport): string {
   tRows.push(['forwarder ≥ 10 000 samples per upstream call (500-sample writes at 20 000/s)', b ? `${fmt(b.samplesPerCall, 0)} per call (smallest call ${b.minPerCall})` : '—', runNote ?? holds(b ? b.samplesPerCall >= 10_000 : undefined)]);
   out.push(table(['target', 'measured', ''], tRows));
   out.push('');
+  out.push(...relabelTargets(r));
   out.push(...issue11Targets(r));
   out.push(...drainSection(r));
 
@@ -314,4 +316,14 @@ export function renderReport(r: RunReport): string {
   }
   out.push('');
   return `${out.join('\n')}\n`;
+}
+
+/** Issue 13: with a typical rule set, ours against vmagent given the same rules, same run. */
+function relabelTargets(r: RunReport): string[] {
+  if (!r.compare.some((c) => c.caseName === RELABEL)) return [];
+  const rows = ['forwarder', 'relay'].map((t) => {
+    const x = ratio(r, t, RELABEL);
+    return [`${t} with typical relabel rules ≤ 1.0× vmagent with the same rules`, Number.isNaN(x) ? '—' : `${fmt(x, 2)}×`, Number.isNaN(x) ? 'not measured' : x <= 1.0 ? 'holds' : '**does not hold**'];
+  });
+  return ['## Relabel rules (issue 13)', '', `Rules (bench/relabel.ts): drop \`go_.*|process_.*\` by \`__name__\` (20 % of the samples), labeldrop \`endpoint\`, labeldrop \`service\`, one replace of \`instance\`; one sink; CPU per sample sent.`, '', table(['target', 'measured', ''], rows), ''];
 }

@@ -10,7 +10,7 @@
 //   BENCH_STAGES [1]          also run the relay cut short stage by stage, pass-through (0: no)
 //   BENCH_CONCURRENCY [6]     concurrent senders of the load generator
 //   BENCH_MIN_SECONDS [0.2]   CPU seconds per in-process repetition
-//   BENCH_ONLY                comma list of sections: codec,path,compare,forwarder,drain,v2 (v2: the remote-write 2.0 case and its yardstick alone; compare includes it)
+//   BENCH_ONLY                comma list of sections: codec,path,compare,forwarder,drain,v2,relabel (v2: the remote-write 2.0 case and its yardstick alone; compare includes it)
 //   BENCH_DRAIN_SAMPLES [3000000]  samples pushed per drain repetition
 //   BENCH_DRAIN_REPS [3]      drain repetitions per target and latency (fresh processes each)
 //   BENCH_DRAIN_LATENCIES [50,300]  the endpoint's answer delays, ms
@@ -21,10 +21,11 @@ import * as path from 'node:path';
 import { type CaseResult, type Target, compareProcesses } from './compare';
 import { benchCodec, type CodecRow } from './codec';
 import { type DrainResult, benchDrain } from './drain';
-import { type ForwarderProcess, type ForwarderResult, benchForwarder, forwarderAvailable, smokeForwarder } from './forwarder';
+import { FIXED_PAYLOAD_ENV, type ForwarderProcess, type ForwarderResult, benchForwarder, forwarderAvailable, smokeForwarder, startForwarder as startBenchForwarder } from './forwarder';
+import { RELABEL, withRelabelledCounts, writeTypicalRules } from './relabel';
 import { machineFacts } from './lib/machine';
 import { BENCH_CLUSTER, asRemoteWrite2, fixturePayloads, syntheticPayloads } from './lib/payloads';
-import { type Child, type Sink, distRoot, findVmagent, repoRoot, startRelay, startSink, startVmagent, stopAll } from './lib/processes';
+import { type Child, type Sink, distRoot, findVmagent, removeDir, repoRoot, startRelay, startSink, startVmagent, stopAll, tempDir } from './lib/processes';
 import { clockTicks } from './lib/proc';
 import { type RelayPathRow, benchRelayPath } from './relay-path';
 import { nativeStatus } from '../shared/remote-write/native';
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
   const warmupSamples = num('BENCH_WARMUP_SAMPLES', 2_000_000);
   const concurrency = num('BENCH_CONCURRENCY', 6);
   const minSeconds = num('BENCH_MIN_SECONDS', 0.2);
-  const only = new Set((process.env.BENCH_ONLY ?? 'codec,path,compare,forwarder,drain').split(',').map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? 'codec,path,compare,forwarder,drain,relabel').split(',').map((s) => s.trim()));
   const drainSettings = {
     samples: num('BENCH_DRAIN_SAMPLES', 3_000_000),
     reps: Math.floor(num('BENCH_DRAIN_REPS', 3)),
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
       if (forwarderNote) log(`forwarder left out: ${forwarderNote}`);
     }
 
-    const vm = only.has('compare') || only.has('drain') || only.has('v2') ? findVmagent(log) : {};
+    const vm = only.has('compare') || only.has('drain') || only.has('v2') || only.has('relabel') ? findVmagent(log) : {};
     vmagentVersion = vm.version;
     vmagentNote = vm.reason;
 
@@ -189,6 +190,32 @@ async function main(): Promise<void> {
         { name: PASS_V2, set: asRemoteWrite2(withCluster), targets: ours },
       ], sinks, { reps, samples, warmupSamples, concurrency, log });
       await Promise.all(running.map((c) => c.stop()));
+    }
+
+    if (only.has('relabel')) {
+      // the same rule file in the forwarder, the relay and vmagent, one sink (one workspace)
+      const dir = tempDir('bench-relabel-');
+      const rules = writeTypicalRules(dir);
+      const oneSink = sinks.slice(0, 1);
+      const running: Child[] = [];
+      const targets: Target[] = [];
+      if (forwarderAvailable().ok) {
+        const f = await startBenchForwarder([oneSink[0].writeUrl], { ...FIXED_PAYLOAD_ENV, RELABEL_CONFIG_FILE: rules });
+        running.push(f);
+        targets.push({ name: 'forwarder', pid: f.pid, writeUrl: f.writeUrl });
+      }
+      const relay = await startRelay({ ingestionUrls: [oneSink[0].writeUrl], cluster: BENCH_CLUSTER, env: { RELABEL_CONFIG_FILE: rules } });
+      running.push(relay);
+      targets.push({ name: 'relay', pid: relay.pid, writeUrl: relay.writeUrl });
+      if (vm.path) {
+        const v = await startVmagent(vm.path, [oneSink[0].writeUrl], [`-remoteWrite.urlRelabelConfig=${rules}`]);
+        running.push(v);
+        targets.push({ name: 'vmagent', pid: v.pid, writeUrl: v.writeUrl });
+      }
+      log(`relabel: ${targets.map((t) => t.name).join(', ')} with ${rules}; ${reps} reps × ${(samples / 1e6).toFixed(1)} M samples…`);
+      compare.push(...await compareProcesses([{ name: RELABEL, set: withRelabelledCounts(withCluster), targets, sinks: oneSink }], sinks, { reps, samples, warmupSamples, concurrency, log }));
+      await Promise.all(running.map((c) => c.stop()));
+      removeDir(dir);
     }
 
     if (only.has('drain')) {

@@ -14,6 +14,7 @@ import { compress, decompressBounded } from '../shared/remote-write/snappy';
 import { createFastScanner } from '../shared/remote-write/native';
 import { validateWriteRequest } from '../shared/remote-write/validate';
 import { NOTHING_WRITTEN, type WrittenCounts, translateV2Request, writtenHeaders } from '../shared/remote-write/v2';
+import { type CostControl, applyCostControl } from '../shared/cost/cost-control';
 import type { ProxyConfig } from './config';
 import type { ForwarderMetrics } from './metrics';
 import { type Spool, SpoolClosedError, SpoolFullError, SpoolWriteError, type TimeRange } from './spool';
@@ -36,6 +37,8 @@ export interface AcceptDeps {
   metrics: ForwarderMetrics;
   warnOnce: (key: string, level: 'warn' | 'error', msg: string, fields?: Fields) => void;
   shuttingDown(): boolean;
+  /** RELABEL_CONFIG_FILE's rules and the series limits; absent: neither */
+  cost?: CostControl;
 }
 
 /** Seconds Prometheus is asked to wait when the forwarder cannot take data right now. */
@@ -89,28 +92,38 @@ export function createWriteHandler(cfg: Pick<ProxyConfig, 'sizes' | 'limits' | '
       if (body.length === 0) return answer(204);
       // The spool keeps snappy blocks: the sender's own bytes when nothing changes (no work,
       // ~5x smaller than the WriteRequest), else the rewritten request compressed once.
-      const quick = protocol === 'v1' ? fast?.scan(body) : undefined;
+      // rules and limits read the labels: such a request never takes the native path
+      const quick = protocol === 'v1' && !deps.cost ? fast?.scan(body) : undefined;
       if (quick) {
         block = quick.rewrittenBlock ?? body;
         samples = quick.samples;
         times = { minTime: quick.minTime, maxTime: quick.maxTime };
       } else {
-        let raw = decompressBounded(body, cfg.sizes.maxDecodedBytes);
+        let decoded = decompressBounded(body, cfg.sizes.maxDecodedBytes);
         if (protocol === 'v2') {
           // 2.0 becomes 1.0 here: the spool, lanes and upstream only ever see 1.0
-          const translated = translateV2Request(raw, cfg.sizes.maxDecodedBytes);
-          raw = translated.request;
+          const translated = translateV2Request(decoded, cfg.sizes.maxDecodedBytes);
+          decoded = translated.request;
           seen.counts = translated.counts;
+        }
+        // rules and limits first, then validation of what they left, then the cluster label
+        const raw = deps.cost ? applyCostControl(decoded, deps.cost, Date.now()) : decoded;
+        if (raw === undefined) {
+          if (protocol === 'v2') seen.counts = NOTHING_WRITTEN;
+          return answer(204); // every series dropped: nothing to spool
         }
         const scan = validateWriteRequest(raw, cfg.limits, cfg.cluster);
         if (scan.series === 0 && scan.metadata === 0) {
           if (raw.length === 0) return answer(204);
           throw new HttpError(400, 'bad_protobuf', 'WriteRequest holds no timeseries and no metadata, only unknown fields (a remote-write 2.0 body sent as 1.0?)');
         }
-        if (scan.unsorted > 0 || scan.missingCluster > 0) block = compress(rewriteLabels(raw, { cluster: cfg.cluster }));
-        else block = protocol === 'v1' ? body : compress(raw);
+        const rewrite = scan.unsorted > 0 || scan.missingCluster > 0;
+        // the sender's bytes when they are a 1.0 request nothing changed
+        block = rewrite ? compress(rewriteLabels(raw, { cluster: cfg.cluster })) : protocol === 'v1' && raw === decoded ? body : compress(raw);
         samples = scan.samples + scan.histograms;
         times = { minTime: scan.minTime, maxTime: scan.maxTime };
+        // what rules or limits dropped was not written
+        if (protocol === 'v2' && raw !== decoded) seen.counts = { samples: scan.samples, histograms: scan.histograms, exemplars: scan.exemplars };
       }
     } catch (err) {
       if (err instanceof HttpError) return refuse(err.status, err.reason, err.message);

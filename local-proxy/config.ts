@@ -7,7 +7,9 @@ import { type Endpoint, parseEndpoints } from '../shared/fanout/endpoints';
 import { type IdentityConfig, describeIdentity, loadIdentityConfig } from '../shared/identity/identity-config';
 import type { SeriesLimits } from '../shared/remote-write/validate';
 import { ConfigProblem, formatBytes, parseBool, parseDuration, parsePositiveDuration, parsePositiveInt, parseSize } from '../shared/config/parse';
-import { ConfigError, type SizeLimits, describeNative, loadNativeFastPath, loadSeriesLimits, loadSizeLimits, parsed } from '../shared/config/relay-config';
+import { ConfigError, type SizeLimits, describeNative, loadNativeFastPath, loadRelabelRules, loadSeriesLimits, loadSizeLimits, parsed } from '../shared/config/relay-config';
+import type { RelabelRule } from '../shared/relabel/config';
+import { MAX_SERIES_LIMIT } from '../shared/cost/series-limit';
 import { type Env, settingValue } from '../shared/config/settings';
 
 export type SpoolFullPolicy = 'reject' | 'drop-oldest';
@@ -54,6 +56,10 @@ export interface ProxyConfig {
   shutdownTimeoutMs: number;
   /** use the native fast path when it loaded (NATIVE_FAST_PATH) */
   nativeFastPath: boolean;
+  /** RELABEL_CONFIG_FILE's rules; undefined: none */
+  relabel?: RelabelRule[];
+  /** MAX_HOURLY_SERIES / MAX_DAILY_SERIES; 0: no limit */
+  seriesLimits: { maxHourlySeries: number; maxDailySeries: number };
 }
 
 function parsePort(raw: string): number {
@@ -64,6 +70,12 @@ function parsePort(raw: string): number {
 function parseNonNegativeInt(raw: string): number {
   if (!/^\s*\d+\s*$/.test(raw)) throw new ConfigProblem(`"${raw}" is not a whole number (0 or more)`);
   return Number(raw);
+}
+
+function parseSeriesLimit(raw: string): number {
+  const n = parseNonNegativeInt(raw);
+  if (n > MAX_SERIES_LIMIT) throw new ConfigProblem(`${n} is over ${MAX_SERIES_LIMIT} series (the limit's memory is 2 bytes per series); set a lower limit, or 0 for none`);
+  return n;
 }
 
 function parsePolicy(raw: string): SpoolFullPolicy {
@@ -138,6 +150,11 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     relayStragglerTimeoutMs: parsed(env, 'RELAY_STRAGGLER_TIMEOUT', parseDuration, problems),
     shutdownTimeoutMs: parsed(env, 'SHUTDOWN_TIMEOUT', parseDuration, problems),
     nativeFastPath: loadNativeFastPath(env, problems),
+    relabel: loadRelabelRules(env, problems),
+    seriesLimits: {
+      maxHourlySeries: parsed(env, 'MAX_HOURLY_SERIES', parseSeriesLimit, problems),
+      maxDailySeries: parsed(env, 'MAX_DAILY_SERIES', parseSeriesLimit, problems),
+    },
   };
 
   if (cfg.spool.segmentBytes < 64 * 1024) problems.push(`SPOOL_SEGMENT_BYTES=${formatBytes(cfg.spool.segmentBytes)} is too small: set at least 64KiB (default 16MiB)`);
@@ -180,5 +197,7 @@ export function describeProxyConfig(cfg: ProxyConfig): Record<string, unknown> {
     ...(cfg.target.mode === 'relay' ? { relayStragglerTimeoutMs: cfg.relayStragglerTimeoutMs } : {}),
     upstreamTimeoutMs: cfg.upstreamTimeoutMs,
     nativeFastPath: describeNative(cfg.nativeFastPath),
+    relabelRules: cfg.relabel?.length ?? 0,
+    seriesLimits: cfg.seriesLimits,
   };
 }

@@ -14,6 +14,9 @@ import * as path from 'node:path';
 import { type TokenSource, createTokenSource } from '../shared/identity/token-source';
 import { type Logger, createLogger, throttled } from '../shared/observability/log';
 import { createPublishLog } from '../shared/observability/publish-log';
+import { createRelabelCounters, droppedByRule, totalDropped } from '../shared/relabel/counters';
+import { costControl } from '../shared/cost/cost-control';
+import { seriesLimiters } from '../shared/cost/series-limit';
 import { VERSION } from '../shared/version';
 import type { Endpoint } from '../shared/fanout/endpoints';
 import { createWriteHandler } from './accept';
@@ -69,8 +72,13 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
   const spoolBytes = (): number => [...budget.spools].reduce((n, s) => n + s.bytes, 0);
   const spoolRecords = (): number => [...budget.spools].reduce((n, s) => n + s.records, 0);
 
+  const relabel = cfg.relabel ? createRelabelCounters(cfg.relabel) : undefined;
+  const limiters = seriesLimiters(cfg.seriesLimits, Date.now());
+  const cost = costControl(relabel, limiters);
   const metrics = createMetrics(
     {
+      relabelDrops: relabel && (() => droppedByRule(relabel)),
+      seriesLimiters: () => limiters,
       spoolBytes,
       spoolRecords,
       spoolFsyncs: () => [...budget.spools].reduce((n, s) => n + s.syncCount, 0),
@@ -106,13 +114,26 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
   const spool = openSpool(path.join(cfg.spool.dir, 'main'), 'main', readerNames, false);
 
   let tooOldSinceLine = 0;
+  let relabelDroppedBefore = 0;
+  let limitDroppedBefore = 0;
   const publishLog = createPublishLog({
     intervalMs: cfg.publishLogIntervalMs,
     write: log.line,
     extraFields: () => {
       const tooOld = tooOldSinceLine;
       tooOldSinceLine = 0;
-      return { spoolBytes: spoolBytes(), spoolRecords: spoolRecords(), tooOldSamples: tooOld };
+      const line: Record<string, number> = { spoolBytes: spoolBytes(), spoolRecords: spoolRecords(), tooOldSamples: tooOld };
+      if (relabel) {
+        const dropped = totalDropped(relabel);
+        line.relabelDroppedSamples = dropped - relabelDroppedBefore;
+        relabelDroppedBefore = dropped;
+      }
+      if (limiters.length > 0) {
+        const dropped = limiters.reduce((n, l) => n + l.droppedSamples, 0);
+        line.seriesLimitDroppedSamples = dropped - limitDroppedBefore;
+        limitDroppedBefore = dropped;
+      }
+      return line;
     },
   });
 
@@ -219,7 +240,7 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
   }
 
   // ---- HTTP ----
-  const write = createWriteHandler(cfg, { spool, metrics, warnOnce, shuttingDown: () => stopping });
+  const write = createWriteHandler(cfg, { spool, metrics, warnOnce, shuttingDown: () => stopping, cost });
   const server = createProxyServer({
     write: async (input) => {
       inflightWrites++;

@@ -3,6 +3,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LaneStats } from './shipper';
+import type { SeriesLimiter } from '../shared/cost/series-limit';
 
 export interface SpoolGauges {
   spoolBytes(): number;
@@ -13,6 +14,10 @@ export interface SpoolGauges {
   laneBacklog(): Record<string, number>;
   /** each lane's concurrency and lag (optional: tests that build lanes alone) */
   laneStats?(): LaneStats[];
+  /** samples dropped by RELABEL_CONFIG_FILE's rules so far, per rule (absent: no rules) */
+  relabelDrops?(): { rule: string; action: string; samples: number }[];
+  /** MAX_HOURLY_SERIES / MAX_DAILY_SERIES (absent or empty: no limits) */
+  seriesLimiters?(): readonly SeriesLimiter[];
 }
 
 export type ForwarderMetrics = ReturnType<typeof createMetrics>;
@@ -70,6 +75,37 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
     sentBytes: new Counter({ name: `${P}sent_bytes_total`, help: 'Compressed bytes delivered upstream, by lane', labelNames: ['lane'] as const, registers }),
     retries: new Counter({ name: `${P}retries_total`, help: 'Upstream calls that failed and will be retried, by lane and reason', labelNames: ['lane', 'reason'] as const, registers }),
     droppedSamples,
+    relabelDropped: new Counter({
+      name: `${P}relabel_dropped_samples_total`,
+      help: 'Samples (histogram samples included) dropped by RELABEL_CONFIG_FILE, by rule (its index in the file, from 0) and action; rule="emptied": series the rules left with no labels or no __name__. Never sent, never billed',
+      labelNames: ['rule', 'action'] as const,
+      registers,
+      collect() {
+        // running totals kept by the write path: shown as they are
+        this.reset();
+        for (const r of gauges.relabelDrops?.() ?? []) this.inc({ rule: r.rule, action: r.action }, r.samples);
+      },
+    }),
+    seriesLimitDropped: new Counter({
+      name: `${P}series_limit_dropped_samples_total`,
+      help: 'Samples of new series dropped because MAX_HOURLY_SERIES (window="hourly") or MAX_DAILY_SERIES (window="daily") distinct series had already been forwarded in the window',
+      labelNames: ['window'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const l of gauges.seriesLimiters?.() ?? []) this.inc({ window: l.window }, l.droppedSamples);
+      },
+    }),
+    seriesLimitSeries: new Gauge({
+      name: `${P}series_limit_current_series`,
+      help: 'Distinct series forwarded in the current hourly / daily window (compare with MAX_HOURLY_SERIES / MAX_DAILY_SERIES)',
+      labelNames: ['window'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const l of gauges.seriesLimiters?.() ?? []) this.set({ window: l.window }, l.current());
+      },
+    }),
     droppedRecords,
     parkedBatches: new Counter({ name: `${P}lane_parked_batches_total`, help: 'Relay mode: batches the relay delivered except to some endpoints, queued on those endpoints\' lanes', labelNames: ['endpoint'] as const, registers }),
     catchupWait: new Counter({ name: `${P}catchup_throttled_seconds_total`, help: 'Time lanes waited for the CATCHUP_MAX_RATE limiter', labelNames: ['lane'] as const, registers }),

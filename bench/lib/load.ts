@@ -14,6 +14,8 @@ export const REMOTE_WRITE_HEADERS: Readonly<Record<string, string>> = {
 export interface LoadResult {
   requests: number;
   samples: number;
+  /** samples the sinks should receive: `samples` less what relabel rules drop (Payload.delivered) */
+  delivered: number;
   failed: number;
   /** status → count, for non-2xx answers and network errors ("net") */
   failures: Record<string, number>;
@@ -45,7 +47,7 @@ function post(agent: Agent, url: URL, body: Buffer, headers: Readonly<Record<str
  */
 export async function sendLoad(opts: {
   url: string;
-  payloads: ReadonlyArray<{ body: Buffer; samples: number }>;
+  payloads: ReadonlyArray<{ body: Buffer; samples: number; delivered?: number }>;
   requests: number;
   concurrency: number;
   deadlineMs: number;
@@ -60,6 +62,7 @@ export async function sendLoad(opts: {
   const deadline = started + opts.deadlineMs;
   let next = 0;
   let samples = 0;
+  let delivered = 0;
   let done = 0;
   let failed = 0;
   const failures: Record<string, number> = {};
@@ -74,11 +77,13 @@ export async function sendLoad(opts: {
         if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
       }
       samples += p.samples; // counted as offered when sent (pacing), corrected below on failure
+      delivered += p.delivered ?? p.samples;
       const status = await post(agent, url, p.body, opts.headers ?? REMOTE_WRITE_HEADERS);
       done++;
       if (status < 200 || status >= 300) {
         failed++;
         samples -= p.samples;
+        delivered -= p.delivered ?? p.samples;
         const why = status < 0 ? 'net' : String(status);
         failures[why] = (failures[why] ?? 0) + 1;
       }
@@ -86,5 +91,5 @@ export async function sendLoad(opts: {
   };
   await Promise.all(Array.from({ length: opts.concurrency }, (_, w) => worker(w)));
   agent.destroy();
-  return { requests: done, samples, failed, failures, wallSeconds: (Date.now() - started) / 1000 };
+  return { requests: done, samples, delivered, failed, failures, wallSeconds: (Date.now() - started) / 1000 };
 }

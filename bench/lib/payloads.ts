@@ -23,6 +23,8 @@ export interface Payload {
   /** the decompressed WriteRequest */
   raw: Buffer;
   samples: number;
+  /** samples that reach the sinks, when relabel rules drop some (default: samples) */
+  delivered?: number;
 }
 
 export interface PayloadSet {

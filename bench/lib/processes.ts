@@ -212,7 +212,7 @@ export interface VmagentProcess extends Child {
   tmpDir: string;
 }
 
-export async function startVmagent(bin: string, remoteWriteUrls: string[]): Promise<VmagentProcess> {
+export async function startVmagent(bin: string, remoteWriteUrls: string[], extraArgs: string[] = []): Promise<VmagentProcess> {
   const port = await freePort();
   const tmpDir = tempDir('bench-vmagent-');
   const args = [
@@ -220,6 +220,7 @@ export async function startVmagent(bin: string, remoteWriteUrls: string[]): Prom
     ...remoteWriteUrls.map((u) => `-remoteWrite.url=${u}`),
     `-remoteWrite.tmpDataPath=${tmpDir}`,
     '-loggerLevel=WARN',
+    ...extraArgs,
   ];
   const proc = spawn(bin, args, { cwd: tmpDir, stdio: ['ignore', 'ignore', 'pipe'], env: baseEnv({}) });
   const child = track('vmagent', proc);

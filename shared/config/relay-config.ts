@@ -8,6 +8,7 @@ import type { SeriesLimits } from '../remote-write/validate';
 import { ConfigProblem, formatBytes, parsePositiveDuration, parsePositiveInt, parseSize } from './parse';
 import { type Env, settingValue } from './settings';
 import { type TenantTable, loadTenantTable } from '../tenants/tenants';
+import { type RelabelRule, RelabelConfigError, loadRelabelFile } from '../relabel/config';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -35,6 +36,8 @@ export interface RelayConfig {
   tenants?: TenantTable;
   /** use the native fast path when it loaded (NATIVE_FAST_PATH) */
   nativeFastPath: boolean;
+  /** RELABEL_CONFIG_FILE's rules, for every tenant; undefined: none */
+  relabel?: RelabelRule[];
 }
 
 /** Reads a setting through a parser, recording a problem (and returning the default) on failure. */
@@ -92,6 +95,20 @@ export function describeNative(enabled: boolean): string {
 }
 
 /** The cluster label's value obeys the same limit as any label value. */
+/** RELABEL_CONFIG_FILE's rules; undefined when unset or empty (the no-rules path costs nothing). */
+export function loadRelabelRules(env: Env, problems: string[]): RelabelRule[] | undefined {
+  const file = settingValue(env, 'RELABEL_CONFIG_FILE');
+  if (file === undefined) return undefined;
+  try {
+    const rules = loadRelabelFile(file, 'RELABEL_CONFIG_FILE');
+    return rules.length > 0 ? rules : undefined;
+  } catch (err) {
+    if (!(err instanceof RelabelConfigError)) throw err;
+    problems.push(err.message);
+    return undefined;
+  }
+}
+
 export function checkClusterValue(cluster: string | undefined, limits: SeriesLimits, problems: string[]): void {
   if (cluster !== undefined && [...cluster].length > limits.maxLabelValueLength) {
     problems.push(`CLUSTER is ${[...cluster].length} characters, over MAX_LABEL_VALUE_LENGTH=${limits.maxLabelValueLength}: use a shorter cluster name`);
@@ -120,6 +137,7 @@ export function loadRelayConfig(env: Env): RelayConfig {
     appInsightsConnectionString: settingValue(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
     tenants,
     nativeFastPath: loadNativeFastPath(env, problems),
+    relabel: loadRelabelRules(env, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;
@@ -140,7 +158,8 @@ export function describeRelayConfig(cfg: RelayConfig): Record<string, unknown> {
     },
     applicationInsights: cfg.appInsightsConnectionString ? 'enabled' : 'disabled',
     nativeFastPath: describeNative(cfg.nativeFastPath),
+    relabelRules: cfg.relabel?.length ?? 0,
     // Names, clusters and endpoint hosts only: never key hashes or principals.
-    tenants: cfg.tenants?.tenants.map((t) => ({ name: t.name, cluster: t.cluster, clusterConflict: t.clusterConflict, endpoints: t.endpoints.map((e) => ({ id: e.id, host: e.host })), identity: t.clientId ? 'userAssigned' : 'relay', limits: t.limits })) ?? null,
+    tenants: cfg.tenants?.tenants.map((t) => ({ name: t.name, cluster: t.cluster, clusterConflict: t.clusterConflict, endpoints: t.endpoints.map((e) => ({ id: e.id, host: e.host })), identity: t.clientId ? 'userAssigned' : 'relay', limits: t.limits, relabelRules: t.relabelConfigs.length })) ?? null,
   };
 }

@@ -44,6 +44,10 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'MAX_LABEL_NAME_LENGTH', default: '511', components: both, description: 'Longest label name, in characters (Azure Monitor\'s limit).' },
   { name: 'MAX_LABEL_VALUE_LENGTH', default: '1023', components: both, description: 'Longest label value, in characters (Azure Monitor\'s limit).' },
   { name: 'MAX_METRIC_NAME_LENGTH', default: '511', components: both, description: 'Longest metric name, in characters (Azure Monitor\'s limit).' },
+  // ---- cost control ----
+  { name: 'RELABEL_CONFIG_FILE', components: both, description: 'Path of a YAML list of Prometheus `relabel_config` rules (what goes under `write_relabel_configs`), applied to every series before the cluster label is added; dropped series are never sent nor billed, and counted per rule. Checked at start-up. See docs/relabel.md.' },
+  { name: 'MAX_HOURLY_SERIES', default: '0', components: ['proxy'], description: 'Most distinct series forwarded per hour (vmagent\'s `-remoteWrite.maxHourlySeries`): samples of series first seen after the limit are dropped and counted in `relay_proxy_series_limit_dropped_samples_total{window="hourly"}`; series already seen keep flowing. Counted after relabelling, in windows from start-up; memory is 2 bytes per allowed series. `0`: no limit. Relay tenants have `limits.maxHourlySeries` (docs/tenants.md).' },
+  { name: 'MAX_DAILY_SERIES', default: '0', components: ['proxy'], description: 'The same per day (vmagent\'s `-remoteWrite.maxDailySeries`), `window="daily"`. `0`: no limit.' },
   // ---- sending ----
   { name: 'UPSTREAM_TIMEOUT', default: '20s', components: both, description: 'Time one ingestion endpoint has to answer one request, from connect to response. Kept below Prometheus\'s 30 s remote_timeout so the relay answers before the sender gives up.' },
   // ---- observability ----

@@ -11,6 +11,8 @@ export interface PublishLog {
   record(bytes: number, seconds: number, result: PublishResult): void;
   /** the line for the interval so far, and a reset */
   flush(): string;
+  /** more fields for every line from now on (read, and reset by the provider, once per line) */
+  addFields(fields: () => Record<string, number | string>): void;
   stop(): void;
 }
 
@@ -29,6 +31,7 @@ export function createPublishLog(opts: PublishLogOptions): PublishLog {
   let some = 0;
   let none = 0;
   const now = opts.now ?? (() => new Date());
+  const extra = opts.extraFields ? [opts.extraFields] : [];
 
   const flush = (): string => {
     const fields: Record<string, number | string> = {
@@ -37,8 +40,8 @@ export function createPublishLog(opts: PublishLogOptions): PublishLog {
       failedPublishingToAll: none,
       successfullyPublishedToAll: all,
       successfullyPublishedToSome: some,
-      ...opts.extraFields?.(),
     };
+    for (const f of extra) Object.assign(fields, f());
     requests = bytes = seconds = all = some = none = 0;
     const time = now().toISOString().replace(/\.\d{3}Z$/, 'Z');
     return `time="${time}" level=info msg="Metric packets published in last 1 minute" ${logfmt(fields)}`;
@@ -57,6 +60,9 @@ export function createPublishLog(opts: PublishLogOptions): PublishLog {
       else none++;
     },
     flush,
+    addFields: (f) => {
+      extra.push(f);
+    },
     stop: () => clearInterval(timer),
   };
 }

@@ -9,6 +9,8 @@ export interface Telemetry {
   rejected(reason: RejectReason | string): void;
   clusterOverwritten(tenant: string, series: number): void;
   fanoutLatency(ms: number, result: string): void;
+  /** samples relabel rules dropped since the last call, for one tenant ('' single tenant) and rule */
+  relabelDropped(tenant: string, rule: string, samples: number): void;
   flush(): Promise<void>;
 }
 
@@ -18,6 +20,7 @@ export const noTelemetry: Telemetry = {
   rejected: () => undefined,
   clusterOverwritten: () => undefined,
   fanoutLatency: () => undefined,
+  relabelDropped: () => undefined,
   flush: async () => undefined,
 };
 
@@ -34,6 +37,7 @@ export function telemetryFrom(client: MetricClient): Telemetry {
     rejected: (reason) => client.trackMetric({ name: 'relay.rejections', value: 1, properties: { reason } }),
     clusterOverwritten: (tenant, series) => client.trackMetric({ name: 'relay.cluster_overwritten', value: series, properties: { tenant } }),
     fanoutLatency: (ms, result) => client.trackMetric({ name: 'relay.fanout_latency_ms', value: ms, properties: { result } }),
+    relabelDropped: (tenant, rule, samples) => client.trackMetric({ name: 'relay.relabel_dropped_samples', value: samples, properties: { tenant, rule } }),
     flush: async () => {
       await client.flush();
     },

@@ -20,6 +20,10 @@ import { type ForeignClusterPolicy, validateWriteRequest } from '../remote-write
 import { NOTHING_WRITTEN, type WrittenCounts, translateV2Request, writtenHeaders } from '../remote-write/v2';
 import type { Endpoint } from '../fanout/endpoints';
 import type { IdentityConfig } from '../identity/identity-config';
+import type { RelabelRule } from '../relabel/config';
+import { type CostControl, applyCostControl, costControl } from '../cost/cost-control';
+import { type SeriesLimiter, seriesLimiters } from '../cost/series-limit';
+import { createRelabelCounters, droppedByRule } from '../relabel/counters';
 import { createCallerResolver } from '../tenants/caller';
 import { createEntraVerifier } from '../tenants/entra-token';
 import { type Bucket, createBucket } from '../tenants/quota';
@@ -84,6 +88,29 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
   const targets = writeTargets(cfg, tokensFor, pool);
   const callers = cfg.tenants ? createCallerResolver(cfg.tenants, cfg.tenants.entra ? createEntraVerifier(cfg.tenants.entra) : undefined) : undefined;
   const publishLog = deps.publishLog ?? createPublishLog({ intervalMs: cfg.publishLogIntervalMs, write: log.line });
+  // What the rules and series limits dropped since the last per-minute line: one field on
+  // the line, per tenant and rule (or "series_limit:hourly|daily") to telemetry.
+  const relabelSeen = new Map<string, number>();
+  const relabelSince = (): Record<string, number> => {
+    const fields: Record<string, number> = {};
+    for (const t of targets.values()) {
+      if (!t.cost) continue;
+      const rows = t.cost.relabel ? droppedByRule(t.cost.relabel) : [];
+      for (const l of t.cost.limiters) rows.push({ rule: `series_limit:${l.window}`, action: 'series_limit', samples: l.droppedSamples });
+      for (const r of rows) {
+        const field = r.action === 'series_limit' ? 'seriesLimitDroppedSamples' : 'relabelDroppedSamples';
+        fields[field] ??= 0;
+        const key = `${t.tenant ?? ''}\u0000${r.rule}`;
+        const delta = r.samples - (relabelSeen.get(key) ?? 0);
+        relabelSeen.set(key, r.samples);
+        if (delta === 0) continue;
+        fields[field] += delta;
+        telemetry.relabelDropped(t.tenant ?? '', r.rule, delta);
+      }
+    }
+    return fields;
+  };
+  publishLog.addFields(relabelSince);
   const warnOnce = throttled(log);
 
   const reject = (err: HttpError, tenant?: string): RelayResponse => {
@@ -142,6 +169,7 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
       if (body.length === 0) return withWritten(protocol, { status: 204, headers: {}, body: '' }, NOTHING_WRITTEN);
       // The native fast path takes the commonest request whole (valid, nothing to change);
       // anything else, and every rejection, goes the JS way (shared/remote-write/native.ts).
+      // A target with relabel rules or series limits has no fast path (target.fast is unset).
       const fast = protocol === 'v1' ? target.fast?.scan(body) : undefined;
       let foreign = 0;
       if (fast) {
@@ -153,23 +181,29 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         rawLength = fast.rawLength;
         original = block;
       } else {
-        let decoded = decompressBounded(body, cfg.sizes.maxDecodedBytes);
+        let received = decompressBounded(body, cfg.sizes.maxDecodedBytes);
         // 2.0 becomes 1.0 here; from the validation on, both take the same path
         if (protocol === 'v2') {
-          ({ request: decoded, counts: v2 } = translateV2Request(decoded, cfg.sizes.maxDecodedBytes));
-          if (decoded.length === 0) return withWritten(protocol, { status: 204, headers: {}, body: '' }, NOTHING_WRITTEN); // symbols only
+          ({ request: received, counts: v2 } = translateV2Request(received, cfg.sizes.maxDecodedBytes));
+          if (received.length === 0) return withWritten(protocol, { status: 204, headers: {}, body: '' }, NOTHING_WRITTEN); // symbols only
         }
+        // rules and series limits first, then validation of what they left, then the cluster label
+        const decoded = target.cost ? applyCostControl(received, target.cost, Date.now()) : received;
+        // all dropped: nothing billed, no quota taken, no token, no upstream call
+        if (decoded === undefined) return withWritten(protocol, { status: 204, headers: {}, body: '' }, NOTHING_WRITTEN);
         const scan = validateWriteRequest(decoded, cfg.limits, target.cluster, target.onForeignCluster);
         if (scan.series === 0 && scan.metadata === 0 && decoded.length > 0) {
           throw new HttpError(400, 'bad_protobuf', 'WriteRequest holds no timeseries and no metadata, only unknown fields (a remote-write 2.0 body sent as 1.0?)');
         }
         samples = scan.samples + scan.histograms;
+        // what rules or limits dropped was not written
+        if (v2 && decoded !== received) v2 = { samples: scan.samples, histograms: scan.histograms, exemplars: scan.exemplars };
         foreign = scan.foreignCluster;
         if (scan.unsorted > 0 || scan.missingCluster > 0 || foreign > 0) {
           raw = rewriteLabels(decoded, { cluster: target.cluster, overwriteCluster: target.onForeignCluster === 'overwrite' });
         } else {
           raw = decoded;
-          if (protocol === 'v1') original = body; // nothing changes: forward the sender's bytes untouched
+          if (protocol === 'v1' && decoded === received) original = body; // nothing changes: forward the sender's bytes untouched
         }
       }
       target.bucket?.take(samples);
@@ -269,7 +303,15 @@ interface WriteTarget {
   bucket?: Bucket;
   /** the native fast path for this target's rules, when built and not switched off */
   fast?: FastScanner;
+  /** RELABEL_CONFIG_FILE's rules then the tenant's, and the tenant's series limits; undefined: none */
+  cost?: CostControl;
 }
+
+function costFor(cfg: RelayConfig, tenantRules: readonly RelabelRule[] = [], limiters: SeriesLimiter[] = []): CostControl | undefined {
+  const rules = [...(cfg.relabel ?? []), ...tenantRules];
+  return costControl(rules.length > 0 ? createRelabelCounters(rules) : undefined, limiters);
+}
+
 
 /** The single-tenant target under '' or one per tenant under its name. */
 function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) => TokenSource | undefined, pool: BufferPool): Map<string, WriteTarget> {
@@ -277,6 +319,7 @@ function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) =>
   const alloc = pool.acquire;
   const targets = new Map<string, WriteTarget>();
   if (!cfg.tenants) {
+    const cost = costFor(cfg);
     targets.set('', {
       cluster: cfg.cluster,
       onForeignCluster: 'keep',
@@ -284,13 +327,15 @@ function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) =>
       identity: cfg.identity,
       tokens: tokensFor(cfg.identity),
       maxBodyBytes: cfg.sizes.maxBodyBytes,
-      fast: createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, cfg.cluster, false, cfg.nativeFastPath, alloc),
+      fast: cost ? undefined : createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, cfg.cluster, false, cfg.nativeFastPath, alloc),
+      cost,
     });
     return targets;
   }
   for (const t of cfg.tenants.tenants) {
     const identity: IdentityConfig = t.clientId ? { ...cfg.identity, type: 'userAssigned', clientId: t.clientId } : cfg.identity;
     const rate = t.limits.samplesPerSecond;
+    const cost = costFor(cfg, t.relabelConfigs, seriesLimiters(t.limits, Date.now()));
     targets.set(t.name, {
       tenant: t.name,
       cluster: t.cluster,
@@ -301,7 +346,8 @@ function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) =>
       maxBodyBytes: Math.min(cfg.sizes.maxBodyBytes, t.limits.maxBodyBytes ?? Infinity),
       samplesPerSecond: rate,
       bucket: rate ? createBucket(rate, t.limits.burstSamples ?? rate * 10) : undefined,
-      fast: createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, t.cluster, true, cfg.nativeFastPath, alloc),
+      fast: cost ? undefined : createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, t.cluster, true, cfg.nativeFastPath, alloc),
+      cost,
     });
   }
   return targets;

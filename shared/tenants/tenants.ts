@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { type Endpoint, parseEndpoints } from '../fanout/endpoints';
 import { ConfigProblem, parseSize } from '../config/parse';
+import { type RelabelRule, RelabelConfigError, parseRelabelConfigs } from '../relabel/config';
+import { MAX_SERIES_LIMIT } from '../cost/series-limit';
 
 export type ClusterConflict = 'reject' | 'overwrite';
 
@@ -15,6 +17,9 @@ export interface TenantLimits {
   burstSamples?: number;
   /** largest compressed request body for this tenant */
   maxBodyBytes?: number;
+  /** distinct series per hour / per day (vmagent's maxHourlySeries / maxDailySeries); undefined: unlimited */
+  maxHourlySeries?: number;
+  maxDailySeries?: number;
 }
 
 export interface Tenant {
@@ -31,6 +36,8 @@ export interface Tenant {
   /** user-assigned managed identity for this tenant's tokens; undefined: the relay's own */
   clientId?: string;
   limits: TenantLimits;
+  /** this tenant's relabel_config rules, after RELABEL_CONFIG_FILE's; empty: none */
+  relabelConfigs: RelabelRule[];
 }
 
 export interface EntraCallers {
@@ -147,7 +154,19 @@ function parseTenant(raw: unknown, where: string, problems: string[]): Tenant | 
     endpoints,
     clientId,
     limits: parseLimits(raw.limits, label, problems),
+    relabelConfigs: parseTenantRelabel(raw.relabelConfigs, label, problems),
   };
+}
+
+function parseTenantRelabel(raw: unknown, label: string, problems: string[]): RelabelRule[] {
+  if (raw === undefined) return [];
+  try {
+    return parseRelabelConfigs(raw, `${label}: "relabelConfigs"`, 'tenant:');
+  } catch (err) {
+    if (!(err instanceof RelabelConfigError)) throw err;
+    problems.push(err.message);
+    return [];
+  }
 }
 
 function parseLimits(raw: unknown, label: string, problems: string[]): TenantLimits {
@@ -168,6 +187,15 @@ function parseLimits(raw: unknown, label: string, problems: string[]): TenantLim
   };
   limits.samplesPerSecond = positive('samplesPerSecond');
   limits.burstSamples = positive('burstSamples');
+  for (const key of ['maxHourlySeries', 'maxDailySeries'] as const) {
+    const v = raw[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > MAX_SERIES_LIMIT) {
+      problems.push(`${label}: "limits.${key}" must be a whole number from 1 to ${MAX_SERIES_LIMIT} (its memory is 2 bytes per series)`);
+      continue;
+    }
+    limits[key] = v;
+  }
   if (raw.maxBodyBytes !== undefined) {
     try {
       limits.maxBodyBytes = parseSize(String(raw.maxBodyBytes));

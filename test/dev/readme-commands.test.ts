@@ -72,7 +72,7 @@ function scriptTarget(script: string): string {
 // Where each command runs, and a string that proves it there.
 const RUN_ELSEWHERE: Readonly<Record<string, { file: string; evidence: string }>> = {
   'npm ci': { file: '.ci/run', evidence: '\nnpm ci ' },
-  'npm test': { file: '.ci/run', evidence: '\nnpm test\n' },
+  'npm test': { file: '.ci/run', evidence: '" npm test\n' },
   'npm run e2e': { file: '.ci/run', evidence: 'npm run e2e' },
   'apt-get install': { file: '.ci/run', evidence: 'E2E_PACKAGES="prometheus victoria-metrics prometheus-node-exporter"' },
   // npm test builds first; a broken build fails every test.

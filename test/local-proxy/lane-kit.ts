@@ -40,7 +40,7 @@ export function recorder(batch = { maxBytes: 8 * 1024 * 1024, maxSamples: 20_000
     error: (m, f) => logs.push(`error ${m} ${JSON.stringify(f ?? {})}`),
     line: (l) => logs.push(l),
   };
-  const publishLog: PublishLog = { record: (_b, _s, r) => published.push(r), flush: () => '', stop: () => undefined };
+  const publishLog: PublishLog = { record: (_b, _s, r) => published.push(r), flush: () => '', addFields: () => undefined, stop: () => undefined };
   const metrics = createMetrics({ spoolBytes: () => 0, spoolRecords: () => 0, spoolFsyncs: () => 0, laneBacklog: () => ({}) }, { defaultMetrics: false });
   return {
     logs,

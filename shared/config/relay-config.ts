@@ -8,6 +8,7 @@ import type { SeriesLimits } from '../remote-write/validate';
 import { ConfigProblem, formatBytes, parsePositiveDuration, parsePositiveInt, parseSize } from './parse';
 import { type Env, settingValue } from './settings';
 import { type TenantTable, loadTenantTable } from '../tenants/tenants';
+import { type HaConfig, type StateConfig, loadHaConfig, loadStateConfig } from '../state/state-config';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -35,6 +36,10 @@ export interface RelayConfig {
   tenants?: TenantTable;
   /** use the native fast path when it loaded (NATIVE_FAST_PATH) */
   nativeFastPath: boolean;
+  /** the table all instances share (AzureWebJobsStorage); undefined: none, quotas per instance */
+  state?: StateConfig;
+  /** HA_DEDUP=on */
+  ha?: HaConfig;
 }
 
 /** Reads a setting through a parser, recording a problem (and returning the default) on failure. */
@@ -109,6 +114,7 @@ export function loadRelayConfig(env: Env): RelayConfig {
   const cluster = settingValue(env, 'CLUSTER');
   const limits = loadSeriesLimits(env, problems);
   checkClusterValue(cluster, limits, problems);
+  const state = loadStateConfig(env, identity, problems);
   const cfg: RelayConfig = {
     endpoints,
     identity,
@@ -120,6 +126,8 @@ export function loadRelayConfig(env: Env): RelayConfig {
     appInsightsConnectionString: settingValue(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
     tenants,
     nativeFastPath: loadNativeFastPath(env, problems),
+    state,
+    ha: loadHaConfig(env, state, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;
@@ -140,6 +148,9 @@ export function describeRelayConfig(cfg: RelayConfig): Record<string, unknown> {
     },
     applicationInsights: cfg.appInsightsConnectionString ? 'enabled' : 'disabled',
     nativeFastPath: describeNative(cfg.nativeFastPath),
+    // the table's name and whether a connection string or an identity reaches it: never the string
+    sharedState: cfg.state ? { table: cfg.state.table, connection: cfg.state.source.kind === 'identity' ? `identity (${new URL(cfg.state.source.url).host})` : 'connection string' } : null,
+    haDedup: cfg.ha ?? null,
     // Names, clusters and endpoint hosts only: never key hashes or principals.
     tenants: cfg.tenants?.tenants.map((t) => ({ name: t.name, cluster: t.cluster, clusterConflict: t.clusterConflict, endpoints: t.endpoints.map((e) => ({ id: e.id, host: e.host })), identity: t.clientId ? 'userAssigned' : 'relay', limits: t.limits })) ?? null,
   };

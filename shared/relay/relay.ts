@@ -24,6 +24,9 @@ import { createEntraVerifier } from '../tenants/entra-token';
 import { type Bucket, createBucket } from '../tenants/quota';
 import { USER_AGENT, VERSION } from '../version';
 import { checkWriteHeaders } from './receive';
+import { type HaDedup, createHaDedup } from '../ha/dedup';
+import { createHaTracker } from '../ha/tracker';
+import { openConfiguredStateTable } from '../state/table';
 
 export interface WriteInput {
   /** case-insensitive header lookup */
@@ -84,6 +87,7 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
   const callers = cfg.tenants ? createCallerResolver(cfg.tenants, cfg.tenants.entra ? createEntraVerifier(cfg.tenants.entra) : undefined) : undefined;
   const publishLog = deps.publishLog ?? createPublishLog({ intervalMs: cfg.publishLogIntervalMs, write: log.line });
   const warnOnce = throttled(log);
+  const ha = createHa(cfg, log);
 
   const reject = (err: HttpError, tenant?: string): RelayResponse => {
     telemetry.rejected(err.reason);
@@ -138,7 +142,8 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
       if (body.length === 0) return { status: 204, headers: {}, body: '' };
       // The native fast path takes the commonest request whole (valid, nothing to change);
       // anything else, and every rejection, goes the JS way (shared/remote-write/native.ts).
-      const fast = target.fast?.scan(body);
+      // HA dedup reads and removes labels: the JS path
+      const fast = ha ? undefined : target.fast?.scan(body);
       let foreign = 0;
       if (fast) {
         // forward the sender's bytes untouched, or the native side's block with the cluster label added (leased)
@@ -161,6 +166,11 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         } else {
           raw = decoded;
           original = body; // nothing changes: forward the sender's bytes untouched
+        }
+        if (ha) {
+          const verdict = await ha.filter(target.tenant ?? '', target.cluster, raw, samples);
+          if ('dropped' in verdict) return { status: 202, headers: {}, body: verdict.dropped };
+          if (verdict.forward !== raw) [raw, original] = [verdict.forward, undefined];
         }
       }
       target.bucket?.take(samples);
@@ -229,6 +239,7 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         version: VERSION,
         ...describeRelayConfig(cfg),
         token: (targets.get('') ?? [...targets.values()][0])?.tokens?.state() ?? null,
+        ...(ha ? { haDedupState: ha.health() } : {}),
       };
     },
 
@@ -237,6 +248,20 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
       publishLog.stop();
     },
   };
+}
+
+/** HA_DEDUP=on: the tracker on the shared table (docs/ha.md). */
+function createHa(cfg: RelayConfig, log: Logger): HaDedup | undefined {
+  if (!cfg.ha || !cfg.state) return undefined;
+  const warnOnce = throttled(log);
+  const tracker = createHaTracker({
+    table: openConfiguredStateTable(cfg.state, cfg.identity),
+    failoverTimeoutMs: cfg.ha.failoverTimeoutMs,
+    onStorageError: (err) => warnOnce('ha:storage', 'warn', 'HA dedup: shared state unreachable; deciding from the cache and accepting what it cannot decide (fail open)', { error: err.message }),
+    onFailover: (tenant, cluster, from, to) => log.info('HA dedup: failover', { tenant, cluster, from, to }),
+  });
+  // a non-elected replica is normal operation: counted (health), not logged
+  return createHaDedup(cfg.ha, tracker);
 }
 
 /** Where one caller's data goes and under which rules. */

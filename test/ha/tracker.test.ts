@@ -1,0 +1,92 @@
+// Mimir's HA tracker rules, on a real table (Azurite) shared by two trackers standing in
+// for two instances, with a hand-moved clock: election, dedup from the cache, failover
+// after the timeout, ETag races, and storage going away under it.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type Azurite, startAzurite } from '../../dev/emulators/azurite';
+import { createHaTracker } from '../../shared/ha/tracker';
+import { type StateTable, openStateTable } from '../../shared/state/table';
+
+describe('HA tracker on a shared table', () => {
+  let azurite: Azurite;
+  let table: StateTable;
+  before(async () => {
+    azurite = await startAzurite();
+    table = openStateTable({ kind: 'connectionString', value: azurite.connectionString }, 'hatracker', 2000);
+  });
+  after(() => azurite.stop());
+
+  // failover 30 s; random() = 0.5 puts the update timeout at exactly 15 s (no jitter)
+  const pair = (clock: { t: number }) => {
+    const opts = { table, failoverTimeoutMs: 30_000, now: () => clock.t, random: () => 0.5 };
+    return [createHaTracker(opts), createHaTracker(opts)] as const;
+  };
+
+  test('first replica seen is elected; the other is dropped on both instances; failover after 30 s of silence', async () => {
+    const clock = { t: Date.now() };
+    const [one, two] = pair(clock);
+    assert.equal(await one.check('t1', 'c1', 'a'), 'accept');
+    assert.equal(await two.check('t1', 'c1', 'b'), 'drop', 'instance two reads the election from the table');
+    assert.equal(two.elected('t1', 'c1'), 'a');
+    // from the cache now: no storage round-trip, the answer is not a promise
+    assert.equal(one.check('t1', 'c1', 'a'), 'accept');
+    assert.equal(two.check('t1', 'c1', 'b'), 'drop');
+    // a keeps writing through instance one, which refreshes the stored time behind the writes
+    for (let i = 0; i < 4; i++) {
+      clock.t += 10_000;
+      assert.equal(await one.check('t1', 'c1', 'a'), 'accept');
+      await one.settled();
+      assert.equal(await two.check('t1', 'c1', 'b'), 'drop', `still dropped after ${(i + 1) * 10} s: a is alive`);
+      await two.settled();
+    }
+    // a falls silent: b is dropped until 30 s after a's last stored time, then elected
+    const silentFrom = clock.t;
+    clock.t = silentFrom + 29_000;
+    assert.equal(await two.check('t1', 'c1', 'b'), 'drop');
+    clock.t = silentFrom + 31_000;
+    assert.equal(await two.check('t1', 'c1', 'b'), 'accept', 'failover');
+    assert.equal(two.stats().failovers, 1);
+    // a comes back: now it is the one dropped, on instance one too once its cache is stale
+    assert.equal(await one.check('t1', 'c1', 'a'), 'drop');
+    assert.equal(one.elected('t1', 'c1'), 'b');
+  });
+
+  test('two instances electing at once agree on one replica (ETag compare-and-swap)', async () => {
+    const clock = { t: Date.now() };
+    const [one, two] = pair(clock);
+    const [va, vb] = await Promise.all([one.check('t2', 'c1', 'a'), two.check('t2', 'c1', 'b')]);
+    assert.deepEqual([va, vb].sort(), ['accept', 'drop']);
+    assert.equal(one.elected('t2', 'c1'), two.elected('t2', 'c1'));
+    // tenants and clusters are separate elections
+    assert.equal(await one.check('t3', 'c1', 'b'), 'accept');
+    assert.equal(await one.check('t2', 'c2', 'b'), 'accept');
+  });
+
+  test('storage down: the cache decides, what it cannot is accepted, nothing waits past the timeout', async () => {
+    const clock = { t: Date.now() };
+    const [one] = pair(clock);
+    assert.equal(await one.check('t4', 'c1', 'a'), 'accept');
+    assert.equal(await one.check('t4', 'c1', 'b'), 'drop');
+    await azurite.stop();
+    try {
+      clock.t += 20_000; // past the update timeout: a's refresh fails in the background
+      const started = Date.now();
+      assert.equal(await one.check('t4', 'c1', 'a'), 'accept');
+      await one.settled();
+      assert.equal(one.stats().storageErrors, 1);
+      assert.equal(await one.check('t4', 'c1', 'b'), 'drop', 'a is alive: b stays dropped without storage');
+      assert.equal(await one.check('t4', 'new-cluster', 'x'), 'accept', 'an unknown cluster is accepted (fail open)');
+      assert.ok(Date.now() - started < 2500, 'no call waited longer than STATE_TIMEOUT');
+      assert.ok(one.stats().acceptedWithoutStorage >= 1);
+    } finally {
+      await azurite.start();
+    }
+    // storage back (empty: the emulator forgot everything): after the 10 s back-off, elections resume
+    clock.t += 11_000;
+    assert.equal(await one.check('t4', 'c1', 'a'), 'accept');
+    await one.settled();
+    assert.equal((await table.get('ha-t4', 'c-c1'))?.entity.replica, 'a', 'the election is stored again');
+  });
+});
+

@@ -24,9 +24,7 @@ import { createEntraVerifier } from '../tenants/entra-token';
 import { type Bucket, createBucket } from '../tenants/quota';
 import { USER_AGENT, VERSION } from '../version';
 import { checkWriteHeaders } from './receive';
-import { type HaDedup, createHaDedup } from '../ha/dedup';
-import { createHaTracker } from '../ha/tracker';
-import { openConfiguredStateTable } from '../state/table';
+import { startSharedState } from './shared-state';
 
 export interface WriteInput {
   /** case-insensitive header lookup */
@@ -84,10 +82,12 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
   // collect far more often: bench/README.md, entries 10 and 11).
   const pool = createBufferPool();
   const targets = writeTargets(cfg, tokensFor, pool);
+  // shared state (AzureWebJobsStorage): HA dedup and each tenant's bucket as this instance's share (docs/ha.md)
+  const quotaTenants = [...targets.values()].flatMap((t) => (t.tenant && t.bucket && t.samplesPerSecond && t.burstSamples ? [{ name: t.tenant, samplesPerSecond: t.samplesPerSecond, burstSamples: t.burstSamples, bucket: t.bucket }] : []));
+  const { ha, quotas } = startSharedState(cfg, quotaTenants, log);
   const callers = cfg.tenants ? createCallerResolver(cfg.tenants, cfg.tenants.entra ? createEntraVerifier(cfg.tenants.entra) : undefined) : undefined;
   const publishLog = deps.publishLog ?? createPublishLog({ intervalMs: cfg.publishLogIntervalMs, write: log.line });
   const warnOnce = throttled(log);
-  const ha = createHa(cfg, log);
 
   const reject = (err: HttpError, tenant?: string): RelayResponse => {
     telemetry.rejected(err.reason);
@@ -240,28 +240,16 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         ...describeRelayConfig(cfg),
         token: (targets.get('') ?? [...targets.values()][0])?.tokens?.state() ?? null,
         ...(ha ? { haDedupState: ha.health() } : {}),
+        ...(quotas ? { quotaShares: quotas.shares() } : {}),
       };
     },
 
     close() {
       for (const t of tokenSources.values()) t.close();
       publishLog.stop();
+      quotas?.stop();
     },
   };
-}
-
-/** HA_DEDUP=on: the tracker on the shared table (docs/ha.md). */
-function createHa(cfg: RelayConfig, log: Logger): HaDedup | undefined {
-  if (!cfg.ha || !cfg.state) return undefined;
-  const warnOnce = throttled(log);
-  const tracker = createHaTracker({
-    table: openConfiguredStateTable(cfg.state, cfg.identity),
-    failoverTimeoutMs: cfg.ha.failoverTimeoutMs,
-    onStorageError: (err) => warnOnce('ha:storage', 'warn', 'HA dedup: shared state unreachable; deciding from the cache and accepting what it cannot decide (fail open)', { error: err.message }),
-    onFailover: (tenant, cluster, from, to) => log.info('HA dedup: failover', { tenant, cluster, from, to }),
-  });
-  // a non-elected replica is normal operation: counted (health), not logged
-  return createHaDedup(cfg.ha, tracker);
 }
 
 /** Where one caller's data goes and under which rules. */
@@ -275,6 +263,7 @@ interface WriteTarget {
   tokens?: TokenSource;
   maxBodyBytes: number;
   samplesPerSecond?: number;
+  burstSamples?: number;
   bucket?: Bucket;
   /** the native fast path for this target's rules, when built and not switched off */
   fast?: FastScanner;
@@ -300,6 +289,7 @@ function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) =>
   for (const t of cfg.tenants.tenants) {
     const identity: IdentityConfig = t.clientId ? { ...cfg.identity, type: 'userAssigned', clientId: t.clientId } : cfg.identity;
     const rate = t.limits.samplesPerSecond;
+    const burst = rate ? (t.limits.burstSamples ?? rate * 10) : undefined;
     targets.set(t.name, {
       tenant: t.name,
       cluster: t.cluster,
@@ -309,7 +299,8 @@ function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) =>
       tokens: tokensFor(identity),
       maxBodyBytes: Math.min(cfg.sizes.maxBodyBytes, t.limits.maxBodyBytes ?? Infinity),
       samplesPerSecond: rate,
-      bucket: rate ? createBucket(rate, t.limits.burstSamples ?? rate * 10) : undefined,
+      burstSamples: burst,
+      bucket: rate && burst ? createBucket(rate, burst) : undefined,
       fast: createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, t.cluster, true, cfg.nativeFastPath, alloc),
     });
   }

@@ -24,6 +24,8 @@ export interface StateTable {
   replace(entity: Entity, etag: string): Promise<string | 'conflict'>;
   upsert(entity: Entity): Promise<void>;
   list(partitionKey: string): Promise<Entity[]>;
+  /** deletes the row if it is there */
+  remove(partitionKey: string, rowKey: string): Promise<void>;
 }
 
 export type StateConnection = { kind: 'connectionString'; value: string } | { kind: 'identity'; url: string; credential: TokenCredential };
@@ -92,6 +94,14 @@ export function openStateTable(conn: StateConnection, table: string, timeoutMs: 
         const filter = `PartitionKey eq '${pk.replace(/'/g, "''")}'`;
         for await (const e of client.listEntities<Record<string, string | number | boolean>>({ queryOptions: { filter }, ...signal() })) out.push(e as Entity);
         return out;
+      }),
+    remove: (pk, rk) =>
+      withTable(async () => {
+        try {
+          await client.deleteEntity(pk, rk, signal());
+        } catch (err) {
+          if (statusOf(err) !== 404) throw err;
+        }
       }),
   };
 }

@@ -3,8 +3,9 @@
 // after the timeout, ETag races, and storage going away under it.
 
 import assert from 'node:assert/strict';
+import { type Server, type Socket, createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { type Azurite, startAzurite } from '../../dev/emulators/azurite';
+import { type Azurite, azuriteConnectionString, startAzurite } from '../../dev/emulators/azurite';
 import { createHaTracker } from '../../shared/ha/tracker';
 import { type StateTable, openStateTable } from '../../shared/state/table';
 
@@ -88,5 +89,24 @@ describe('HA tracker on a shared table', () => {
     await one.settled();
     assert.equal((await table.get('ha-t4', 'c-c1'))?.entity.replica, 'a', 'the election is stored again');
   });
-});
 
+  test('storage that accepts connections and never answers: the write waits STATE_TIMEOUT at most, then fails open', async () => {
+    const sockets: Socket[] = [];
+    const hang: Server = createServer((sock) => sockets.push(sock));
+    await new Promise<void>((ok) => hang.listen(0, '127.0.0.1', ok));
+    try {
+      const port = (hang.address() as { port: number }).port;
+      const slow = openStateTable({ kind: 'connectionString', value: azuriteConnectionString(port) }, 'hatracker', 300);
+      const tracker = createHaTracker({ table: slow, failoverTimeoutMs: 30_000 });
+      const started = Date.now();
+      assert.equal(await tracker.check('t5', 'c1', 'a'), 'accept');
+      assert.equal(await tracker.check('t5', 'c1', 'b'), 'accept', 'storage down: nothing waits, both accepted (fail open)');
+      const waited = Date.now() - started;
+      assert.ok(waited >= 250 && waited < 1500, `waited ${waited} ms: one STATE_TIMEOUT, then no more`);
+      assert.equal(tracker.stats().storageErrors, 1);
+    } finally {
+      for (const s of sockets) s.destroy();
+      hang.close();
+    }
+  });
+});

@@ -23,8 +23,9 @@ export interface QuotaTenant {
 }
 
 export interface SharedQuotas {
-  /** publishes and applies at once (tests; the timer runs both phases every interval) */
-  sync(): Promise<void>;
+  /** the two phases of a round for the epoch just ended, driven by hand (tests; `manual`) */
+  publish(): Promise<void>;
+  apply(): Promise<void>;
   /** this instance's share per tenant (health) */
   shares(): Record<string, number>;
   stop(): void;
@@ -37,6 +38,8 @@ export interface SharedQuotaOptions {
   instanceId?: string;
   now?: () => number;
   onError?: (err: Error) => void;
+  /** no timers: the caller runs publish() and apply() (tests with their own clock) */
+  manual?: boolean;
 }
 
 /** an instance whose row is older than this many intervals is gone */
@@ -117,11 +120,15 @@ export function startSharedQuotas(opts: SharedQuotaOptions): SharedQuotas {
     }
   }
 
-  async function round(epoch: number, applyAt: number): Promise<void> {
+  async function publishAll(epoch: number): Promise<void> {
     const t = now();
     const seconds = Math.max(0.001, (t - last) / 1000);
     last = t;
     if (await each((x) => publish(x, epoch, seconds))) first = false;
+  }
+
+  async function round(epoch: number, applyAt: number): Promise<void> {
+    await publishAll(epoch);
     const wait = applyAt - now();
     if (wait > 0) await sleep(wait);
     if (!stopped) await each((x) => apply(x, epoch));
@@ -141,11 +148,14 @@ export function startSharedQuotas(opts: SharedQuotaOptions): SharedQuotas {
     }
   };
   // a new instance takes its share at once, from the others' rows of the last epoch
-  const epochNow = Math.floor(now() / interval) - 1;
-  void round(epochNow, 0).then(loop);
+  const ended = (): number => Math.floor(now() / interval) - 1;
+  if (!opts.manual) void round(ended(), 0).then(loop);
 
   return {
-    sync: () => round(Math.floor(now() / interval) - 1, 0),
+    publish: () => publishAll(ended()),
+    apply: async () => {
+      await each((x) => apply(x, ended()));
+    },
     shares: () => Object.fromEntries(share),
     stop: () => {
       stopped = true;

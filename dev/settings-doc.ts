@@ -123,8 +123,6 @@ export function renderLocalSettingsSample(settings: readonly SettingSpec[] = SET
   const values: Record<string, string> = {
     '//FUNCTIONS_WORKER_RUNTIME': 'Language worker of the Functions host; this app is Node.js.',
     FUNCTIONS_WORKER_RUNTIME: 'node',
-    '//AzureWebJobsStorage': 'Storage the Functions host uses. HTTP-only apps run locally with it empty; UseDevelopmentStorage=true points it at Azurite.',
-    AzureWebJobsStorage: '',
   };
   for (const s of settings.filter((x) => x.components.includes('relay'))) {
     const secret = s.secret ? 'Secret: never logged nor shown in health output; keep local.settings.json out of source control. ' : '';

@@ -3,7 +3,7 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../dev/free-port';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { sleep } from './stats';
@@ -78,16 +78,7 @@ process.on('exit', () => {
   for (const p of children) if (p.exitCode === null) p.kill('SIGKILL');
 });
 
-export async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => ok(port));
-    });
-  });
-}
+export { freePort };
 
 /** A minimal environment: no telemetry connection strings or settings leak into children. */
 export function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {

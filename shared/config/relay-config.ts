@@ -9,6 +9,7 @@ import { ConfigProblem, formatBytes, parsePositiveDuration, parsePositiveInt, pa
 import { type Env, settingValue } from './settings';
 import { type TenantTable, loadTenantTable } from '../tenants/tenants';
 import { type RelabelRule, RelabelConfigError, loadRelabelFile } from '../relabel/config';
+import { type HaConfig, type StateConfig, loadHaConfig, loadStateConfig } from '../state/state-config';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -38,6 +39,10 @@ export interface RelayConfig {
   nativeFastPath: boolean;
   /** RELABEL_CONFIG_FILE's rules, for every tenant; undefined: none */
   relabel?: RelabelRule[];
+  /** the table all instances share (AzureWebJobsStorage); undefined: none, quotas per instance */
+  state?: StateConfig;
+  /** HA_DEDUP=on */
+  ha?: HaConfig;
 }
 
 /** Reads a setting through a parser, recording a problem (and returning the default) on failure. */
@@ -126,6 +131,7 @@ export function loadRelayConfig(env: Env): RelayConfig {
   const cluster = settingValue(env, 'CLUSTER');
   const limits = loadSeriesLimits(env, problems);
   checkClusterValue(cluster, limits, problems);
+  const state = loadStateConfig(env, identity, problems);
   const cfg: RelayConfig = {
     endpoints,
     identity,
@@ -138,6 +144,8 @@ export function loadRelayConfig(env: Env): RelayConfig {
     tenants,
     nativeFastPath: loadNativeFastPath(env, problems),
     relabel: loadRelabelRules(env, problems),
+    state,
+    ha: loadHaConfig(env, state, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;
@@ -159,6 +167,9 @@ export function describeRelayConfig(cfg: RelayConfig): Record<string, unknown> {
     applicationInsights: cfg.appInsightsConnectionString ? 'enabled' : 'disabled',
     nativeFastPath: describeNative(cfg.nativeFastPath),
     relabelRules: cfg.relabel?.length ?? 0,
+    // the table's name and whether a connection string or an identity reaches it: never the string
+    sharedState: cfg.state ? { table: cfg.state.table, connection: cfg.state.source.kind === 'identity' ? `identity (${new URL(cfg.state.source.url).host})` : 'connection string' } : null,
+    haDedup: cfg.ha ?? null,
     // Names, clusters and endpoint hosts only: never key hashes or principals.
     tenants: cfg.tenants?.tenants.map((t) => ({ name: t.name, cluster: t.cluster, clusterConflict: t.clusterConflict, endpoints: t.endpoints.map((e) => ({ id: e.id, host: e.host })), identity: t.clientId ? 'userAssigned' : 'relay', limits: t.limits, relabelRules: t.relabelConfigs.length })) ?? null,
   };

@@ -29,6 +29,7 @@ import { createEntraVerifier } from '../tenants/entra-token';
 import { type Bucket, createBucket } from '../tenants/quota';
 import { USER_AGENT, VERSION } from '../version';
 import { type WriteProtocol, checkWriteHeaders } from './receive';
+import { startSharedState } from './shared-state';
 
 export interface WriteInput {
   /** case-insensitive header lookup */
@@ -86,6 +87,9 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
   // collect far more often: bench/README.md, entries 10 and 11).
   const pool = createBufferPool();
   const targets = writeTargets(cfg, tokensFor, pool);
+  // shared state (AzureWebJobsStorage): HA dedup and each tenant's bucket as this instance's share (docs/ha.md)
+  const quotaTenants = [...targets.values()].flatMap((t) => (t.tenant && t.bucket && t.samplesPerSecond && t.burstSamples ? [{ name: t.tenant, samplesPerSecond: t.samplesPerSecond, burstSamples: t.burstSamples, bucket: t.bucket }] : []));
+  const { ha, quotas } = startSharedState(cfg, quotaTenants, log);
   const callers = cfg.tenants ? createCallerResolver(cfg.tenants, cfg.tenants.entra ? createEntraVerifier(cfg.tenants.entra) : undefined) : undefined;
   const publishLog = deps.publishLog ?? createPublishLog({ intervalMs: cfg.publishLogIntervalMs, write: log.line });
   // What the rules and series limits dropped since the last per-minute line: one field on
@@ -169,8 +173,8 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
       if (body.length === 0) return withWritten(protocol, { status: 204, headers: {}, body: '' }, NOTHING_WRITTEN);
       // The native fast path takes the commonest request whole (valid, nothing to change);
       // anything else, and every rejection, goes the JS way (shared/remote-write/native.ts).
-      // A target with relabel rules or series limits has no fast path (target.fast is unset).
-      const fast = protocol === 'v1' ? target.fast?.scan(body) : undefined;
+      // A target with relabel rules or series limits has no fast path (target.fast is unset); HA dedup reads and removes labels: the JS path
+      const fast = protocol === 'v1' && !ha ? target.fast?.scan(body) : undefined;
       let foreign = 0;
       if (fast) {
         // forward the sender's bytes untouched, or the native side's block with the cluster label added (leased)
@@ -204,6 +208,11 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         } else {
           raw = decoded;
           if (protocol === 'v1' && decoded === received) original = body; // nothing changes: forward the sender's bytes untouched
+        }
+        if (ha) {
+          const verdict = await ha.filter(target.tenant ?? '', target.cluster, raw, samples);
+          if ('dropped' in verdict) return { status: 202, headers: {}, body: verdict.dropped };
+          if (verdict.forward !== raw) [raw, original] = [verdict.forward, undefined];
         }
       }
       target.bucket?.take(samples);
@@ -273,12 +282,15 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         version: VERSION,
         ...describeRelayConfig(cfg),
         token: (targets.get('') ?? [...targets.values()][0])?.tokens?.state() ?? null,
+        ...(ha ? { haDedupState: ha.health() } : {}),
+        ...(quotas ? { quotaShares: quotas.shares() } : {}),
       };
     },
 
     close() {
       for (const t of tokenSources.values()) t.close();
       publishLog.stop();
+      quotas?.stop();
     },
   };
 }
@@ -300,6 +312,7 @@ interface WriteTarget {
   tokens?: TokenSource;
   maxBodyBytes: number;
   samplesPerSecond?: number;
+  burstSamples?: number;
   bucket?: Bucket;
   /** the native fast path for this target's rules, when built and not switched off */
   fast?: FastScanner;
@@ -336,6 +349,7 @@ function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) =>
     const identity: IdentityConfig = t.clientId ? { ...cfg.identity, type: 'userAssigned', clientId: t.clientId } : cfg.identity;
     const rate = t.limits.samplesPerSecond;
     const cost = costFor(cfg, t.relabelConfigs, seriesLimiters(t.limits, Date.now()));
+    const burst = rate ? (t.limits.burstSamples ?? rate * 10) : undefined;
     targets.set(t.name, {
       tenant: t.name,
       cluster: t.cluster,
@@ -345,7 +359,8 @@ function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) =>
       tokens: tokensFor(identity),
       maxBodyBytes: Math.min(cfg.sizes.maxBodyBytes, t.limits.maxBodyBytes ?? Infinity),
       samplesPerSecond: rate,
-      bucket: rate ? createBucket(rate, t.limits.burstSamples ?? rate * 10) : undefined,
+      burstSamples: burst,
+      bucket: rate && burst ? createBucket(rate, burst) : undefined,
       fast: cost ? undefined : createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, t.cluster, true, cfg.nativeFastPath, alloc),
       cost,
     });

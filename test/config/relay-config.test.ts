@@ -415,3 +415,31 @@ describe('describeRelayConfig', () => {
     assert.ok(raw.includes('9f8e7d6c-5b4a-3210-fedc-ba9876543210'));
   });
 });
+
+describe('loadRelayConfig: shared state and HA dedup', () => {
+  const CONN = 'DefaultEndpointsProtocol=https;AccountName=relayapp;AccountKey=c2VjcmV0LXN0b3JhZ2Uta2V5;EndpointSuffix=core.windows.net';
+
+  it('HA_DEDUP=on without storage, or with bad values, stops start-up naming what to set', () => {
+    expectProblem(env({ HA_DEDUP: 'on' }), 'AzureWebJobsStorage', /HA_DEDUP=on needs shared state/, /UseDevelopmentStorage=true/);
+    expectProblem(env({ HA_DEDUP: 'yes' }), 'HA_DEDUP', /must be on or off, not "yes"/);
+    expectProblem(env({ HA_DEDUP: 'on', AzureWebJobsStorage: CONN, HA_FAILOVER_TIMEOUT: '2s' }), 'HA_FAILOVER_TIMEOUT', /at least 3s/);
+    expectProblem(env({ HA_DEDUP: 'on', AzureWebJobsStorage: CONN, HA_REPLICA_LABEL: 'cluster' }), 'HA_REPLICA_LABEL', /must differ/);
+    expectProblem(env({ HA_DEDUP: 'on', AzureWebJobsStorage: CONN, HA_REPLICA_LABEL: 'replica-id' }), 'HA_REPLICA_LABEL', /not a Prometheus label name/);
+    expectProblem(env({ AzureWebJobsStorage: CONN, STATE_TABLE: 'relay-state' }), 'STATE_TABLE', /letters and digits/);
+    expectProblem(env({ AzureWebJobsStorage__accountName: 'relayapp', IDENTITY_TYPE: 'none' }), 'AzureWebJobsStorage', /needs an identity: set IDENTITY_TYPE/);
+    expectProblem(env({ AzureWebJobsStorage__tableServiceUri: 'http://relayapp.table.core.windows.net' }), 'AzureWebJobsStorage__tableServiceUri', /https:\/\//);
+  });
+
+  it('loads the defaults (Mimir\'s 30 s failover, cluster and __replica__) and never shows the connection string', () => {
+    const cfg = loadRelayConfig(env({ HA_DEDUP: 'ON', AzureWebJobsStorage: CONN }));
+    assert.deepEqual(cfg.ha, { clusterLabel: 'cluster', replicaLabel: '__replica__', failoverTimeoutMs: 30_000 });
+    assert.deepEqual(cfg.state, { source: { kind: 'connectionString', value: CONN }, table: 'relaystate', timeoutMs: 2000, quotaSyncMs: 5000 });
+    const shown = JSON.stringify(describeRelayConfig(cfg));
+    assert.ok(!shown.includes('c2VjcmV0LXN0b3JhZ2Uta2V5') && !shown.includes('AccountKey'), shown);
+    assert.match(shown, /"sharedState":\{"table":"relaystate","connection":"connection string"\}/);
+    const byIdentity = loadRelayConfig(env({ AzureWebJobsStorage__accountName: 'relayapp' }));
+    assert.deepEqual(byIdentity.state?.source, { kind: 'identity', url: 'https://relayapp.table.core.windows.net' });
+    assert.equal(byIdentity.ha, undefined);
+    assert.equal(loadRelayConfig(env()).state, undefined, 'no storage: quotas per instance');
+  });
+});

@@ -188,11 +188,14 @@ describe('processes', () => {
     }
   });
 
-  test('npm start runs on embedded defaults: emulated identity and workspace, data visible; old data dropped as Azure does, and said so', async () => {
-    const p = run('dev/start.js', { PORT: '0', WORKSPACE_EMULATOR_PORT: '0' }, mkTmp(dirs));
+  test('npm start runs on embedded defaults: emulated identity, workspace and storage (Azurite), data visible; old data dropped as Azure does, and said so', async () => {
+    const p = run('dev/start.js', { PORT: '0', WORKSPACE_EMULATOR_PORT: '0', AZURITE_TABLE_PORT: '0' }, mkTmp(dirs));
     const [, writeUrl] = await waitFor(p.out, /remote_write url:\s+(\S+)/);
     const [, summaryUrl] = await waitFor(p.out, /received data:\s+(\S+)/);
     const [, metricsUrl] = await waitFor(p.out, /dropped as Azure:\s+(\S+)/);
+    await waitFor(p.out, /shared state:\s+Azurite table service on 127\.0\.0\.1:\d+ \(in memory\)/);
+    const health = (await (await fetch(writeUrl.replace('/v1/write', '/health'))).json()) as { sharedState: unknown };
+    assert.deepEqual(health.sharedState, { table: 'relaystate', connection: 'connection string' });
     const write = (body: Buffer): Promise<Response> => fetch(writeUrl, { method: 'POST', headers: REMOTE_WRITE_HEADERS, body });
     const fresh = await write(shiftBodyToNow(fixture.body));
     assert.equal(fresh.status, 204, await fresh.text());
@@ -250,7 +253,7 @@ describe('processes', () => {
   });
 
   test('npm start: WORKSPACE_EMULATOR_MAX_AGE loosens the window; a bad value exits with what is wrong', async () => {
-    const p = run('dev/start.js', { PORT: '0', WORKSPACE_EMULATOR_PORT: '0', WORKSPACE_EMULATOR_MAX_AGE: '100000d' }, mkTmp(dirs));
+    const p = run('dev/start.js', { PORT: '0', WORKSPACE_EMULATOR_PORT: '0', AZURITE_TABLE_PORT: '0', WORKSPACE_EMULATOR_MAX_AGE: '100000d' }, mkTmp(dirs));
     const [, writeUrl] = await waitFor(p.out, /remote_write url:\s+(\S+)/);
     const [, summaryUrl] = await waitFor(p.out, /received data:\s+(\S+)/);
     const res = await fetch(writeUrl, { method: 'POST', headers: REMOTE_WRITE_HEADERS, body: fixture.body });
@@ -261,7 +264,7 @@ describe('processes', () => {
     p.child.kill('SIGINT');
     assert.equal(await p.exited, 0);
 
-    const bad = run('dev/start.js', { PORT: '0', WORKSPACE_EMULATOR_PORT: '0', WORKSPACE_EMULATOR_MAX_AGE: '20', WORKSPACE_EMULATOR_MAX_REQUESTS_PER_MINUTE: 'many' }, mkTmp(dirs));
+    const bad = run('dev/start.js', { PORT: '0', WORKSPACE_EMULATOR_PORT: '0', AZURITE_TABLE_PORT: '0', WORKSPACE_EMULATOR_MAX_AGE: '20', WORKSPACE_EMULATOR_MAX_REQUESTS_PER_MINUTE: 'many' }, mkTmp(dirs));
     assert.equal(await bad.exited, 2);
     assert.match(bad.out(), /WORKSPACE_EMULATOR_MAX_AGE: "20" is not a duration/);
     assert.match(bad.out(), /WORKSPACE_EMULATOR_MAX_REQUESTS_PER_MINUTE: "many" is not a positive whole number/);

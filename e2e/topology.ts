@@ -17,6 +17,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { endpointId } from '../shared/fanout/endpoints';
 import { type IdentityEmulator, startIdentityEmulator } from '../dev/emulators/identity-endpoint';
 import { type WorkspaceEmulator, type WorkspaceEmulatorOptions, startWorkspaceEmulator } from '../dev/emulators/workspace';
+import { type Azurite, startAzurite } from '../dev/emulators/azurite';
 import { type MetricRow, PromApi, scrapeMetrics } from './lib/prom-api';
 import { type Proc, Supervisor } from './lib/supervisor';
 import { WaitAborted, freePorts, http, httpOk, waitUntil } from './lib/util';
@@ -107,6 +108,8 @@ export class Topology {
   readonly functionKey = randomBytes(16).toString('hex');
   readonly key = randomBytes(32);
   identity!: IdentityEmulator;
+  /** the storage emulator behind AzureWebJobsStorage (shared state, HA dedup) */
+  azurite?: Azurite;
   readonly ws = new Map<WorkspaceName, Workspace>();
   readonly procs: Record<string, Proc> = {};
   readonly vmStore: PromApi;
@@ -184,10 +187,10 @@ export class Topology {
     await Promise.all([this.ready(vm, `${this.vmStore.base}/health`), this.ready(prom, `${this.promStore.base}/-/ready`)]);
   }
 
-  // ---- emulated Azure: identity endpoint, two workspaces in proxy mode ----
+  // ---- emulated Azure: identity endpoint, two workspaces in proxy mode, storage (Azurite) ----
 
   async startEmulators(): Promise<void> {
-    this.identity = await startIdentityEmulator({ key: this.key, tokenLifetimeSeconds: TOKEN_LIFETIME_S });
+    [this.identity, this.azurite] = await Promise.all([startIdentityEmulator({ key: this.key, tokenLifetimeSeconds: TOKEN_LIFETIME_S }), startAzurite()]);
     const workspaces = [
       ['victoriametrics', this.ports.wsVictoriaMetrics, this.ports.vmStore],
       ['prometheus', this.ports.wsPrometheus, this.ports.promStore],
@@ -256,6 +259,10 @@ export class Topology {
       CLUSTER: RELAY_FALLBACK_CLUSTER,
       DEV_FUNCTION_KEY: this.functionKey,
       UPSTREAM_TIMEOUT: `${RELAY_UPSTREAM_TIMEOUT_S}s`,
+      // as in Azure, with shared state; HA dedup on: the senders are no HA pair (no replica
+      // label), so everything must pass as it would without it
+      AzureWebJobsStorage: this.azurite!.connectionString,
+      HA_DEDUP: 'on',
     });
     await this.ready(p, `${this.relayUrl}/api/health`);
   }
@@ -392,6 +399,6 @@ export class Topology {
   /** Senders first (while the pipeline still takes their last data), then ours, then the stores. */
   async stopAll(): Promise<void> {
     await this.sup.stopAll(['prometheus-sender', 'vmagent', 'node-exporter', 'forwarder', 'relay', 'prometheus-store', 'victoria-metrics', 'prometheus-dashboard'], 10_000);
-    await Promise.all([this.identity?.close(), ...[...this.ws.values()].filter((w) => !w.down).map((w) => w.emu.close())]);
+    await Promise.all([this.identity?.close(), this.azurite?.stop(), ...[...this.ws.values()].filter((w) => !w.down).map((w) => w.emu.close())]);
   }
 }

@@ -18,3 +18,18 @@ test('token bucket: admits while tokens remain, then asks to wait as long as the
   b.take(2000);
   assert.equal(b.waitSeconds(), 1, 'refill is capped at the burst size');
 });
+
+test('resize: the bucket refills at the new rate from then on, keeps the tokens it holds up to the new size; usage counts demand and resets', () => {
+  let now = 0;
+  const b = createBucket(1000, 2000, () => now);
+  b.take(500);
+  b.take(500);
+  b.resize(250, 500); // a quarter share: 1000 tokens in hand → capped at 500
+  b.take(1000); // debt 500
+  assert.equal(b.waitSeconds(), 2, '500 samples of debt at 250/s');
+  assert.equal(b.waitSeconds(), 2);
+  assert.deepEqual(b.usage(), { samples: 2000, requests: 3, refused: 2 });
+  assert.deepEqual(b.usage(), { samples: 0, requests: 0, refused: 0 });
+  now += 2001;
+  assert.equal(b.waitSeconds(), 0);
+});

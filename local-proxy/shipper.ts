@@ -425,11 +425,10 @@ export class Lane {
       else if (busy > ROUTE_ABOVE_BUSY) this.route.spread = false;
     }
     if (want === this.shardCount || this.failureStreak > 0) return;
-    // More shards need no pause while the owners table places every series with unsent
-    // samples (it does from two shards on, until it is full); fewer shards, or hashes taken
-    // modulo another count, need everything settled first.
+    // Everything settles first, and the owners table starts over: a shard busy with a
+    // backlog never goes idle, so the streams it owns would never move to the new shards.
     const owners = this.owners;
-    if (owners && !(want > this.shardCount && this.shardCount > 1 && !owners.homeMode)) {
+    if (owners) {
       await this.quiesce();
       owners.reset();
     }

@@ -4,8 +4,9 @@
 
 import type * as fs from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { Segment, Spool } from './spool';
 import { MAX_RECORD_BYTES, type Position, type SpoolRecord, checksumMatches, comparePositions, decodeHeader, headerBytes } from './spool-record';
+import type { Segment } from './spool-segment';
+import type { SpoolView } from './spool-view';
 
 /** One consumer's view of a spool: reads ahead from its cursor, commits after delivery. */
 export class SpoolReader {
@@ -17,7 +18,7 @@ export class SpoolReader {
   private generation = 0;
 
   constructor(
-    readonly spool: Spool,
+    readonly spool: SpoolView,
     readonly name: string,
     start: Position,
   ) {

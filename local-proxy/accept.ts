@@ -8,7 +8,7 @@
 
 import { HttpError } from '../shared/errors';
 import type { Fields } from '../shared/observability/log';
-import { type WriteProtocol, checkWriteHeaders } from '../shared/relay/receive';
+import { type WriteProtocol, checkWriteHeaders } from '../shared/remote-write/headers';
 import { rewriteLabels } from '../shared/remote-write/rewrite';
 import { compress, decompressBounded } from '../shared/remote-write/snappy';
 import { createFastScanner } from '../shared/remote-write/native';

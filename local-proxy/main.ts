@@ -2,7 +2,7 @@
 // and a clean exit on SIGTERM (stop accepting, settle or abandon the send in flight,
 // save cursors) well inside a pod's 30 s grace period.
 
-import { ConfigError } from '../shared/config/relay-config';
+import { ConfigError } from '../shared/config/loaders';
 import { createLogger } from '../shared/observability/log';
 import { type ProxyConfig, loadProxyConfig } from './config';
 import { type RunningForwarder, SpoolDirError, startForwarder } from './forwarder';

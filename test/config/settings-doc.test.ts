@@ -21,7 +21,8 @@ import {
   writeSettingsDocs,
 } from '../../dev/settings-doc';
 import { applyLocalSettings } from '../../dev/local-settings';
-import { ConfigError, loadRelayConfig } from '../../shared/config/relay-config';
+import { loadRelayConfig } from '../../shared/relay/config';
+import { ConfigError } from '../../shared/config/loaders';
 import { SETTINGS, type SettingSpec } from '../../shared/config/settings';
 import { repoRoot } from '../helpers/repo';
 

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createFunctionHost } from '../../dev/function-host';
 import { relayRoutes } from '../../functions/routes';
 import { type Routes, createProxyServer } from '../../local-proxy/server';
-import { loadRelayConfig } from '../../shared/config/relay-config';
+import { loadRelayConfig } from '../../shared/relay/config';
 import { type Harness, REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
 import { loadFixtures } from '../helpers/repo';
 import { type FuzzContext, prepareFixtures } from './cases';

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ProxyConfig, describeProxyConfig, loadProxyConfig } from '../../local-proxy/config';
-import { ConfigError } from '../../shared/config/relay-config';
+import { ConfigError } from '../../shared/config/loaders';
 import { SETTINGS } from '../../shared/config/settings';
 import { endpointId } from '../../shared/fanout/endpoints';
 import { repoRoot } from '../helpers/repo';

@@ -12,7 +12,7 @@ import { compressSync } from 'snappy';
 import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
 import { loadProxyConfig } from '../../local-proxy/config';
 import { type RunningForwarder, startForwarder } from '../../local-proxy/forwarder';
-import { ConfigError } from '../../shared/config/relay-config';
+import { ConfigError } from '../../shared/config/loaders';
 import { createLogger } from '../../shared/observability/log';
 import { encodeWriteRequest } from '../../shared/remote-write/encode';
 import { type TimeSeries, numberToBits } from '../../shared/remote-write/types';

@@ -12,7 +12,7 @@
 
 import { type IncomingMessage, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadRelayConfig } from '../shared/config/relay-config';
+import { loadRelayConfig } from '../shared/relay/config';
 import { fanout } from '../shared/fanout/fanout';
 import { createLogger } from '../shared/observability/log';
 import { type RelayResponse, createRelay } from '../shared/relay/relay';

@@ -3,7 +3,7 @@
 // processes over HTTP), CPU per sample from process.cpuUsage, plus the same stages
 // one by one without the network to show where the time goes.
 
-import { loadRelayConfig } from '../shared/config/relay-config';
+import { loadRelayConfig } from '../shared/relay/config';
 import { createLogger } from '../shared/observability/log';
 import { noTelemetry } from '../shared/observability/telemetry';
 import { createRelay } from '../shared/relay/relay';

@@ -4,7 +4,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { relayRoutes } from '../functions/routes';
-import { ConfigError, describeRelayConfig, loadRelayConfig } from '../shared/config/relay-config';
+import { describeRelayConfig, loadRelayConfig } from '../shared/relay/config';
+import { ConfigError } from '../shared/config/loaders';
 import { createLogger } from '../shared/observability/log';
 import { type Relay, createRelay } from '../shared/relay/relay';
 import { createFunctionHost } from './function-host';

@@ -21,7 +21,7 @@ export const REGENERATE_HINT = 'run `npm run docs:settings` to regenerate it';
 /** Table order and headings; a new Component must be given a heading here (the type checks it). */
 const COMPONENTS: Record<Component, string> = {
   relay: 'Relay: the Azure Function (and `npm run relay`)',
-  proxy: 'Proxy: the in-cluster forwarder',
+  forwarder: 'Forwarder: in the cluster (`local-proxy/`, `npm run proxy`)',
 };
 
 /** Values written to local.settings.sample.json for settings without a default. */
@@ -77,7 +77,7 @@ export function initialSettingsDocFile(region = renderSettingsDoc()): string {
   return [
     '# Settings',
     '',
-    'Both the relay and the proxy are configured only through settings named below.',
+    'Both the relay and the forwarder are configured only through settings named below.',
     '',
     '- **Where values come from.** Environment variables. On Azure these are the Function App\'s',
     '  application settings. Locally (`npm run relay`, `func start`) the `Values` of',

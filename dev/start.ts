@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { type Azurite, startAzurite } from './emulators/azurite';
 import { startIdentityEmulator } from './emulators/identity-endpoint';
 import { ConfigProblem, parseDuration, parsePositiveInt } from '../shared/config/parse';
-import { ConfigError } from '../shared/config/relay-config';
+import { ConfigError } from '../shared/config/loaders';
 import { createLogger } from '../shared/observability/log';
 import { type WorkspaceEmulatorOptions, startWorkspaceEmulator } from './emulators/workspace';
 import { exitOnConfigError, startRelayHost } from './relay-host';

@@ -3,7 +3,7 @@
 // and registers the routes with the Functions host.
 
 import { app } from '@azure/functions';
-import { loadRelayConfig } from '../shared/config/relay-config';
+import { loadRelayConfig } from '../shared/relay/config';
 import { createRelay } from '../shared/relay/relay';
 import { relayRoutes } from './routes';
 

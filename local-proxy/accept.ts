@@ -8,14 +8,14 @@
 
 import { HttpError } from '../shared/errors';
 import type { Fields } from '../shared/observability/log';
-import { type WriteProtocol, checkWriteHeaders } from '../shared/relay/receive';
+import { type WriteProtocol, checkWriteHeaders } from '../shared/remote-write/headers';
 import { rewriteLabels } from '../shared/remote-write/rewrite';
 import { compress, decompressBounded } from '../shared/remote-write/snappy';
 import { createFastScanner } from '../shared/remote-write/native';
 import { validateWriteRequest } from '../shared/remote-write/validate';
 import { NOTHING_WRITTEN, type WrittenCounts, translateV2Request, writtenHeaders } from '../shared/remote-write/v2';
 import { type CostControl, applyCostControl } from '../shared/cost/cost-control';
-import type { ProxyConfig } from './config';
+import type { ForwarderConfig } from './config';
 import type { ForwarderMetrics } from './metrics';
 import { type Spool, SpoolClosedError, SpoolFullError, SpoolWriteError, type TimeRange } from './spool';
 
@@ -52,7 +52,7 @@ interface Seen {
 
 export type WriteHandler = (input: WriteInput) => Promise<Answer>;
 
-export function createWriteHandler(cfg: Pick<ProxyConfig, 'sizes' | 'limits' | 'cluster' | 'nativeFastPath'>, deps: AcceptDeps): WriteHandler {
+export function createWriteHandler(cfg: Pick<ForwarderConfig, 'sizes' | 'limits' | 'cluster' | 'nativeFastPath'>, deps: AcceptDeps): WriteHandler {
   const { metrics } = deps;
   // the commonest request in one native call (shared/remote-write/native.ts); the rest below
   const fast = createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, cfg.cluster, false, cfg.nativeFastPath);

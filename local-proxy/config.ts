@@ -7,7 +7,7 @@ import { type Endpoint, parseEndpoints } from '../shared/fanout/endpoints';
 import { type IdentityConfig, describeIdentity, loadIdentityConfig } from '../shared/identity/identity-config';
 import type { SeriesLimits } from '../shared/remote-write/validate';
 import { ConfigProblem, formatBytes, parseBool, parseDuration, parsePositiveDuration, parsePositiveInt, parseSize } from '../shared/config/parse';
-import { ConfigError, type SizeLimits, describeNative, loadNativeFastPath, loadRelabelRules, loadSeriesLimits, loadSizeLimits, parsed } from '../shared/config/relay-config';
+import { ConfigError, type SizeLimits, describeNative, loadNativeFastPath, loadRelabelRules, loadSeriesLimits, loadSizeLimits, parsed } from '../shared/config/loaders';
 import type { RelabelRule } from '../shared/relabel/config';
 import { MAX_SERIES_LIMIT } from '../shared/cost/series-limit';
 import { type Env, settingValue } from '../shared/config/settings';
@@ -30,7 +30,7 @@ export interface DirectTarget {
   identity: IdentityConfig;
 }
 
-export interface ProxyConfig {
+export interface ForwarderConfig {
   listen: { port: number; host?: string };
   target: RelayTarget | DirectTarget;
   cluster?: string;
@@ -87,7 +87,7 @@ function parsePolicy(raw: string): SpoolFullPolicy {
 
 const RELAY_URL_HINT = 'https://<function-app>.azurewebsites.net/api/v1/write';
 
-export function loadProxyConfig(env: Env): ProxyConfig {
+export function loadForwarderConfig(env: Env): ForwarderConfig {
   const problems: string[] = [];
   const relayUrl = settingValue(env, 'RELAY_URL');
   const ingestionUrl = settingValue(env, 'INGESTION_URL');
@@ -119,7 +119,7 @@ export function loadProxyConfig(env: Env): ProxyConfig {
   }
 
   const host = settingValue(env, 'LISTENING_HOST');
-  const cfg: ProxyConfig = {
+  const cfg: ForwarderConfig = {
     listen: { port: parsed(env, 'LISTENING_PORT', parsePort, problems), ...(host ? { host } : {}) },
     target,
     cluster: settingValue(env, 'CLUSTER'),
@@ -176,7 +176,7 @@ export function loadProxyConfig(env: Env): ProxyConfig {
 }
 
 /** Safe to print and to show in /ready: no keys, no full URLs (they carry DCR ids, query strings, ?code=). */
-export function describeProxyConfig(cfg: ProxyConfig): Record<string, unknown> {
+export function describeForwarderConfig(cfg: ForwarderConfig): Record<string, unknown> {
   const t = cfg.target;
   const target =
     t.mode === 'relay'

@@ -20,10 +20,10 @@ import { seriesLimiters } from '../shared/cost/series-limit';
 import { VERSION } from '../shared/version';
 import type { Endpoint } from '../shared/fanout/endpoints';
 import { createWriteHandler } from './accept';
-import { type ProxyConfig, describeProxyConfig } from './config';
+import { type ForwarderConfig, describeForwarderConfig } from './config';
 import { type ForwarderMetrics, createMetrics } from './metrics';
 import { TokenBucket } from './pacing';
-import { createProxyServer } from './server';
+import { createForwarderServer } from './server';
 import { Lane, type LaneHints, type ParkedBatch } from './shipper';
 import { type DropInfo, Spool, SpoolBudget, type SpoolRecord } from './spool';
 import { type Upstream, createDirectUpstream, createRelayUpstream } from './upstream';
@@ -60,7 +60,7 @@ export class SpoolDirError extends Error {
 const TOKEN_CHECK_MS = 5000;
 const LANE_ID = /^[0-9a-f]{10}$/;
 
-export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {}): Promise<RunningForwarder> {
+export async function startForwarder(cfg: ForwarderConfig, deps: ForwarderDeps = {}): Promise<RunningForwarder> {
   const log = deps.log ?? createLogger();
   const warnOnce = throttled(log);
   const target = cfg.target;
@@ -241,7 +241,7 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
 
   // ---- HTTP ----
   const write = createWriteHandler(cfg, { spool, metrics, warnOnce, shuttingDown: () => stopping, cost });
-  const server = createProxyServer({
+  const server = createForwarderServer({
     write: async (input) => {
       inflightWrites++;
       try {
@@ -274,7 +274,7 @@ export async function startForwarder(cfg: ProxyConfig, deps: ForwarderDeps = {})
 
   started = true;
   for (const l of lanes) l.start();
-  log.info('forwarder listening', { port, write: `${url}/api/v1/write`, version: VERSION, config: JSON.stringify(describeProxyConfig(cfg)) });
+  log.info('forwarder listening', { port, write: `${url}/api/v1/write`, version: VERSION, config: JSON.stringify(describeForwarderConfig(cfg)) });
   if (tokens) {
     // Fetch the first token now: a missing role or identity shows in the log at start, not at the first batch.
     tokens.getToken().catch((err: Error) => log.error('cannot get a token yet; data is spooled and sent once a token comes', { error: err.message }));

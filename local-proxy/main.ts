@@ -2,9 +2,9 @@
 // and a clean exit on SIGTERM (stop accepting, settle or abandon the send in flight,
 // save cursors) well inside a pod's 30 s grace period.
 
-import { ConfigError } from '../shared/config/relay-config';
+import { ConfigError } from '../shared/config/loaders';
 import { createLogger } from '../shared/observability/log';
-import { type ProxyConfig, loadProxyConfig } from './config';
+import { type ForwarderConfig, loadForwarderConfig } from './config';
 import { type RunningForwarder, SpoolDirError, startForwarder } from './forwarder';
 
 /** After SHUTDOWN_TIMEOUT, this much more for closing files before giving up. */
@@ -12,9 +12,9 @@ const EXIT_MARGIN_MS = 5000;
 
 async function main(): Promise<void> {
   const log = createLogger();
-  let cfg: ProxyConfig;
+  let cfg: ForwarderConfig;
   try {
-    cfg = loadProxyConfig(process.env);
+    cfg = loadForwarderConfig(process.env);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`prom-remotewrite forwarder: ${err.message}\n`);

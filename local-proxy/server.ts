@@ -17,7 +17,7 @@ export interface Routes {
 
 const WRITE_PATH = '/api/v1/write';
 
-export function createProxyServer(routes: Routes): Server {
+export function createForwarderServer(routes: Routes): Server {
   const server = createServer((req, res) => {
     void serve(routes, req, res).catch((err: Error) => {
       routes.onError(err);

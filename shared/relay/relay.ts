@@ -3,7 +3,7 @@
 //   → validate → policy (sort labels, cluster label) → token → fan-out → one answer.
 // The Azure Function, the dev host and the forwarder's direct mode are thin shells around it.
 
-import { type RelayConfig, describeRelayConfig } from '../config/relay-config';
+import { type RelayConfig, describeRelayConfig } from './config';
 import { type BufferPool, createBufferPool } from '../buffers/pool';
 import { HttpError } from '../errors';
 import { EXCEPT_ENDPOINTS_HEADER, type FanoutAnswer, ONLY_ENDPOINTS_HEADER, STRAGGLER_TIMEOUT_HEADER, answerFor, fanout, parseStragglerTimeout, selectEndpoints } from '../fanout/fanout';
@@ -28,7 +28,7 @@ import { createCallerResolver } from '../tenants/caller';
 import { createEntraVerifier } from '../tenants/entra-token';
 import { type Bucket, createBucket } from '../tenants/quota';
 import { USER_AGENT, VERSION } from '../version';
-import { type WriteProtocol, checkWriteHeaders } from './receive';
+import { type WriteProtocol, checkWriteHeaders } from '../remote-write/headers';
 import { startSharedState } from './shared-state';
 
 export interface WriteInput {

@@ -1,7 +1,7 @@
 // What the relay builds on the state all instances share (AzureWebJobsStorage): HA dedup
 // (HA_DEDUP=on) and cluster-wide tenant quotas. Nothing when no storage is configured.
 
-import type { RelayConfig } from '../config/relay-config';
+import type { RelayConfig } from './config';
 import { type HaDedup, createHaDedup } from '../ha/dedup';
 import { createHaTracker } from '../ha/tracker';
 import { type Logger, throttled } from '../observability/log';

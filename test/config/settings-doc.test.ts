@@ -1,6 +1,6 @@
 // docs/settings.md and local.settings.sample.json are generated from SETTINGS
 // (dev/settings-doc.ts); these tests keep the checked-in files in sync and check the
-// generator on tables the real one does not have yet (proxy-only settings, odd characters).
+// generator on tables the real one does not have yet (forwarder-only settings, odd characters).
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +21,8 @@ import {
   writeSettingsDocs,
 } from '../../dev/settings-doc';
 import { applyLocalSettings } from '../../dev/local-settings';
-import { ConfigError, loadRelayConfig } from '../../shared/config/relay-config';
+import { loadRelayConfig } from '../../shared/relay/config';
+import { ConfigError } from '../../shared/config/loaders';
 import { SETTINGS, type SettingSpec } from '../../shared/config/settings';
 import { repoRoot } from '../helpers/repo';
 
@@ -51,10 +52,10 @@ describe('checked-in files', () => {
     assert.deepEqual(problems, [], `${problems.join('\n')}\n(run \`npm run docs:settings\` and commit the result)`);
   });
 
-  it('the generated doc has a relay and a proxy table, each listing its settings once, in table order', () => {
+  it('the generated doc has a relay and a forwarder table, each listing its settings once, in table order', () => {
     const doc = renderSettingsDoc();
     assert.deepEqual(names(tableRows(doc, 'Relay')), SETTINGS.filter((s) => s.components.includes('relay')).map((s) => s.name));
-    assert.deepEqual(names(tableRows(doc, 'Proxy')), SETTINGS.filter((s) => s.components.includes('proxy')).map((s) => s.name));
+    assert.deepEqual(names(tableRows(doc, 'Forwarder')), SETTINGS.filter((s) => s.components.includes('forwarder')).map((s) => s.name));
   });
 
   it('local.settings.sample.json holds every relay setting with its default and a //comment', () => {
@@ -97,20 +98,20 @@ describe('checked-in files', () => {
 
 describe('renderSettingsDoc', () => {
   const table: SettingSpec[] = [
-    { name: 'SHARED_ONE', default: '32MiB', components: ['relay', 'proxy'], description: 'Used by both.' },
+    { name: 'SHARED_ONE', default: '32MiB', components: ['relay', 'forwarder'], description: 'Used by both.' },
     { name: 'RELAY_SECRET', components: ['relay'], secret: true, description: 'A secret with a | pipe and a <placeholder> and `code <kept>`.' },
-    { name: 'PROXY_PORT', default: '8081', components: ['proxy'], description: 'Port the forwarder listens on,\nover two lines.' },
+    { name: 'FORWARDER_PORT', default: '8081', components: ['forwarder'], description: 'Port the forwarder listens on,\nover two lines.' },
   ];
 
   it('renders one table per component, a setting in every table it belongs to', () => {
     const md = renderSettingsDoc(table);
     assert.deepEqual(names(tableRows(md, 'Relay')), ['SHARED_ONE', 'RELAY_SECRET']);
-    assert.deepEqual(names(tableRows(md, 'Proxy')), ['SHARED_ONE', 'PROXY_PORT']);
-    assert.ok(md.indexOf('## Relay') < md.indexOf('## Proxy'));
+    assert.deepEqual(names(tableRows(md, 'Forwarder')), ['SHARED_ONE', 'FORWARDER_PORT']);
+    assert.ok(md.indexOf('## Relay') < md.indexOf('## Forwarder'));
   });
 
   it('shows defaults as code and a dash when there is none', () => {
-    const rows = tableRows(renderSettingsDoc(table), 'Proxy')!;
+    const rows = tableRows(renderSettingsDoc(table), 'Forwarder')!;
     assert.deepEqual(rows.map((r) => r[1]), ['`32MiB`', '`8081`']);
     assert.equal(tableRows(renderSettingsDoc(table), 'Relay')![1][1], '—');
   });
@@ -131,14 +132,14 @@ describe('renderSettingsDoc', () => {
     assert.ok(md.includes('| Port the forwarder listens on, over two lines. |'));
   });
 
-  it('handles a component with no settings (the proxy today, or the relay)', () => {
-    const relayOnly = renderSettingsDoc(table.filter((s) => !s.components.includes('proxy')));
-    assert.equal(tableRows(relayOnly, 'Proxy'), undefined);
-    assert.match(relayOnly, /## Proxy[^\n]*\n\n_No settings yet\._/);
+  it('handles a component with no settings (the forwarder today, or the relay)', () => {
+    const relayOnly = renderSettingsDoc(table.filter((s) => !s.components.includes('forwarder')));
+    assert.equal(tableRows(relayOnly, 'Forwarder'), undefined);
+    assert.match(relayOnly, /## Forwarder[^\n]*\n\n_No settings yet\._/);
     assert.deepEqual(names(tableRows(relayOnly, 'Relay')), ['RELAY_SECRET']);
-    const proxyOnly = renderSettingsDoc([table[2]]);
-    assert.equal(tableRows(proxyOnly, 'Relay'), undefined);
-    assert.deepEqual(names(tableRows(proxyOnly, 'Proxy')), ['PROXY_PORT']);
+    const forwarderOnly = renderSettingsDoc([table[2]]);
+    assert.equal(tableRows(forwarderOnly, 'Relay'), undefined);
+    assert.deepEqual(names(tableRows(forwarderOnly, 'Forwarder')), ['FORWARDER_PORT']);
   });
 
   it('renders the real table with every setting', () => {
@@ -200,13 +201,13 @@ describe('local.settings.sample.json generation', () => {
     assert.ok(text.endsWith('}\n'));
   });
 
-  it('leaves out proxy-only settings and gives no example values to secrets', () => {
+  it('leaves out forwarder-only settings and gives no example values to secrets', () => {
     const values = (JSON.parse(renderLocalSettingsSample([
-      { name: 'PROXY_PORT', default: '8081', components: ['proxy'], description: 'proxy only' },
+      { name: 'FORWARDER_PORT', default: '8081', components: ['forwarder'], description: 'forwarder only' },
       { name: 'SOME_SECRET', components: ['relay'], secret: true, description: 'secret' },
-      { name: 'INGESTION_URL', components: ['relay', 'proxy'], description: 'where to send' },
+      { name: 'INGESTION_URL', components: ['relay', 'forwarder'], description: 'where to send' },
     ])) as { Values: Record<string, string> }).Values;
-    assert.equal(values.PROXY_PORT, undefined);
+    assert.equal(values.FORWARDER_PORT, undefined);
     assert.equal(values.SOME_SECRET, '');
     assert.match(values['//SOME_SECRET'], /^Secret/);
     assert.match(values.INGESTION_URL, /^https:\/\/<dce>.*\/dataCollectionRules\//);

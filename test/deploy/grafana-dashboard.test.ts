@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
 import { FORWARDER_DASHBOARD, expandVariables, groupingLabels, legendLabels, loadDashboard, metricNames, parseDashboard, parseLabelValues, regexOf } from '../../e2e/lib/dashboard';
-import { loadProxyConfig } from '../../local-proxy/config';
+import { loadForwarderConfig } from '../../local-proxy/config';
 import { type RunningForwarder, startForwarder } from '../../local-proxy/forwarder';
 import { createLogger } from '../../shared/observability/log';
 import { generateRequest, postWrite, receivedKeys, tempDir, waitFor } from '../local-proxy/helpers';
@@ -50,7 +50,7 @@ describe('Grafana dashboard of the forwarder', () => {
   before(async () => {
     tmp = tempDir('dashboard-test');
     ws = await startWorkspaceEmulator({ name: 'ws' });
-    const cfg = loadProxyConfig({ LISTENING_PORT: '0', LISTENING_HOST: '127.0.0.1', IDENTITY_TYPE: 'none', SPOOL_DIR: tmp.dir, INGESTION_URL: ws.url, BATCH_MAX_WAIT: '50ms', SHUTDOWN_TIMEOUT: '1s' });
+    const cfg = loadForwarderConfig({ LISTENING_PORT: '0', LISTENING_HOST: '127.0.0.1', IDENTITY_TYPE: 'none', SPOOL_DIR: tmp.dir, INGESTION_URL: ws.url, BATCH_MAX_WAIT: '50ms', SHUTDOWN_TIMEOUT: '1s' });
     // default metrics on, as `npm run proxy` runs it: the process panels read them
     f = await startForwarder(cfg, { log: createLogger(() => undefined) });
     assert.equal((await postWrite(f.url, generateRequest(1).body)).status, 204);

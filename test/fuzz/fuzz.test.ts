@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type EntraIssuerEmulator, startEntraIssuer } from '../../dev/emulators/entra-issuer';
 import { createFunctionHost } from '../../dev/function-host';
-import { createProxyServer } from '../../local-proxy/server';
+import { createForwarderServer } from '../../local-proxy/server';
 import { type Harness, startHarness } from '../helpers/relay-harness';
 import { type FuzzContext, KINDS } from './cases';
 import { runHttpCases, serverTimeouts } from './http-cases';
@@ -53,7 +53,7 @@ describe('fuzz: hostile write bodies', () => {
 
   test("the servers' own timeouts bound every request (the mechanism the HTTP cases exercise, scaled down)", () => {
     // Node's defaults: headers within 60 s, the whole request within 300 s, enforced every 30 s.
-    for (const [name, server] of [['dev Function host', createFunctionHost([])], ['forwarder server', createProxyServer(stubForwarderRoutes(1024))]] as const) {
+    for (const [name, server] of [['dev Function host', createFunctionHost([])], ['forwarder server', createForwarderServer(stubForwarderRoutes(1024))]] as const) {
       const t = serverTimeouts(server);
       assert.ok(t.headersTimeout > 0 && t.headersTimeout <= 60_000, `${name}: headersTimeout ${t.headersTimeout}`);
       assert.ok(t.requestTimeout > 0 && t.requestTimeout <= 300_000, `${name}: requestTimeout ${t.requestTimeout}`);

@@ -7,8 +7,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createFunctionHost } from '../../dev/function-host';
 import { relayRoutes } from '../../functions/routes';
-import { type Routes, createProxyServer } from '../../local-proxy/server';
-import { loadRelayConfig } from '../../shared/config/relay-config';
+import { type Routes, createForwarderServer } from '../../local-proxy/server';
+import { loadRelayConfig } from '../../shared/relay/config';
 import { type Harness, REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
 import { loadFixtures } from '../helpers/repo';
 import { type FuzzContext, prepareFixtures } from './cases';
@@ -53,7 +53,7 @@ export function stubForwarderRoutes(maxBodyBytes: number, onError: (err: Error) 
 export async function startHttpTargets(h: Harness, ctx: FuzzContext, timeouts: ServerTimeouts | undefined): Promise<HttpTargets> {
   const hostErrors: string[] = [];
   const host = createFunctionHost(relayRoutes(h.relay), { log: (l) => hostErrors.push(l) });
-  const proxy = createProxyServer(stubForwarderRoutes(ctx.cfg.maxBodyBytes, (err) => hostErrors.push(`forwarder: ${err.message}`)));
+  const proxy = createForwarderServer(stubForwarderRoutes(ctx.cfg.maxBodyBytes, (err) => hostErrors.push(`forwarder: ${err.message}`)));
   const servers: [string, Server, string][] = [['dev Function host (relay)', host, '/api/v1/write'], ['forwarder server (stub route)', proxy, '/api/v1/write']];
   const fixture = ctx.fixtures[0];
   const targets: HttpTargets['targets'] = [];

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { EntraIssuerEmulator } from '../../dev/emulators/entra-issuer';
 import type { WorkspaceEmulator } from '../../dev/emulators/workspace';
-import { loadRelayConfig } from '../../shared/config/relay-config';
+import { loadRelayConfig } from '../../shared/relay/config';
 import { type Rng } from '../helpers/random-write-request';
 import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
 import { type FuzzCase, type FuzzContext, caseRng, generateCase } from './cases';

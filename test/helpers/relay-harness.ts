@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import { relayRoutes } from '../../functions/routes';
-import { loadRelayConfig } from '../../shared/config/relay-config';
+import { loadRelayConfig } from '../../shared/relay/config';
 import { createLogger } from '../../shared/observability/log';
 import { type PublishLog, createPublishLog } from '../../shared/observability/publish-log';
 import { type Telemetry, noTelemetry } from '../../shared/observability/telemetry';

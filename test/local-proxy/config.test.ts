@@ -1,4 +1,4 @@
-// loadProxyConfig: the seed side car's environments (user-assigned, workload identity,
+// loadForwarderConfig: the seed side car's environments (user-assigned, workload identity,
 // Entra application with a certificate) load unchanged in direct mode; RELAY_URL selects
 // relay mode; every mistake stops start-up naming the setting and what to set; sizes and
 // durations take the documented spellings; nothing secret is ever described.
@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ProxyConfig, describeProxyConfig, loadProxyConfig } from '../../local-proxy/config';
-import { ConfigError } from '../../shared/config/relay-config';
+import { type ForwarderConfig, describeForwarderConfig, loadForwarderConfig } from '../../local-proxy/config';
+import { ConfigError } from '../../shared/config/loaders';
 import { SETTINGS } from '../../shared/config/settings';
 import { endpointId } from '../../shared/fanout/endpoints';
 import { repoRoot } from '../helpers/repo';
@@ -31,7 +31,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function problems(env: Record<string, string>): string[] {
   try {
-    loadProxyConfig(env);
+    loadForwarderConfig(env);
   } catch (err) {
     assert.ok(err instanceof ConfigError, String(err));
     return [...err.problems];
@@ -39,14 +39,14 @@ function problems(env: Record<string, string>): string[] {
   assert.fail('expected a ConfigError');
 }
 
-function direct(cfg: ProxyConfig): Extract<ProxyConfig['target'], { mode: 'direct' }> {
+function direct(cfg: ForwarderConfig): Extract<ForwarderConfig['target'], { mode: 'direct' }> {
   assert.equal(cfg.target.mode, 'direct');
-  return cfg.target as Extract<ProxyConfig['target'], { mode: 'direct' }>;
+  return cfg.target as Extract<ForwarderConfig['target'], { mode: 'direct' }>;
 }
 
 describe('the seed side car\'s environments load unchanged (direct mode)', () => {
   it('managed identity (the seed YAML): userAssigned', () => {
-    const cfg = loadProxyConfig({ INGESTION_URL: INGESTION, LISTENING_PORT: '8081', IDENTITY_TYPE: 'userAssigned', AZURE_CLIENT_ID: CLIENT, CLUSTER: 'aks-prod' });
+    const cfg = loadForwarderConfig({ INGESTION_URL: INGESTION, LISTENING_PORT: '8081', IDENTITY_TYPE: 'userAssigned', AZURE_CLIENT_ID: CLIENT, CLUSTER: 'aks-prod' });
     const t = direct(cfg);
     assert.equal(cfg.listen.port, 8081);
     assert.equal(cfg.listen.host, undefined, 'all interfaces: the kubelet probes the pod IP');
@@ -58,7 +58,7 @@ describe('the seed side car\'s environments load unchanged (direct mode)', () =>
   });
 
   it('workload identity: the webhook-injected variables are enough', () => {
-    const cfg = loadProxyConfig({
+    const cfg = loadForwarderConfig({
       INGESTION_URL: INGESTION,
       LISTENING_PORT: '8081',
       IDENTITY_TYPE: 'workloadIdentity',
@@ -72,7 +72,7 @@ describe('the seed side car\'s environments load unchanged (direct mode)', () =>
   });
 
   it('Entra application with a certificate from Key Vault; other clouds', () => {
-    const cfg = loadProxyConfig({
+    const cfg = loadForwarderConfig({
       INGESTION_URL: INGESTION,
       LISTENING_PORT: '8081',
       IDENTITY_TYPE: 'aadApplication',
@@ -87,7 +87,7 @@ describe('the seed side car\'s environments load unchanged (direct mode)', () =>
   });
 
   it('what the seed does not set takes the documented defaults', () => {
-    const cfg = loadProxyConfig({ INGESTION_URL: INGESTION, IDENTITY_TYPE: 'userAssigned', AZURE_CLIENT_ID: CLIENT });
+    const cfg = loadForwarderConfig({ INGESTION_URL: INGESTION, IDENTITY_TYPE: 'userAssigned', AZURE_CLIENT_ID: CLIENT });
     assert.deepEqual(cfg.spool, { dir: '.spool', maxBytes: 1024 ** 3, segmentBytes: 16 * 1024 ** 2, fullPolicy: 'reject' });
     assert.deepEqual(cfg.batch, { maxBytes: 8 * 1024 ** 2, maxSamples: 20000, maxWaitMs: 1000 });
     assert.deepEqual(cfg.retry, { minBackoffMs: 500, maxBackoffMs: 30_000 });
@@ -104,14 +104,14 @@ describe('the seed side car\'s environments load unchanged (direct mode)', () =>
 
   it('several INGESTION_URLs: one lane per endpoint, by stable id', () => {
     const other = INGESTION.replace('eastus2-1', 'westeurope-1');
-    const t = direct(loadProxyConfig({ INGESTION_URL: `${INGESTION}, ${other}`, IDENTITY_TYPE: 'systemAssigned' }));
+    const t = direct(loadForwarderConfig({ INGESTION_URL: `${INGESTION}, ${other}`, IDENTITY_TYPE: 'systemAssigned' }));
     assert.deepEqual(t.endpoints.map((e) => e.id), [endpointId(INGESTION), endpointId(other)]);
   });
 });
 
 describe('relay mode', () => {
   it('RELAY_URL with a function key', () => {
-    const cfg = loadProxyConfig({ RELAY_URL: RELAY, RELAY_KEY: KEY });
+    const cfg = loadForwarderConfig({ RELAY_URL: RELAY, RELAY_KEY: KEY });
     assert.equal(cfg.target.mode, 'relay');
     if (cfg.target.mode !== 'relay') return;
     assert.equal(cfg.target.endpoint.url, RELAY);
@@ -120,7 +120,7 @@ describe('relay mode', () => {
   });
 
   it('RELAY_SCOPE (Easy Auth): token from the identity settings, with that scope', () => {
-    const cfg = loadProxyConfig({ RELAY_URL: RELAY, RELAY_SCOPE: 'api://relay-app/.default', IDENTITY_TYPE: 'workloadIdentity', AZURE_CLIENT_ID: CLIENT, AZURE_TENANT_ID: TENANT, AZURE_FEDERATED_TOKEN_FILE: '/t' });
+    const cfg = loadForwarderConfig({ RELAY_URL: RELAY, RELAY_SCOPE: 'api://relay-app/.default', IDENTITY_TYPE: 'workloadIdentity', AZURE_CLIENT_ID: CLIENT, AZURE_TENANT_ID: TENANT, AZURE_FEDERATED_TOKEN_FILE: '/t' });
     assert.equal(cfg.target.mode, 'relay');
     if (cfg.target.mode !== 'relay') return;
     assert.equal(cfg.target.identity?.scope, 'api://relay-app/.default');
@@ -128,7 +128,7 @@ describe('relay mode', () => {
   });
 
   it('loopback http is accepted (dev relay host)', () => {
-    assert.equal(loadProxyConfig({ RELAY_URL: 'http://127.0.0.1:7071/api/v1/write' }).target.mode, 'relay');
+    assert.equal(loadForwarderConfig({ RELAY_URL: 'http://127.0.0.1:7071/api/v1/write' }).target.mode, 'relay');
   });
 });
 
@@ -165,7 +165,7 @@ describe('mistakes stop start-up with what to set', () => {
 
 describe('values', () => {
   it('sizes in bytes or KiB/MiB/GiB, durations Prometheus-style, CATCHUP_MAX_RATE 0 = unlimited', () => {
-    const cfg = loadProxyConfig({
+    const cfg = loadForwarderConfig({
       INGESTION_URL: INGESTION,
       IDENTITY_TYPE: 'none',
       SPOOL_MAX_BYTES: '2GiB',
@@ -193,11 +193,11 @@ describe('values', () => {
 
 describe('nothing secret is described', () => {
   it('no function key, no certificate password, no full URL in the description', () => {
-    const relay = describeProxyConfig(loadProxyConfig({ RELAY_URL: `${RELAY}?code=url-key-secret`, RELAY_KEY: KEY }));
+    const relay = describeForwarderConfig(loadForwarderConfig({ RELAY_URL: `${RELAY}?code=url-key-secret`, RELAY_KEY: KEY }));
     const text = JSON.stringify(relay);
     assert.ok(!text.includes(KEY) && !text.includes('url-key-secret'), text);
     assert.match(text, /"functionKey":"set"/);
-    const d = JSON.stringify(describeProxyConfig(loadProxyConfig({
+    const d = JSON.stringify(describeForwarderConfig(loadForwarderConfig({
       INGESTION_URL: INGESTION,
       IDENTITY_TYPE: 'aadApplication',
       AZURE_CLIENT_ID: CLIENT,
@@ -209,9 +209,9 @@ describe('nothing secret is described', () => {
   });
 
   it('every forwarder setting is in the settings table, with a description; RELAY_KEY is secret', () => {
-    const proxy = SETTINGS.filter((s) => s.components.includes('proxy')).map((s) => s.name);
+    const forwarder = SETTINGS.filter((s) => s.components.includes('forwarder')).map((s) => s.name);
     for (const name of ['LISTENING_PORT', 'RELAY_URL', 'RELAY_KEY', 'RELAY_SCOPE', 'SPOOL_DIR', 'SPOOL_MAX_BYTES', 'SPOOL_FULL_POLICY', 'BATCH_MAX_BYTES', 'BATCH_MAX_SAMPLES', 'BATCH_MAX_WAIT', 'CATCHUP_MAX_RATE', 'INGESTION_URL', 'CLUSTER', 'IDENTITY_TYPE', 'UPSTREAM_TIMEOUT']) {
-      assert.ok(proxy.includes(name), name);
+      assert.ok(forwarder.includes(name), name);
     }
     assert.equal(SETTINGS.find((s) => s.name === 'RELAY_KEY')?.secret, true);
     for (const s of SETTINGS) assert.ok(s.description.length > 20, s.name);
@@ -262,7 +262,7 @@ describe('deploy/ values', () => {
     ];
     for (const [file, mode, identityType, injected] of expect) {
       const env = { ...injected, ...filled(sidecarEnv(file)) };
-      const cfg = loadProxyConfig(env);
+      const cfg = loadForwarderConfig(env);
       assert.equal(cfg.target.mode, mode, file);
       assert.equal(cfg.listen.port, 8081, file);
       assert.equal(cfg.spool.dir, '/var/lib/prom-remotewrite/spool', file);

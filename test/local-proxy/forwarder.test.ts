@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compressSync, uncompressSync } from 'snappy';
 import { type WorkspaceEmulator, type WorkspaceEmulatorOptions, startWorkspaceEmulator } from '../../dev/emulators/workspace';
-import { loadProxyConfig } from '../../local-proxy/config';
+import { loadForwarderConfig } from '../../local-proxy/config';
 import { type RunningForwarder, startForwarder } from '../../local-proxy/forwarder';
 import { TokenError, type TokenSource } from '../../shared/identity/token-source';
 import { createLogger } from '../../shared/observability/log';
@@ -43,7 +43,7 @@ async function workspace(name = 'ws', opts: WorkspaceEmulatorOptions = {}): Prom
 }
 
 async function forwarder(env: Record<string, string>, deps: { tokenSource?: TokenSource | null } = {}): Promise<RunningForwarder> {
-  const cfg = loadProxyConfig({
+  const cfg = loadForwarderConfig({
     LISTENING_PORT: '0',
     LISTENING_HOST: '127.0.0.1',
     IDENTITY_TYPE: 'none',

@@ -10,9 +10,9 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { compressSync } from 'snappy';
 import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
-import { loadProxyConfig } from '../../local-proxy/config';
+import { loadForwarderConfig } from '../../local-proxy/config';
 import { type RunningForwarder, startForwarder } from '../../local-proxy/forwarder';
-import { ConfigError } from '../../shared/config/relay-config';
+import { ConfigError } from '../../shared/config/loaders';
 import { createLogger } from '../../shared/observability/log';
 import { encodeWriteRequest } from '../../shared/remote-write/encode';
 import { type TimeSeries, numberToBits } from '../../shared/remote-write/types';
@@ -69,7 +69,7 @@ function body(list: [string, Record<string, string>][], later = 0n): Buffer {
 describe('forwarder relabelling (RELABEL_CONFIG_FILE)', () => {
   it('drops and rewrites before spooling; all-dropped requests are 204 and never sent; drops counted per rule', async () => {
     ws = await startWorkspaceEmulator({ name: 'ws' });
-    fwd = await startForwarder(loadProxyConfig({ ...env(RULES), INGESTION_URL: ws.url }), { log: createLogger((l) => logs.push(l)), defaultMetrics: false });
+    fwd = await startForwarder(loadForwarderConfig({ ...env(RULES), INGESTION_URL: ws.url }), { log: createLogger((l) => logs.push(l)), defaultMetrics: false });
     const mixed = body([
       ['go_goroutines', { instance: 'a:9100' }],
       ['node_load1', { instance: 'a:9100', pod_uid: 'u-1' }],
@@ -99,7 +99,7 @@ describe('forwarder relabelling (RELABEL_CONFIG_FILE)', () => {
   it('labels the rules produce are validated like any other: a bad one is 400 naming it', async () => {
     ws = await startWorkspaceEmulator({ name: 'ws' });
     const rules = '- {source_labels: [v], target_label: long, regex: "(.*)", replacement: "$1$1$1$1"}\n';
-    fwd = await startForwarder(loadProxyConfig({ ...env(rules), INGESTION_URL: ws.url, MAX_LABEL_VALUE_LENGTH: '10' }), { log: createLogger((l) => logs.push(l)), defaultMetrics: false });
+    fwd = await startForwarder(loadForwarderConfig({ ...env(rules), INGESTION_URL: ws.url, MAX_LABEL_VALUE_LENGTH: '10' }), { log: createLogger((l) => logs.push(l)), defaultMetrics: false });
     const r = await postWrite(fwd.url, body([['m', { v: 'abcd' }]]));
     assert.equal(r.status, 400);
     assert.match(r.text, /value of label "long" is 16 characters, the limit is 10: m\{long="abcdabcdabcdabcd"/);
@@ -109,7 +109,7 @@ describe('forwarder relabelling (RELABEL_CONFIG_FILE)', () => {
     ws = await startWorkspaceEmulator({ name: 'ws' });
     const e = env('');
     delete e.RELABEL_CONFIG_FILE;
-    fwd = await startForwarder(loadProxyConfig({ ...e, INGESTION_URL: ws.url, MAX_HOURLY_SERIES: '2' }), { log: createLogger((l) => logs.push(l)), defaultMetrics: false });
+    fwd = await startForwarder(loadForwarderConfig({ ...e, INGESTION_URL: ws.url, MAX_HOURLY_SERIES: '2' }), { log: createLogger((l) => logs.push(l)), defaultMetrics: false });
     assert.equal((await postWrite(fwd.url, body([['a', {}], ['b', {}], ['c', {}]]))).status, 204);
     assert.equal((await postWrite(fwd.url, body([['d', {}]]))).status, 204, 'all over the limit: 204, nothing sent');
     assert.equal((await postWrite(fwd.url, body([['b', { x: '1' }], ['a', {}]], 5000n))).status, 204);
@@ -118,13 +118,13 @@ describe('forwarder relabelling (RELABEL_CONFIG_FILE)', () => {
     const text = await (await fetch(`${fwd.url}/metrics`)).text();
     assert.equal(metricValue(text, 'relay_proxy_series_limit_dropped_samples_total', { window: 'hourly' }), 6);
     assert.equal(metricValue(text, 'relay_proxy_series_limit_current_series', { window: 'hourly' }), 2);
-    assert.throws(() => loadProxyConfig({ ...e, INGESTION_URL: ws!.url, MAX_DAILY_SERIES: 'lots' }), /MAX_DAILY_SERIES: "lots" is not a whole number/);
+    assert.throws(() => loadForwarderConfig({ ...e, INGESTION_URL: ws!.url, MAX_DAILY_SERIES: 'lots' }), /MAX_DAILY_SERIES: "lots" is not a whole number/);
   });
 
   it('a bad rule file stops start-up naming RELABEL_CONFIG_FILE, the rule and the field', () => {
     const bad = `${RULES}- {action: hashmod, source_labels: [a], target_label: shard}\n`;
-    assert.throws(() => loadProxyConfig({ ...env(bad), INGESTION_URL: 'http://127.0.0.1:1/x' }), (err: unknown) =>
+    assert.throws(() => loadForwarderConfig({ ...env(bad), INGESTION_URL: 'http://127.0.0.1:1/x' }), (err: unknown) =>
       err instanceof ConfigError && /RELABEL_CONFIG_FILE \(.*relabel\.yaml\): rule 3, modulus: hashmod requires a non-zero modulus/.test(err.message));
-    assert.throws(() => loadProxyConfig({ ...env(RULES), RELABEL_CONFIG_FILE: path.join(tmp.dir, 'missing.yaml'), INGESTION_URL: 'http://127.0.0.1:1/x' }), /RELABEL_CONFIG_FILE: cannot read .*missing\.yaml: ENOENT/);
+    assert.throws(() => loadForwarderConfig({ ...env(RULES), RELABEL_CONFIG_FILE: path.join(tmp.dir, 'missing.yaml'), INGESTION_URL: 'http://127.0.0.1:1/x' }), /RELABEL_CONFIG_FILE: cannot read .*missing\.yaml: ENOENT/);
   });
 });

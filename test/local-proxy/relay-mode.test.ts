@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { type RunningRelay, startRelayHost } from '../../dev/relay-host';
 import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
-import { loadProxyConfig } from '../../local-proxy/config';
+import { loadForwarderConfig } from '../../local-proxy/config';
 import { type RunningForwarder, startForwarder } from '../../local-proxy/forwarder';
 import { endpointId } from '../../shared/fanout/endpoints';
 import { createLogger } from '../../shared/observability/log';
@@ -47,7 +47,7 @@ async function relay(a: WorkspaceEmulator, b: WorkspaceEmulator, port = 0): Prom
 }
 
 async function forwarder(relayUrl: string, env: Record<string, string> = {}): Promise<RunningForwarder> {
-  const cfg = loadProxyConfig({
+  const cfg = loadForwarderConfig({
     RELAY_URL: `${relayUrl}/api/v1/write`,
     RELAY_KEY: KEY,
     LISTENING_PORT: '0',

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { compressSync } from 'snappy';
 import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
-import { loadProxyConfig } from '../../local-proxy/config';
+import { loadForwarderConfig } from '../../local-proxy/config';
 import { type RunningForwarder, startForwarder } from '../../local-proxy/forwarder';
 import { createLogger } from '../../shared/observability/log';
 import { encodeWriteRequest } from '../../shared/remote-write/encode';
@@ -132,7 +132,7 @@ describe('same rules, same traffic: vmagent and the forwarder store the same ser
     vmagent.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     vmagentUrl = `http://127.0.0.1:${port}`;
     await waitFor(`vmagent to start (${stderr})`, async () => (await fetch(`${vmagentUrl}/health`).catch(() => undefined))?.ok === true, 15_000, 100);
-    fwd = await startForwarder(loadProxyConfig({
+    fwd = await startForwarder(loadForwarderConfig({
       INGESTION_URL: ourWs.url, RELABEL_CONFIG_FILE: rules, LISTENING_PORT: '0', LISTENING_HOST: '127.0.0.1', IDENTITY_TYPE: 'none',
       SPOOL_DIR: path.join(dir, 'spool'), BATCH_MAX_WAIT: '100ms', SHUTDOWN_TIMEOUT: '1s', MAX_SAMPLE_AGE: '0',
     }), { log: createLogger(() => undefined), defaultMetrics: false });

@@ -8,7 +8,7 @@ import { type MetricClient, createTelemetry, noTelemetry, telemetryFrom } from '
 import { REMOTE_WRITE_HEADERS, startHarness } from '../helpers/relay-harness';
 import { loadFixtures } from '../helpers/repo';
 import { createRelay } from '../../shared/relay/relay';
-import { loadRelayConfig } from '../../shared/config/relay-config';
+import { loadRelayConfig } from '../../shared/relay/config';
 import type { TokenSource } from '../../shared/identity/token-source';
 import { TokenError } from '../../shared/identity/token-source';
 import { createLogger } from '../../shared/observability/log';

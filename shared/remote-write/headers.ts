@@ -5,7 +5,7 @@
 // that keeps its data flowing.
 
 import { HttpError } from '../errors';
-import { V2_PROTO } from '../remote-write/v2';
+import { V2_PROTO } from './v2';
 
 const V1_PROTO = 'prometheus.WriteRequest';
 

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, type RelayConfig, describeRelayConfig, loadRelayConfig } from '../../shared/config/relay-config';
+import { type RelayConfig, describeRelayConfig, loadRelayConfig } from '../../shared/relay/config';
+import { ConfigError } from '../../shared/config/loaders';
 import type { Env } from '../../shared/config/settings';
 import { endpointId } from '../../shared/fanout/endpoints';
 

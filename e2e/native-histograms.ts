@@ -4,8 +4,8 @@
 // (native histograms on), and the buckets read back must equal what was sent.
 
 import { compressSync } from 'snappy';
-import { emptyHistogram } from '../shared/remote-write/decode';
-import { type BucketSpan, type Histogram, bitsToNumber, numberToBits } from '../shared/remote-write/types';
+import { emptyHistogram } from '../shared/remote-write/model/decode';
+import { type BucketSpan, type Histogram, bitsToNumber, numberToBits } from '../shared/remote-write/model/types';
 import { encodeV2Request } from '../test/helpers/v2-request';
 import type { ApiHistogram, PromApi } from './lib/prom-api';
 import { http, sleep } from './lib/util';

@@ -20,7 +20,7 @@ import { shiftBodyToNow } from '../helpers/fresh';
 import { loadFixtures, repoRoot } from '../helpers/repo';
 import { spawnForwarder, waitFor as waitForForwarded } from '../local-proxy/helpers';
 import { encodeV2Request } from '../helpers/v2-request';
-import { numberToBits } from '../../shared/remote-write/types';
+import { numberToBits } from '../../shared/remote-write/model/types';
 import { compressSync } from 'snappy';
 
 const fixture = loadFixtures()[0];

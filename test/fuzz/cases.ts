@@ -16,9 +16,9 @@
 // ones) or leaves it to the oracle (oracle.ts), which judges the bytes independently.
 
 import { compressSync, uncompressSync } from 'snappy';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import type { Label, TimeSeries, WriteRequest } from '../../shared/remote-write/types';
-import { numberToBits } from '../../shared/remote-write/types';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import type { Label, TimeSeries, WriteRequest } from '../../shared/remote-write/model/types';
+import { numberToBits } from '../../shared/remote-write/model/types';
 import {
   Rng,
   randomHistogram,

@@ -11,8 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import { compressSync } from 'snappy';
 import { type Azurite, startAzurite } from '../../dev/emulators/azurite';
 import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { numberToBits } from '../../shared/remote-write/types';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { numberToBits } from '../../shared/remote-write/model/types';
 import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
 import { type RelayProcess, startRelayProcess } from '../helpers/relay-process';
 

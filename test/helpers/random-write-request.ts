@@ -18,8 +18,8 @@ import type {
   Sample,
   TimeSeries,
   WriteRequest,
-} from '../../shared/remote-write/types';
-import { normalNaNBits, numberToBits, staleMarkerBits } from '../../shared/remote-write/types';
+} from '../../shared/remote-write/model/types';
+import { normalNaNBits, numberToBits, staleMarkerBits } from '../../shared/remote-write/model/types';
 
 /** mulberry32: small, fast, good enough for test data, fully determined by the seed. */
 export class Rng {

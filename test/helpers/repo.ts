@@ -14,7 +14,7 @@ import {
   bitsToNumber,
   isNaNBits,
   numberToBits,
-} from '../../shared/remote-write/types';
+} from '../../shared/remote-write/model/types';
 
 export const repoRoot = path.resolve(__dirname, '../../..');
 

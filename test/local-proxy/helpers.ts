@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { compressSync } from 'snappy';
 import { type WorkspaceEmulator, seriesKey } from '../../dev/emulators/workspace';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { type Label, type TimeSeries, type WriteRequest, numberToBits } from '../../shared/remote-write/types';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { type Label, type TimeSeries, type WriteRequest, numberToBits } from '../../shared/remote-write/model/types';
 import { repoRoot } from '../helpers/repo';
 
 export const SAMPLES_PER_REQUEST = 500;

@@ -14,7 +14,7 @@ import { Spool, SpoolBudget } from '../../local-proxy/spool';
 import type { Upstream, UpstreamOutcome, UpstreamRequest } from '../../local-proxy/upstream';
 import { type Logger } from '../../shared/observability/log';
 import type { PublishLog, PublishResult } from '../../shared/observability/publish-log';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
 import { type Generated, generateRequest, sampleKeys, tempDir } from './helpers';
 
 export interface Recorder {

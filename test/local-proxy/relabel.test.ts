@@ -14,8 +14,8 @@ import { loadProxyConfig } from '../../local-proxy/config';
 import { type RunningForwarder, startForwarder } from '../../local-proxy/forwarder';
 import { ConfigError } from '../../shared/config/relay-config';
 import { createLogger } from '../../shared/observability/log';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { type TimeSeries, numberToBits } from '../../shared/remote-write/types';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { type TimeSeries, numberToBits } from '../../shared/remote-write/model/types';
 import { metricValue, postWrite, tempDir, waitFor } from './helpers';
 
 let tmp: { dir: string; remove(): void };

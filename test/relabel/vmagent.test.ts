@@ -19,8 +19,8 @@ import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulat
 import { loadProxyConfig } from '../../local-proxy/config';
 import { type RunningForwarder, startForwarder } from '../../local-proxy/forwarder';
 import { createLogger } from '../../shared/observability/log';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { type Label, type TimeSeries, numberToBits } from '../../shared/remote-write/types';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { type Label, type TimeSeries, numberToBits } from '../../shared/remote-write/model/types';
 import { freePort } from '../helpers/net';
 import { WRITE_HEADERS, metricValue, postWrite, receivedKeys, waitFor } from '../local-proxy/helpers';
 

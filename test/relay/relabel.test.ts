@@ -13,8 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { compressSync } from 'snappy';
 import { ConfigError, loadRelayConfig } from '../../shared/config/relay-config';
 import { noTelemetry } from '../../shared/observability/telemetry';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { type TimeSeries, numberToBits } from '../../shared/remote-write/types';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { type TimeSeries, numberToBits } from '../../shared/remote-write/model/types';
 import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../helpers/relay-harness';
 
 const KEY_A = 'relabel-tenant-a-key';

@@ -5,8 +5,8 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeWriteRequest, emptyHistogram } from '../../shared/remote-write/decode';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { decodeWriteRequest, emptyHistogram } from '../../shared/remote-write/model/decode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { decompressBounded } from '../../shared/remote-write/snappy';
 import { WireError } from '../../shared/remote-write/wire';
 import {
@@ -18,7 +18,7 @@ import {
   normalNaNBits,
   numberToBits,
   staleMarkerBits,
-} from '../../shared/remote-write/types';
+} from '../../shared/remote-write/model/types';
 import { canonical, canonicalPb, loadFixtures, referenceCodec } from '../helpers/repo';
 import {
   I64_MAX,

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { syntheticPayloads } from '../../bench/lib/payloads';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { type FastScanner, createFastScanner, nativeStatus } from '../../shared/remote-write/native';
 import { rewriteLabels } from '../../shared/remote-write/rewrite';
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';

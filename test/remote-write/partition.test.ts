@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { syntheticPayloads } from '../../bench/lib/payloads';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { nativeStatus } from '../../shared/remote-write/native';
 import { type Partitioned, partitionBySeries, sampleTimeRange, seriesHashes, seriesShard } from '../../shared/remote-write/partition';
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';
-import type { TimeSeries, WriteRequest } from '../../shared/remote-write/types';
+import type { TimeSeries, WriteRequest } from '../../shared/remote-write/model/types';
 import { AZURE_MONITOR_LIMITS, validateWriteRequest } from '../../shared/remote-write/validate';
 import { Rng, rawLabel, rawLen, rawSample, rawSeries, rawUnknownFields, randomWriteRequest } from '../helpers/random-write-request';
 import { loadFixtures } from '../helpers/repo';

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { HttpError, type RejectReason } from '../../shared/errors';
 import { encodeLabelField, rewriteLabels } from '../../shared/remote-write/rewrite';
 import { AZURE_MONITOR_LIMITS, validateWriteRequest } from '../../shared/remote-write/validate';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { compress, decompressBounded, snappyDecodedLength } from '../../shared/remote-write/snappy';
 import { type Cursor, WIRE_LEN, readLenEnd, readTag, skipField } from '../../shared/remote-write/wire';
-import type { Label, WriteRequest } from '../../shared/remote-write/types';
-import { staleMarkerBits } from '../../shared/remote-write/types';
+import type { Label, WriteRequest } from '../../shared/remote-write/model/types';
+import { staleMarkerBits } from '../../shared/remote-write/model/types';
 import { canonical, canonicalPb, loadFixtures, referenceCodec } from '../helpers/repo';
 import {
   Rng,

@@ -6,9 +6,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpError } from '../../shared/errors';
-import { decodeWriteRequest, emptyHistogram } from '../../shared/remote-write/decode';
+import { decodeWriteRequest, emptyHistogram } from '../../shared/remote-write/model/decode';
 import { decompressBounded } from '../../shared/remote-write/snappy';
-import { type TimeSeries, type WriteRequest, MetricType, staleMarkerBits } from '../../shared/remote-write/types';
+import { type TimeSeries, type WriteRequest, MetricType, staleMarkerBits } from '../../shared/remote-write/model/types';
 import { AZURE_MONITOR_LIMITS, validateWriteRequest } from '../../shared/remote-write/validate';
 import { translateV2Request } from '../../shared/remote-write/v2';
 import { loadFixtures } from '../helpers/repo';

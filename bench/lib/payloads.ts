@@ -12,8 +12,8 @@ import { compress, decompressBounded } from '../../shared/remote-write/snappy';
 import type { Label, TimeSeries, WriteRequest } from '../../shared/remote-write/model/types';
 import { numberToBits } from '../../shared/remote-write/model/types';
 import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
-import { loadFixtures } from '../../test/helpers/repo';
-import { encodeV2Request, v2SeriesOf } from '../../test/helpers/v2-request';
+import { loadFixtures } from '../../dev/kit/repo';
+import { encodeV2Request, v2SeriesOf } from '../../dev/kit/v2-request';
 
 export const BENCH_CLUSTER = 'bench-weu-1';
 

@@ -3,7 +3,8 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { freePort } from '../../dev/free-port';
+import { freePort } from '../../dev/kit/ports';
+import { tempDir as makeTempDir } from '../../dev/kit/temp-dir';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { sleep } from './stats';
@@ -13,7 +14,7 @@ const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
 
 export function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const { dir } = makeTempDir(prefix);
   tempDirs.add(dir);
   return dir;
 }

@@ -23,7 +23,7 @@ import {
 import { applyLocalSettings } from '../../dev/local-settings';
 import { ConfigError, loadRelayConfig } from '../../shared/config/relay-config';
 import { SETTINGS, type SettingSpec } from '../../shared/config/settings';
-import { repoRoot } from '../helpers/repo';
+import { repoRoot } from '../../dev/kit/repo';
 
 const paths = settingsDocPaths(repoRoot);
 

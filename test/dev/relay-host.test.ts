@@ -15,11 +15,11 @@ import { createFunctionHost } from '../../dev/function-host';
 import { type RunningRelay, startRelayHost } from '../../dev/relay-host';
 import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
 import { endpointId } from '../../shared/fanout/endpoints';
-import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
+import { REMOTE_WRITE_HEADERS } from '../../dev/kit/relay-harness';
 import { shiftBodyToNow } from '../helpers/fresh';
-import { loadFixtures, repoRoot } from '../helpers/repo';
+import { loadFixtures, repoRoot } from '../../dev/kit/repo';
 import { spawnForwarder, waitFor as waitForForwarded } from '../local-proxy/helpers';
-import { encodeV2Request } from '../helpers/v2-request';
+import { encodeV2Request } from '../../dev/kit/v2-request';
 import { numberToBits } from '../../shared/remote-write/model/types';
 import { compressSync } from 'snappy';
 

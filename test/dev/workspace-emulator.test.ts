@@ -14,7 +14,7 @@ import { type WorkspaceEmulator, type WorkspaceEmulatorOptions, seriesKey, start
 import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { emptyHistogram } from '../../shared/remote-write/model/decode';
 import { type Histogram, type Label, type TimeSeries, numberToBits } from '../../shared/remote-write/model/types';
-import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
+import { REMOTE_WRITE_HEADERS } from '../../dev/kit/relay-harness';
 
 const MIN = 60_000;
 const UP: Label[] = [{ name: '__name__', value: 'up' }, { name: 'job', value: 'a' }];

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from './repo';
+import { repoRoot } from '../../dev/kit/repo';
 
 export interface RelayProcess {
   /** base URL, e.g. http://127.0.0.1:40123 */

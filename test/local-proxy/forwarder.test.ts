@@ -15,9 +15,11 @@ import { createLogger } from '../../shared/observability/log';
 import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
 import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { isStaleMarker, numberToBits } from '../../shared/remote-write/model/types';
-import { loadFixtures } from '../helpers/repo';
-import { encodeV2Request, v2SeriesOf } from '../helpers/v2-request';
-import { WRITE_HEADERS, generateRequest, metricValue, postWrite, receivedKeys, sampleKeys, tempDir, waitFor } from './helpers';
+import { loadFixtures } from '../../dev/kit/repo';
+import { encodeV2Request, v2SeriesOf } from '../../dev/kit/v2-request';
+import { WRITE_HEADERS, generateRequest, postWrite, receivedKeys, sampleKeys, waitFor } from './helpers';
+import { metricValue } from '../../dev/kit/metrics-text';
+import { tempDir } from '../../dev/kit/temp-dir';
 
 let tmp: { dir: string; remove(): void };
 let workspaces: WorkspaceEmulator[] = [];

@@ -1,16 +1,15 @@
 // Shared pieces of the forwarder tests: generated requests whose samples are unique
 // (series, timestamp) pairs, posting to a forwarder, the set of what a workspace
-// emulator holds, temp dirs, polling, and the forwarder as a child process.
+// emulator holds, polling with the forwarder tests' defaults, and the forwarder as a child process.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { compressSync } from 'snappy';
 import { type WorkspaceEmulator, seriesKey } from '../../dev/emulators/workspace';
 import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { type Label, type TimeSeries, type WriteRequest, numberToBits } from '../../shared/remote-write/model/types';
-import { repoRoot } from '../helpers/repo';
+import { repoRoot } from '../../dev/kit/repo';
+import { waitUntil } from '../../dev/kit/wait';
 
 export const SAMPLES_PER_REQUEST = 500;
 
@@ -81,32 +80,9 @@ export async function postWrite(baseUrl: string, body: Buffer, headers: Record<s
   return { status: res.status, text: await res.text(), headers: res.headers };
 }
 
-export function tempDir(prefix: string): { dir: string; remove(): void } {
-  const dir = mkdtempSync(path.join(tmpdir(), `${prefix}-`));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** Polls until check() is true; throws with `what` after timeoutMs. */
+/** Polls until check() is true (every 25 ms, 10 s at most by default); throws naming `what`. */
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000, everyMs = 25): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-/** Value of one sample line in Prometheus text format (sum over matching label sets). */
-export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const set = m[2] ?? '';
-    if (Object.entries(labels).every(([k, v]) => set.includes(`${k}="${v}"`))) total += Number(m[3]);
-  }
-  return total;
+  await waitUntil(what, check, timeoutMs, everyMs);
 }
 
 // ---- the forwarder as a child process ----

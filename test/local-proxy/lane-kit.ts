@@ -15,7 +15,8 @@ import type { Upstream, UpstreamOutcome, UpstreamRequest } from '../../local-pro
 import { type Logger } from '../../shared/observability/log';
 import type { PublishLog, PublishResult } from '../../shared/observability/publish-log';
 import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
-import { type Generated, generateRequest, sampleKeys, tempDir } from './helpers';
+import { type Generated, generateRequest, sampleKeys } from './helpers';
+import { tempDir } from '../../dev/kit/temp-dir';
 
 export interface Recorder {
   logs: string[];

@@ -16,7 +16,9 @@ import { ConfigError } from '../../shared/config/relay-config';
 import { createLogger } from '../../shared/observability/log';
 import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { type TimeSeries, numberToBits } from '../../shared/remote-write/model/types';
-import { metricValue, postWrite, tempDir, waitFor } from './helpers';
+import { postWrite, waitFor } from './helpers';
+import { metricValue } from '../../dev/kit/metrics-text';
+import { tempDir } from '../../dev/kit/temp-dir';
 
 let tmp: { dir: string; remove(): void };
 let ws: WorkspaceEmulator | undefined;

@@ -10,8 +10,8 @@ import { seriesKey } from '../../dev/emulators/workspace';
 import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
 import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { type Float64Bits, type WriteRequest, isStaleMarker, staleMarkerBits } from '../../shared/remote-write/model/types';
-import { type Harness, startHarness } from '../helpers/relay-harness';
-import { type Fixture, loadFixtures } from '../helpers/repo';
+import { type Harness, startHarness } from '../../dev/kit/relay-harness';
+import { type Fixture, loadFixtures } from '../../dev/kit/repo';
 
 const fixtures = loadFixtures();
 

@@ -15,7 +15,7 @@ import { ConfigError, loadRelayConfig } from '../../shared/config/relay-config';
 import { noTelemetry } from '../../shared/observability/telemetry';
 import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { type TimeSeries, numberToBits } from '../../shared/remote-write/model/types';
-import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../helpers/relay-harness';
+import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../../dev/kit/relay-harness';
 
 const KEY_A = 'relabel-tenant-a-key';
 const KEY_B = 'relabel-tenant-b-key';

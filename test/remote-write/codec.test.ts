@@ -19,7 +19,7 @@ import {
   numberToBits,
   staleMarkerBits,
 } from '../../shared/remote-write/model/types';
-import { canonical, canonicalPb, loadFixtures, referenceCodec } from '../helpers/repo';
+import { canonical, canonicalPb, loadFixtures, referenceCodec } from '../../dev/kit/repo';
 import {
   I64_MAX,
   I64_MIN,
@@ -36,7 +36,7 @@ import {
   rawUnknownFields,
   rawVarint,
   rawVarintField,
-} from '../helpers/random-write-request';
+} from '../../dev/kit/random-write-request';
 
 const RANDOM_REQUESTS = 250;
 const MAX_DECODED = 64 * 1024 * 1024;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { repoRoot } from '../helpers/repo';
+import { repoRoot } from '../../dev/kit/repo';
 
 const RUNTIME_DIRS = ['functions', 'shared', 'local-proxy'];
 const MODEL_DIR = path.join(repoRoot, 'shared/remote-write/model');

@@ -14,8 +14,8 @@ import { type FastScanner, createFastScanner, nativeStatus } from '../../shared/
 import { rewriteLabels } from '../../shared/remote-write/rewrite';
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';
 import { AZURE_MONITOR_LIMITS, type ForeignClusterPolicy, type SeriesLimits, validateWriteRequest } from '../../shared/remote-write/validate';
-import { Rng, randomTimestamp, randomWriteRequest } from '../helpers/random-write-request';
-import { loadFixtures } from '../helpers/repo';
+import { Rng, randomTimestamp, randomWriteRequest } from '../../dev/kit/random-write-request';
+import { loadFixtures } from '../../dev/kit/repo';
 
 const MAX_DECODED = 32 << 20;
 const status = nativeStatus();

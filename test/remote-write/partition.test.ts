@@ -13,8 +13,8 @@ import { type Partitioned, partitionBySeries, sampleTimeRange, seriesHashes, ser
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';
 import type { TimeSeries, WriteRequest } from '../../shared/remote-write/model/types';
 import { AZURE_MONITOR_LIMITS, validateWriteRequest } from '../../shared/remote-write/validate';
-import { Rng, rawLabel, rawLen, rawSample, rawSeries, rawUnknownFields, randomWriteRequest } from '../helpers/random-write-request';
-import { loadFixtures } from '../helpers/repo';
+import { Rng, rawLabel, rawLen, rawSample, rawSeries, rawUnknownFields, randomWriteRequest } from '../../dev/kit/random-write-request';
+import { loadFixtures } from '../../dev/kit/repo';
 
 const walks = nativeStatus().loaded ? [false, true] : [false];
 const key = (ts: TimeSeries): string => JSON.stringify(ts.labels);

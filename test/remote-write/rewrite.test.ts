@@ -14,7 +14,7 @@ import { compress, decompressBounded, snappyDecodedLength } from '../../shared/r
 import { type Cursor, WIRE_LEN, readLenEnd, readTag, skipField } from '../../shared/remote-write/wire';
 import type { Label, WriteRequest } from '../../shared/remote-write/model/types';
 import { staleMarkerBits } from '../../shared/remote-write/model/types';
-import { canonical, canonicalPb, loadFixtures, referenceCodec } from '../helpers/repo';
+import { canonical, canonicalPb, loadFixtures, referenceCodec } from '../../dev/kit/repo';
 import {
   Rng,
   randomWriteRequest,
@@ -27,7 +27,7 @@ import {
   rawVarint,
   rawVarintField,
   sortLabels,
-} from '../helpers/random-write-request';
+} from '../../dev/kit/random-write-request';
 
 const LIMITS = AZURE_MONITOR_LIMITS;
 const MAX_DECODED = 64 * 1024 * 1024;

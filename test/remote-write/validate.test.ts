@@ -12,7 +12,7 @@ import { sampleTimeRange } from '../../shared/remote-write/partition';
 import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { decompressBounded } from '../../shared/remote-write/snappy';
 import { type WriteRequest, staleMarkerBits } from '../../shared/remote-write/model/types';
-import { loadFixtures } from '../helpers/repo';
+import { loadFixtures } from '../../dev/kit/repo';
 import {
   Rng,
   randomWriteRequest,
@@ -26,7 +26,7 @@ import {
   rawUnknownFields,
   rawVarint,
   rawVarintField,
-} from '../helpers/random-write-request';
+} from '../../dev/kit/random-write-request';
 
 const LIMITS = AZURE_MONITOR_LIMITS;
 

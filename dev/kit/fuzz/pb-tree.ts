@@ -4,7 +4,7 @@
 // duplicated or dropped field…), and the tree is serialised again with every enclosing
 // length recomputed, so the damage sits exactly where it was put and nowhere else.
 
-import type { Rng } from '../helpers/random-write-request';
+import type { Rng } from '../random-write-request';
 
 export type Shape = 'varint' | 'fixed64' | 'len' | 'fixed32';
 

@@ -3,8 +3,10 @@
 // reason.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { spawnNode, stopChild, waitForOutput } from '../../dev/kit/child';
 import { metricValue, parseMetricsText, sumMetric } from '../../dev/kit/metrics-text';
 import { tempDir } from '../../dev/kit/temp-dir';
 import { WaitAborted, waitUntil } from '../../dev/kit/wait';
@@ -79,4 +81,36 @@ test('tempDir makes a fresh directory and remove() deletes it', () => {
   a.remove();
   b.remove();
   assert.ok(!existsSync(a.dir) && !existsSync(b.dir));
+});
+
+describe('child processes', () => {
+  const tmp = tempDir('kit-child-');
+  const script = (name: string, src: string): string => {
+    const file = join(tmp.dir, name);
+    writeFileSync(file, src);
+    return file;
+  };
+
+  test('waitForOutput finds the start-up line; the child sees only PATH and what it was given', async () => {
+    process.env.KIT_TEST_LEAK = 'leaked';
+    const c = spawnNode(script('up.js', 'console.log(`up port=4242 leak=${process.env.KIT_TEST_LEAK} given=${process.env.GIVEN}`); setTimeout(() => {}, 10_000);'), { GIVEN: 'yes' });
+    delete process.env.KIT_TEST_LEAK;
+    const m = await waitForOutput(c, /port=(\d+) leak=(\S+) given=(\S+)/, 5000, 'start');
+    assert.deepEqual(m.slice(1), ['4242', 'undefined', 'yes']);
+    await stopChild(c.child, 2000);
+    assert.equal(await c.exited, 'SIGTERM');
+  });
+
+  test('waitForOutput fails at once, with the output, when the child exits first', async () => {
+    const c = spawnNode(script('fail.js', 'console.error("FOO is not set: set it"); process.exit(2);'), {});
+    await assert.rejects(waitForOutput(c, /listening/, 5000, 'start'), /start: the process exited \(2\) first; output:\nFOO is not set: set it/);
+  });
+
+  test('stopChild SIGKILLs a child that ignores SIGTERM once the grace has passed', async () => {
+    const c = spawnNode(script('stubborn.js', 'process.on("SIGTERM", () => console.log("ignored")); console.log("ready"); setInterval(() => {}, 1000);'), {});
+    await waitForOutput(c, /ready/, 5000, 'start');
+    await stopChild(c.child, 200);
+    assert.equal(await c.exited, 'SIGKILL');
+    tmp.remove();
+  });
 });

@@ -2,10 +2,10 @@
 // runs), our materialising decoder, and protobufjs's decode of the same bytes.
 
 import * as protobuf from 'protobufjs';
-import { decodeWriteRequest } from '../shared/remote-write/decode';
+import { decodeWriteRequest } from '../shared/remote-write/model/decode';
 import { compress, decompressBounded } from '../shared/remote-write/snappy';
 import { AZURE_MONITOR_LIMITS, validateWriteRequest } from '../shared/remote-write/validate';
-import { remoteProtoPath } from '../test/helpers/repo';
+import { remoteProtoPath } from '../dev/kit/repo';
 import { measureCpu } from './lib/measure';
 import { BENCH_CLUSTER, type PayloadSet } from './lib/payloads';
 

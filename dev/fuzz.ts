@@ -22,12 +22,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEntraIssuer } from './emulators/entra-issuer';
-import type { FuzzCase, FuzzContext } from '../test/fuzz/cases';
-import { runHttpCases } from '../test/fuzz/http-cases';
-import { type RunReport, formatReport, formatViolation, mib, runCases } from '../test/fuzz/runner';
-import { FUZZ_ENV, TEST_TIMEOUTS, fuzzContext, startHttpTargets } from '../test/fuzz/setup';
-import { TENANT_HEADERS, tenantCase, tenantContext, tenantEnv } from '../test/fuzz/tenant';
-import { type Harness, startHarness } from '../test/helpers/relay-harness';
+import type { FuzzCase, FuzzContext } from './kit/fuzz/cases';
+import { runHttpCases } from './kit/fuzz/http-cases';
+import { type RunReport, formatReport, formatViolation, mib, runCases } from './kit/fuzz/runner';
+import { FUZZ_ENV, TEST_TIMEOUTS, fuzzContext, startHttpTargets } from './kit/fuzz/setup';
+import { TENANT_HEADERS, tenantCase, tenantContext, tenantEnv } from './kit/fuzz/tenant';
+import { type Harness, startHarness } from './kit/relay-harness';
 
 const env = process.env;
 const seed = env.FUZZ_SEED !== undefined && env.FUZZ_SEED !== '' ? Number(env.FUZZ_SEED) >>> 0 : randomInt(0, 2 ** 31);

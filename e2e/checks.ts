@@ -23,7 +23,8 @@
 // Staleness markers are returned by neither store's queries.
 
 import { readFileSync } from 'node:fs';
-import { type Labels, type RawSeries, seriesKey, sumMetric } from './lib/prom-api';
+import { type Labels, type RawSeries, seriesKey } from './lib/prom-api';
+import { sumMetric } from '../dev/kit/metrics-text';
 import { fmtInt } from './lib/util';
 import type { Monitor } from './monitor';
 import { V2_SENDER } from './native-histograms';

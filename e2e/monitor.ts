@@ -3,7 +3,7 @@
 // time) and summed across forwarder restarts (a SIGKILLed forwarder's counters are gone
 // with it, but their last polled values are kept here).
 
-import { type Labels, type MetricRow, sumMetric } from './lib/prom-api';
+import { type Labels, type MetricRow, sumMetric } from '../dev/kit/metrics-text';
 import type { Topology } from './topology';
 
 interface Snapshot {

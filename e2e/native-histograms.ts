@@ -1,14 +1,15 @@
 // Native histograms end to end: a remote-write 2.0 sender built on the schema
-// (test/helpers/v2-request.ts) writes integer and float histograms, exponential schemas
+// (dev/kit/v2-request.ts) writes integer and float histograms, exponential schemas
 // 0 and 3, to the forwarder; they travel as 1.0 through the relay to the Prometheus store
 // (native histograms on), and the buckets read back must equal what was sent.
 
 import { compressSync } from 'snappy';
-import { emptyHistogram } from '../shared/remote-write/decode';
-import { type BucketSpan, type Histogram, bitsToNumber, numberToBits } from '../shared/remote-write/types';
-import { encodeV2Request } from '../test/helpers/v2-request';
+import { emptyHistogram } from '../shared/remote-write/model/decode';
+import { type BucketSpan, type Histogram, bitsToNumber, numberToBits } from '../shared/remote-write/model/types';
+import { encodeV2Request } from '../dev/kit/v2-request';
 import type { ApiHistogram, PromApi } from './lib/prom-api';
-import { http, sleep } from './lib/util';
+import { http } from './lib/util';
+import { sleep } from '../dev/kit/wait';
 
 const NAME = 'e2e_native_histogram';
 /** the sender label of the 2.0 test sender's series (the label check allows it beside the real senders) */

@@ -18,9 +18,12 @@ import { endpointId } from '../shared/fanout/endpoints';
 import { type IdentityEmulator, startIdentityEmulator } from '../dev/emulators/identity-endpoint';
 import { type WorkspaceEmulator, type WorkspaceEmulatorOptions, startWorkspaceEmulator } from '../dev/emulators/workspace';
 import { type Azurite, startAzurite } from '../dev/emulators/azurite';
-import { type MetricRow, PromApi, scrapeMetrics } from './lib/prom-api';
+import { PromApi, scrapeMetrics } from './lib/prom-api';
+import type { MetricRow } from '../dev/kit/metrics-text';
 import { type Proc, Supervisor } from './lib/supervisor';
-import { WaitAborted, freePorts, http, httpOk, waitUntil } from './lib/util';
+import { http, httpOk } from './lib/util';
+import { WaitAborted, waitUntil } from '../dev/kit/wait';
+import { freePorts } from '../dev/kit/ports';
 
 export const SCRAPE_INTERVAL_S = 2;
 /** the cluster label the forwarder (the per-cluster side car) adds */

@@ -14,9 +14,9 @@
 // timestamps are patched in place and the template compressed.
 
 import { type Cursor, readLenEnd, readTag, skipField } from '../../shared/remote-write/wire';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { compress } from '../../shared/remote-write/snappy';
-import { type TimeSeries, numberToBits } from '../../shared/remote-write/types';
+import { type TimeSeries, numberToBits } from '../../shared/remote-write/model/types';
 import { seriesLabels } from './payloads';
 
 /** consecutive requests of one shard alternate between this many disjoint series slices */

@@ -6,14 +6,14 @@
 // relay injects cluster=<CLUSTER>, re-encodes and re-compresses). asRemoteWrite2 gives
 // the same writes as remote-write 2.0.
 
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { countSamples } from '../../shared/remote-write/count';
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';
-import type { Label, TimeSeries, WriteRequest } from '../../shared/remote-write/types';
-import { numberToBits } from '../../shared/remote-write/types';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import { loadFixtures } from '../../test/helpers/repo';
-import { encodeV2Request, v2SeriesOf } from '../../test/helpers/v2-request';
+import type { Label, TimeSeries, WriteRequest } from '../../shared/remote-write/model/types';
+import { numberToBits } from '../../shared/remote-write/model/types';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
+import { loadFixtures } from '../../dev/kit/repo';
+import { encodeV2Request, v2SeriesOf } from '../../dev/kit/v2-request';
 
 export const BENCH_CLUSTER = 'bench-weu-1';
 

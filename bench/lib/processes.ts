@@ -3,7 +3,9 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { freePort } from '../../dev/free-port';
+import { stopChild } from '../../dev/kit/child';
+import { freePort } from '../../dev/kit/ports';
+import { tempDir as makeTempDir } from '../../dev/kit/temp-dir';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { sleep } from './stats';
@@ -13,7 +15,7 @@ const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
 
 export function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const { dir } = makeTempDir(prefix);
   tempDirs.add(dir);
   return dir;
 }
@@ -42,19 +44,13 @@ export function track(name: string, proc: ChildProcess): Child {
   proc.stderr?.on('data', (d: Buffer) => {
     if (err.length < 20_000) err += d.toString();
   });
-  const exited = new Promise<void>((ok) => proc.once('exit', () => ok()));
   return {
     name,
     proc,
     pid: proc.pid,
     stderr: () => err,
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(t);
-      }
+      await stopChild(proc, 5_000);
       children.delete(proc);
     },
   };
@@ -62,14 +58,7 @@ export function track(name: string, proc: ChildProcess): Child {
 
 /** Stops every child still running (by pid); for exit paths. */
 export async function stopAll(): Promise<void> {
-  await Promise.all([...children].map(async (p) => {
-    if (p.exitCode === null && p.signalCode === null) {
-      p.kill('SIGTERM');
-      const t = setTimeout(() => p.kill('SIGKILL'), 3_000);
-      await new Promise<void>((ok) => p.once('exit', () => ok()));
-      clearTimeout(t);
-    }
-  }));
+  await Promise.all([...children].map((p) => stopChild(p, 3_000)));
   children.clear();
   for (const dir of tempDirs) removeDir(dir);
 }

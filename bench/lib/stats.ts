@@ -34,6 +34,4 @@ export function cpuSecondsSince(since: NodeJS.CpuUsage): number {
   return (d.user + d.system) / 1e6;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((ok) => setTimeout(ok, ms));
-}
+export { sleep } from '../../dev/kit/wait';

@@ -4,7 +4,7 @@
 // port. In memory: nothing is left behind and start-up stays under a second or two.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { freePort } from '../free-port';
+import { freePort } from '../kit/ports';
 
 /** Azurite's well-known development account (public, in Microsoft's docs: not a secret). */
 const ACCOUNT = 'devstoreaccount1';

@@ -25,8 +25,8 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { uncompressSync } from 'snappy';
 import { countSamples } from '../../shared/remote-write/count';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import { type Float64Bits, type Label, type MetricMetadata, type WriteRequest, isStaleMarker } from '../../shared/remote-write/types';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
+import { type Float64Bits, type Label, type MetricMetadata, type WriteRequest, isStaleMarker } from '../../shared/remote-write/model/types';
 import { verifyToken } from './emulator-token';
 import { AZURE_WINDOW, DROP_REASONS, type DropReason, type IngestWindow, type RateWindow, type Timeline, admit, ingest, judge, rateWindow } from './ingest-rules';
 

@@ -1,9 +1,10 @@
 // The Prometheus HTTP query API as both stores (Prometheus, VictoriaMetrics) and the
-// Prometheus sender serve it, and the text exposition format of /metrics pages.
+// Prometheus sender serve it, and scraping /metrics pages.
 
+import { type Labels, type MetricRow, parseMetricsText } from '../../dev/kit/metrics-text';
 import { http } from './util';
 
-export type Labels = Record<string, string>;
+export type { Labels };
 
 export interface Sample {
   /** ms since epoch */
@@ -105,39 +106,6 @@ export class PromApi {
   async series(match: string, startMs: number, endMs: number): Promise<Labels[]> {
     return this.call<Labels[]>('/api/v1/series', { 'match[]': match, start: apiTime(startMs), end: apiTime(endMs) }, 60_000);
   }
-}
-
-export interface MetricRow {
-  name: string;
-  labels: Labels;
-  value: number;
-}
-
-/** The text exposition format, enough of it for counters and gauges. */
-export function parseMetricsText(text: string): MetricRow[] {
-  const rows: MetricRow[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const labels: Labels = {};
-    if (m[3]) for (const l of m[3].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
-    rows.push({ name: m[1], labels, value: Number(m[4]) });
-  }
-  return rows;
-}
-
-/** Sum of a metric's rows whose labels include `where`; undefined when there is no such row. */
-export function sumMetric(rows: readonly MetricRow[], name: string, where: Labels = {}): number | undefined {
-  let found = false;
-  let sum = 0;
-  for (const r of rows) {
-    if (r.name !== name) continue;
-    if (!Object.entries(where).every(([k, v]) => r.labels[k] === v)) continue;
-    found = true;
-    sum += r.value;
-  }
-  return found ? sum : undefined;
 }
 
 export async function scrapeMetrics(url: string): Promise<MetricRow[]> {

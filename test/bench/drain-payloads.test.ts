@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DRAIN_STEP_MS, drainTemplates, drainWrites } from '../../bench/lib/drain-payloads';
 import { scanSeriesOrder } from '../../bench/lib/order';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
 import { decompress } from '../../shared/remote-write/snappy';
 
 const key = (labels: ReadonlyArray<{ name: string; value: string }>): string => labels.map((l) => `${l.name}=${l.value}`).join(',');

@@ -5,14 +5,14 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { rewriteLabels } from '../../shared/remote-write/rewrite';
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';
 import { AZURE_MONITOR_LIMITS, takeRewritePlan, validateWriteRequest } from '../../shared/remote-write/validate';
-import { staleMarkerBits } from '../../shared/remote-write/types';
+import { staleMarkerBits } from '../../shared/remote-write/model/types';
 import { syntheticPayloads } from '../../bench/lib/payloads';
-import { loadFixtures } from '../helpers/repo';
-import { Rng, rawLabel, rawLen, rawSample, rawSeries, rawUnknownFields, randomWriteRequest } from '../helpers/random-write-request';
+import { loadFixtures } from '../../dev/kit/repo';
+import { Rng, rawLabel, rawLen, rawSample, rawSeries, rawUnknownFields, randomWriteRequest } from '../../dev/kit/random-write-request';
 
 const LIMITS = AZURE_MONITOR_LIMITS;
 

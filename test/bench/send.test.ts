@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { makePart } from '../../shared/fanout/fanout';
 import { sendToEndpoint } from '../../shared/fanout/send';
 import type { Endpoint } from '../../shared/fanout/endpoints';
-import { rawLabel, rawSample, rawSeries } from '../helpers/random-write-request';
+import { rawLabel, rawSample, rawSeries } from '../../dev/kit/random-write-request';
 
 const raw = rawSeries(rawLabel('__name__', 'up'), rawSample(0x3ff0000000000000n, 1n));
 const opts = { timeoutMs: 2000, userAgent: 'test', makePart: (r: Buffer) => makePart(r) };

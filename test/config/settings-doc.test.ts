@@ -24,7 +24,7 @@ import { applyLocalSettings } from '../../dev/local-settings';
 import { loadRelayConfig } from '../../shared/relay/config';
 import { ConfigError } from '../../shared/config/loaders';
 import { SETTINGS, type SettingSpec } from '../../shared/config/settings';
-import { repoRoot } from '../helpers/repo';
+import { repoRoot } from '../../dev/kit/repo';
 
 const paths = settingsDocPaths(repoRoot);
 

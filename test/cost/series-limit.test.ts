@@ -5,9 +5,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSeriesLimiter, limitSeries } from '../../shared/cost/series-limit';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { type TimeSeries, numberToBits } from '../../shared/remote-write/types';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { type TimeSeries, numberToBits } from '../../shared/remote-write/model/types';
 
 const HOUR = 3_600_000;
 

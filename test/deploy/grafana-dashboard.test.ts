@@ -12,7 +12,8 @@ import { FORWARDER_DASHBOARD, expandVariables, groupingLabels, legendLabels, loa
 import { loadForwarderConfig } from '../../local-proxy/config';
 import { type RunningForwarder, startForwarder } from '../../local-proxy/forwarder';
 import { createLogger } from '../../shared/observability/log';
-import { generateRequest, postWrite, receivedKeys, tempDir, waitFor } from '../local-proxy/helpers';
+import { generateRequest, postWrite, receivedKeys, waitFor } from '../local-proxy/helpers';
+import { tempDir } from '../../dev/kit/temp-dir';
 
 /**
  * On the forwarder's /metrics only when CATCHUP_MAX_RATE is set (off by default, and in the

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { funcignore } from './funcignore';
-import { repoRoot } from '../helpers/repo';
+import { repoRoot } from '../../dev/kit/repo';
 import { NATIVE_MODULE } from '../../shared/remote-write/native';
 
 interface LockFile {

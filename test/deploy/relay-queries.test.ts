@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type KqlQuery as Query, RELAY_KQL, RELAY_WORKBOOK, REGENERATE_HINT, parseKqlQueries as parseQueries, renderWorkbook, workbookFromKqlFile } from '../../dev/relay-workbook';
 import { telemetryFrom } from '../../shared/observability/telemetry';
-import { repoRoot } from '../helpers/repo';
+import { repoRoot } from '../../dev/kit/repo';
 
 /** Metric name → the customDimensions keys it carries, as sent through trackMetric. */
 function emittedMetrics(): Map<string, Set<string>> {

@@ -14,7 +14,7 @@ import { parseSize } from '../../shared/config/parse';
 import { SETTINGS, settingValue } from '../../shared/config/settings';
 import { type Declaration, type Expr, parseBicep } from './bicep/parse';
 import { Evaluator, type Value } from './bicep/evaluate';
-import { repoRoot } from '../helpers/repo';
+import { repoRoot } from '../../dev/kit/repo';
 
 const dir = join(repoRoot, 'deploy/azure');
 const read = (file: string): Declaration[] => parseBicep(readFileSync(join(dir, file), 'utf8'), `deploy/azure/${file}`);

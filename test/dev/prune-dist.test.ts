@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { repoRoot } from '../helpers/repo';
+import { repoRoot } from '../../dev/kit/repo';
 
 // plain JS beside the sources (it runs before anything is compiled)
 const { pruneDist } = require(path.join(repoRoot, 'dev/prune-dist.js')) as { pruneDist(root: string): string[] };

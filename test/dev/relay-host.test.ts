@@ -3,7 +3,7 @@
 // what to set.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,12 +15,13 @@ import { createFunctionHost } from '../../dev/function-host';
 import { type RunningRelay, startRelayHost } from '../../dev/relay-host';
 import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
 import { endpointId } from '../../shared/fanout/endpoints';
-import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
+import { REMOTE_WRITE_HEADERS } from '../../dev/kit/relay-harness';
 import { shiftBodyToNow } from '../helpers/fresh';
-import { loadFixtures, repoRoot } from '../helpers/repo';
+import { loadFixtures, repoRoot } from '../../dev/kit/repo';
+import { type NodeChild, spawnNode, waitForOutput } from '../../dev/kit/child';
 import { spawnForwarder, waitFor as waitForForwarded } from '../local-proxy/helpers';
-import { encodeV2Request } from '../helpers/v2-request';
-import { numberToBits } from '../../shared/remote-write/types';
+import { encodeV2Request } from '../../dev/kit/v2-request';
+import { numberToBits } from '../../shared/remote-write/model/types';
 import { compressSync } from 'snappy';
 
 const fixture = loadFixtures()[0];
@@ -146,31 +147,19 @@ describe('processes', () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  function run(script: string, env: Record<string, string>, cwd = repoRoot): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
-    const child = spawn(process.execPath, [join(repoRoot, 'dist', script)], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((ok) => child.on('exit', (code) => ok(code)));
-    return { child, out: () => out, exited };
+  function run(script: string, env: Record<string, string>, cwd = repoRoot): NodeChild {
+    const c = spawnNode(join(repoRoot, 'dist', script), env, cwd);
+    children.push(c.child);
+    return c;
   }
 
-  async function waitFor(out: () => string, re: RegExp, ms = 10_000): Promise<RegExpExecArray> {
-    const until = Date.now() + ms;
-    for (;;) {
-      const m = re.exec(out());
-      if (m) return m;
-      if (Date.now() > until) throw new Error(`timed out waiting for ${re}; output:\n${out()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const waitFor = (c: NodeChild, re: RegExp, ms = 10_000): Promise<RegExpExecArray> => waitForOutput(c, re, ms, 'output of the dev process');
 
   test('misconfiguration exits at start-up with what to set', async () => {
     const p = run('dev/relay-host.js', { IDENTITY_TYPE: 'userAssigned', PORT: '0' }, mkTmp(dirs));
     assert.equal(await p.exited, 2);
-    assert.match(p.out(), /INGESTION_URL is not set: set it to the workspace's metrics ingestion endpoint/);
-    assert.match(p.out(), /IDENTITY_TYPE=userAssigned needs AZURE_CLIENT_ID/);
+    assert.match(p.output(), /INGESTION_URL is not set: set it to the workspace's metrics ingestion endpoint/);
+    assert.match(p.output(), /IDENTITY_TYPE=userAssigned needs AZURE_CLIENT_ID/);
   });
 
   test('npm run relay reads local.settings.json Values like func start', async () => {
@@ -179,7 +168,7 @@ describe('processes', () => {
       const dir = mkTmp(dirs);
       writeFileSync(join(dir, 'local.settings.json'), JSON.stringify({ IsEncrypted: false, Values: { INGESTION_URL: ws.url, IDENTITY_TYPE: 'none', CLUSTER: 'from-local-settings', '//CLUSTER': 'a comment' } }));
       const p = run('dev/relay-host.js', { PORT: '0' }, dir);
-      const [, url] = await waitFor(p.out, /url=(http:\/\/127\.0\.0\.1:\d+)\/api\/v1\/write/);
+      const [, url] = await waitFor(p, /url=(http:\/\/127\.0\.0\.1:\d+)\/api\/v1\/write/);
       const health = (await (await fetch(`${url}/api/health`)).json()) as { cluster: string };
       assert.equal(health.cluster, 'from-local-settings');
       p.child.kill('SIGTERM');
@@ -190,10 +179,10 @@ describe('processes', () => {
 
   test('npm start runs on embedded defaults: emulated identity, workspace and storage (Azurite), data visible; old data dropped as Azure does, and said so', async () => {
     const p = run('dev/start.js', { PORT: '0', WORKSPACE_EMULATOR_PORT: '0', AZURITE_TABLE_PORT: '0' }, mkTmp(dirs));
-    const [, writeUrl] = await waitFor(p.out, /remote_write url:\s+(\S+)/);
-    const [, summaryUrl] = await waitFor(p.out, /received data:\s+(\S+)/);
-    const [, metricsUrl] = await waitFor(p.out, /dropped as Azure:\s+(\S+)/);
-    await waitFor(p.out, /shared state:\s+Azurite table service on 127\.0\.0\.1:\d+ \(in memory\)/);
+    const [, writeUrl] = await waitFor(p, /remote_write url:\s+(\S+)/);
+    const [, summaryUrl] = await waitFor(p, /received data:\s+(\S+)/);
+    const [, metricsUrl] = await waitFor(p, /dropped as Azure:\s+(\S+)/);
+    await waitFor(p, /shared state:\s+Azurite table service on 127\.0\.0\.1:\d+ \(in memory\)/);
     const health = (await (await fetch(writeUrl.replace('/v1/write', '/health'))).json()) as { sharedState: unknown };
     assert.deepEqual(health.sharedState, { table: 'relaystate', connection: 'connection string' });
     const write = (body: Buffer): Promise<Response> => fetch(writeUrl, { method: 'POST', headers: REMOTE_WRITE_HEADERS, body });
@@ -222,15 +211,15 @@ describe('processes', () => {
     assert.equal(summary.samples, 503);
     assert.equal(summary.dropped.tooOld, 500);
     assert.match(await (await fetch(metricsUrl)).text(), /^workspace_emulator_dropped_samples_total\{reason="too_old"\} 500$/m);
-    await waitFor(p.out, /level=warn msg="workspace emulator emulated-workspace: dropping samples older than the ingestion window/);
+    await waitFor(p, /level=warn msg="workspace emulator emulated-workspace: dropping samples older than the ingestion window/);
     p.child.kill('SIGINT');
     assert.equal(await p.exited, 0);
   });
 
   test('README: npm start, then RELAY_URL=<its write url> npm run proxy — a write to the forwarder reaches the emulated workspace', async () => {
     const relay = run('dev/start.js', { PORT: '0', WORKSPACE_EMULATOR_PORT: '0' }, mkTmp(dirs));
-    const [, writeUrl] = await waitFor(relay.out, /remote_write url:\s+(\S+)/);
-    const [, summaryUrl] = await waitFor(relay.out, /received data:\s+(\S+)/);
+    const [, writeUrl] = await waitFor(relay, /remote_write url:\s+(\S+)/);
+    const [, summaryUrl] = await waitFor(relay, /received data:\s+(\S+)/);
     // As the README runs it: RELAY_URL only (npm start's relay needs no key), the rest defaults.
     const fwd = await spawnForwarder({ RELAY_URL: writeUrl, SPOOL_DIR: join(mkTmp(dirs), 'spool') });
     try {
@@ -254,8 +243,8 @@ describe('processes', () => {
 
   test('npm start: WORKSPACE_EMULATOR_MAX_AGE loosens the window; a bad value exits with what is wrong', async () => {
     const p = run('dev/start.js', { PORT: '0', WORKSPACE_EMULATOR_PORT: '0', AZURITE_TABLE_PORT: '0', WORKSPACE_EMULATOR_MAX_AGE: '100000d' }, mkTmp(dirs));
-    const [, writeUrl] = await waitFor(p.out, /remote_write url:\s+(\S+)/);
-    const [, summaryUrl] = await waitFor(p.out, /received data:\s+(\S+)/);
+    const [, writeUrl] = await waitFor(p, /remote_write url:\s+(\S+)/);
+    const [, summaryUrl] = await waitFor(p, /received data:\s+(\S+)/);
     const res = await fetch(writeUrl, { method: 'POST', headers: REMOTE_WRITE_HEADERS, body: fixture.body });
     assert.equal(res.status, 204, await res.text());
     const summary = (await (await fetch(summaryUrl)).json()) as { samples: number; dropped: { tooOld: number } };
@@ -266,8 +255,8 @@ describe('processes', () => {
 
     const bad = run('dev/start.js', { PORT: '0', WORKSPACE_EMULATOR_PORT: '0', AZURITE_TABLE_PORT: '0', WORKSPACE_EMULATOR_MAX_AGE: '20', WORKSPACE_EMULATOR_MAX_REQUESTS_PER_MINUTE: 'many' }, mkTmp(dirs));
     assert.equal(await bad.exited, 2);
-    assert.match(bad.out(), /WORKSPACE_EMULATOR_MAX_AGE: "20" is not a duration/);
-    assert.match(bad.out(), /WORKSPACE_EMULATOR_MAX_REQUESTS_PER_MINUTE: "many" is not a positive whole number/);
+    assert.match(bad.output(), /WORKSPACE_EMULATOR_MAX_AGE: "20" is not a duration/);
+    assert.match(bad.output(), /WORKSPACE_EMULATOR_MAX_REQUESTS_PER_MINUTE: "many" is not a positive whole number/);
   });
 });
 

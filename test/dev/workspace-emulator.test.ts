@@ -11,10 +11,10 @@ import { after, afterEach, describe, test } from 'node:test';
 import { compressSync } from 'snappy';
 import { type Timeline, admit, ingest, judge, rateWindow } from '../../dev/emulators/ingest-rules';
 import { type WorkspaceEmulator, type WorkspaceEmulatorOptions, seriesKey, startWorkspaceEmulator } from '../../dev/emulators/workspace';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { emptyHistogram } from '../../shared/remote-write/decode';
-import { type Histogram, type Label, type TimeSeries, numberToBits } from '../../shared/remote-write/types';
-import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { emptyHistogram } from '../../shared/remote-write/model/decode';
+import { type Histogram, type Label, type TimeSeries, numberToBits } from '../../shared/remote-write/model/types';
+import { REMOTE_WRITE_HEADERS } from '../../dev/kit/relay-harness';
 
 const MIN = 60_000;
 const UP: Label[] = [{ name: '__name__', value: 'up' }, { name: 'job', value: 'a' }];

@@ -11,12 +11,12 @@ import { after, before, describe, test } from 'node:test';
 import { type EntraIssuerEmulator, startEntraIssuer } from '../../dev/emulators/entra-issuer';
 import { createFunctionHost } from '../../dev/function-host';
 import { createForwarderServer } from '../../local-proxy/server';
-import { type Harness, startHarness } from '../helpers/relay-harness';
-import { type FuzzContext, KINDS } from './cases';
-import { runHttpCases, serverTimeouts } from './http-cases';
-import { formatReport, formatViolation, runCases } from './runner';
-import { FUZZ_ENV, TEST_TIMEOUTS, fuzzContext, startHttpTargets, stubForwarderRoutes } from './setup';
-import { TENANT_HEADERS, tenantCase, tenantContext, tenantEnv } from './tenant';
+import { type Harness, startHarness } from '../../dev/kit/relay-harness';
+import { type FuzzContext, KINDS } from '../../dev/kit/fuzz/cases';
+import { runHttpCases, serverTimeouts } from '../../dev/kit/fuzz/http-cases';
+import { formatReport, formatViolation, runCases } from '../../dev/kit/fuzz/runner';
+import { FUZZ_ENV, TEST_TIMEOUTS, fuzzContext, startHttpTargets, stubForwarderRoutes } from '../../dev/kit/fuzz/setup';
+import { TENANT_HEADERS, tenantCase, tenantContext, tenantEnv } from '../../dev/kit/fuzz/tenant';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : 20_260_506;
 const CASES = Number(process.env.FUZZ_CI_CASES ?? 600);

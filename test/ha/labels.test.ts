@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { dropLabel, firstSeriesHaLabels } from '../../shared/ha/labels';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { type TimeSeries, staleMarkerBits } from '../../shared/remote-write/types';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { type TimeSeries, staleMarkerBits } from '../../shared/remote-write/model/types';
 
 const series = (labels: Record<string, string>, ts = 1000n): TimeSeries => ({
   labels: Object.entries(labels).map(([name, value]) => ({ name, value })),

@@ -11,10 +11,11 @@ import { after, before, describe, test } from 'node:test';
 import { compressSync } from 'snappy';
 import { type Azurite, startAzurite } from '../../dev/emulators/azurite';
 import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { numberToBits } from '../../shared/remote-write/types';
-import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { numberToBits } from '../../shared/remote-write/model/types';
+import { REMOTE_WRITE_HEADERS } from '../../dev/kit/relay-harness';
 import { type RelayProcess, startRelayProcess } from '../helpers/relay-process';
+import { sleep } from '../../dev/kit/wait';
 
 const FAILOVER_MS = 3000;
 const STEP_MS = 200;
@@ -45,7 +46,6 @@ async function post(relay: RelayProcess, body: Buffer, key = HA_KEY): Promise<{ 
   return { status: res.status, text: await res.text(), ms: Date.now() - started };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('two relay processes on one Azurite', () => {
   let azurite: Azurite;

@@ -2,9 +2,9 @@
 // 20 minutes old as Azure does, and the captures are from 2026-11 or earlier.
 
 import { compressSync, uncompressSync } from 'snappy';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import type { WriteRequest } from '../../shared/remote-write/types';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import type { WriteRequest } from '../../shared/remote-write/model/types';
 
 /** The request with every timestamp shifted by the same amount so its newest is `nowMs`. */
 export function shiftToNow(req: WriteRequest, nowMs = Date.now()): WriteRequest {

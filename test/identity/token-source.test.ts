@@ -14,6 +14,7 @@ import type { Env } from '../../shared/config/settings';
 import { createCredential } from '../../shared/identity/credential';
 import { type IdentityConfig, loadIdentityConfig } from '../../shared/identity/identity-config';
 import { TokenError, type TokenSource, createTokenSource } from '../../shared/identity/token-source';
+import { sleep, waitUntil } from '../../dev/kit/wait';
 
 const SCOPE = 'https://monitor.azure.com/.default';
 const MINUTE = 60_000;
@@ -35,7 +36,6 @@ class FakeCredential implements TokenCredential {
 
 /** Lets pending promise callbacks and immediate timers run. */
 const flush = (): Promise<void> => new Promise((ok) => setImmediate(ok));
-const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms));
 
 /** Whether p has settled once pending callbacks have run. */
 async function isSettled(p: Promise<unknown>): Promise<boolean> {
@@ -43,14 +43,6 @@ async function isSettled(p: Promise<unknown>): Promise<boolean> {
   p.then(() => (settled = true), () => (settled = true));
   await flush();
   return settled;
-}
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 describe('createTokenSource with a fake credential', () => {
@@ -233,13 +225,13 @@ describe('createTokenSource timers (real clock)', () => {
       cred.calls[0].resolve({ token: 'A', expiresOnTimestamp: t0 + 1000 });
       assert.equal(await first, 'A');
 
-      await waitFor('the background refresh', () => cred.calls.length === 2);
+      await waitUntil('the background refresh', () => cred.calls.length === 2, 3000, 10);
       const refreshedAfter = Date.now() - t0;
       assert.ok(refreshedAfter >= 450 && refreshedAfter < 900, `refresh after ${refreshedAfter} ms, expected about 500`);
 
       const failedAt = Date.now();
       cred.calls[1].reject(new Error('down'));
-      await waitFor('the retry', () => cred.calls.length === 3);
+      await waitUntil('the retry', () => cred.calls.length === 3, 3000, 10);
       assert.ok(Date.now() - failedAt >= 40, 'retried after retryDelayMs');
       assert.equal(await ts.getToken(), 'A', 'still the valid token while retrying');
 
@@ -256,7 +248,7 @@ describe('createTokenSource timers (real clock)', () => {
       await flush();
       cred.calls[3].resolve({ token: 'C', expiresOnTimestamp: Date.now() + 10 * MINUTE });
       await p;
-      await waitFor('the immediate refresh', () => cred.calls.length === 5);
+      await waitUntil('the immediate refresh', () => cred.calls.length === 5, 3000, 10);
       cred.calls[4].reject(new Error('down'));
       await flush();
       ts2.close();
@@ -269,7 +261,7 @@ describe('createTokenSource timers (real clock)', () => {
       await flush();
       cred.calls[5].resolve({ token: 'D', expiresOnTimestamp: Date.now() + 10 * MINUTE });
       await q;
-      await waitFor('the immediate refresh', () => cred.calls.length === 7);
+      await waitUntil('the immediate refresh', () => cred.calls.length === 7, 3000, 10);
       ts3.close();
       cred.calls[6].resolve({ token: 'E', expiresOnTimestamp: Date.now() + 10 * MINUTE }); // refreshAt = now: would refresh at once
       await sleep(50);
@@ -407,7 +399,7 @@ describe('createTokenSource with the real ManagedIdentityCredential and the iden
     ts.close();
     // A refresh may still be on its way; once it lands, every token-source request has
     // reached the endpoint (MSAL did not answer any from its cache).
-    await waitFor('token-source requests to match endpoint requests', () => requestsFor(resource).length === ts.state().requests, 1500);
+    await waitUntil('token-source requests to match endpoint requests', () => requestsFor(resource).length === ts.state().requests, 1500, 10);
     const reqs = requestsFor(resource);
     assert.ok(reqs.length >= 2, 'a new token was requested');
     const second = reqs[1].at - reqs[0].at;
@@ -427,7 +419,7 @@ describe('createTokenSource with the real ManagedIdentityCredential and the iden
     const expiry = assertValid(cached, resource).exp * 1000;
     emu.failUntil = Number.MAX_SAFE_INTEGER;
 
-    await waitFor('the background refresh to hit the failing endpoint', () => requestsFor(resource).length >= 2, 4000);
+    await waitUntil('the background refresh to hit the failing endpoint', () => requestsFor(resource).length >= 2, 4000, 10);
     assert.ok(Date.now() < expiry, 'the refresh was attempted before the cached token expired');
     const started = Date.now();
     const during = await ts.getToken();
@@ -438,10 +430,10 @@ describe('createTokenSource with the real ManagedIdentityCredential and the iden
 
     emu.failUntil = 0;
     let fresh = during;
-    await waitFor('a new token after recovery', () => {
+    await waitUntil('a new token after recovery', () => {
       void ts.getToken().then((t) => (fresh = t), () => undefined);
       return fresh !== cached;
-    }, 6000);
+    }, 6000, 10);
     assertValid(fresh, resource);
     assert.ok(assertValid(fresh, resource).exp * 1000 > expiry);
     ts.close(); // B's refresh is a timer away: nothing is left in flight

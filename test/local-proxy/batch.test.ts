@@ -9,12 +9,12 @@ import * as path from 'node:path';
 import { compressSync, uncompressSync } from 'snappy';
 import { type BatchRecord, type Queueable, asBatchRecord, batchDueIn, batchSize, mergeRecords } from '../../local-proxy/batch';
 import { Spool, SpoolBudget } from '../../local-proxy/spool';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import type { WriteRequest } from '../../shared/remote-write/types';
-import { Rng, randomWriteRequest } from '../helpers/random-write-request';
-import { canonical, loadFixtures } from '../helpers/repo';
-import { tempDir } from './helpers';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import type { WriteRequest } from '../../shared/remote-write/model/types';
+import { Rng, randomWriteRequest } from '../../dev/kit/random-write-request';
+import { canonical, loadFixtures } from '../../dev/kit/repo';
+import { tempDir } from '../../dev/kit/temp-dir';
 
 const fixtures = loadFixtures().slice(0, 50);
 

@@ -12,7 +12,7 @@ import { type ForwarderConfig, describeForwarderConfig, loadForwarderConfig } fr
 import { ConfigError } from '../../shared/config/loaders';
 import { SETTINGS } from '../../shared/config/settings';
 import { endpointId } from '../../shared/fanout/endpoints';
-import { repoRoot } from '../helpers/repo';
+import { repoRoot } from '../../dev/kit/repo';
 
 const INGESTION = 'https://my-azure-monitor-workspace.eastus2-1.metrics.ingest.monitor.azure.com/dataCollectionRules/dcr-00000000000000000/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2021-11-01-preview';
 const RELAY = 'https://my-relay.azurewebsites.net/api/v1/write';

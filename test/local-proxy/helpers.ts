@@ -1,16 +1,16 @@
 // Shared pieces of the forwarder tests: generated requests whose samples are unique
 // (series, timestamp) pairs, posting to a forwarder, the set of what a workspace
-// emulator holds, temp dirs, polling, and the forwarder as a child process.
+// emulator holds, polling with the forwarder tests' defaults, and the forwarder as a child process.
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { compressSync } from 'snappy';
 import { type WorkspaceEmulator, seriesKey } from '../../dev/emulators/workspace';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { type Label, type TimeSeries, type WriteRequest, numberToBits } from '../../shared/remote-write/types';
-import { repoRoot } from '../helpers/repo';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { type Label, type TimeSeries, type WriteRequest, numberToBits } from '../../shared/remote-write/model/types';
+import { repoRoot } from '../../dev/kit/repo';
+import { waitUntil } from '../../dev/kit/wait';
+import { spawnNode, waitForOutput } from '../../dev/kit/child';
 
 export const SAMPLES_PER_REQUEST = 500;
 
@@ -81,32 +81,9 @@ export async function postWrite(baseUrl: string, body: Buffer, headers: Record<s
   return { status: res.status, text: await res.text(), headers: res.headers };
 }
 
-export function tempDir(prefix: string): { dir: string; remove(): void } {
-  const dir = mkdtempSync(path.join(tmpdir(), `${prefix}-`));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** Polls until check() is true; throws with `what` after timeoutMs. */
+/** Polls until check() is true (every 25 ms, 10 s at most by default); throws naming `what`. */
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000, everyMs = 25): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-/** Value of one sample line in Prometheus text format (sum over matching label sets). */
-export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const set = m[2] ?? '';
-    if (Object.entries(labels).every(([k, v]) => set.includes(`${k}="${v}"`))) total += Number(m[3]);
-  }
-  return total;
+  await waitUntil(what, check, timeoutMs, everyMs);
 }
 
 // ---- the forwarder as a child process ----
@@ -122,64 +99,24 @@ export interface ChildForwarder {
   kill(signal: NodeJS.Signals): void;
 }
 
-const running = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of running) c.kill('SIGKILL');
-});
-
 /** Starts dist/local-proxy/main.js with env; resolves once it logs that it listens. */
 export async function spawnForwarder(env: Record<string, string>, timeoutMs = 15_000): Promise<ChildForwarder> {
-  const child = spawn(process.execPath, [mainJs], {
-    env: { PATH: process.env.PATH ?? '', LISTENING_PORT: '0', LISTENING_HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | string>((resolve) =>
-    child.on('exit', (code, signal) => {
-      running.delete(child);
-      resolve(code ?? signal ?? -1);
-    }),
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`forwarder did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
-    const onData = (): void => {
-      const m = /msg="forwarder listening" port=(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    };
-    child.stdout!.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`forwarder exited (${code}) before listening:\n${out}`));
-    });
-  });
+  const c = spawnNode(mainJs, { LISTENING_PORT: '0', LISTENING_HOST: '127.0.0.1', ...env });
+  const [, port] = await waitForOutput(c, /msg="forwarder listening" port=(\d+)/, timeoutMs, 'forwarder start');
   return {
-    child,
+    child: c.child,
     url: `http://127.0.0.1:${port}`,
-    output: () => out,
-    exited,
-    kill: (signal) => child.kill(signal),
+    output: c.output,
+    exited: c.exited,
+    kill: (signal) => c.child.kill(signal),
   };
 }
 
-/** Runs main.js to its exit (for start-up errors). */
-export function runForwarderToExit(env: Record<string, string>, timeoutMs = 15_000): Promise<{ code: number | string; output: string }> {
-  const child = spawn(process.execPath, [mainJs], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      running.delete(child);
-      resolve({ code: code ?? signal ?? -1, output: out });
-    });
-  });
+/** Runs main.js to its exit (for start-up errors); SIGKILLed after timeoutMs. */
+export async function runForwarderToExit(env: Record<string, string>, timeoutMs = 15_000): Promise<{ code: number | string; output: string }> {
+  const c = spawnNode(mainJs, env);
+  const timer = setTimeout(() => c.child.kill('SIGKILL'), timeoutMs);
+  const code = await c.exited;
+  clearTimeout(timer);
+  return { code, output: c.output() };
 }

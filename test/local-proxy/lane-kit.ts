@@ -14,8 +14,9 @@ import { Spool, SpoolBudget } from '../../local-proxy/spool';
 import type { Upstream, UpstreamOutcome, UpstreamRequest } from '../../local-proxy/upstream';
 import { type Logger } from '../../shared/observability/log';
 import type { PublishLog, PublishResult } from '../../shared/observability/publish-log';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import { type Generated, generateRequest, sampleKeys, tempDir } from './helpers';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
+import { type Generated, generateRequest, sampleKeys } from './helpers';
+import { tempDir } from '../../dev/kit/temp-dir';
 
 export interface Recorder {
   logs: string[];

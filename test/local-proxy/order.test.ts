@@ -10,11 +10,13 @@ import assert from 'node:assert/strict';
 import { compressSync, uncompressSync } from 'snappy';
 import type { Spool } from '../../local-proxy/spool';
 import type { UpstreamOutcome, UpstreamRequest } from '../../local-proxy/upstream';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { type Label, numberToBits } from '../../shared/remote-write/types';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { type Label, numberToBits } from '../../shared/remote-write/model/types';
 import { snappyHeaderBytes } from '../../shared/remote-write/snappy';
-import { metricValue, waitFor } from './helpers';
+import { waitFor } from './helpers';
+import { sleep } from '../../dev/kit/wait';
+import { metricValue } from '../../dev/kit/metrics-text';
 import { laneKit } from './lane-kit';
 
 const { openSpool, fill, startLane, recorder, fakeUpstream } = laneKit();
@@ -58,7 +60,6 @@ function orderCheckingUpstream(answer: (req: UpstreamRequest, call: number) => U
   return { up, violations, delivered, maxConcurrent: () => maxConcurrent };
 }
 
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const ok = (): UpstreamOutcome => ({ kind: 'delivered', status: 204, bytes: 10 });
 
 describe('lane: several calls in flight, per-series order', () => {
@@ -69,7 +70,7 @@ describe('lane: several calls in flight, per-series order', () => {
     let seed = 7;
     const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const check = orderCheckingUpstream(async () => {
-      await delay(5 + rand() * 40);
+      await sleep(5 + rand() * 40);
       const r = rand();
       if (r < 0.1) return { kind: 'retry', status: 503, reason: 'HTTP 503', bytes: 0 };
       if (r < 0.15) return { kind: 'retry', reason: 'no answer within 20000 ms', bytes: 0 };
@@ -91,7 +92,7 @@ describe('lane: several calls in flight, per-series order', () => {
     const spool = openSpool();
     await fill(spool, 300); // 150 000 samples, 150 calls of 1 000
     const check = orderCheckingUpstream(async () => {
-      await delay(200);
+      await sleep(200);
       return ok();
     });
     // 200 µs of call per sample × 150 000 / 5 s × 1.3 ≈ 8 calls wanted: MAX_SHARDS (6)
@@ -115,7 +116,7 @@ describe('lane: several calls in flight, per-series order', () => {
     const check = orderCheckingUpstream(async () => {
       const failing = Date.now() < failUntil;
       if (failing) duringFailure++;
-      await delay(20);
+      await sleep(20);
       return failing ? { kind: 'retry', status: 429, reason: 'HTTP 429', retryAfterSeconds: 0.3, bytes: 0 } : ok();
     });
     const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 2000, maxWaitMs: 5 }, { minMs: 5, maxMs: 20 }, { shards: { min: 4, max: 4 }, busy: () => 0 });
@@ -138,7 +139,7 @@ describe('lane: several calls in flight, per-series order', () => {
       written.push(r);
     }
     const check = orderCheckingUpstream(async () => {
-      await delay(30);
+      await sleep(30);
       return ok();
     });
     const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 150, maxWaitMs: 5 }, undefined, { shards: { min: 4, max: 4 }, busy: () => 1 });
@@ -161,7 +162,7 @@ describe('lane: several calls in flight, per-series order', () => {
     const spool = openSpool();
     const gen = await fill(spool, 40);
     const check = orderCheckingUpstream(async () => {
-      await delay(20);
+      await sleep(20);
       return ok();
     });
     const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 1000, maxWaitMs: 5 }, undefined, { shards: { min: 4, max: 4 }, allowOutOfOrder: true });
@@ -226,14 +227,14 @@ describe('lane: Azure\'s time window (MAX_SAMPLE_AGE)', () => {
     while (Date.now() - t0 < 3000) {
       const t = Date.now();
       written.push({ t, keys: await appendAt(spool, t) });
-      await delay(50);
+      await sleep(50);
     }
     const recovered = Date.now();
     down = false;
     for (let i = 0; i < 10; i++) {
       const t = Date.now();
       written.push({ t, keys: await appendAt(spool, t) });
-      await delay(50);
+      await sleep(50);
     }
     await waitFor('all settled', () => spool.reader('r').pendingBytes() === 0, 10_000);
     assert.deepEqual(check.violations, []);

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { compressSync, uncompressSync } from 'snappy';
 import { planRecord, trimToWindow } from '../../local-proxy/plan';
 import { SeriesOwners } from '../../local-proxy/series-owners';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { numberToBits } from '../../shared/remote-write/types';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { numberToBits } from '../../shared/remote-write/model/types';
 import { sampleKeys } from './helpers';
 
 function record(series: number, times: number[]) {

@@ -13,7 +13,9 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { type IdentityEmulator, startIdentityEmulator } from '../../dev/emulators/identity-endpoint';
 import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
-import { type ChildForwarder, generateRequest, metricValue, postWrite, receivedKeys, runForwarderToExit, spawnForwarder, tempDir, waitFor } from './helpers';
+import { type ChildForwarder, generateRequest, postWrite, receivedKeys, runForwarderToExit, spawnForwarder, waitFor } from './helpers';
+import { metricValue } from '../../dev/kit/metrics-text';
+import { tempDir } from '../../dev/kit/temp-dir';
 
 let tmp: { dir: string; remove(): void };
 let ws: WorkspaceEmulator;

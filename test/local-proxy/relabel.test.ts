@@ -14,9 +14,11 @@ import { loadForwarderConfig } from '../../local-proxy/config';
 import { type RunningForwarder, startForwarder } from '../../local-proxy/forwarder';
 import { ConfigError } from '../../shared/config/loaders';
 import { createLogger } from '../../shared/observability/log';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { type TimeSeries, numberToBits } from '../../shared/remote-write/types';
-import { metricValue, postWrite, tempDir, waitFor } from './helpers';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { type TimeSeries, numberToBits } from '../../shared/remote-write/model/types';
+import { postWrite, waitFor } from './helpers';
+import { metricValue } from '../../dev/kit/metrics-text';
+import { tempDir } from '../../dev/kit/temp-dir';
 
 let tmp: { dir: string; remove(): void };
 let ws: WorkspaceEmulator | undefined;

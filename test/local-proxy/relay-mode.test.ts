@@ -14,8 +14,10 @@ import { loadForwarderConfig } from '../../local-proxy/config';
 import { type RunningForwarder, startForwarder } from '../../local-proxy/forwarder';
 import { endpointId } from '../../shared/fanout/endpoints';
 import { createLogger } from '../../shared/observability/log';
-import { type Generated, generateRequest, metricValue, postWrite, receivedKeys, tempDir, waitFor } from './helpers';
-import { freePort } from '../helpers/net';
+import { type Generated, generateRequest, postWrite, receivedKeys, waitFor } from './helpers';
+import { metricValue } from '../../dev/kit/metrics-text';
+import { tempDir } from '../../dev/kit/temp-dir';
+import { freePort } from '../../dev/kit/ports';
 
 const KEY = 'dev-function-key-for-tests';
 

@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { uncompressSync } from 'snappy';
 import { TokenBucket } from '../../local-proxy/pacing';
-import { metricValue, waitFor } from './helpers';
+import { waitFor } from './helpers';
+import { metricValue } from '../../dev/kit/metrics-text';
 import { laneKit } from './lane-kit';
 import type { UpstreamOutcome } from '../../local-proxy/upstream';
 

@@ -12,7 +12,7 @@ import { SpoolWriteError } from '../../local-proxy/spool-errors';
 import { encodeHeader } from '../../local-proxy/spool-record';
 import { type Segment, createSegment, writeRecord } from '../../local-proxy/spool-segment';
 import { TAIL_CACHE_BYTES, TailCache } from '../../local-proxy/spool-tail';
-import { tempDir } from './helpers';
+import { tempDir } from '../../dev/kit/temp-dir';
 
 let tmp: { dir: string; remove(): void };
 beforeEach(() => {

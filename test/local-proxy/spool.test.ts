@@ -10,7 +10,7 @@ import { crc32 } from 'node:zlib';
 import * as path from 'node:path';
 import { type DropInfo, Spool, SpoolBudget, SpoolClosedError, SpoolFullError, type SpoolReader, TAIL_CACHE_BYTES } from '../../local-proxy/spool';
 import { HEADER_BYTES } from '../../local-proxy/spool-record';
-import { tempDir } from './helpers';
+import { tempDir } from '../../dev/kit/temp-dir';
 
 let tmp: { dir: string; remove(): void };
 beforeEach(() => {

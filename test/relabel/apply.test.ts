@@ -9,9 +9,9 @@ import { HttpError } from '../../shared/errors';
 import { parseRelabelYaml } from '../../shared/relabel/config';
 import { relabelWriteRequest } from '../../shared/relabel/apply';
 import { createRelabelCounters, droppedByRule } from '../../shared/relabel/counters';
-import { decodeWriteRequest, emptyHistogram } from '../../shared/remote-write/decode';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { type Label, type TimeSeries, type WriteRequest, numberToBits, staleMarkerBits } from '../../shared/remote-write/types';
+import { decodeWriteRequest, emptyHistogram } from '../../shared/remote-write/model/decode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { type Label, type TimeSeries, type WriteRequest, numberToBits, staleMarkerBits } from '../../shared/remote-write/model/types';
 
 function series(labels: Record<string, string>, n = 2): TimeSeries {
   const ls: Label[] = Object.entries(labels).map(([name, value]) => ({ name, value }));

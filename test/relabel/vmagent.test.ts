@@ -19,10 +19,11 @@ import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulat
 import { loadForwarderConfig } from '../../local-proxy/config';
 import { type RunningForwarder, startForwarder } from '../../local-proxy/forwarder';
 import { createLogger } from '../../shared/observability/log';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { type Label, type TimeSeries, numberToBits } from '../../shared/remote-write/types';
-import { freePort } from '../helpers/net';
-import { WRITE_HEADERS, metricValue, postWrite, receivedKeys, waitFor } from '../local-proxy/helpers';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { type Label, type TimeSeries, numberToBits } from '../../shared/remote-write/model/types';
+import { freePort } from '../../dev/kit/ports';
+import { WRITE_HEADERS, postWrite, receivedKeys, waitFor } from '../local-proxy/helpers';
+import { metricValue } from '../../dev/kit/metrics-text';
 
 const VMAGENT = ['/usr/bin/vmagent', '/usr/local/bin/vmagent'].find((p) => existsSync(p));
 

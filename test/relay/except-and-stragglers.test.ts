@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { endpointId } from '../../shared/fanout/endpoints';
 import { EXCEPT_ENDPOINTS_HEADER, FAILED_ENDPOINTS_HEADER, ONLY_ENDPOINTS_HEADER, STRAGGLER_TIMEOUT_HEADER, parseStragglerTimeout } from '../../shared/fanout/fanout';
-import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../helpers/relay-harness';
-import { loadFixtures } from '../helpers/repo';
+import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../../dev/kit/relay-harness';
+import { loadFixtures } from '../../dev/kit/repo';
 
 const body = loadFixtures()[0].body;
 

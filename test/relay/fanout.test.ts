@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { compressSync } from 'snappy';
 import { FAILED_ENDPOINTS_HEADER, ONLY_ENDPOINTS_HEADER } from '../../shared/fanout/fanout';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import type { WriteRequest } from '../../shared/remote-write/types';
-import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../helpers/relay-harness';
-import { loadFixtures } from '../helpers/repo';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import type { WriteRequest } from '../../shared/remote-write/model/types';
+import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../../dev/kit/relay-harness';
+import { loadFixtures } from '../../dev/kit/repo';
 import { endpointId } from '../../shared/fanout/endpoints';
-import { freePort } from '../helpers/net';
+import { freePort } from '../../dev/kit/ports';
 
 const fixtures = loadFixtures();
 const body = fixtures[0].body;

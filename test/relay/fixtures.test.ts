@@ -7,11 +7,11 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { compressSync, uncompressSync } from 'snappy';
 import { seriesKey } from '../../dev/emulators/workspace';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { type Float64Bits, type WriteRequest, isStaleMarker, staleMarkerBits } from '../../shared/remote-write/types';
-import { type Harness, startHarness } from '../helpers/relay-harness';
-import { type Fixture, loadFixtures } from '../helpers/repo';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { type Float64Bits, type WriteRequest, isStaleMarker, staleMarkerBits } from '../../shared/remote-write/model/types';
+import { type Harness, startHarness } from '../../dev/kit/relay-harness';
+import { type Fixture, loadFixtures } from '../../dev/kit/repo';
 
 const fixtures = loadFixtures();
 

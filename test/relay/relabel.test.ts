@@ -14,9 +14,9 @@ import { compressSync } from 'snappy';
 import { loadRelayConfig } from '../../shared/relay/config';
 import { ConfigError } from '../../shared/config/loaders';
 import { noTelemetry } from '../../shared/observability/telemetry';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import { type TimeSeries, numberToBits } from '../../shared/remote-write/types';
-import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../helpers/relay-harness';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import { type TimeSeries, numberToBits } from '../../shared/remote-write/model/types';
+import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../../dev/kit/relay-harness';
 
 const KEY_A = 'relabel-tenant-a-key';
 const KEY_B = 'relabel-tenant-b-key';

@@ -8,14 +8,14 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { compressSync, uncompressSync } from 'snappy';
-import { emptyHistogram } from '../../shared/remote-write/decode';
-import { type Exemplar, type Float64Bits, type Histogram, type Label, MetricType, normalNaNBits, numberToBits, staleMarkerBits } from '../../shared/remote-write/types';
+import { emptyHistogram } from '../../shared/remote-write/model/decode';
+import { type Exemplar, type Float64Bits, type Histogram, type Label, MetricType, normalNaNBits, numberToBits, staleMarkerBits } from '../../shared/remote-write/model/types';
 import { seriesKey } from '../../dev/emulators/workspace';
-import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../helpers/relay-harness';
-import { loadFixtures } from '../helpers/repo';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
+import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../../dev/kit/relay-harness';
+import { loadFixtures } from '../../dev/kit/repo';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
 import { createHash } from 'node:crypto';
-import { type V2Histogram, type V2Metadata, type V2Series, encodeV2Request, v2SeriesOf } from '../helpers/v2-request';
+import { type V2Histogram, type V2Metadata, type V2Series, encodeV2Request, v2SeriesOf } from '../../dev/kit/v2-request';
 
 export const V2_HEADERS = { ...REMOTE_WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request', 'x-prometheus-remote-write-version': '2.0.0', 'user-agent': 'Prometheus/3.8.0' };
 

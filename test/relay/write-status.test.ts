@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { compressSync } from 'snappy';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import type { WriteRequest } from '../../shared/remote-write/types';
-import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../helpers/relay-harness';
-import { loadFixtures } from '../helpers/repo';
-import { rawLen, rawVarintField } from '../helpers/random-write-request';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import type { WriteRequest } from '../../shared/remote-write/model/types';
+import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../../dev/kit/relay-harness';
+import { loadFixtures } from '../../dev/kit/repo';
+import { rawLen, rawVarintField } from '../../dev/kit/random-write-request';
 
 const fixture = loadFixtures()[0];
 

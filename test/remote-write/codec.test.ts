@@ -5,8 +5,8 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeWriteRequest, emptyHistogram } from '../../shared/remote-write/decode';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { decodeWriteRequest, emptyHistogram } from '../../shared/remote-write/model/decode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { decompressBounded } from '../../shared/remote-write/snappy';
 import { WireError } from '../../shared/remote-write/wire';
 import {
@@ -18,8 +18,8 @@ import {
   normalNaNBits,
   numberToBits,
   staleMarkerBits,
-} from '../../shared/remote-write/types';
-import { canonical, canonicalPb, loadFixtures, referenceCodec } from '../helpers/repo';
+} from '../../shared/remote-write/model/types';
+import { canonical, canonicalPb, loadFixtures, referenceCodec } from '../../dev/kit/repo';
 import {
   I64_MAX,
   I64_MIN,
@@ -36,7 +36,7 @@ import {
   rawUnknownFields,
   rawVarint,
   rawVarintField,
-} from '../helpers/random-write-request';
+} from '../../dev/kit/random-write-request';
 
 const RANDOM_REQUESTS = 250;
 const MAX_DECODED = 64 * 1024 * 1024;

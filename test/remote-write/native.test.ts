@@ -9,13 +9,13 @@ import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { syntheticPayloads } from '../../bench/lib/payloads';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { type FastScanner, createFastScanner, nativeStatus } from '../../shared/remote-write/native';
 import { rewriteLabels } from '../../shared/remote-write/rewrite';
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';
 import { AZURE_MONITOR_LIMITS, type ForeignClusterPolicy, type SeriesLimits, validateWriteRequest } from '../../shared/remote-write/validate';
-import { Rng, randomTimestamp, randomWriteRequest } from '../helpers/random-write-request';
-import { loadFixtures } from '../helpers/repo';
+import { Rng, randomTimestamp, randomWriteRequest } from '../../dev/kit/random-write-request';
+import { loadFixtures } from '../../dev/kit/repo';
 
 const MAX_DECODED = 32 << 20;
 const status = nativeStatus();

@@ -6,15 +6,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { syntheticPayloads } from '../../bench/lib/payloads';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { nativeStatus } from '../../shared/remote-write/native';
 import { type Partitioned, partitionBySeries, sampleTimeRange, seriesHashes, seriesShard } from '../../shared/remote-write/partition';
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';
-import type { TimeSeries, WriteRequest } from '../../shared/remote-write/types';
+import type { TimeSeries, WriteRequest } from '../../shared/remote-write/model/types';
 import { AZURE_MONITOR_LIMITS, validateWriteRequest } from '../../shared/remote-write/validate';
-import { Rng, rawLabel, rawLen, rawSample, rawSeries, rawUnknownFields, randomWriteRequest } from '../helpers/random-write-request';
-import { loadFixtures } from '../helpers/repo';
+import { Rng, rawLabel, rawLen, rawSample, rawSeries, rawUnknownFields, randomWriteRequest } from '../../dev/kit/random-write-request';
+import { loadFixtures } from '../../dev/kit/repo';
 
 const walks = nativeStatus().loaded ? [false, true] : [false];
 const key = (ts: TimeSeries): string => JSON.stringify(ts.labels);

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { HttpError, type RejectReason } from '../../shared/errors';
 import { encodeLabelField, rewriteLabels } from '../../shared/remote-write/rewrite';
 import { AZURE_MONITOR_LIMITS, validateWriteRequest } from '../../shared/remote-write/validate';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { compress, decompressBounded, snappyDecodedLength } from '../../shared/remote-write/snappy';
 import { type Cursor, WIRE_LEN, readLenEnd, readTag, skipField } from '../../shared/remote-write/wire';
-import type { Label, WriteRequest } from '../../shared/remote-write/types';
-import { staleMarkerBits } from '../../shared/remote-write/types';
-import { canonical, canonicalPb, loadFixtures, referenceCodec } from '../helpers/repo';
+import type { Label, WriteRequest } from '../../shared/remote-write/model/types';
+import { staleMarkerBits } from '../../shared/remote-write/model/types';
+import { canonical, canonicalPb, loadFixtures, referenceCodec } from '../../dev/kit/repo';
 import {
   Rng,
   randomWriteRequest,
@@ -27,7 +27,7 @@ import {
   rawVarint,
   rawVarintField,
   sortLabels,
-} from '../helpers/random-write-request';
+} from '../../dev/kit/random-write-request';
 
 const LIMITS = AZURE_MONITOR_LIMITS;
 const MAX_DECODED = 64 * 1024 * 1024;

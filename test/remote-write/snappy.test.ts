@@ -7,8 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compressSync, uncompressSync } from 'snappy';
 import { SNAPPY_MAX_DECODED, mergeSnappyBlocks, snappyDecodedLength, snappyHeaderBytes } from '../../shared/remote-write/snappy';
-import { Rng } from '../helpers/random-write-request';
-import { loadFixtures } from '../helpers/repo';
+import { Rng } from '../../dev/kit/random-write-request';
+import { loadFixtures } from '../../dev/kit/repo';
 
 const decode = (b: Buffer): Buffer => uncompressSync(b, { asBuffer: true }) as Buffer;
 

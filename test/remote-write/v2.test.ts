@@ -6,14 +6,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpError } from '../../shared/errors';
-import { decodeWriteRequest, emptyHistogram } from '../../shared/remote-write/decode';
+import { decodeWriteRequest, emptyHistogram } from '../../shared/remote-write/model/decode';
 import { decompressBounded } from '../../shared/remote-write/snappy';
-import { type TimeSeries, type WriteRequest, MetricType, staleMarkerBits } from '../../shared/remote-write/types';
+import { type TimeSeries, type WriteRequest, MetricType, staleMarkerBits } from '../../shared/remote-write/model/types';
 import { AZURE_MONITOR_LIMITS, validateWriteRequest } from '../../shared/remote-write/validate';
 import { translateV2Request } from '../../shared/remote-write/v2';
-import { loadFixtures } from '../helpers/repo';
-import { Rng, randomWriteRequest, rawFixed64, rawLen, rawVarint, rawVarintField } from '../helpers/random-write-request';
-import { type V2Series, encodeV2Request, v2SeriesOf } from '../helpers/v2-request';
+import { loadFixtures } from '../../dev/kit/repo';
+import { Rng, randomWriteRequest, rawFixed64, rawLen, rawVarint, rawVarintField } from '../../dev/kit/random-write-request';
+import { type V2Series, encodeV2Request, v2SeriesOf } from '../../dev/kit/v2-request';
 
 const MAX = 64 * 1024 * 1024;
 

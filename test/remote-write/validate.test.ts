@@ -7,12 +7,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpError, type RejectReason } from '../../shared/errors';
 import { AZURE_MONITOR_LIMITS, type ScanResult, type SeriesLimits, validateWriteRequest } from '../../shared/remote-write/validate';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
+import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
 import { sampleTimeRange } from '../../shared/remote-write/partition';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { decompressBounded } from '../../shared/remote-write/snappy';
-import { type WriteRequest, staleMarkerBits } from '../../shared/remote-write/types';
-import { loadFixtures } from '../helpers/repo';
+import { type WriteRequest, staleMarkerBits } from '../../shared/remote-write/model/types';
+import { loadFixtures } from '../../dev/kit/repo';
 import {
   Rng,
   randomWriteRequest,
@@ -26,7 +26,7 @@ import {
   rawUnknownFields,
   rawVarint,
   rawVarintField,
-} from '../helpers/random-write-request';
+} from '../../dev/kit/random-write-request';
 
 const LIMITS = AZURE_MONITOR_LIMITS;
 

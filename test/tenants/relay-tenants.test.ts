@@ -9,13 +9,13 @@ import { compressSync } from 'snappy';
 import { type EntraIssuerEmulator, startEntraIssuer } from '../../dev/emulators/entra-issuer';
 import { endpointId } from '../../shared/fanout/endpoints';
 import { ONLY_ENDPOINTS_HEADER } from '../../shared/fanout/fanout';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import type { WriteRequest } from '../../shared/remote-write/types';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import type { WriteRequest } from '../../shared/remote-write/model/types';
 import type { AddressInfo } from 'node:net';
 import { createFunctionHost } from '../../dev/function-host';
 import { relayRoutes } from '../../functions/routes';
-import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../helpers/relay-harness';
-import { loadFixtures } from '../helpers/repo';
+import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../../dev/kit/relay-harness';
+import { loadFixtures } from '../../dev/kit/repo';
 
 const KEY_A = 'tenant-a-relay-key-7f3c9e';
 const KEY_C = 'tenant-c-relay-key-1b2d4f';

@@ -10,8 +10,8 @@ import { createLogger } from '../../shared/observability/log';
 import { type PublishLog, createPublishLog } from '../../shared/observability/publish-log';
 import { type Telemetry, noTelemetry } from '../../shared/observability/telemetry';
 import { type Relay, createRelay } from '../../shared/relay/relay';
-import { type IdentityEmulator, startIdentityEmulator } from '../../dev/emulators/identity-endpoint';
-import { type WorkspaceEmulator, type WorkspaceEmulatorOptions, startWorkspaceEmulator } from '../../dev/emulators/workspace';
+import { type IdentityEmulator, startIdentityEmulator } from '../emulators/identity-endpoint';
+import { type WorkspaceEmulator, type WorkspaceEmulatorOptions, startWorkspaceEmulator } from '../emulators/workspace';
 
 const KEY = randomBytes(32);
 let identity: Promise<IdentityEmulator> | undefined;

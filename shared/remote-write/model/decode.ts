@@ -26,8 +26,8 @@ import {
   readLenEnd,
   readTag,
   skipField,
-} from './wire';
-import { isUtf8Range } from './utf8';
+} from '../wire';
+import { isUtf8Range } from '../utf8';
 import type {
   BucketSpan,
   Exemplar,

@@ -4,8 +4,8 @@
 // Histograms share their field numbers 1-15 with 1.0, so their bytes come from the
 // 1.0 encoder; everything else is written here.
 
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import type { Exemplar, Float64Bits, Histogram, Label, Sample, WriteRequest } from '../../shared/remote-write/types';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
+import type { Exemplar, Float64Bits, Histogram, Label, Sample, WriteRequest } from '../../shared/remote-write/model/types';
 import { type Cursor, readLenEnd } from '../../shared/remote-write/wire';
 import { rawFixed64, rawLen, rawVarint, rawVarintField } from './random-write-request';
 

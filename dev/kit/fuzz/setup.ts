@@ -5,12 +5,12 @@
 
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createFunctionHost } from '../../dev/function-host';
-import { relayRoutes } from '../../functions/routes';
-import { type Routes, createForwarderServer } from '../../local-proxy/server';
-import { loadRelayConfig } from '../../shared/relay/config';
-import { type Harness, REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
-import { loadFixtures } from '../helpers/repo';
+import { createFunctionHost } from '../../function-host';
+import { relayRoutes } from '../../../functions/routes';
+import { type Routes, createForwarderServer } from '../../../local-proxy/server';
+import { loadRelayConfig } from '../../../shared/relay/config';
+import { type Harness, REMOTE_WRITE_HEADERS } from '../relay-harness';
+import { loadFixtures } from '../repo';
 import { type FuzzContext, prepareFixtures } from './cases';
 import { type HttpTarget, type ServerTimeouts, serverTimeouts, setServerTimeouts } from './http-cases';
 

@@ -10,7 +10,7 @@
 // into a table, the second writes into one exactly-sized buffer reading that table
 // in the same order.
 
-import { WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, varintSize, writeVarint } from './wire';
+import { WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, varintSize, writeVarint } from '../wire';
 import type {
   BucketSpan,
   Exemplar,

@@ -18,8 +18,8 @@ import type {
   Sample,
   TimeSeries,
   WriteRequest,
-} from '../../shared/remote-write/types';
-import { normalNaNBits, numberToBits, staleMarkerBits } from '../../shared/remote-write/types';
+} from '../../shared/remote-write/model/types';
+import { normalNaNBits, numberToBits, staleMarkerBits } from '../../shared/remote-write/model/types';
 
 /** mulberry32: small, fast, good enough for test data, fully determined by the seed. */
 export class Rng {
@@ -307,7 +307,11 @@ function withDefaults(opts: RandomWriteRequestOptions): Required<RandomWriteRequ
 
 /** A varint of any non-negative value below 2^64 (negative numbers: two's complement). */
 export function rawVarint(v: number | bigint): Buffer {
-  let x = BigInt.asUintN(64, BigInt(v));
+  return uvarintBytes(BigInt.asUintN(64, BigInt(v)));
+}
+
+/** The varint bytes of any non-negative x, however large (no 64-bit truncation: oversized tags). */
+export function uvarintBytes(x: bigint): Buffer {
   const bytes: number[] = [];
   while (x >= 0x80n) {
     bytes.push(Number(x & 0x7fn) | 0x80);

@@ -4,7 +4,7 @@
 // duplicated or dropped field…), and the tree is serialised again with every enclosing
 // length recomputed, so the damage sits exactly where it was put and nowhere else.
 
-import type { Rng } from '../helpers/random-write-request';
+import { type Rng, rawVarint, uvarintBytes } from '../random-write-request';
 
 export type Shape = 'varint' | 'fixed64' | 'len' | 'fixed32';
 
@@ -67,26 +67,12 @@ export const SCHEMA: Readonly<Record<string, Readonly<Record<number, FieldSpec>>
 // ---- varints ----
 
 export function varintBytes(v: bigint): Buffer {
-  let x = BigInt.asUintN(64, v);
-  const out: number[] = [];
-  while (x >= 0x80n) {
-    out.push(Number(x & 0x7fn) | 0x80);
-    x >>= 7n;
-  }
-  out.push(Number(x));
-  return Buffer.from(out);
+  return rawVarint(v);
 }
 
 /** Tag bytes for any field number, even beyond 64 bits of tag (never truncated). */
 export function tagBytes(field: bigint, wire: number): Buffer {
-  let x = field * 8n + BigInt(wire);
-  const out: number[] = [];
-  while (x >= 0x80n) {
-    out.push(Number(x & 0x7fn) | 0x80);
-    x >>= 7n;
-  }
-  out.push(Number(x));
-  return Buffer.from(out);
+  return uvarintBytes(field * 8n + BigInt(wire));
 }
 
 function readVarintBig(buf: Buffer, pos: number, end: number): [bigint, number] {

@@ -1,5 +1,5 @@
 // Where the repo and the fixtures are, resolved from the compiled file's location
-// (dist/test/helpers → three levels up is the repo root). The captured traffic lives in the
+// (dist/dev/kit → three levels up is the repo root). The captured traffic lives in the
 // repo (test/fixtures/), so a lone clone runs every test.
 // Also the reference codec (protobufjs over proto/remote.proto) and the canonical
 // form the hand-written codec is compared in.
@@ -14,7 +14,7 @@ import {
   bitsToNumber,
   isNaNBits,
   numberToBits,
-} from '../../shared/remote-write/types';
+} from '../../shared/remote-write/model/types';
 
 export const repoRoot = path.resolve(__dirname, '../../..');
 

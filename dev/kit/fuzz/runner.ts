@@ -1,5 +1,5 @@
 // Runs generated cases through the relay in-process (the Function's own write handler,
-// test/helpers/relay-harness.ts) and checks each against the oracle:
+// dev/kit/relay-harness.ts) and checks each against the oracle:
 //   - the handler never throws, never answers 5xx;
 //   - it answers exactly the oracle's (or the case's stated) status: 4xx for anything
 //     hostile, 204 only for a body that is a valid request after all;
@@ -14,10 +14,10 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { compressSync } from 'snappy';
-import { seriesKey } from '../../dev/emulators/workspace';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import type { Label } from '../../shared/remote-write/types';
-import type { Harness } from '../helpers/relay-harness';
+import { seriesKey } from '../../emulators/workspace';
+import { encodeWriteRequest } from '../../../shared/remote-write/model/encode';
+import type { Label } from '../../../shared/remote-write/model/types';
+import type { Harness } from '../relay-harness';
 import { type CaseKind, type FuzzCase, type FuzzContext, KINDS, generateCase, isHeavy } from './cases';
 import { expectedVerdict, oracleCanJudge } from './oracle';
 

@@ -16,9 +16,9 @@
 // ones) or leaves it to the oracle (oracle.ts), which judges the bytes independently.
 
 import { compressSync, uncompressSync } from 'snappy';
-import { encodeWriteRequest } from '../../shared/remote-write/encode';
-import type { Label, TimeSeries, WriteRequest } from '../../shared/remote-write/types';
-import { numberToBits } from '../../shared/remote-write/types';
+import { encodeWriteRequest } from '../../../shared/remote-write/model/encode';
+import type { Label, TimeSeries, WriteRequest } from '../../../shared/remote-write/model/types';
+import { numberToBits } from '../../../shared/remote-write/model/types';
 import {
   Rng,
   randomHistogram,
@@ -31,10 +31,10 @@ import {
   rawSeries,
   rawVarint,
   rawVarintField,
-} from '../helpers/random-write-request';
-import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
-import { type V2Series, encodeV2Request, v2SeriesOf } from '../helpers/v2-request';
-import type { Fixture } from '../helpers/repo';
+} from '../random-write-request';
+import { REMOTE_WRITE_HEADERS } from '../relay-harness';
+import { type V2Series, encodeV2Request, v2SeriesOf } from '../v2-request';
+import type { Fixture } from '../repo';
 import type { OracleConfig } from './oracle';
 import { INVALID_UTF8, MUTATION_OPS, type MutationOp, type PbNode, mutate, parseTree, serialize, varintBytes } from './pb-tree';
 

@@ -23,10 +23,10 @@
 // that are large by construction carry their expected status instead.
 
 import { uncompressSync } from 'snappy';
-import { decodeWriteRequest } from '../../shared/remote-write/decode';
-import type { WriteRequest } from '../../shared/remote-write/types';
-import { WireError } from '../../shared/remote-write/wire';
-import type { SeriesLimits } from '../../shared/remote-write/validate';
+import { decodeWriteRequest } from '../../../shared/remote-write/model/decode';
+import type { WriteRequest } from '../../../shared/remote-write/model/types';
+import { WireError } from '../../../shared/remote-write/wire';
+import type { SeriesLimits } from '../../../shared/remote-write/validate';
 
 export interface OracleConfig {
   maxBodyBytes: number;

@@ -7,11 +7,11 @@
 // is forwarded, and the relay keeps serving the tenant's valid writes.
 
 import { createHash } from 'node:crypto';
-import type { EntraIssuerEmulator } from '../../dev/emulators/entra-issuer';
-import type { WorkspaceEmulator } from '../../dev/emulators/workspace';
-import { loadRelayConfig } from '../../shared/relay/config';
-import { type Rng } from '../helpers/random-write-request';
-import { REMOTE_WRITE_HEADERS } from '../helpers/relay-harness';
+import type { EntraIssuerEmulator } from '../../emulators/entra-issuer';
+import type { WorkspaceEmulator } from '../../emulators/workspace';
+import { loadRelayConfig } from '../../../shared/relay/config';
+import { type Rng } from '../random-write-request';
+import { REMOTE_WRITE_HEADERS } from '../relay-harness';
 import { type FuzzCase, type FuzzContext, caseRng, generateCase } from './cases';
 
 export const TENANT_KEY = 'fuzz-tenant-key-5e1d0c7a';

@@ -13,7 +13,7 @@ import { rewriteLabels } from '../shared/remote-write/rewrite';
 import { compress, decompressBounded } from '../shared/remote-write/snappy';
 import { createFastScanner } from '../shared/remote-write/native';
 import { validateWriteRequest } from '../shared/remote-write/validate';
-import { NOTHING_WRITTEN, type WrittenCounts, translateV2Request, writtenHeaders } from '../shared/remote-write/v2';
+import { NOTHING_WRITTEN, type WrittenCounts, translateV2Request, writtenHeaders, writtenOf } from '../shared/remote-write/v2';
 import { type CostControl, applyCostControl } from '../shared/cost/cost-control';
 import type { ForwarderConfig } from './config';
 import type { ForwarderMetrics } from './metrics';
@@ -123,7 +123,7 @@ export function createWriteHandler(cfg: Pick<ForwarderConfig, 'sizes' | 'limits'
         samples = scan.samples + scan.histograms;
         times = { minTime: scan.minTime, maxTime: scan.maxTime };
         // what rules or limits dropped was not written
-        if (protocol === 'v2' && raw !== decoded) seen.counts = { samples: scan.samples, histograms: scan.histograms, exemplars: scan.exemplars };
+        if (protocol === 'v2' && raw !== decoded) seen.counts = writtenOf(scan);
       }
     } catch (err) {
       if (err instanceof HttpError) return refuse(err.status, err.reason, err.message);

@@ -37,6 +37,7 @@ import type { ForwarderMetrics } from './metrics';
 import { type BackoffOptions, type TokenBucket, retryDelayMs, sleep } from './pacing';
 import { type Plan, type Share, planRecord, trimToWindow } from './plan';
 import { SeriesOwners } from './series-owners';
+import { scratchBuffer } from '../shared/buffers/scratch';
 import { ShardScaler } from './shard-scaler';
 import type { SpoolReader, TimeRange } from './spool';
 import type { Upstream, UpstreamOutcome } from './upstream';
@@ -122,15 +123,9 @@ class ShardQueue {
   sending = false;
   /**
    * Where this shard's batches are merged: one call at a time per shard, so one buffer
-   * serves them all (a fresh one per call cost about 6 % of a drain's CPU in page faults
-   * and GC). The call's body is a view on it until the call settles.
+   * serves them all. The call's body is a view on it until the call settles.
    */
-  private scratch: Buffer | undefined;
-  readonly mergeBuffer = (n: number): Buffer => {
-    if (n > MERGE_SCRATCH_MAX) return Buffer.allocUnsafe(n);
-    if (!this.scratch || this.scratch.length < n) this.scratch = Buffer.allocUnsafe(Math.min(MERGE_SCRATCH_MAX, Math.max(n, 2 * (this.scratch?.length ?? 0))));
-    return this.scratch;
-  };
+  readonly mergeBuffer = scratchBuffer(MERGE_SCRATCH_MAX);
   get count(): number {
     return this.items.length;
   }
@@ -163,7 +158,7 @@ class ShardQueue {
     this.items = [];
     this.samples = 0;
     this.bytes = 0;
-    this.scratch = undefined;
+    this.mergeBuffer.drop();
   }
 }
 
@@ -222,17 +217,8 @@ export class Lane {
   /** the reader has read everything appended so far */
   private caughtUp = false;
   private sendSeconds = 0;
-  /**
-   * The uncompressed parts of the record being planned: compressed before planRecord
-   * returns, so one buffer serves every record (a fresh one per record cost about twice
-   * as much, in page faults and GC).
-   */
-  private partsScratch: Buffer | undefined;
-  private readonly partsBuffer = (n: number): Buffer => {
-    if (n > PARTS_SCRATCH_MAX) return Buffer.allocUnsafe(n);
-    if (!this.partsScratch || this.partsScratch.length < n) this.partsScratch = Buffer.allocUnsafe(Math.min(PARTS_SCRATCH_MAX, Math.max(n, 2 * (this.partsScratch?.length ?? 0))));
-    return this.partsScratch.subarray(0, n);
-  };
+  /** The uncompressed parts of the record being planned: compressed before planRecord returns, so one buffer serves every record. */
+  private readonly partsBuffer = scratchBuffer(PARTS_SCRATCH_MAX);
   private sentSamples = 0;
   private readonly now: () => number;
 
@@ -344,7 +330,7 @@ export class Lane {
         let plan = this.plan(r, rec);
         while (plan.waitFor !== undefined && !this.stopping) {
           // its series are all one crowded shard's: once it has sent everything they may spread
-          await this.drained(plan.waitFor);
+          await this.quiesce(plan.waitFor);
           plan = this.plan(r, rec);
         }
         if (this.stopping) break;
@@ -373,17 +359,8 @@ export class Lane {
   private plan(r: BatchRecord, rec: TimeRange): Plan {
     return planRecord(
       { ...r, minTime: rec.minTime, maxTime: rec.maxTime },
-      { shards: this.shardCount, cutoff: this.cutoff(), wholeTo: this.deps.allowOutOfOrder ? this.leastLoaded() : undefined, alloc: this.partsBuffer, owners: this.route },
+      { shards: this.shardCount, cutoff: this.cutoff(), wholeTo: this.deps.allowOutOfOrder ? this.leastBusy() : undefined, alloc: this.partsBuffer, owners: this.route },
     );
-  }
-
-  /** Until shard i has nothing queued or in flight (or the lane stops). */
-  private async drained(i: number): Promise<void> {
-    const q = this.queues[i];
-    this.flushNow = true;
-    this.bell.ring();
-    while (!this.stopping && (q.count > 0 || q.sending)) await this.bell.wait(100, this.stopController.signal);
-    this.flushNow = false;
   }
 
   /** Shard i holds a full batch more than it is sending while another shard has nothing to do. */
@@ -438,11 +415,12 @@ export class Lane {
     this.startWorkers();
   }
 
-  /** Sends what is queued at once and waits until nothing is queued or in flight. */
-  private async quiesce(): Promise<void> {
+  /** Sends what is queued at once and waits until nothing is queued or in flight: in the lane, or in shard i. */
+  private async quiesce(i?: number): Promise<void> {
+    const busy = (q: ShardQueue): boolean => q.count > 0 || q.sending;
     this.flushNow = true;
     this.bell.ring();
-    while (!this.stopping && (this.inflight > 0 || this.queues.some((q) => q.count > 0))) {
+    while (!this.stopping && (i === undefined ? this.queues.some(busy) : busy(this.queues[i]))) {
       await this.bell.wait(100, this.stopController.signal);
     }
     this.flushNow = false;
@@ -476,20 +454,7 @@ export class Lane {
     return n;
   }
 
-  private leastLoaded(): number {
-    let best = 0;
-    let least = Infinity;
-    for (let i = 0; i < this.shardCount; i++) {
-      const n = this.queues[i].samples;
-      if (n < least) {
-        least = n;
-        best = i;
-      }
-    }
-    return best;
-  }
-
-  /** For a record none of whose series has an owner: the shard with the least to send, one not sending first. */
+  /** For a record none of whose series has an owner (or any record, out of order allowed): the shard with the least to send, one not sending first. */
   private leastBusy(): number {
     let best = 0;
     let least = Infinity;

@@ -17,7 +17,7 @@ import { decompressBounded } from '../remote-write/snappy';
 import { rewriteLabels } from '../remote-write/rewrite';
 import { type FastScanner, createFastScanner } from '../remote-write/native';
 import { type ForeignClusterPolicy, validateWriteRequest } from '../remote-write/validate';
-import { NOTHING_WRITTEN, type WrittenCounts, translateV2Request, writtenHeaders } from '../remote-write/v2';
+import { NOTHING_WRITTEN, type WrittenCounts, translateV2Request, writtenHeaders, writtenOf } from '../remote-write/v2';
 import type { Endpoint } from '../fanout/endpoints';
 import type { IdentityConfig } from '../identity/identity-config';
 import type { RelabelRule } from '../relabel/config';
@@ -201,7 +201,7 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         }
         samples = scan.samples + scan.histograms;
         // what rules or limits dropped was not written
-        if (v2 && decoded !== received) v2 = { samples: scan.samples, histograms: scan.histograms, exemplars: scan.exemplars };
+        if (v2 && decoded !== received) v2 = writtenOf(scan);
         foreign = scan.foreignCluster;
         if (scan.unsorted > 0 || scan.missingCluster > 0 || foreign > 0) {
           raw = rewriteLabels(decoded, { cluster: target.cluster, overwriteCluster: target.onForeignCluster === 'overwrite' });

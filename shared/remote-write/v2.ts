@@ -502,6 +502,11 @@ function lenPrefixed(tag: number, payload: Buffer): Buffer {
 
 export const NOTHING_WRITTEN: Readonly<WrittenCounts> = { samples: 0, histograms: 0, exemplars: 0 };
 
+/** What a validated request holds, as Written counts: a 2.0 request's after relabel rules or series limits dropped some of it. */
+export function writtenOf(scan: WrittenCounts): WrittenCounts {
+  return { samples: scan.samples, histograms: scan.histograms, exemplars: scan.exemplars };
+}
+
 /** The response headers remote-write 2.0 requires of a receiver, on every answer. */
 export function writtenHeaders(counts: Readonly<WrittenCounts>): Record<string, string> {
   return {

@@ -108,6 +108,12 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
     }),
     droppedRecords,
     parkedBatches: new Counter({ name: `${P}lane_parked_batches_total`, help: 'Relay mode: batches the relay delivered except to some endpoints, queued on those endpoints\' lanes', labelNames: ['endpoint'] as const, registers }),
+    plannedRecords: new Counter({
+      name: `${P}lane_planned_requests_total`,
+      help: 'Spooled requests a lane read, by how they were planned: whole (the sender\'s bytes to one shard, no decompression), split (decompressed and split by series over the shards), none (nothing left to send: too old)',
+      labelNames: ['lane', 'how'] as const,
+      registers,
+    }),
     catchupWait: new Counter({ name: `${P}catchup_throttled_seconds_total`, help: 'Time lanes waited for the CATCHUP_MAX_RATE limiter', labelNames: ['lane'] as const, registers }),
     spoolBytes: new Gauge({
       name: `${P}spool_bytes`,

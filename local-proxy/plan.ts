@@ -7,6 +7,8 @@
 //     all free or owned by one shard      → the record's own block, to that shard
 //     owned by several shards            → decompressed, split by owner, each share
 //                                          compressed once
+//     all one crowded shard's (spreading) → split by hash; the shares leaving that shard
+//                                          wait for what it held (Plan.from)
 //   otherwise (no owners table)          → decompressed, series hashed to shards
 //   In every case a series' unsent samples are all in one shard, so they never travel in
 //   two calls at once; samples older than the cutoff are removed on the way.
@@ -32,8 +34,8 @@ export interface Plan {
   shares: Share[];
   /** samples left out because they are older than the cutoff */
   tooOld: number;
-  /** nothing planned: plan again once this shard has nothing queued or in flight (owners.crowded) */
-  waitFor?: number;
+  /** series moved away from this shard: shares on other shards wait until it has settled what it holds now */
+  from?: number;
 }
 
 export interface PlanOptions {
@@ -48,8 +50,8 @@ export interface PlanOptions {
    * Which shard owns which series; without it series are placed by hash. `spread`: series
    * nobody owns go by hash (more calls in flight) rather than with the record to one shard
    * (the sender's bytes, less CPU). `crowded(shard)`: that shard has more than it can send
-   * while others wait: a record wholly its own is then held until it has sent everything,
-   * so that its series are free to spread.
+   * while others wait: with `spread`, a record wholly its own then moves its series to their
+   * hash's shards (Plan.from).
    */
   owners?: { table: SeriesOwners; leastLoaded: () => number; spread: boolean; crowded: (shard: number) => boolean };
 }
@@ -64,17 +66,18 @@ export function planRecord(rec: BatchRecord & TimeRange, opts: PlanOptions): Pla
     return { shares: [{ shard: opts.wholeTo ?? 0, block: rec.block, bytes: rec.bytes, samples: rec.samples, minTime: rec.minTime, maxTime: rec.maxTime }], tooOld: 0 };
   }
   let assign: Uint8Array | undefined;
+  let from: number | undefined;
   let wholeTo = opts.wholeTo;
   if (opts.owners && wholeTo === undefined && shards > 1 && rec.samples > 0) {
     const hashes = seriesHashes(rec.block);
     if (hashes) {
-      const route = opts.owners.table.route(hashes, shards, opts.owners.leastLoaded, opts.owners.spread);
+      const route = opts.owners.table.route(hashes, shards, opts.owners.leastLoaded, opts.owners.spread, opts.owners.crowded);
       if ('whole' in route) {
-        if (route.owned && opts.owners.spread && opts.owners.crowded(route.whole)) return { shares: [], tooOld: 0, waitFor: route.whole };
         if (inWindow) return { shares: [{ shard: route.whole, block: rec.block, bytes: rec.bytes, samples: rec.samples, minTime: rec.minTime, maxTime: rec.maxTime }], tooOld: 0 };
         wholeTo = route.whole;
       } else {
         assign = route.assign;
+        from = route.from;
       }
     }
   }
@@ -87,7 +90,7 @@ export function planRecord(rec: BatchRecord & TimeRange, opts: PlanOptions): Pla
     if (part.length === 0) continue;
     out.push({ shard: wholeTo ?? i, block: part === raw && inWindow ? rec.block : compress(part), bytes: part.length, samples: p.samples[i], minTime: p.minTime[i], maxTime: p.maxTime[i] });
   }
-  return { shares: out, tooOld: p.droppedTooOld };
+  return from === undefined ? { shares: out, tooOld: p.droppedTooOld } : { shares: out, tooOld: p.droppedTooOld, from };
 }
 
 /**

@@ -11,6 +11,12 @@
 // (idle() bumps its generation, and entries of an older generation are free): the series
 // has nothing unsent then, so it may go anywhere next.
 //
+// A stream owned by one shard can outgrow it (a sender with a single shard, after an
+// outage): its series then move to their hash's shards at once, and what they carry on
+// their new shards waits until the old one has settled everything it held before the move
+// (the lane's barrier, Route.from), so they still arrive in order and the reader never
+// stalls.
+//
 // Memory is bounded: an open-addressing table of 32-bit series hashes (two series with one
 // hash are treated as one: only ever stricter). When it cannot take a record's new series
 // even after dropping dead entries, the table turns to home mode until the next reset():
@@ -19,8 +25,12 @@
 //
 // Pure: no I/O, no clock.
 
-/** whole: to one shard, `owned` when some of its series already were that shard's; assign: split, per series */
-export type Route = { whole: number; owned: boolean } | { assign: Uint8Array };
+/**
+ * whole: to one shard, `owned` when some of its series already were that shard's; assign:
+ * split, per series. `from`: series moved away from that shard, which still holds their
+ * earlier samples: what goes to any other shard must wait until it has settled those.
+ */
+export type Route = { whole: number; owned: boolean } | { assign: Uint8Array; from?: number };
 
 const EMPTY = 0;
 const INITIAL_SLOTS = 1 << 12;
@@ -84,8 +94,10 @@ export class SeriesOwners {
    * or split by the given per-series assignment. Series nobody owns go, with `spread`, to
    * their hash's shard (more calls in flight, for a CPU to spare); without, with the
    * record's owned series, or all to the shard `leastLoaded` picks (the sender's bytes).
+   * `crowded(shard)`, with `spread`: a record wholly that shard's moves its series to
+   * their hash's shards (Route.from).
    */
-  route(hashes: Uint32Array, shards: number, leastLoaded: () => number, spread = false): Route {
+  route(hashes: Uint32Array, shards: number, leastLoaded: () => number, spread = false, crowded?: (shard: number) => boolean): Route {
     const n = hashes.length;
     if (!this.home) this.makeRoom(n);
     if (this.ownerOf.length < n) this.ownerOf = new Int32Array(Math.max(n, 2 * this.ownerOf.length));
@@ -103,6 +115,7 @@ export class SeriesOwners {
       if (first < 0) first = o;
       else if (o !== first) mixed = true;
     }
+    if (!mixed && owned && spread && !this.home && crowded?.(first)) return this.move(hashes, shards, first);
     if (!mixed) {
       const to = first >= 0 ? first : leastLoaded();
       if (!this.home) for (let i = 0; i < n; i++) this.claim(hashes[i], to);
@@ -118,6 +131,21 @@ export class SeriesOwners {
       assign[i] = o;
     }
     return { assign };
+  }
+
+  /** Every series of the record to its hash's shard, away from `from` (which owns or would own them all). */
+  private move(hashes: Uint32Array, shards: number, from: number): Route {
+    const n = hashes.length;
+    if (this.assignOut.length < n) this.assignOut = new Uint8Array(Math.max(n, 2 * this.assignOut.length));
+    const assign = this.assignOut.subarray(0, n);
+    let moved = false;
+    for (let i = 0; i < n; i++) {
+      const o = hashes[i] % shards;
+      if (o !== from) moved = true;
+      this.claim(hashes[i], o);
+      assign[i] = o;
+    }
+    return moved ? { assign, from } : { whole: from, owned: true };
   }
 
   private slotOf(h: number): number {

@@ -28,7 +28,7 @@ import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import type { Fields, Logger } from '../shared/observability/log';
 import type { PublishLog } from '../shared/observability/publish-log';
 import { countSamples } from '../shared/remote-write/count';
-import { compress, decompress, mergeSnappyBlocks } from '../shared/remote-write/snappy';
+import { compress, decompress, snappyBlockParts } from '../shared/remote-write/snappy';
 import { splitInHalf } from '../shared/fanout/split';
 import { type BatchLimits, type BatchRecord, type OnUnreadable, asBatchRecord, batchDueIn, batchSize } from './batch';
 import { CommitTracker, type Tracked } from './commit-tracker';
@@ -112,6 +112,8 @@ export interface LaneStats {
 interface Queued extends Share {
   tracked: Tracked;
   readAt: number;
+  /** its series moved here from that shard: not sent before that shard has settled its first `seq` shares */
+  after?: { shard: number; seq: number };
 }
 
 /** A shard's queue, with running totals (batch.ts QueueTotals). */
@@ -121,11 +123,9 @@ class ShardQueue {
   bytes = 0;
   /** a call of this shard is in flight */
   sending = false;
-  /**
-   * Where this shard's batches are merged: one call at a time per shard, so one buffer
-   * serves them all. The call's body is a view on it until the call settles.
-   */
-  readonly mergeBuffer = scratchBuffer(MERGE_SCRATCH_MAX);
+  /** shares ever queued, and settled (in queue order: one call at a time), since the last clear */
+  enqueued = 0;
+  settled = 0;
   get count(): number {
     return this.items.length;
   }
@@ -133,6 +133,7 @@ class ShardQueue {
     return this.items[0]?.readAt ?? 0;
   }
   push(s: Queued): void {
+    this.enqueued++;
     this.items.push(s);
     this.samples += s.samples;
     this.bytes += s.bytes;
@@ -156,17 +157,22 @@ class ShardQueue {
   }
   clear(): void {
     this.items = [];
+    this.enqueued = 0;
+    this.settled = 0;
     this.samples = 0;
     this.bytes = 0;
-    this.mergeBuffer.drop();
   }
 }
 
 /** What one call carries: shares (whole), or a slice of one after a 413. */
 interface Unit extends TimeRange {
   shares: Queued[];
-  /** one snappy block */
-  block: Buffer;
+  /**
+   * One snappy block, as pieces whose concatenation it is (snappyBlockParts): the shares'
+   * blocks are kept until the call settles anyway, so the call writes them out as they are
+   * instead of a merged copy.
+   */
+  parts: readonly Buffer[];
   /** uncompressed bytes */
   bytes: number;
   samples: number;
@@ -183,8 +189,6 @@ const PARTS_SCRATCH_MAX = 8 * 1024 * 1024;
 /** Event-loop utilisation under which unowned series are spread by hash, and over which records go whole. */
 const SPREAD_BELOW_BUSY = 0.7;
 const ROUTE_ABOVE_BUSY = 0.85;
-/** Largest merge buffer a shard keeps between calls. */
-const MERGE_SCRATCH_MAX = 4 * 1024 * 1024;
 /** Compressed bytes a lane may hold read ahead and in flight. */
 const LANE_MEMORY_BYTES = 24 * 1024 * 1024;
 
@@ -302,14 +306,11 @@ export class Lane {
           await this.rescale();
           continue;
         }
-        // read ahead about two batches per shard (so each sends full batches), within the memory cap
-        if (this.queuedSamples() >= 2 * this.shardCount * this.deps.batch.maxSamples || this.heldBytes >= LANE_MEMORY_BYTES) {
-          this.flushNow = true;
-          this.bell.ring();
+        if (this.readAheadFull()) {
+          this.bell.ring(); // shards send what they have: nothing more comes until a call settles
           await this.bell.wait(nextTick - this.now(), signal);
           continue;
         }
-        this.flushNow = false;
         const rec = await reader.next();
         if (!rec) {
           if (!this.caughtUp) {
@@ -327,20 +328,17 @@ export class Lane {
           this.tracker.add(rec.end, 0); // skipped, and committed past with what comes before it
           continue;
         }
-        let plan = this.plan(r, rec);
-        while (plan.waitFor !== undefined && !this.stopping) {
-          // its series are all one crowded shard's: once it has sent everything they may spread
-          await this.quiesce(plan.waitFor);
-          plan = this.plan(r, rec);
-        }
-        if (this.stopping) break;
+        const plan = this.plan(r, rec);
         if (plan.tooOld > 0) this.tooOld(plan.tooOld);
         const tracked = this.tracker.add(rec.end, plan.shares.length, rec.minTime);
         const readAt = this.now();
+        // series that moved off a crowded shard wait for what it holds now (their earlier samples)
+        const after = plan.from === undefined ? undefined : { shard: plan.from, seq: this.queues[plan.from].enqueued };
         for (const s of plan.shares) {
-          this.queues[s.shard].push({ ...s, tracked, readAt });
+          this.queues[s.shard].push(after && s.shard !== after.shard ? { ...s, tracked, readAt, after } : { ...s, tracked, readAt });
           this.heldBytes += s.block.length;
         }
+        this.deps.metrics.plannedRecords.inc({ lane: this.name, how: plan.shares.length === 1 && plan.shares[0].block === r.block ? 'whole' : plan.shares.length === 0 ? 'none' : 'split' });
         if (plan.shares.length > 0) this.bell.ring();
       } catch (err) {
         // A spool read failure or a bug: say so, let what is in flight settle, read again from the cursor.
@@ -363,11 +361,16 @@ export class Lane {
     );
   }
 
-  /** Shard i holds a full batch more than it is sending while another shard has nothing to do. */
+  /**
+   * Shard i holds a full batch more than it is sending while most shards have nothing to do:
+   * its streams are worth splitting (a decompress, split and compress per record) only when
+   * the whole records of the other streams leave more than half the shards idle.
+   */
   private crowded(i: number): boolean {
     if (this.queues[i].samples < this.deps.batch.maxSamples) return false;
-    for (let j = 0; j < this.shardCount; j++) if (j !== i && this.queues[j].count === 0 && !this.queues[j].sending) return true;
-    return false;
+    let idle = 0;
+    for (let j = 0; j < this.shardCount; j++) if (this.queues[j].count === 0 && !this.queues[j].sending) idle++;
+    return idle * 2 > this.shardCount;
   }
 
   /** Event-loop utilisation since the last call (one process, every lane shares it). */
@@ -447,6 +450,15 @@ export class Lane {
     }
   }
 
+  /**
+   * Read ahead about two batches per shard (so each sends full batches), within the memory
+   * cap. Judged live, not latched: right after a call settles there is room again, and its
+   * shard waits for the reader to fill a batch instead of sending a scrap.
+   */
+  private readAheadFull(): boolean {
+    return this.queuedSamples() >= 2 * this.shardCount * this.deps.batch.maxSamples || this.heldBytes >= LANE_MEMORY_BYTES;
+  }
+
   /** samples waiting in the shard queues */
   private queuedSamples(): number {
     let n = 0;
@@ -512,6 +524,7 @@ export class Lane {
         q.sending = false;
       }
       if (!done) return; // stopped: nothing of this batch is committed
+      q.settled += unit.shares.length;
       for (const s of unit.shares) {
         this.heldBytes -= s.block.length;
         this.tracker.settle(s.tracked);
@@ -526,13 +539,26 @@ export class Lane {
   private batchWait(q: ShardQueue): number {
     // A workspace's relay lane holds batches the main lane already made: once it has read all
     // of them, waiting for more only delays the moment it has caught up and rejoins the main lane.
-    const flush = this.flushNow || this.stopping || (this.caughtUp && this.spec.endpointId !== undefined);
+    if (q.count > 0 && !this.ready(q.items[0])) return 60_000; // the settle it waits for rings the bell
+    const flush = this.flushNow || this.stopping || this.readAheadFull() || (this.caughtUp && this.spec.endpointId !== undefined);
     return batchDueIn(q, this.deps.batch, this.now(), flush) ?? 60_000;
   }
 
-  /** Shares from the front of the queue within the batch limits (a single larger one goes alone). */
+  /** The share may go: it waits for no other shard's settles, or they have happened. */
+  private ready(s: Queued): boolean {
+    return s.after === undefined || this.queues[s.after.shard].settled >= s.after.seq;
+  }
+
+  /** Shares from the front of the queue within the batch limits (a single larger one goes alone), up to one still waiting for another shard. */
   private takeBatch(q: ShardQueue): Unit {
-    return unitOf(q.take(batchSize(q.items, this.deps.batch)), q.mergeBuffer);
+    let n = batchSize(q.items, this.deps.batch);
+    for (let k = 1; k < n; k++) {
+      if (!this.ready(q.items[k])) {
+        n = k;
+        break;
+      }
+    }
+    return unitOf(q.take(n));
   }
 
   /** Settles every part of the unit; false if stopped first (nothing is committed then). */
@@ -566,8 +592,8 @@ export class Lane {
     }
     if (why === 'rejected') return [unit];
     // One request too large for upstream (rare): decompressed and halved by series.
-    const halves = splitInHalf(decompress(unit.block));
-    return halves.length === 2 ? halves.map((raw) => ({ shares: [], block: compress(raw), bytes: raw.length, samples: countSamples(raw), minTime: unit.minTime, maxTime: unit.maxTime })) : [unit];
+    const halves = splitInHalf(decompress(blockOf(unit)));
+    return halves.length === 2 ? halves.map((raw) => ({ shares: [], parts: [compress(raw)], bytes: raw.length, samples: countSamples(raw), minTime: unit.minTime, maxTime: unit.maxTime })) : [unit];
   }
 
   private drop(unit: Unit, reason: 'upstream_rejected' | 'too_large', status: number, detail: string): void {
@@ -639,11 +665,11 @@ export class Lane {
   private async attempt(unit: Unit, attempt: number, parked: Set<string>): Promise<Settled | 'retry'> {
     const { upstream, endpointId } = this.spec;
     // Judged right before the call (after any wait): a batch may have aged in retries.
-    const trimmed = trimToWindow(unit, this.cutoff());
+    const trimmed = trimToWindow({ get block() { return blockOf(unit); }, samples: unit.samples, minTime: unit.minTime, maxTime: unit.maxTime }, this.cutoff());
     if (trimmed) {
       this.tooOld(trimmed.tooOld);
       if (trimmed.samples === 0 && trimmed.bytes === 0) return { kind: 'too_old' };
-      Object.assign(unit, { block: trimmed.block, bytes: trimmed.bytes, samples: trimmed.samples, minTime: trimmed.minTime, maxTime: trimmed.maxTime });
+      Object.assign(unit, { parts: [trimmed.block], bytes: trimmed.bytes, samples: trimmed.samples, minTime: trimmed.minTime, maxTime: trimmed.maxTime });
     }
 
     let retryAfter: number | undefined;
@@ -668,7 +694,10 @@ export class Lane {
     try {
       o = await upstream.send(
         {
-          block: unit.block,
+          get block() {
+            return blockOf(unit);
+          },
+          parts: unit.parts,
           bytes: unit.bytes,
           samples: unit.samples,
           onlyEndpoints: endpointId,
@@ -760,7 +789,7 @@ export class Lane {
 }
 
 /** Shares merged into one call: their snappy blocks joined without decompressing (batch.ts). */
-function unitOf(shares: Queued[], scratch?: (size: number) => Buffer): Unit {
+function unitOf(shares: Queued[]): Unit {
   let bytes = 0;
   let samples = 0;
   let minTime = Infinity;
@@ -772,12 +801,18 @@ function unitOf(shares: Queued[], scratch?: (size: number) => Buffer): Unit {
     minTime = Math.min(minTime, s.minTime);
     maxTime = Math.max(maxTime, s.maxTime);
   }
-  return { shares, block: mergeSnappyBlocks(shares.map((s) => s.block), scratch), bytes, samples, minTime, maxTime };
+  return { shares, parts: snappyBlockParts(shares.map((s) => s.block)), bytes, samples, minTime, maxTime };
 }
 
-/** A unit to hand to another lane's spool, which keeps what it appends: its own copy of the body (which may be a view on a shard's merge buffer). */
+/** The unit's body as one buffer (joined once, for the paths that decode it or hand it on). */
+function blockOf(unit: Unit): Buffer {
+  if (unit.parts.length !== 1) unit.parts = [Buffer.concat(unit.parts)];
+  return unit.parts[0];
+}
+
+/** A unit to hand to another lane's spool, which keeps what it appends: its own copy of the body (the shares' blocks may be views on larger buffers). */
 function parkable(unit: Unit): ParkedBatch {
-  return { block: Buffer.from(unit.block), samples: unit.samples, minTime: unit.minTime, maxTime: unit.maxTime };
+  return { block: Buffer.concat(unit.parts), samples: unit.samples, minTime: unit.minTime, maxTime: unit.maxTime };
 }
 
 function retryReason(o: Extract<UpstreamOutcome, { kind: 'retry' }>): string {

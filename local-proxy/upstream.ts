@@ -31,6 +31,8 @@ export type UpstreamOutcome =
 export interface UpstreamRequest {
   /** the WriteRequest as one snappy block: sent as it is */
   block: Buffer;
+  /** the same block in pieces, when it was merged from several (written out without joining them) */
+  parts?: readonly Buffer[];
   /** its uncompressed length */
   bytes: number;
   samples: number;
@@ -137,7 +139,7 @@ export function createDirectUpstream(opts: DirectUpstreamOptions): Upstream {
       }
       // Within MAX_UPSTREAM_BYTES (the usual case) the batch's block goes as it is; only a
       // larger one, or one an endpoint answers 413 to, is decompressed and split.
-      const parts = planParts({ raw: () => decompress(req.block), rawLength: req.bytes, original: req.block, samples: req.samples }, opts.maxUpstreamBytes);
+      const parts = planParts({ raw: () => decompress(req.block), rawLength: req.bytes, original: req.parts ?? req.block, samples: req.samples }, opts.maxUpstreamBytes);
       const o = await sendToEndpoint(opts.endpoint, parts, {
         timeoutMs: opts.timeoutMs,
         token,

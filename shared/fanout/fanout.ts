@@ -12,7 +12,7 @@ import { HttpError } from '../errors';
 import { compress } from '../remote-write/snappy';
 import { countSamples } from '../remote-write/count';
 import type { Endpoint } from './endpoints';
-import { type EndpointOutcome, type Part, sendToEndpoint } from './send';
+import { type Body, type EndpointOutcome, type Part, sendToEndpoint } from './send';
 import { splitBySize } from './split';
 
 export const FAILED_ENDPOINTS_HEADER = 'x-relay-failed-endpoints';
@@ -25,8 +25,8 @@ export interface FanoutRequest {
   raw: Buffer | (() => Buffer);
   /** its length, when raw is given as a function */
   rawLength?: number;
-  /** the sender's compressed bytes when raw is unchanged: forwarded as they came */
-  original?: Buffer;
+  /** the sender's compressed bytes when raw is unchanged: forwarded as they came (in pieces, as a merged batch may be) */
+  original?: Body;
   samples: number;
 }
 
@@ -50,11 +50,11 @@ export interface FanoutAnswer {
   body: string;
 }
 
-export function makePart(raw: Buffer | (() => Buffer), samples?: number, original?: Buffer): Part {
+export function makePart(raw: Buffer | (() => Buffer), samples?: number, original?: Body): Part {
   let bytes = typeof raw === 'function' ? undefined : raw;
   // decompressed only if an endpoint's 413 makes the part split (the fast path keeps no copy)
   const rawOf = (): Buffer => (bytes ??= (raw as () => Buffer)());
-  let compressed = original;
+  let compressed: Body | undefined = original;
   return {
     get raw() {
       return rawOf();

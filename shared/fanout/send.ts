@@ -15,10 +15,20 @@ export type EndpointOutcome =
   | { kind: 'rejected'; endpoint: Endpoint; status: number; reason: string; requests: number; bytes: number };
 
 /** One outbound WriteRequest: raw bytes, compressed once and shared by every endpoint. */
+/** A request body: one buffer, or pieces written one after another (a vectored write, no copy). */
+export type Body = Buffer | readonly Buffer[];
+
+export function bodyLength(body: Body): number {
+  if (Buffer.isBuffer(body)) return body.length;
+  let n = 0;
+  for (const b of body) n += b.length;
+  return n;
+}
+
 export interface Part {
   raw: Buffer;
   samples: number;
-  compressed(): Buffer;
+  compressed(): Body;
 }
 
 export interface SendOptions {
@@ -87,7 +97,7 @@ class CutOff extends Error {}
  * (written, or the request destroyed and closed): the caller may reuse the buffer as soon
  * as it has the answer (shared/buffers/pool.ts).
  */
-function post(target: Target, headers: Record<string, string>, body: Buffer, deadline: number, signal?: AbortSignal): Promise<Answer> {
+function post(target: Target, headers: Record<string, string>, body: Body, deadline: number, signal?: AbortSignal): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const wait = deadline - Date.now();
     if (wait <= 0) {
@@ -169,7 +179,15 @@ function post(target: Target, headers: Record<string, string>, body: Buffer, dea
         else fail(Object.assign(new Error('connection closed before the answer was complete'), { code: 'ECONNRESET' }));
       });
     });
-    req.end(body);
+    if (Buffer.isBuffer(body)) {
+      req.end(body);
+      return;
+    }
+    // pieces of one body: corked, so they leave in one vectored write with the headers
+    req.cork();
+    for (const b of body) if (b.length > 0) req.write(b);
+    req.end();
+    req.uncork();
   });
 }
 
@@ -190,12 +208,13 @@ export async function sendToEndpoint(endpoint: Endpoint, parts: readonly Part[],
   while (queue.length > 0) {
     const part = queue.shift()!;
     const body = part.compressed();
+    const length = bodyLength(body);
     const headers: Record<string, string> = {
       'content-encoding': 'snappy',
       'content-type': 'application/x-protobuf',
       'x-prometheus-remote-write-version': '0.1.0',
       'user-agent': opts.userAgent,
-      'content-length': String(body.length),
+      'content-length': String(length),
     };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     let res: Answer;
@@ -217,13 +236,13 @@ export async function sendToEndpoint(endpoint: Endpoint, parts: readonly Part[],
     const status = res.status;
     const text = res.text.replace(/\s+/g, ' ').trim().slice(0, MAX_REASON);
     if (status >= 200 && status < 300) {
-      bytes += body.length;
+      bytes += length;
       samples += part.samples;
       continue;
     }
     if (status === 422) {
       // Azure Monitor: duplicate time series — the endpoint already has this data.
-      bytes += body.length;
+      bytes += length;
       samples += part.samples;
       duplicates++;
       continue;

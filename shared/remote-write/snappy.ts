@@ -48,30 +48,44 @@ export const SNAPPY_MAX_DECODED = 0xffffffff;
  */
 export function mergeSnappyBlocks(blocks: readonly Buffer[], scratch?: (size: number) => Buffer): Buffer {
   if (blocks.length === 1) return blocks[0];
+  const parts = snappyBlockParts(blocks);
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = scratch ? scratch(size).subarray(0, size) : Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const p of parts) at += p.copy(out, at);
+  return out;
+}
+
+/**
+ * mergeSnappyBlocks without the copy: the merged block as pieces whose concatenation it is
+ * (a new length header, then views on each block's elements), to be written out one after
+ * another (a vectored write) while the blocks are kept. Same checks, same errors.
+ */
+export function snappyBlockParts(blocks: readonly Buffer[]): Buffer[] {
+  if (blocks.length === 1) return [blocks[0]];
   let decoded = 0;
-  let elements = 0;
-  const headers: number[] = [];
+  const parts: Buffer[] = [Buffer.alloc(0)];
   for (let i = 0; i < blocks.length; i++) {
     const h = snappyHeaderBytes(blocks[i]);
     if (h < 0) throw new RangeError(`snappy block ${i} has a malformed length header`);
-    headers.push(h);
     decoded += snappyDecodedLength(blocks[i]);
-    elements += blocks[i].length - h;
+    parts.push(blocks[i].subarray(h));
   }
   if (decoded > SNAPPY_MAX_DECODED) throw new RangeError(`merged snappy blocks would decode to ${decoded} bytes, over ${SNAPPY_MAX_DECODED}`);
   let header = 1;
   for (let n = decoded; n >= 0x80; n = Math.floor(n / 0x80)) header++;
-  const out = scratch ? scratch(header + elements).subarray(0, header + elements) : Buffer.allocUnsafe(header + elements);
+  const head = Buffer.allocUnsafe(header);
   let at = 0;
   for (let n = decoded; ; n = Math.floor(n / 0x80)) {
     if (n < 0x80) {
-      out[at++] = n;
+      head[at++] = n;
       break;
     }
-    out[at++] = (n & 0x7f) | 0x80;
+    head[at++] = (n & 0x7f) | 0x80;
   }
-  for (let i = 0; i < blocks.length; i++) at += blocks[i].copy(out, at, headers[i]);
-  return out;
+  parts[0] = head;
+  return parts;
 }
 
 const DECOMPRESS_OPTIONS = { asBuffer: true, copyOutputData: true } as const;

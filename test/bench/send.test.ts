@@ -10,6 +10,7 @@ import { makePart } from '../../shared/fanout/fanout';
 import { sendToEndpoint } from '../../shared/fanout/send';
 import type { Endpoint } from '../../shared/fanout/endpoints';
 import { rawLabel, rawSample, rawSeries } from '../../dev/kit/random-write-request';
+import { compress as snappyCompress, decompress as snappyDecompress, mergeSnappyBlocks, snappyBlockParts } from '../../shared/remote-write/snappy';
 
 const raw = rawSeries(rawLabel('__name__', 'up'), rawSample(0x3ff0000000000000n, 1n));
 const opts = { timeoutMs: 2000, userAgent: 'test', makePart: (r: Buffer) => makePart(r) };
@@ -51,7 +52,27 @@ describe('fan-out HTTP client', () => {
     assert.equal(seen!.headers['x-prometheus-remote-write-version'], '0.1.0');
     assert.equal(seen!.headers['user-agent'], 'test');
     assert.equal(seen!.headers.authorization, 'Bearer tok');
-    assert.ok(seen!.body.equals(part.compressed()));
+    assert.ok(seen!.body.equals(part.compressed() as Buffer));
+  });
+
+  it('a body in pieces (a merged batch, not joined) arrives as their concatenation, with its length', async () => {
+    let seen: { length?: string; body: Buffer } | undefined;
+    const ep = await serve((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        seen = { length: req.headers['content-length'], body: Buffer.concat(chunks) };
+        res.writeHead(204).end();
+      });
+    });
+    const blocks = [snappyCompress(raw), snappyCompress(Buffer.concat([raw, raw]))];
+    const pieces = snappyBlockParts(blocks);
+    assert.ok(pieces.length > 1);
+    const o = await sendToEndpoint(ep, [makePart(() => Buffer.concat([raw, raw, raw]), 3, pieces)], opts);
+    assert.equal(o.kind, 'delivered');
+    assert.equal(seen!.length, String(Buffer.concat(pieces).length));
+    assert.ok(seen!.body.equals(mergeSnappyBlocks(blocks)));
+    assert.ok(snappyDecompress(seen!.body).equals(Buffer.concat([raw, raw, raw])));
   });
 
   it('a connection cut in the middle of the answer is a retryable network error, not a timeout', async () => {

@@ -30,24 +30,27 @@ function record(series: number, times: number[]) {
 const keys = (blocks: Buffer[]): string[] => blocks.flatMap((b) => sampleKeys(decodeWriteRequest(uncompressSync(b, { asBuffer: true }) as Buffer)));
 
 describe('plan', () => {
-  it('several shards with an owners table: a record of free series goes whole, as it came; one whose shard is crowded waits; a record straddling the window is trimmed on its owner', () => {
+  it('several shards with an owners table: a record of free series goes whole, as it came; a record straddling the window is trimmed on its owner; a crowded shard\'s series move by hash, waiting for it', () => {
     const table = new SeriesOwners();
     const owners = { table, leastLoaded: () => 2, spread: false, crowded: () => false };
     const { rec } = record(20, [1000, 2000]);
     const p = planRecord(rec, { shards: 4, cutoff: 500, owners });
     assert.deepEqual(p.shares.map((s) => [s.shard, s.block === rec.block]), [[2, true]]);
-    // the same series again, the CPU to spare and shard 2 crowded: held until it has sent everything
-    const again = planRecord(record(20, [3000]).rec, { shards: 4, cutoff: 500, owners: { ...owners, spread: true, crowded: (i) => i === 2 } });
-    assert.deepEqual([again.shares.length, again.waitFor], [0, 2]);
+    assert.equal(p.from, undefined);
     // straddling the cutoff: trimmed, on the owning shard
     const edge = record(20, [400, 4000]);
     const t = planRecord(edge.rec, { shards: 4, cutoff: 500, owners });
     assert.deepEqual([t.shares.map((s) => s.shard), t.tooOld, t.shares[0].samples], [[2], 20, 20]);
-    // shard 2 has sent it all: the series are free, spread by hash
-    table.idle(2);
-    const spread = planRecord(record(20, [5000]).rec, { shards: 4, cutoff: 500, owners: { ...owners, spread: true } });
-    assert.ok(spread.shares.length > 1, 'split by hash');
-    assert.equal(spread.shares.reduce((a, s) => a + s.samples, 0), 20);
+    // the same series again, the CPU to spare and shard 2 crowded: split by hash at once,
+    // the shares leaving shard 2 to wait for what it holds (Plan.from)
+    const moved = planRecord(record(20, [5000]).rec, { shards: 4, cutoff: 500, owners: { ...owners, spread: true, crowded: (i) => i === 2 } });
+    assert.ok(moved.shares.length > 1, 'split by hash');
+    assert.equal(moved.from, 2);
+    assert.equal(moved.shares.reduce((a, s) => a + s.samples, 0), 20);
+    // and they stay where they moved: the next record is split the same way, nothing to wait for
+    const next = planRecord(record(20, [6000]).rec, { shards: 4, cutoff: 500, owners });
+    assert.deepEqual(next.shares.map((s) => [s.shard, s.samples]), moved.shares.map((s) => [s.shard, s.samples]));
+    assert.equal(next.from, undefined);
   });
 
   it('one shard, all inside the window: the record\'s own block, untouched', () => {

@@ -20,7 +20,8 @@ describe('lane: delivery and retries', () => {
     const spool = openSpool();
     const gen = await fill(spool, 100);
     const up = fakeUpstream(ok);
-    const rec = recorder();
+    // batches formed by size, not cut short by BATCH_MAX_WAIT on a loaded machine
+    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 20_000, maxWaitMs: 500 });
     startLane({ reader: spool.reader('r'), upstream: up }, rec);
     await waitFor('all delivered', () => spool.reader('r').pendingBytes() === 0);
     assert.deepEqual(up.calls.map((c) => c.req.samples), [20000, 20000, 10000]);

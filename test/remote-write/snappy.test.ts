@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compressSync, uncompressSync } from 'snappy';
-import { SNAPPY_MAX_DECODED, mergeSnappyBlocks, snappyDecodedLength, snappyHeaderBytes } from '../../shared/remote-write/snappy';
+import { SNAPPY_MAX_DECODED, mergeSnappyBlocks, snappyBlockParts, snappyDecodedLength, snappyHeaderBytes } from '../../shared/remote-write/snappy';
 import { Rng } from '../../dev/kit/random-write-request';
 import { loadFixtures } from '../../dev/kit/repo';
 
@@ -17,6 +17,10 @@ function checkMerge(blocks: Buffer[]): Buffer {
   const expected = Buffer.concat(blocks.map(decode));
   assert.equal(snappyDecodedLength(merged), expected.length, 'header holds the summed length');
   assert.ok(decode(merged).equals(expected), 'decodes to the concatenation of the parts');
+  // the same block in pieces, for a vectored write: views on the blocks, nothing copied
+  const pieces = snappyBlockParts(blocks);
+  assert.ok(Buffer.concat(pieces).equals(merged), 'the pieces join to the merged block');
+  for (let i = 1; i < pieces.length && blocks.length > 1; i++) assert.equal(pieces[i].buffer, blocks[i - 1].buffer, 'a piece is a view on its block');
   return merged;
 }
 

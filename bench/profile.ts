@@ -11,6 +11,7 @@ import { resetSinks, runRep } from './compare';
 import { topSelfTime } from './lib/cpuprofile';
 import { BENCH_CLUSTER, syntheticPayloads } from './lib/payloads';
 import { startRelay, startSink, stopAll } from './lib/processes';
+import { asError } from '../shared/errors';
 
 async function main(): Promise<void> {
   const mode = process.argv[2] ?? 'pass-through';
@@ -39,8 +40,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch(async (err: Error) => {
-  process.stderr.write(`${err.stack ?? err.message}\n`);
+main().catch(async (err: unknown) => {
+  const e = asError(err);
+  process.stderr.write(`${e.stack ?? e.message}\n`);
   await stopAll();
   process.exit(1);
 });

@@ -21,6 +21,7 @@ import { decompressBounded } from '../shared/remote-write/snappy';
 import { validateWriteRequest } from '../shared/remote-write/validate';
 import { USER_AGENT } from '../shared/version';
 import { type BufferPool, collectBody, createBufferPool } from '../shared/buffers/pool';
+import { asError } from '../shared/errors';
 
 export type RelayStage = 'forward' | 'decompress' | 'validate' | 'native';
 
@@ -84,8 +85,8 @@ if (require.main === module) {
         res.writeHead(a.status, { 'content-type': 'text/plain; charset=utf-8', ...a.headers });
         res.end(a.body);
       },
-      (err: Error) => {
-        res.writeHead(500).end(err.message);
+      (err: unknown) => {
+        res.writeHead(500).end(asError(err).message);
       },
     );
   });

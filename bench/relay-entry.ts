@@ -2,12 +2,13 @@
 // so `node --cpu-prof` can write its profile (bench/profile.ts).
 
 import { startRelayHost } from '../dev/relay-host';
+import { asError } from '../shared/errors';
 
 if (require.main === module) {
   startRelayHost(process.env, Number(process.env.PORT ?? 0)).then(
     () => undefined,
-    (err: Error) => {
-      process.stderr.write(`${err.message}\n`);
+    (err: unknown) => {
+      process.stderr.write(`${asError(err).message}\n`);
       process.exit(2);
     },
   );

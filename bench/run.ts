@@ -30,6 +30,7 @@ import { clockTicks } from './lib/proc';
 import { type RelayPathRow, benchRelayPath } from './relay-path';
 import { nativeStatus } from '../shared/remote-write/native';
 import { BARE, INJECT, INJECT_ONE, PASS, PASS_ONE, PASS_V2, STAGES, renderReport } from './report';
+import { asError } from '../shared/errors';
 
 const num = (name: string, dflt: number): number => {
   const v = Number(process.env[name]);
@@ -275,8 +276,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch(async (err: Error) => {
-  log(`bench failed: ${err.stack ?? err.message}`);
+main().catch(async (err: unknown) => {
+  const e = asError(err);
+  log(`bench failed: ${e.stack ?? e.message}`);
   await stopAll();
   process.exit(1);
 });

@@ -7,8 +7,9 @@
 
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import { HttpRequest, type HttpRequestInit, HttpResponse, type HttpResponseInit, InvocationContext } from '@azure/functions';
+import { HttpRequest, type HttpRequestInit, HttpResponse, InvocationContext } from '@azure/functions';
 import type { RouteSpec } from '../functions/routes';
+import { asError } from '../shared/errors';
 
 export interface FunctionHostOptions {
   routePrefix?: string;
@@ -25,8 +26,8 @@ export function createFunctionHost(routes: readonly RouteSpec[], opts: FunctionH
   const byPath = new Map(routes.map((r) => [`${prefix}${r.route}`, r]));
 
   return createServer((req, res) => {
-    void serve(req, res).catch((err: Error) => {
-      opts.log?.(`time="${new Date().toISOString()}" level=error msg="handler failed" error=${JSON.stringify(err.message)}`);
+    void serve(req, res).catch((err: unknown) => {
+      opts.log?.(`time="${new Date().toISOString()}" level=error msg="handler failed" error=${JSON.stringify(asError(err).message)}`);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end('internal error\n');
     });
@@ -58,7 +59,7 @@ export function createFunctionHost(routes: readonly RouteSpec[], opts: FunctionH
 
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-    const nativeRequest = new Request(href, { method: req.method ?? 'GET', headers, body: body as unknown as ReadableStream | undefined, duplex: 'half' } as RequestInit);
+    const nativeRequest = new Request(href, { method: req.method ?? 'GET', headers, body, duplex: 'half' });
     // nativeRequest is how the library itself builds stream-mode requests; it is not in
     // the public HttpRequestInit type (the version is pinned, and test/dev covers it).
     const request = new HttpRequest({ nativeRequest, params: {} } as HttpRequestInit);
@@ -71,7 +72,7 @@ export function createFunctionHost(routes: readonly RouteSpec[], opts: FunctionH
       throw err;
     }
     // the answer goes out as the library's sendProxyResponse writes it in streams mode
-    const response = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}) as HttpResponseInit);
+    const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? {});
     res.statusCode = response.status;
     for (const [k, v] of response.headers.entries()) res.setHeader(k, v);
     if (response.body) {

@@ -28,6 +28,7 @@ import { type RunReport, formatReport, formatViolation, mib, runCases } from './
 import { FUZZ_ENV, TEST_TIMEOUTS, fuzzContext, startHttpTargets } from './kit/fuzz/setup';
 import { TENANT_HEADERS, tenantCase, tenantContext, tenantEnv } from './kit/fuzz/tenant';
 import { type Harness, startHarness } from './kit/relay-harness';
+import { asError } from '../shared/errors';
 
 const env = process.env;
 const seed = env.FUZZ_SEED !== undefined && env.FUZZ_SEED !== '' ? Number(env.FUZZ_SEED) >>> 0 : randomInt(0, 2 ** 31);
@@ -126,8 +127,9 @@ async function main(): Promise<number> {
 
 main().then(
   (code) => process.exit(code),
-  (err: Error) => {
-    process.stderr.write(`${err.stack ?? err.message}\n`);
+  (err: unknown) => {
+    const e = asError(err);
+    process.stderr.write(`${e.stack ?? e.message}\n`);
     process.exit(2);
   },
 );

@@ -33,6 +33,7 @@ import { sleep, waitUntil } from '../dev/kit/wait';
 import { Monitor } from './monitor';
 import { V2_SENDER, checkNativeHistograms, sendNativeHistograms } from './native-histograms';
 import { FORWARDER_SHARDS, JOBS, PACKAGES, RELAY_UPSTREAM_TIMEOUT_S, SCRAPE_INTERVAL_S, SENDERS, TOKEN_LIFETIME_S, Topology, findBinaries } from './topology';
+import { asError } from '../shared/errors';
 
 const BASELINE_MS = 20_000;
 const RELAY_DOWN_BEFORE_KILL_MS = 10_000;
@@ -354,8 +355,8 @@ async function main(): Promise<number> {
   } finally {
     monitor.stop();
     log('stopping every process');
-    await top.stopAll().catch((err: Error) => {
-      fatal.push(`stopping: ${err.message}`);
+    await top.stopAll().catch((err: unknown) => {
+      fatal.push(`stopping: ${asError(err).message}`);
       top.sup.killAllNow();
     });
   }
@@ -411,8 +412,8 @@ async function waitRecovered(top: Topology): Promise<number> {
       }
     }
     return true;
-  }, RECOVERY_TIMEOUT_MS, 1000).catch((err: Error) => {
-    throw new Error(`${err.message}; ${why}`);
+  }, RECOVERY_TIMEOUT_MS, 1000).catch((err: unknown) => {
+    throw new Error(`${asError(err).message}; ${why}`);
   });
   return Date.now();
 }
@@ -554,8 +555,9 @@ function printSummary(phases: PhaseResult[], dashboard: DashboardCheck | undefin
 
 main().then(
   (code) => process.exit(code),
-  (err: Error) => {
-    process.stderr.write(`e2e crashed: ${err.stack ?? err.message}\n`);
+  (err: unknown) => {
+    const e = asError(err);
+    process.stderr.write(`e2e crashed: ${e.stack ?? e.message}\n`);
     process.exit(1);
   },
 );

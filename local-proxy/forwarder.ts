@@ -27,6 +27,7 @@ import { createForwarderServer } from './server';
 import { Lane, type LaneHints, type ParkedBatch } from './shipper';
 import { type DropInfo, Spool, SpoolBudget, type SpoolRecord } from './spool';
 import { type Upstream, createDirectUpstream, createRelayUpstream } from './upstream';
+import { asError } from '../shared/errors';
 
 export interface ForwarderDeps {
   log?: Logger;
@@ -277,7 +278,7 @@ export async function startForwarder(cfg: ForwarderConfig, deps: ForwarderDeps =
   log.info('forwarder listening', { port, write: `${url}/api/v1/write`, version: VERSION, config: JSON.stringify(describeForwarderConfig(cfg)) });
   if (tokens) {
     // Fetch the first token now: a missing role or identity shows in the log at start, not at the first batch.
-    tokens.getToken().catch((err: Error) => log.error('cannot get a token yet; data is spooled and sent once a token comes', { error: err.message }));
+    tokens.getToken().catch((err: unknown) => log.error('cannot get a token yet; data is spooled and sent once a token comes', { error: asError(err).message }));
   }
 
   let stopped: Promise<void> | undefined;

@@ -6,6 +6,7 @@ import { ConfigError } from '../shared/config/loaders';
 import { createLogger } from '../shared/observability/log';
 import { type ForwarderConfig, loadForwarderConfig } from './config';
 import { type RunningForwarder, SpoolDirError, startForwarder } from './forwarder';
+import { asError } from '../shared/errors';
 
 /** After SHUTDOWN_TIMEOUT, this much more for closing files before giving up. */
 const EXIT_MARGIN_MS = 5000;
@@ -54,8 +55,8 @@ async function main(): Promise<void> {
         log.info('stopped; spool and cursors saved', { ms: Date.now() - started });
         process.exit(0);
       },
-      (err: Error) => {
-        log.error('shutdown failed; the spool is replayed at the next start', { error: err.message });
+      (err: unknown) => {
+        log.error('shutdown failed; the spool is replayed at the next start', { error: asError(err).message });
         process.exit(1);
       },
     );

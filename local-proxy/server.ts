@@ -6,6 +6,7 @@
 
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Answer, WriteHandler } from './accept';
+import { asError } from '../shared/errors';
 
 export interface Routes {
   write: WriteHandler;
@@ -19,8 +20,8 @@ const WRITE_PATH = '/api/v1/write';
 
 export function createForwarderServer(routes: Routes): Server {
   const server = createServer((req, res) => {
-    void serve(routes, req, res).catch((err: Error) => {
-      routes.onError(err);
+    void serve(routes, req, res).catch((err: unknown) => {
+      routes.onError(asError(err));
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('internal error\n');
     });

@@ -508,7 +508,7 @@ export class Lane {
       const unit = this.takeBatch(q);
       this.inflight++;
       q.sending = true;
-      let done = false;
+      let done: boolean;
       try {
         this.deps.metrics.batchSamples.observe(unit.samples);
         this.deps.metrics.batchBytes.observe(unit.bytes);

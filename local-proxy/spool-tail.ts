@@ -29,7 +29,7 @@ export class TailCache {
     if (retained > TAIL_CACHE_BYTES) return;
     const rec: TailRecord = { segment, offset, payload, samples, retained, minTime: times.minTime, maxTime: times.maxTime };
     let bySeg = this.index.get(segment);
-    if (!bySeg) this.index.set(segment, (bySeg = new Map()));
+    if (!bySeg) this.index.set(segment, (bySeg = new Map<number, TailRecord>()));
     bySeg.set(offset, rec);
     this.fifo.push(rec);
     this.bytes += retained;

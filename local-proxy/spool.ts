@@ -24,6 +24,7 @@ import { HEADER_BYTES, type Position, type TimeRange, UNKNOWN_TIMES, comparePosi
 import { type Segment, countFrom, createSegment, listSegmentIds, scanSegment, writeRecord } from './spool-segment';
 import { TailCache, type TailRecord } from './spool-tail';
 import type { SpoolView } from './spool-view';
+import { asError } from '../shared/errors';
 
 export { SpoolBudget } from './spool-budget';
 export { SpoolClosedError, SpoolFullError, SpoolWriteError } from './spool-errors';
@@ -169,7 +170,7 @@ export class Spool implements SpoolView, BudgetMember {
       this.appendedSamples += samples;
       this.budget.used += size;
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(asError(err));
     }
     return this.commits.durable();
   }

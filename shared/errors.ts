@@ -40,3 +40,8 @@ export class HttpError extends Error {
 export function isHttpError(err: unknown): err is HttpError {
   return err instanceof HttpError;
 }
+
+/** Anything thrown or rejected, as an Error: a rejection need not be one, and logs want its message. */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -22,7 +22,7 @@ export function measureCpu(pass: () => void, opts: { reps: number; minSeconds: n
   for (let r = 0; r < opts.reps; r++) {
     const c0 = process.cpuUsage();
     let passes = 0;
-    let cpu = 0;
+    let cpu: number;
     do {
       pass();
       passes++;
@@ -44,7 +44,7 @@ export async function measureCpuAsync(pass: () => Promise<void>, opts: { reps: n
   for (let r = 0; r < opts.reps; r++) {
     const c0 = process.cpuUsage();
     let passes = 0;
-    let cpu = 0;
+    let cpu: number;
     do {
       await pass();
       passes++;

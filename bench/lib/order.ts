@@ -45,9 +45,9 @@ export function scanSeriesOrder(raw: Buffer, last: Map<number, number>): OrderSc
   let samples = 0;
   let outOfOrder = 0;
   // varints inline (a closure over `pos` costs more than the rest of the scan)
-  let b = 0;
-  let mul = 1;
-  let len = 0;
+  let b: number;
+  let mul: number;
+  let len: number;
   while (pos < n) {
     const tag = raw[pos++];
     if (tag >= 0x80) throw new Error('unexpected top-level field');

@@ -106,7 +106,7 @@ export async function startSink(): Promise<Sink> {
   const port = await new Promise<number>((ok, fail) => {
     let out = '';
     const t = setTimeout(() => fail(new Error(`sink did not start: ${child.stderr()}`)), 10_000);
-    proc.stdout!.on('data', (d: Buffer) => {
+    proc.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const nl = out.indexOf('\n');
       if (nl >= 0) {

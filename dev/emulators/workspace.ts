@@ -29,6 +29,7 @@ import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
 import { type Float64Bits, type Label, type MetricMetadata, type WriteRequest, isStaleMarker } from '../../shared/remote-write/model/types';
 import { verifyToken } from './emulator-token';
 import { AZURE_WINDOW, DROP_REASONS, type DropReason, type IngestWindow, type RateWindow, type Timeline, admit, ingest, judge, rateWindow } from './ingest-rules';
+import { asError } from '../../shared/errors';
 
 export const INGESTION_PATH = '/dataCollectionRules/dcr-emulated/streams/Microsoft-PrometheusMetrics/api/v1/write';
 
@@ -135,10 +136,10 @@ export async function startWorkspaceEmulator(opts: WorkspaceEmulatorOptions = {}
     server: undefined as unknown as Server,
     name: opts.name ?? 'workspace',
     url: '',
-    series: opts.continueFrom?.series ?? new Map(),
-    metadata: opts.continueFrom?.metadata ?? new Map(),
+    series: opts.continueFrom?.series ?? new Map<string, StoredSeries>(),
+    metadata: opts.continueFrom?.metadata ?? new Map<string, MetricMetadata>(),
     requests: [],
-    timelines: opts.continueFrom?.timelines ?? new Map(),
+    timelines: opts.continueFrom?.timelines ?? new Map<string, Timeline>(),
     dropped: opts.continueFrom?.dropped ?? { outOfOrder: 0, tooOld: 0, tooNew: 0, duplicate: 0 },
     throttled: opts.continueFrom?.throttled ?? 0,
     ingested: opts.continueFrom?.ingested ?? 0,
@@ -157,9 +158,9 @@ export async function startWorkspaceEmulator(opts: WorkspaceEmulatorOptions = {}
     warned: new Set(),
   };
   emu.server = createServer((req, res) => {
-    void handle(ctx, req, res).catch((err: Error) => {
+    void handle(ctx, req, res).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500);
-      res.end(err.message);
+      res.end(asError(err).message);
     });
   });
   await new Promise<void>((ok) => emu.server.listen(opts.port ?? 0, '127.0.0.1', ok));

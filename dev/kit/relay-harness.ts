@@ -3,7 +3,7 @@
 // emulators per harness. Writes go through the Function's own write handler.
 
 import { randomBytes } from 'node:crypto';
-import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
+import { HttpRequest, HttpResponse, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import { relayRoutes } from '../../functions/routes';
 import { loadRelayConfig } from '../../shared/relay/config';
 import { createLogger } from '../../shared/observability/log';
@@ -80,7 +80,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const routes = relayRoutes(relay);
   const call = async (name: string, req: HttpRequest): Promise<HttpResponseInit> => {
     const route = routes.find((r) => r.name === name)!;
-    return (await route.handler(req, new InvocationContext({ functionName: name, logHandler: () => undefined }))) as HttpResponseInit;
+    return await route.handler(req, new InvocationContext({ functionName: name, logHandler: () => undefined }));
   };
   return {
     relay,
@@ -92,7 +92,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       const res = await call('write', new HttpRequest({ method: 'POST', url: 'http://localhost/api/v1/write', headers, body: { bytes: body } }));
       const h: Record<string, string> = {};
       for (const [k, v] of Object.entries((res.headers ?? {}) as Record<string, string>)) h[k.toLowerCase()] = v;
-      return { status: res.status ?? 200, headers: h, body: String(res.body ?? '') };
+      // the Functions library reads any body kind (string, bytes, stream) as the host would
+      return { status: res.status ?? 200, headers: h, body: await new HttpResponse({ body: res.body }).text() };
     },
     async health() {
       const res = await call('health', new HttpRequest({ method: 'GET', url: 'http://localhost/api/health' }));

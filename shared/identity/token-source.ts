@@ -4,6 +4,7 @@
 // retries. Only an expired token (or none yet) makes a caller wait.
 
 import type { AccessToken, TokenCredential } from '@azure/identity';
+import { asError } from '../errors';
 
 export class TokenError extends Error {
   override readonly name = 'TokenError';
@@ -105,11 +106,12 @@ export function createTokenSource(credential: TokenCredential, scope: string, op
         schedule(c.refreshAt);
         return c;
       })
-      .catch((err: Error) => {
-        lastError = err.message;
+      .catch((err: unknown) => {
+        const e = asError(err);
+        lastError = e.message;
         // Keep the still-valid token; try again soon, but before it expires.
         if (cached && now() < cached.usableUntil) {
-          opts.onRefreshError?.(err);
+          opts.onRefreshError?.(e);
           retryAt = Math.min(now() + retryDelayMs, cached.usableUntil);
           schedule(retryAt);
         }

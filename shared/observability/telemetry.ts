@@ -6,7 +6,7 @@ import type { RejectReason } from '../errors';
 export interface Telemetry {
   samplesReceived(n: number): void;
   samplesPublished(endpointHost: string, n: number): void;
-  rejected(reason: RejectReason | string): void;
+  rejected(reason: RejectReason): void;
   clusterOverwritten(tenant: string, series: number): void;
   fanoutLatency(ms: number, result: string): void;
   /** samples relabel rules dropped since the last call, for one tenant ('' single tenant) and rule */

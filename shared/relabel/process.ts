@@ -98,10 +98,12 @@ export function hashMod(value: string, modulus: bigint): string {
 // changes the length is Unicode's special casing, which Go does not apply: keep the char.
 export function goToLower(s: string): string {
   // U+0130 is the one character whose simple lowercase (i) differs from its full one
+  // eslint-disable-next-line no-control-regex -- all of ASCII, control characters included
   return /^[\x00-\x7f]*$/.test(s) ? s.toLowerCase() : mapChars(s, (c) => (c === '\u0130' ? 'i' : c.toLowerCase()));
 }
 
 export function goToUpper(s: string): string {
+  // eslint-disable-next-line no-control-regex -- all of ASCII, control characters included
   return /^[\x00-\x7f]*$/.test(s) ? s.toUpperCase() : mapChars(s, (c) => c.toUpperCase());
 }
 

@@ -151,7 +151,7 @@ function translateEscape(source: string, i: number, inClass: boolean): [string, 
   if (c >= '0' && c <= '9') {
     refuse(`\\${c}`, 'RE2 reads it as an octal escape and JavaScript as a backreference; use \\x{…}');
   }
-  if (/[!-\/:-@\[-`{-~]/.test(c)) {
+  if (/[!-/:-@[-`{-~]/.test(c)) {
     // RE2 lets any ASCII punctuation be escaped; JS (u flag) only its syntax characters
     if (JS_SYNTAX.has(c) || (inClass && c === '-')) return [`\\${c}`, 2];
     return [c, 2];

@@ -4,6 +4,7 @@
 import { type Cursor, readLenEnd, readTag, skipField } from './wire';
 
 const MAX_CHARS = 240;
+// eslint-disable-next-line no-control-regex -- the control characters are what it finds
 const CONTROL = /[\u0000-\u001f\u007f]/g;
 
 export function formatSeries(buf: Buffer, start: number, end: number): string {

@@ -43,6 +43,7 @@ const VERSION = 3;
 let binding: NativeBinding | undefined;
 let loadError: string | undefined;
 try {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- an optional compiled .node file, found at run time
   const b = require(NATIVE_MODULE) as NativeBinding;
   // a module built from an older fastpath.c (build/ left over from before a pull) would
   // leave fields of `out` unwritten: treat it as absent

@@ -19,9 +19,9 @@ export interface Stored {
 export interface StateTable {
   get(partitionKey: string, rowKey: string): Promise<Stored | undefined>;
   /** the new ETag, or 'conflict' when the row exists already */
-  insert(entity: Entity): Promise<string | 'conflict'>;
+  insert(entity: Entity): Promise<string>;
   /** the new ETag, or 'conflict' when the row changed since `etag` was read */
-  replace(entity: Entity, etag: string): Promise<string | 'conflict'>;
+  replace(entity: Entity, etag: string): Promise<string>;
   upsert(entity: Entity): Promise<void>;
   list(partitionKey: string): Promise<Entity[]>;
   /** deletes the row if it is there */
@@ -107,11 +107,12 @@ export function openStateTable(conn: StateConnection, table: string, timeoutMs: 
 }
 
 function statusOf(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null && 'statusCode' in err ? Number((err as { statusCode: unknown }).statusCode) : undefined;
+  return typeof err === 'object' && err !== null && 'statusCode' in err ? Number(err.statusCode) : undefined;
 }
 
 /** Table keys may not hold / \ # ? or control characters; anything else passes through readable. */
 export function tableKey(s: string): string {
+  // eslint-disable-next-line no-control-regex -- the control characters are what it escapes
   return s.replace(/[/\\#?%\u0000-\u001f\u007f-\u009f]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 

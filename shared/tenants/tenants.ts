@@ -196,7 +196,9 @@ function parseLimits(raw: unknown, label: string, problems: string[]): TenantLim
     }
     limits[key] = v;
   }
-  if (raw.maxBodyBytes !== undefined) {
+  if (raw.maxBodyBytes !== undefined && typeof raw.maxBodyBytes !== 'string' && typeof raw.maxBodyBytes !== 'number') {
+    problems.push(`${label}: "limits.maxBodyBytes" must be a size like "32MiB" or a number of bytes`);
+  } else if (raw.maxBodyBytes !== undefined) {
     try {
       limits.maxBodyBytes = parseSize(String(raw.maxBodyBytes));
     } catch (err) {

@@ -13,7 +13,7 @@ import { ConfigError } from '../../shared/config/loaders';
 import { parseSize } from '../../shared/config/parse';
 import { SETTINGS, settingValue } from '../../shared/config/settings';
 import { type Declaration, type Expr, parseBicep } from './bicep/parse';
-import { Evaluator, type Value } from './bicep/evaluate';
+import { Evaluator, type Value, isArray } from './bicep/evaluate';
 import { repoRoot } from '../../dev/kit/repo';
 
 const dir = join(repoRoot, 'deploy/azure');
@@ -82,7 +82,7 @@ function entry(e: Expr, ...path: string[]): Expr {
   let cur = e.kind === 'for' || e.kind === 'if' ? e.body : e;
   for (const k of path) {
     assert.equal(cur.kind, 'object', `${path.join('.')}: not an object literal`);
-    const found = (cur as Extract<Expr, { kind: 'object' }>).entries.find((x) => x.key.kind === 'string' && x.key.parts.length === 1 && x.key.parts[0] === k);
+    const found = cur.entries.find((x) => x.key.kind === 'string' && x.key.parts.length === 1 && x.key.parts[0] === k);
     assert.ok(found, `no ${k} (of ${path.join('.')})`);
     cur = found.value;
   }
@@ -100,6 +100,12 @@ const field = (v: Value, ...path: string[]): Value => {
   return cur;
 };
 
+/** The value as a string, failing the test when it is not one. */
+function text(v: Value): string {
+  assert.ok(typeof v === 'string', `expected a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 const site = one(find(main, 'resource', ofType('Microsoft.Web/sites')), 'Microsoft.Web/sites resource');
 
 /** The Function app as ARM would create it with these parameters. */
@@ -109,12 +115,12 @@ function evaluateSite(params: Record<string, Value>): Value {
 
 function appSettings(params: Record<string, Value>): Array<{ name: string; value: string }> {
   const settings = field(evaluateSite(params), 'properties', 'siteConfig', 'appSettings');
-  assert.ok(Array.isArray(settings));
+  assert.ok(isArray(settings));
   return settings.map((s) => {
     const name = field(s, 'name');
     const value = field(s, 'value');
     assert.equal(typeof name, 'string');
-    assert.equal(typeof value, 'string', `app setting ${String(name)} is not a string`);
+    assert.equal(typeof value, 'string', `app setting ${JSON.stringify(name)} is not a string`);
     return { name: name as string, value: value as string };
   });
 }
@@ -146,7 +152,7 @@ describe('deploy/azure: the template and its example parameters', () => {
       const decls = read(mod.path);
       const params = entry(mod.value, 'params');
       assert.equal(params.kind, 'object', `module ${mod.name} passes no params`);
-      const given = (params as Extract<Expr, { kind: 'object' }>).entries.map((e) => (e.key.kind === 'string' ? e.key.parts.join('') : '?'));
+      const given = params.entries.map((e) => (e.key.kind === 'string' && e.key.parts.every((p) => typeof p === 'string') ? e.key.parts.join('') : '?'));
       const declared = find(decls, 'param').map((p) => p.name);
       const required = find(decls, 'param', (p) => p.value === undefined).map((p) => p.name);
       for (const g of given) assert.ok(declared.includes(g), `module ${mod.name} passes ${g}, which ${mod.path} does not declare`);
@@ -243,7 +249,7 @@ describe('deploy/azure: the template and its example parameters', () => {
     assert.equal(new Evaluator(main, { params: exampleParams(), platform: platformFor(main) }).eval(mod.value), null, 'without a vault, no role on one');
     const role = one(find(read('keyvault-role.bicep'), 'resource', ofType('Microsoft.Authorization/roleAssignments')), 'role assignment');
     const inner = new Evaluator(read('keyvault-role.bicep'), { params: { keyVaultName: 'kv-relay', principalId: 'p' }, platform: { vault: { id: '/vault', name: 'kv-relay' } } }).eval(role.value);
-    assert.match(String(field(inner, 'properties', 'roleDefinitionId')), new RegExp(`/roleDefinitions/${KEY_VAULT_SECRETS_USER}$`));
+    assert.match(text(field(inner, 'properties', 'roleDefinitionId')), new RegExp(`/roleDefinitions/${KEY_VAULT_SECRETS_USER}$`));
     assert.deepEqual(field(inner, 'scope'), { id: '/vault', name: 'kv-relay' });
   });
 
@@ -258,7 +264,7 @@ describe('deploy/azure: the template and its example parameters', () => {
   test('one Monitoring Metrics Publisher assignment per data collection rule, in the rule\'s own subscription and group', () => {
     const mod = one(find(main, 'module', (m) => m.path === 'dcr-role.bicep'), 'DCR role module');
     assert.equal(mod.value.kind, 'for');
-    const loop = mod.value as Extract<Expr, { kind: 'for' }>;
+    const loop = mod.value;
     assert.deepEqual(loop.source, { kind: 'ident', name: 'dataCollectionRuleIds' });
     const rules = ['/subscriptions/sub-a/resourceGroups/ws-a/providers/Microsoft.Insights/dataCollectionRules/dcr-a', '/subscriptions/sub-b/resourceGroups/ws-b/providers/Microsoft.Insights/dataCollectionRules/dcr-b'];
     const ev = new Evaluator(main, { params: { ...exampleParams(), dataCollectionRuleIds: rules }, platform: platformFor(main) });
@@ -280,7 +286,7 @@ describe('deploy/azure: the template and its example parameters', () => {
     assert.equal(role.value.kind, 'object', 'the assignment is neither looped nor conditional');
     const assignment = new Evaluator(inner, { params: { dataCollectionRuleName: 'dcr-a', principalId: 'principal-1' }, platform: { [rule.name]: { id: '/dcr-a', name: 'dcr-a' } } }).eval(role.value);
     assert.deepEqual(field(assignment, 'scope'), { id: '/dcr-a', name: 'dcr-a' });
-    assert.match(String(field(assignment, 'properties', 'roleDefinitionId')), new RegExp(`/providers/Microsoft\\.Authorization/roleDefinitions/${MONITORING_METRICS_PUBLISHER}$`));
+    assert.match(text(field(assignment, 'properties', 'roleDefinitionId')), new RegExp(`/providers/Microsoft\\.Authorization/roleDefinitions/${MONITORING_METRICS_PUBLISHER}$`));
     assert.equal(field(assignment, 'properties', 'principalId'), 'principal-1');
     assert.equal(field(assignment, 'properties', 'principalType'), 'ServicePrincipal');
   });
@@ -295,11 +301,11 @@ describe('deploy/azure: the template and its example parameters', () => {
     assert.equal(env.AzureWebJobsStorage__credential, 'managedidentity');
     assert.equal(env.AzureWebJobsStorage__clientId, IDENTITY.properties.clientId);
     assert.deepEqual(field(app, 'properties', 'functionAppConfig', 'deployment', 'storage', 'authentication'), { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: IDENTITY.id });
-    assert.match(String(field(app, 'properties', 'functionAppConfig', 'deployment', 'storage', 'value')), /^https:\/\/stexample\.blob\.core\.windows\.net\/[a-z0-9-]+$/);
+    assert.match(text(field(app, 'properties', 'functionAppConfig', 'deployment', 'storage', 'value')), /^https:\/\/stexample\.blob\.core\.windows\.net\/[a-z0-9-]+$/);
     const ev = new Evaluator(main, { params, platform: platformFor(main) });
     const owners = find(main, 'resource', ofType('Microsoft.Authorization/roleAssignments')).map((r) => ev.eval(r.value));
     assert.ok(
-      owners.some((o) => JSON.stringify(field(o, 'scope')) === JSON.stringify(STORAGE) && String(field(o, 'properties', 'roleDefinitionId')).endsWith(STORAGE_BLOB_DATA_OWNER) && field(o, 'properties', 'principalId') === IDENTITY.properties.principalId),
+      owners.some((o) => JSON.stringify(field(o, 'scope')) === JSON.stringify(STORAGE) && text(field(o, 'properties', 'roleDefinitionId')).endsWith(STORAGE_BLOB_DATA_OWNER) && field(o, 'properties', 'principalId') === IDENTITY.properties.principalId),
       'the identity needs Storage Blob Data Owner on the storage account',
     );
   });

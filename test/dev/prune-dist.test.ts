@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '../../dev/kit/repo';
 
-// plain JS beside the sources (it runs before anything is compiled)
+// plain JS beside the sources (it runs before anything is compiled), outside the TS program
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a .js file tsc does not compile or type
 const { pruneDist } = require(path.join(repoRoot, 'dev/prune-dist.js')) as { pruneDist(root: string): string[] };
 
 test('outputs of deleted sources are removed, the rest kept', () => {

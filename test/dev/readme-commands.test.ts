@@ -74,6 +74,8 @@ const RUN_ELSEWHERE: Readonly<Record<string, { file: string; evidence: string }>
   'npm ci': { file: '.ci/run', evidence: '\nnpm ci ' },
   'npm test': { file: '.ci/run', evidence: '" npm test\n' },
   'npm run e2e': { file: '.ci/run', evidence: 'npm run e2e' },
+  'npm run format:check': { file: '.ci/run', evidence: '\nnpm run format:check\n' },
+  'npm run lint': { file: '.ci/run', evidence: '\nnpm run lint\n' },
   'apt-get install': { file: '.ci/run', evidence: 'E2E_PACKAGES="prometheus victoria-metrics prometheus-node-exporter"' },
   // npm test builds first; a broken build fails every test.
   'npm run build': { file: 'package.json', evidence: '"test": "npm run build --silent && ' },
@@ -83,7 +85,7 @@ const RUN_ELSEWHERE: Readonly<Record<string, { file: string; evidence: string }>
   'npm run proxy': { file: 'test/dev/relay-host.test.ts', evidence: 'spawnForwarder({ RELAY_URL: writeUrl' },
 };
 // The ones the tests below run.
-const RUN_HERE = ['npm run fuzz', 'npm run bench', 'npm run docs:settings', 'npm run docs:workbook', 'npm run clean'];
+const RUN_HERE = ['npm run fuzz', 'npm run bench', 'npm run docs:settings', 'npm run docs:workbook', 'npm run format', 'npm run clean'];
 
 describe('README.md commands', () => {
   const dirs: string[] = [];
@@ -145,6 +147,37 @@ describe('README.md commands', () => {
     const r = node(scriptTarget('docs:workbook'), {}, []);
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.equal(r.stdout, readFileSync(join(repoRoot, 'deploy/azure-monitor/relay-workbook.json'), 'utf8'));
+  });
+
+  test('npm run format: rewrites code in the repo\'s style; generated files, Markdown and captures are left as they are', () => {
+    // The repo's own Prettier config and ignore file, over a small tree in a temporary directory.
+    const dir = tmp();
+    for (const f of ['.prettierrc.json', '.prettierignore']) writeFileSync(join(dir, f), readFileSync(join(repoRoot, f)));
+    // each as Prettier would not write it: a table it would pad, an array it would join
+    const untouched = new Map(
+      ['docs/settings.md', 'local.settings.sample.json', 'deploy/azure-monitor/relay-workbook.json', 'deploy/grafana/forwarder.json', 'test/fixtures/p/req-0001.headers.json'].map((f) => [
+        f,
+        f.endsWith('.md') ? '| a | b |\n| --- | --- |\n| longer cell | c |\n' : '{"a":[\n1]}\n',
+      ]),
+    );
+    for (const [f, text] of untouched) {
+      mkdirSync(join(dir, f, '..'), { recursive: true });
+      writeFileSync(join(dir, f), text);
+    }
+    writeFileSync(join(dir, 'x.ts'), 'export const a = "b"\n');
+    writeFileSync(join(dir, 'values.yaml'), "url: 'http://x'\n");
+    const run = (script: string) =>
+      spawnSync('sh', ['-c', scripts[script]], { cwd: dir, env: { PATH: `${join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}` }, encoding: 'utf8', timeout: 60_000 });
+    const before = run('format:check');
+    assert.equal(before.status, 1, before.stdout + before.stderr);
+    assert.match(before.stdout + before.stderr, /x\.ts/);
+    const r = run('format');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(readFileSync(join(dir, 'x.ts'), 'utf8'), "export const a = 'b';\n");
+    assert.equal(readFileSync(join(dir, 'values.yaml'), 'utf8'), 'url: "http://x"\n', 'YAML keeps double quotes');
+    for (const [f, text] of untouched) assert.equal(readFileSync(join(dir, f), 'utf8'), text, `${f} was reformatted`);
+    const after = run('format:check');
+    assert.equal(after.status, 0, after.stdout + after.stderr);
   });
 
   test('npm run clean: empties dist/', () => {

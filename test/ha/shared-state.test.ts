@@ -93,8 +93,8 @@ describe('shared state on Azurite', () => {
     await epoch([600, 200, 0]);
     await epoch([600, 200, 0]);
     const shares = await epoch([600, 200, 0]);
-    assert.ok(Math.abs(shares.reduce((a, b) => a + b) - 1) < 1e-9, `shares ${shares} add up to one`);
-    assert.ok(Math.abs(shares[0] / shares[1] - 3) < 0.2, `3:1 demand, 3:1 shares: ${shares}`);
+    assert.ok(Math.abs(shares.reduce((a, b) => a + b) - 1) < 1e-9, `shares ${shares.join(', ')} add up to one`);
+    assert.ok(Math.abs(shares[0] / shares[1] - 3) < 0.2, `3:1 demand, 3:1 shares: ${shares.join(', ')}`);
     assert.ok(shares[2] > 0.01 && shares[2] < 0.05, `the idle instance keeps a small floor: ${shares[2]}`);
     // the bucket follows the share: one refills at its share of 1000/s
     while (one.bucket.waitSeconds() === 0) one.bucket.take(100);
@@ -111,7 +111,7 @@ describe('shared state on Azurite', () => {
     // refused requests count as demand too: two, refused at its share, gains on one
     for (const i of instances) i.bucket.usage();
     clock.t += 1000;
-    for (let k = 0; k < 50; k++) two.bucket.waitSeconds() === 0 ? two.bucket.take(100) : undefined;
+    for (let k = 0; k < 50; k++) if (two.bucket.waitSeconds() === 0) two.bucket.take(100);
     for (const i of instances) await i.q.publish();
     for (const i of instances) await i.q.apply();
     assert.ok(two.q.shares().q1 > shares[1], `two's refused requests raise its share (${shares[1]} → ${two.q.shares().q1})`);

@@ -78,7 +78,7 @@ describe('two relay processes on one Azurite', () => {
   /** every stored sample's timestamp, per series key */
   const stored = (): Map<string, number[]> => new Map([...ws.series].map(([k, s]) => [k, [...s.samples.keys()].map(Number).sort((a, b) => a - b)]));
 
-  let aTimes: number[] = [];
+  const aTimes: number[] = [];
   let lastA = 0;
 
   test('the pair writes through both instances: one copy of each sample, no replica label', async () => {

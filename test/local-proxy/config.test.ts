@@ -41,7 +41,7 @@ function problems(env: Record<string, string>): string[] {
 
 function direct(cfg: ForwarderConfig): Extract<ForwarderConfig['target'], { mode: 'direct' }> {
   assert.equal(cfg.target.mode, 'direct');
-  return cfg.target as Extract<ForwarderConfig['target'], { mode: 'direct' }>;
+  return cfg.target;
 }
 
 describe('the seed side car\'s environments load unchanged (direct mode)', () => {

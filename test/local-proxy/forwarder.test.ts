@@ -258,7 +258,7 @@ describe('delivery', () => {
     }
     assert.equal(refused?.status, 503, refused?.text);
     assert.equal(refused?.headers.get('retry-after'), '5');
-    assert.match(refused!.text, /spool is full/);
+    assert.match(refused.text, /spool is full/);
     assert.equal(metricValue(await metrics(f), 'relay_proxy_rejected_requests_total', { reason: 'spool_full' }), 1);
     ws.fault = undefined;
     await waitFor('acknowledged data delivered', () => receivedKeys(ws).size === acked.length, 10_000);

@@ -38,7 +38,7 @@ describe('TokenBucket', () => {
   });
 
   it('a batch larger than the bucket still passes (debt), and the next one waits for it', async () => {
-    let t = 0;
+    const t = 0;
     const b = new TokenBucket(1000, () => t);
     b.spend(5000);
     assert.equal(b.delayMs(), 4000);

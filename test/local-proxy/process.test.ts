@@ -103,7 +103,7 @@ describe('crash recovery', () => {
     acked.push(...gen.acked);
 
     ws.fault = undefined;
-    fwd = await start();
+    await start(); // the third life, stopped by afterEach
     await waitFor('every acknowledged sample delivered', () => {
       const got = receivedKeys(ws);
       return acked.every((k) => got.has(k));

@@ -46,7 +46,7 @@ test('an early answer settles the send only once the socket is done with the bod
   });
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/write`;
-  const outcome = await sendToEndpoint({ url, id: endpointId(url), host: '127.0.0.1' } as Parameters<typeof sendToEndpoint>[0], [makePart(Buffer.alloc(0), 1, body)], {
+  const outcome = await sendToEndpoint({ url, id: endpointId(url), host: '127.0.0.1' }, [makePart(Buffer.alloc(0), 1, body)], {
     timeoutMs: 10_000,
     userAgent: 'test',
     makePart: (raw) => makePart(raw),

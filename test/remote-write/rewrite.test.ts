@@ -5,6 +5,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { HttpError, type RejectReason } from '../../shared/errors';
 import { encodeLabelField, rewriteLabels } from '../../shared/remote-write/rewrite';
 import { AZURE_MONITOR_LIMITS, validateWriteRequest } from '../../shared/remote-write/validate';
@@ -241,7 +242,7 @@ function snappyRejects(block: Buffer, max: number, status: number, reason: Rejec
   } catch (err) {
     caught = err;
   }
-  assert.ok(caught instanceof HttpError, `expected HttpError(${reason}), got ${caught === undefined ? 'no error' : String(caught)}`);
+  assert.ok(caught instanceof HttpError, `expected HttpError(${reason}), got ${caught === undefined ? 'no error' : inspect(caught)}`);
   assert.equal(caught.status, status);
   assert.equal(caught.reason, reason, caught.message);
   return caught;

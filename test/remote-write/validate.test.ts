@@ -5,6 +5,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { HttpError, type RejectReason } from '../../shared/errors';
 import { AZURE_MONITOR_LIMITS, type ScanResult, type SeriesLimits, validateWriteRequest } from '../../shared/remote-write/validate';
 import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
@@ -43,7 +44,7 @@ function rejects(buf: Buffer, reason: RejectReason, opts: RejectOptions = {}): H
   } catch (err) {
     caught = err;
   }
-  assert.ok(caught instanceof HttpError, `expected HttpError(${reason}), got ${caught === undefined ? 'no error' : String(caught)}`);
+  assert.ok(caught instanceof HttpError, `expected HttpError(${reason}), got ${caught === undefined ? 'no error' : inspect(caught)}`);
   assert.equal(caught.status, 400);
   assert.equal(caught.reason, reason, caught.message);
   return caught;

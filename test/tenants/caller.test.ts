@@ -140,6 +140,8 @@ describe('tenant table', () => {
     ['shared key', { tenants: [ok, { ...ok, name: 'b' }] }, /also listed for "a"/],
     ['bad conflict mode', { tenants: [{ ...ok, clusterConflict: 'merge' }] }, /"reject" or "overwrite"/],
     ['bad limits', { tenants: [{ ...ok, limits: { samplesPerSecond: -1, maxBodyBytes: '1XB' } }] }, /samplesPerSecond" must be a positive number/],
+    // a list used to pass as its one element's text ("32MiB"), an object as "[object Object]"
+    ['body limit not a size', { tenants: [{ ...ok, limits: { maxBodyBytes: ['32MiB'] } }] }, /"limits.maxBodyBytes" must be a size like "32MiB" or a number of bytes/],
     ['principals without entra', { tenants: [{ ...ok, principals: ['p'] }] }, /"entra" needs at least/],
     ['entra without audience', { tenants: [ok], entra: { tenantId: 't' } }, /"audience" is required/],
   ];

@@ -23,8 +23,10 @@ const str = (v: Value, fn: string): string => {
   if (typeof v !== 'string') throw new Error(`${fn}() wants a string, got ${JSON.stringify(v)}`);
   return v;
 };
+/** Array.isArray, but narrowing a Value to Value[] rather than any[]. */
+export const isArray = (v: Value): v is readonly Value[] => Array.isArray(v);
 const arr = (v: Value, fn: string): readonly Value[] => {
-  if (!Array.isArray(v)) throw new Error(`${fn}() wants an array, got ${JSON.stringify(v)}`);
+  if (!isArray(v)) throw new Error(`${fn}() wants an array, got ${JSON.stringify(v)}`);
   return v;
 };
 
@@ -66,10 +68,17 @@ export class Evaluator {
     });
   }
 
+  /** A value inside '…${x}…': an object or array there is a template mistake, not "[object Object]". */
+  private interpolated(e: Expr): string {
+    const v = this.eval(e);
+    if (v !== null && typeof v === 'object') throw new Error(`an object or array inside a string: ${JSON.stringify(v)}`);
+    return String(v);
+  }
+
   eval(e: Expr): Value {
     switch (e.kind) {
       case 'string':
-        return e.parts.map((p) => (typeof p === 'string' ? p : String(this.eval(p)))).join('');
+        return e.parts.map((p) => (typeof p === 'string' ? p : this.interpolated(p))).join('');
       case 'number':
       case 'bool':
         return e.value;

@@ -193,7 +193,7 @@ class Parser {
       this.pos--;
       this.fail('expected a plain string');
     }
-    return t.parts[0] as string;
+    return t.parts[0];
   }
   skipNewlines(): void {
     while (this.peek().t === 'newline' && this.pos < this.toks.length - 1) this.pos++;

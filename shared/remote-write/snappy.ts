@@ -79,7 +79,7 @@ export function snappyBlockParts(blocks: readonly Buffer[]): Buffer[] {
   let at = 0;
   for (let n = decoded; ; n = Math.floor(n / 0x80)) {
     if (n < 0x80) {
-      head[at++] = n;
+      head[at] = n;
       break;
     }
     head[at++] = (n & 0x7f) | 0x80;

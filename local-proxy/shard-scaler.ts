@@ -46,6 +46,7 @@ export class ShardScaler {
   private current: number;
   private last: ScalerInput | undefined;
   private inRate = 0;
+  private seeded = false;
   private timePerSample = 0;
   /** when the wanted figure first fell below the current one */
   private lowerSince: number | undefined;
@@ -65,7 +66,10 @@ export class ShardScaler {
     this.last = x;
     if (prev && x.now > prev.now) {
       const dt = (x.now - prev.now) / 1000;
-      this.inRate = ewma(this.inRate, (x.appendedSamples - prev.appendedSamples) / dt);
+      // the first interval seeds the average: a backlog must not wait for it to climb from 0
+      const inRate = (x.appendedSamples - prev.appendedSamples) / dt;
+      this.inRate = this.seeded ? ewma(this.inRate, inRate) : inRate;
+      this.seeded = true;
       const sent = x.sentSamples - prev.sentSamples;
       if (sent > 0) this.timePerSample = ewma(this.timePerSample || (x.sendSeconds - prev.sendSeconds) / sent, (x.sendSeconds - prev.sendSeconds) / sent);
     }

@@ -35,6 +35,13 @@ describe('shard scaler', () => {
     assert.equal(feed(t, steady(2, { inRate: 0, callSeconds: 0.3, perCall: 20_000, pending: 3_000_000 }))[1], 8, 'capped');
   });
 
+  it('a fast intake against a distant endpoint is carried from the first interval on, not after the average has climbed', () => {
+    const s = new ShardScaler({ min: 1, max: 64 });
+    // 1 M samples/s in, no backlog yet, 15 µs of call per sample: 15e-6 × 1 M × 1.3 ≈ 20 from the second update
+    const got = feed(s, steady(3, { inRate: 1_000_000, callSeconds: 0.3, perCall: 20_000, pending: 0 }));
+    assert.deepEqual(got.slice(1), [20, 20]);
+  });
+
   it('the same backlog against a near endpoint (5 ms calls) stays on one shard: the senders\' own bytes, no splitting', () => {
     const s = new ShardScaler({ min: 1, max: 16 });
     const got = feed(s, steady(5, { inRate: 100_000, callSeconds: 0.005, perCall: 20_000, pending: 3_000_000 }));

@@ -15,6 +15,7 @@ import { BENCH_CLUSTER, type PayloadSet, syntheticPayloads } from './lib/payload
 import { type Child, type Sink, baseEnv, distRoot, freePort, removeDir, tempDir, track, waitForHttp } from './lib/processes';
 import { processMemory } from './lib/proc';
 import { sleep } from './lib/stats';
+import { FORWARDER_NODE_FLAGS } from '../local-proxy/node-flags';
 
 const MAIN = path.join(distRoot, 'local-proxy/main.js');
 
@@ -59,7 +60,7 @@ export async function startForwarder(sinkUrls: readonly string[], extraEnv: Reco
     ...FORWARDER_BENCH_ENV,
     ...extraEnv,
   });
-  const proc = spawn(process.execPath, [MAIN], { cwd: spoolDir, stdio: ['ignore', 'ignore', 'pipe'], env });
+  const proc = spawn(process.execPath, [...FORWARDER_NODE_FLAGS, MAIN], { cwd: spoolDir, stdio: ['ignore', 'ignore', 'pipe'], env });
   const tracked = track('forwarder', proc);
   const child: ForwarderProcess = {
     ...tracked,

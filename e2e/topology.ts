@@ -24,6 +24,7 @@ import { type Proc, Supervisor } from './lib/supervisor';
 import { http, httpOk } from './lib/util';
 import { WaitAborted, waitUntil } from '../dev/kit/wait';
 import { freePorts } from '../dev/kit/ports';
+import { FORWARDER_NODE_FLAGS } from '../local-proxy/node-flags';
 
 export const SCRAPE_INTERVAL_S = 2;
 /** the cluster label the forwarder (the per-cluster side car) adds */
@@ -279,7 +280,7 @@ export class Topology {
   }
 
   async startForwarder(): Promise<void> {
-    const p = this.spawn('forwarder', process.execPath, [join(repoRoot, 'dist', 'local-proxy', 'main.js')], {
+    const p = this.spawn('forwarder', process.execPath, [...FORWARDER_NODE_FLAGS, join(repoRoot, 'dist', 'local-proxy', 'main.js')], {
       RELAY_URL: `${this.relayUrl}/api/v1/write`,
       RELAY_KEY: this.functionKey,
       LISTENING_PORT: String(this.ports.forwarder),

@@ -3,15 +3,17 @@
 // other fields copied as raw bytes, an unchanged one is copied whole. Samples,
 // histograms, exemplars, metadata and unknown fields are never decoded, so values leave
 // bit for bit as they came. When nothing changed the input buffer itself is returned.
+// This runs per series on the write path (bench/README.md, relabel): no label strings
+// for a series seen before, no Buffer per series, the output written into one buffer.
 
 import { HttpError } from '../errors';
 import { formatSeries } from '../remote-write/format';
 import { encodeLabelField } from '../remote-write/rewrite';
 import { isUtf8Range } from '../remote-write/utf8';
-import { type SeriesEdit, editSeries } from '../remote-write/edit-series';
-import { type Cursor, readLenEnd, readTag, skipField, varintSize, writeVarint } from '../remote-write/wire';
-import { KEEP, type RelabelCounters, VERDICT_CACHE_ENTRIES, type Verdict, type VerdictCache } from './counters';
+import { type Cursor, WireError, readLenEnd, readTag, skipField, varintSize, writeVarint } from '../remote-write/wire';
 import { hashLabels } from '../remote-write/partition';
+import { KEEP, type Verdict, lookupVerdict, rememberVerdict } from './cache';
+import type { RelabelCounters } from './counters';
 import { type LabelMap, relabel } from './process';
 
 export interface RelabelOutcome {
@@ -24,7 +26,8 @@ export interface RelabelOutcome {
   droppedSamples: number;
 }
 
-const LABEL_TAG = 0x0a; // TimeSeries.labels (and WriteRequest.timeseries): field 1, length-delimited
+const SERIES_TAG = 0x0a; // WriteRequest.timeseries: field 1, length-delimited
+const LABEL_TAG = 0x0a; // TimeSeries.labels: field 1 too
 const SAMPLE_TAG = 0x12; // TimeSeries.samples
 const HISTOGRAM_TAG = 0x22; // TimeSeries.histograms
 
@@ -36,65 +39,174 @@ const HISTOGRAM_TAG = 0x22; // TimeSeries.histograms
 export function relabelWriteRequest(raw: Buffer, counters: RelabelCounters): RelabelOutcome {
   const { rules, drops, cache } = counters;
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.length);
+  const out: Output = { buf: undefined, pos: 0, copiedFrom: 0 };
   let series = 0;
   let droppedSeries = 0;
   let droppedSamples = 0;
-  const out = editSeries(raw, (buf, bodyStart, tsEnd): SeriesEdit => {
-    // one pass for where the labels are and how many samples follow; nothing decoded yet
-    const c: Cursor = { pos: bodyStart };
-    let samples = 0;
-    let labelsStart = -1;
-    let labelsEnd = -1;
-    let contiguous = true;
-    while (c.pos < tsEnd) {
-      const start = c.pos;
-      const t = readTag(buf, c, tsEnd);
-      skipField(buf, c, tsEnd, t & 7);
-      if (t === LABEL_TAG) {
-        if (labelsStart < 0) labelsStart = start;
-        else if (labelsEnd !== start) contiguous = false;
-        labelsEnd = c.pos;
-      } else if (t === SAMPLE_TAG || t === HISTOGRAM_TAG) {
-        samples++;
+  const end = raw.length;
+  try {
+    let pos = 0;
+    while (pos < end) {
+      const fieldStart = pos;
+      cursor.pos = pos;
+      const tag = readTag(raw, cursor, end);
+      if (tag !== SERIES_TAG) {
+        skipField(raw, cursor, end, tag & 7);
+        pos = cursor.pos;
+        continue;
       }
+      const tsEnd = readLenEnd(raw, cursor, end);
+      const bodyStart = cursor.pos;
+      pos = tsEnd;
+      // one pass for where the labels are and how many samples follow; nothing decoded yet
+      let samples = 0;
+      let labelsStart = -1;
+      let labelsEnd = -1;
+      let contiguous = true;
+      let p = bodyStart;
+      while (p < tsEnd) {
+        const t = raw[p];
+        if (t === LABEL_TAG) {
+          if (labelsStart < 0) labelsStart = p;
+          else if (labelsEnd !== p) contiguous = false;
+          p = lenEnd(raw, p + 1, tsEnd);
+          labelsEnd = p;
+        } else if (t === SAMPLE_TAG || t === HISTOGRAM_TAG) {
+          samples++;
+          p = lenEnd(raw, p + 1, tsEnd);
+        } else {
+          cursor.pos = p;
+          skipField(raw, cursor, tsEnd, readTag(raw, cursor, tsEnd) & 7);
+          p = cursor.pos;
+        }
+      }
+      // a known series costs a hash and a compare, not the rules (cache.ts)
+      const cacheable = contiguous && labelsStart >= 0;
+      const hash = cacheable ? hashLabels(raw, dv, labelsStart, labelsEnd) : 0;
+      let verdict = cacheable ? lookupVerdict(cache, hash, raw, dv, labelsStart, labelsEnd) : undefined;
+      if (verdict === undefined) {
+        verdict = judge(raw, bodyStart, tsEnd, rules);
+        if (cacheable) rememberVerdict(cache, hash, raw, labelsStart, labelsEnd, verdict);
+      }
+      if (typeof verdict === 'number') {
+        drops[verdict] += samples;
+        droppedSeries++;
+        droppedSamples += samples;
+        skipTo(out, raw, fieldStart, tsEnd);
+        continue;
+      }
+      series++;
+      if (verdict === KEEP) continue;
+      skipTo(out, raw, fieldStart, tsEnd);
+      if (contiguous) writeSeries(out, verdict, raw, bodyStart, labelsStart, labelsEnd, tsEnd);
+      else writeSeriesFields(out, verdict, raw, bodyStart, tsEnd);
     }
-    // Senders repeat the same series scrape after scrape: the verdict for a label set is
-    // remembered by its exact bytes (found by their hash, then compared), so a known
-    // series costs a hash and a memcmp, not the rules.
-    const cacheable = contiguous && labelsStart >= 0;
-    const hash = cacheable ? hashLabels(buf, dv, labelsStart, labelsEnd) : 0;
-    let verdict = cacheable ? lookup(cache, hash, buf, labelsStart, labelsEnd) : undefined;
-    if (verdict === undefined) {
-      verdict = judge(buf, bodyStart, tsEnd, rules);
-      if (cacheable) remember(cache, hash, Buffer.from(buf.subarray(labelsStart, labelsEnd)), verdict);
-    }
-    if (typeof verdict === 'number') {
-      drops[verdict] += samples;
-      droppedSeries++;
-      droppedSamples += samples;
-      return null;
-    }
-    series++;
-    if (verdict === KEEP) return undefined;
-    return contiguous
-      ? withLabels(verdict, [buf.subarray(bodyStart, labelsStart), buf.subarray(labelsEnd, tsEnd)])
-      : withLabels(verdict, nonLabelFields(buf, bodyStart, tsEnd));
-  });
-  return { raw: out, series, droppedSeries, droppedSamples };
+  } catch (err) {
+    if (err instanceof WireError) throw new HttpError(400, 'bad_protobuf', `malformed protobuf WriteRequest: ${err.message}`);
+    throw err;
+  }
+  if (out.buf === undefined) return { raw, series, droppedSeries, droppedSamples };
+  copyPending(out, raw, end);
+  return { raw: out.buf.subarray(0, out.pos), series, droppedSeries, droppedSamples };
 }
 
-function lookup(cache: VerdictCache, hash: number, buf: Buffer, s: number, e: number): Verdict | undefined {
-  const entries = cache.get(hash);
-  if (entries === undefined) return undefined;
-  for (const entry of entries) if (entry.labels.length === e - s && entry.labels.compare(buf, s, e) === 0) return entry.verdict;
-  return undefined;
+// ---- reading ----
+
+const cursor: Cursor = { pos: 0 };
+
+/** The end of the length-delimited payload whose length varint starts at p. */
+function lenEnd(buf: Buffer, p: number, end: number): number {
+  const b = p < end ? buf[p] : 0x80;
+  let e: number;
+  if (b < 0x80) {
+    e = p + 1 + b;
+    if (e > end) throw new WireError('length-delimited field runs past its message');
+  } else {
+    cursor.pos = p;
+    e = readLenEnd(buf, cursor, end);
+  }
+  return e;
 }
 
-function remember(cache: VerdictCache, hash: number, labels: Buffer, verdict: Verdict): void {
-  if (cache.size >= VERDICT_CACHE_ENTRIES) cache.clear();
-  const entries = cache.get(hash);
-  if (entries) entries.push({ labels, verdict });
-  else cache.set(hash, [{ labels, verdict }]);
+// ---- writing: the output is built only once a series changes, in one buffer ----
+
+interface Output {
+  /** undefined until the first series is dropped or rewritten */
+  buf: Buffer | undefined;
+  pos: number;
+  /** input bytes before this are in the output (or left out) */
+  copiedFrom: number;
+}
+
+/** Room for n more bytes; the output starts at the input's size (rules mostly shrink labels). */
+function reserve(out: Output, inputLength: number, n: number): Buffer {
+  let buf = out.buf;
+  if (buf === undefined) {
+    buf = Buffer.allocUnsafe(Math.max(inputLength, n));
+    out.buf = buf;
+  } else if (out.pos + n > buf.length) {
+    const grown = Buffer.allocUnsafe(Math.max(2 * buf.length, out.pos + n));
+    buf.copy(grown, 0, 0, out.pos);
+    buf = grown;
+    out.buf = buf;
+  }
+  return buf;
+}
+
+/** Copies the input not yet in the output up to `until`. */
+function copyPending(out: Output, raw: Buffer, until: number): void {
+  const n = until - out.copiedFrom;
+  const buf = reserve(out, raw.length, n);
+  if (n > 0) out.pos += raw.copy(buf, out.pos, out.copiedFrom, until);
+  out.copiedFrom = until;
+}
+
+/** Everything before `from` goes to the output; [from, to) is left out (a series dropped or replaced). */
+function skipTo(out: Output, raw: Buffer, from: number, to: number): void {
+  copyPending(out, raw, from);
+  out.copiedFrom = to;
+}
+
+/** A TimeSeries field: the new label fields in place of raw[labelsStart, labelsEnd), the other fields as they came. */
+function writeSeries(out: Output, labels: Buffer, raw: Buffer, bodyStart: number, labelsStart: number, labelsEnd: number, tsEnd: number): void {
+  const length = labels.length + (labelsStart - bodyStart) + (tsEnd - labelsEnd);
+  const buf = reserve(out, raw.length, 1 + varintSize(length) + length);
+  buf[out.pos] = SERIES_TAG;
+  let o = writeVarint(buf, out.pos + 1, length);
+  o = copyBytes(raw, bodyStart, labelsStart, buf, o);
+  buf.set(labels, o);
+  o += labels.length;
+  out.pos = copyBytes(raw, labelsEnd, tsEnd, buf, o);
+}
+
+/** As writeSeries, for a series whose label fields are not all in one run. */
+function writeSeriesFields(out: Output, labels: Buffer, raw: Buffer, bodyStart: number, tsEnd: number): void {
+  const fields: [number, number][] = [];
+  let length = labels.length;
+  cursor.pos = bodyStart;
+  while (cursor.pos < tsEnd) {
+    const start = cursor.pos;
+    const t = readTag(raw, cursor, tsEnd);
+    skipField(raw, cursor, tsEnd, t & 7);
+    if (t !== LABEL_TAG) {
+      fields.push([start, cursor.pos]);
+      length += cursor.pos - start;
+    }
+  }
+  const buf = reserve(out, raw.length, 1 + varintSize(length) + length);
+  buf[out.pos] = SERIES_TAG;
+  let o = writeVarint(buf, out.pos + 1, length);
+  buf.set(labels, o);
+  o += labels.length;
+  for (const [s, e] of fields) o = copyBytes(raw, s, e, buf, o);
+  out.pos = o;
+}
+
+/** Copies src[s, e) to dst at o; the end in dst. A few bytes (a sample) copy faster here than through Buffer#copy. */
+function copyBytes(src: Buffer, s: number, e: number, dst: Buffer, o: number): number {
+  if (e - s > 64) return o + src.copy(dst, o, s, e);
+  for (let i = s; i < e; i++) dst[o++] = src[i];
+  return o;
 }
 
 /** The rules' verdict on one series: the index of the rule that dropped it, KEEP, or its new label fields. */
@@ -146,29 +258,4 @@ function readLabel(raw: Buffer, c: Cursor, lEnd: number, tsStart: number, tsEnd:
 function sameLabels(before: readonly (readonly [string, string])[], after: LabelMap): boolean {
   for (const [name, value] of before) if (after.get(name) !== value) return false;
   return true;
-}
-
-/** Every non-label field of a series, in order, as raw bytes. */
-function nonLabelFields(buf: Buffer, bodyStart: number, tsEnd: number): Buffer[] {
-  const fields: Buffer[] = [];
-  const c: Cursor = { pos: bodyStart };
-  while (c.pos < tsEnd) {
-    const start = c.pos;
-    const t = readTag(buf, c, tsEnd);
-    skipField(buf, c, tsEnd, t & 7);
-    if (t !== LABEL_TAG) fields.push(buf.subarray(start, c.pos));
-  }
-  return fields;
-}
-
-/** A TimeSeries field: the new label fields, then the series' other fields as they came. */
-function withLabels(labelFields: Buffer, rest: Buffer[]): Buffer {
-  let length = labelFields.length;
-  for (const r of rest) length += r.length;
-  const out = Buffer.allocUnsafe(1 + varintSize(length) + length);
-  out[0] = LABEL_TAG;
-  let o = writeVarint(out, 1, length);
-  o += labelFields.copy(out, o);
-  for (const r of rest) o += r.copy(out, o);
-  return out;
 }

@@ -25,14 +25,16 @@ interface Entry {
 export interface VerdictCache {
   /** hash (cut to a small integer, so V8 keys the Map without boxing) → entries */
   map: Map<number, Entry>;
+  maxEntries: number;
+  maxBytes: number;
   entries: number;
   bytes: number;
   hits: number;
   misses: number;
 }
 
-export function createVerdictCache(): VerdictCache {
-  return { map: new Map(), entries: 0, bytes: 0, hits: 0, misses: 0 };
+export function createVerdictCache(maxEntries = VERDICT_CACHE_ENTRIES, maxBytes = VERDICT_CACHE_BYTES): VerdictCache {
+  return { map: new Map(), maxEntries, maxBytes, entries: 0, bytes: 0, hits: 0, misses: 0 };
 }
 
 /** The verdict remembered for the label fields buf[s, e) with this hash, or undefined. */
@@ -50,8 +52,8 @@ export function lookupVerdict(cache: VerdictCache, hash: number, buf: Buffer, dv
 /** Remembers the verdict on the label fields buf[s, e) (copied). */
 export function rememberVerdict(cache: VerdictCache, hash: number, buf: Buffer, s: number, e: number, verdict: Verdict): void {
   const size = e - s + (verdict instanceof Buffer ? verdict.length : 0);
-  if (size > VERDICT_CACHE_BYTES) return;
-  if (cache.entries >= VERDICT_CACHE_ENTRIES || cache.bytes + size > VERDICT_CACHE_BYTES) {
+  if (size > cache.maxBytes) return;
+  if (cache.entries >= cache.maxEntries || cache.bytes + size > cache.maxBytes) {
     cache.map.clear();
     cache.entries = 0;
     cache.bytes = 0;

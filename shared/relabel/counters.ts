@@ -16,8 +16,8 @@ export interface RelabelCounters {
   cache: VerdictCache;
 }
 
-export function createRelabelCounters(rules: readonly RelabelRule[]): RelabelCounters {
-  return { rules, drops: new Array<number>(rules.length + 1).fill(0), cache: createVerdictCache() };
+export function createRelabelCounters(rules: readonly RelabelRule[], cache: VerdictCache = createVerdictCache()): RelabelCounters {
+  return { rules, drops: new Array<number>(rules.length + 1).fill(0), cache };
 }
 
 export function totalDropped(c: RelabelCounters): number {

@@ -34,12 +34,14 @@ const HISTOGRAM_TAG = 0x22; // TimeSeries.histograms
 /**
  * Applies the counters' rules to every series of `raw`, adding dropped samples to the
  * counters. Throws HttpError(400) on malformed protobuf, label bytes that are not UTF-8,
- * or a label name given twice (the rules would see only one of them).
+ * or a label name given twice (the rules would see only one of them). `inPlace`: `raw`
+ * is the caller's to give away, and the result may be written over it (a fresh buffer
+ * per request showed up as GC time); it is then a view on `raw`, never `raw` itself.
  */
-export function relabelWriteRequest(raw: Buffer, counters: RelabelCounters): RelabelOutcome {
+export function relabelWriteRequest(raw: Buffer, counters: RelabelCounters, inPlace = false): RelabelOutcome {
   const { rules, drops, cache } = counters;
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.length);
-  const out: Output = { buf: undefined, pos: 0, copiedFrom: 0 };
+  const out: Output = { buf: undefined, inPlace, pos: 0, copiedFrom: 0 };
   let series = 0;
   let droppedSeries = 0;
   let droppedSamples = 0;
@@ -131,20 +133,25 @@ function lenEnd(buf: Buffer, p: number, end: number): number {
 // ---- writing: the output is built only once a series changes, in one buffer ----
 
 interface Output {
-  /** undefined until the first series is dropped or rewritten */
+  /** undefined until the first series is dropped or rewritten; the input itself while written in place */
   buf: Buffer | undefined;
+  inPlace: boolean;
   pos: number;
-  /** input bytes before this are in the output (or left out) */
+  /** input bytes before this are in the output (or left out); in place, never before `pos` */
   copiedFrom: number;
 }
 
-/** Room for n more bytes; the output starts at the input's size (rules mostly shrink labels). */
-function reserve(out: Output, inputLength: number, n: number): Buffer {
+/** Room for n more bytes in a buffer of the output's own (leaving the input, if written in place). */
+function reserve(out: Output, raw: Buffer, n: number): Buffer {
   let buf = out.buf;
-  if (buf === undefined) {
-    buf = Buffer.allocUnsafe(Math.max(inputLength, n));
-    out.buf = buf;
-  } else if (out.pos + n > buf.length) {
+  if (buf === undefined || buf === raw) {
+    // rules mostly shrink labels: the input's size is room enough
+    const own = Buffer.allocUnsafe(Math.max(raw.length, out.pos + n));
+    if (buf === raw) raw.copy(own, 0, 0, out.pos);
+    out.buf = own;
+    return own;
+  }
+  if (out.pos + n > buf.length) {
     const grown = Buffer.allocUnsafe(Math.max(2 * buf.length, out.pos + n));
     buf.copy(grown, 0, 0, out.pos);
     buf = grown;
@@ -156,8 +163,14 @@ function reserve(out: Output, inputLength: number, n: number): Buffer {
 /** Copies the input not yet in the output up to `until`. */
 function copyPending(out: Output, raw: Buffer, until: number): void {
   const n = until - out.copiedFrom;
-  const buf = reserve(out, raw.length, n);
-  if (n > 0) out.pos += raw.copy(buf, out.pos, out.copiedFrom, until);
+  if (out.buf === undefined && out.inPlace) out.buf = raw;
+  if (out.buf === raw) {
+    if (n > 0 && out.pos !== out.copiedFrom) raw.copyWithin(out.pos, out.copiedFrom, until);
+    out.pos += n;
+  } else {
+    const buf = reserve(out, raw, n);
+    if (n > 0) out.pos += raw.copy(buf, out.pos, out.copiedFrom, until);
+  }
   out.copiedFrom = until;
 }
 
@@ -170,13 +183,24 @@ function skipTo(out: Output, raw: Buffer, from: number, to: number): void {
 /** A TimeSeries field: the new label fields in place of raw[labelsStart, labelsEnd), the other fields as they came. */
 function writeSeries(out: Output, labels: Buffer, raw: Buffer, bodyStart: number, labelsStart: number, labelsEnd: number, tsEnd: number): void {
   const length = labels.length + (labelsStart - bodyStart) + (tsEnd - labelsEnd);
-  const buf = reserve(out, raw.length, 1 + varintSize(length) + length);
+  const size = 1 + varintSize(length) + length;
+  let buf: Buffer;
+  let o: number;
+  if (out.buf === raw && labelsStart === bodyStart && out.pos + size <= tsEnd) {
+    // in place, labels first (as encoders write them) and no longer than the series was:
+    // its other fields move left (or stay), then the header and labels go in front of them
+    copyBytes(raw, labelsEnd, tsEnd, raw, out.pos + size - (tsEnd - labelsEnd));
+    buf = raw;
+    o = writeVarint(raw, out.pos + 1, length);
+  } else {
+    buf = reserve(out, raw, size);
+    o = writeVarint(buf, out.pos + 1, length);
+    o = copyBytes(raw, bodyStart, labelsStart, buf, o);
+    copyBytes(raw, labelsEnd, tsEnd, buf, o + labels.length);
+  }
   buf[out.pos] = SERIES_TAG;
-  let o = writeVarint(buf, out.pos + 1, length);
-  o = copyBytes(raw, bodyStart, labelsStart, buf, o);
   buf.set(labels, o);
-  o += labels.length;
-  out.pos = copyBytes(raw, labelsEnd, tsEnd, buf, o);
+  out.pos += size;
 }
 
 /** As writeSeries, for a series whose label fields are not all in one run. */
@@ -193,7 +217,7 @@ function writeSeriesFields(out: Output, labels: Buffer, raw: Buffer, bodyStart: 
       length += cursor.pos - start;
     }
   }
-  const buf = reserve(out, raw.length, 1 + varintSize(length) + length);
+  const buf = reserve(out, raw, 1 + varintSize(length) + length);
   buf[out.pos] = SERIES_TAG;
   let o = writeVarint(buf, out.pos + 1, length);
   buf.set(labels, o);
@@ -202,7 +226,10 @@ function writeSeriesFields(out: Output, labels: Buffer, raw: Buffer, bodyStart: 
   out.pos = o;
 }
 
-/** Copies src[s, e) to dst at o; the end in dst. A few bytes (a sample) copy faster here than through Buffer#copy. */
+/**
+ * Copies src[s, e) to dst at o (o <= s when they share memory); the end in dst. A few
+ * bytes (a sample) copy faster here than through Buffer#copy.
+ */
 function copyBytes(src: Buffer, s: number, e: number, dst: Buffer, o: number): number {
   if (e - s > 64) return o + src.copy(dst, o, s, e);
   for (let i = s; i < e; i++) dst[o++] = src[i];

@@ -1,8 +1,9 @@
 // The verdict cache must never change what the rules do: random rule sets (hashmod, rules
 // reading several labels, labelmap, keep/drop, …) over random series that repeat from
-// request to request, relabelled on the wire with a warm cache and with one so small it
-// keeps starting over, against a plain reference that decodes every series and runs the
-// rules on it afresh. And a hash collision can never hand one series another's verdict.
+// request to request, relabelled on the wire with a warm cache, with one so small it
+// keeps starting over, and written in place, against a plain reference that decodes
+// every series and runs the rules on it afresh. And a hash collision can never hand one
+// series another's verdict.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -98,6 +99,7 @@ describe('relabel verdict cache', () => {
       for (let i = 0; i < 40; i++) pool.push(randomLabels(rng));
       const warm = createRelabelCounters(rules);
       const tiny = createRelabelCounters(rules, createVerdictCache(3, 600));
+      const inPlace = createRelabelCounters(rules);
       const expectedDrops = new Array<number>(rules.length + 1).fill(0);
       for (let request = 0; request < 12; request++) {
         const req: WriteRequest = { timeseries: [], metadata: [] };
@@ -105,17 +107,19 @@ describe('relabel verdict cache', () => {
         const raw = encodeWriteRequest(req);
         const want = reference(req, rules);
         want.drops.forEach((d, i) => (expectedDrops[i] += d));
-        for (const counters of [warm, tiny]) {
+        for (const counters of [warm, tiny, inPlace]) {
           const entriesBefore = counters.cache.entries;
-          const out = relabelWriteRequest(raw, counters);
+          // in place: the result written over a copy the call may spoil
+          const out = counters === inPlace ? relabelWriteRequest(Buffer.from(raw), counters, true) : relabelWriteRequest(raw, counters);
           assert.deepEqual(decodeWriteRequest(out.raw), want.req, `rule set ${ruleSet}, request ${request}`);
           assert.equal(out.series, want.req.timeseries.length);
-          if (out.raw.equals(raw)) assert.equal(out.raw, raw, 'an unchanged request is the input itself');
+          if (out.raw.equals(raw) && counters !== inPlace) assert.equal(out.raw, raw, 'an unchanged request is the input itself');
           if (counters === tiny && counters.cache.entries < entriesBefore) clears++;
         }
       }
       assert.deepEqual(warm.drops, expectedDrops);
       assert.deepEqual(tiny.drops, expectedDrops);
+      assert.deepEqual(inPlace.drops, expectedDrops);
       assert.ok(tiny.cache.entries <= 3 && tiny.cache.bytes <= 600);
       hits += warm.cache.hits;
     }

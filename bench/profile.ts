@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const before = new Set(fs.readdirSync(dir));
   const profArgs = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
   const target: Child & { writeUrl: string } = host === 'forwarder'
-    ? await startForwarder(sinks.map((s) => s.writeUrl), { ...FIXED_PAYLOAD_ENV, ...env, NODE_OPTIONS: profArgs.join(' ') })
+    ? await startForwarder(sinks.map((s) => s.writeUrl), { ...FIXED_PAYLOAD_ENV, ...env }, profArgs)
     : await startRelay({
       ingestionUrls: sinks.map((s) => s.writeUrl),
       cluster: BENCH_CLUSTER,

@@ -11,7 +11,6 @@ import { formatSeries } from '../remote-write/format';
 import { encodeLabelField } from '../remote-write/rewrite';
 import { isUtf8Range } from '../remote-write/utf8';
 import { type Cursor, WireError, readLenEnd, readTag, skipField, varintSize, writeVarint } from '../remote-write/wire';
-import { hashLabels } from '../remote-write/partition';
 import { KEEP, type Verdict, lookupVerdict, rememberVerdict } from './cache';
 import type { RelabelCounters } from './counters';
 import { type LabelMap, relabel } from './process';
@@ -82,13 +81,12 @@ export function relabelWriteRequest(raw: Buffer, counters: RelabelCounters, inPl
           p = cursor.pos;
         }
       }
-      // a known series costs a hash and a compare, not the rules (cache.ts)
+      // a known series costs a compare (and mostly no hash), not the rules (cache.ts)
       const cacheable = contiguous && labelsStart >= 0;
-      const hash = cacheable ? hashLabels(raw, dv, labelsStart, labelsEnd) : 0;
-      let verdict = cacheable ? lookupVerdict(cache, hash, raw, dv, labelsStart, labelsEnd) : undefined;
+      let verdict = cacheable ? lookupVerdict(cache, raw, dv, labelsStart, labelsEnd) : undefined;
       if (verdict === undefined) {
         verdict = judge(raw, bodyStart, tsEnd, rules);
-        if (cacheable) rememberVerdict(cache, hash, raw, labelsStart, labelsEnd, verdict);
+        if (cacheable) rememberVerdict(cache, raw, dv, labelsStart, labelsEnd, verdict);
       }
       if (typeof verdict === 'number') {
         drops[verdict] += samples;

@@ -143,20 +143,30 @@ describe('relabel verdict cache', () => {
 
   it('two label sets with the same hash keep their own verdicts', () => {
     const cache = createVerdictCache();
+    // one buffer holding three label sets whose hashes are made to collide below
     const a = Buffer.from('labels of series a');
     const b = Buffer.from('labels of series b');
-    const rewritten = Buffer.from('new labels');
-    rememberVerdict(cache, 7, a, 0, a.length, 2);
-    const view = (x: Buffer): DataView => new DataView(x.buffer, x.byteOffset, x.length);
-    assert.equal(lookupVerdict(cache, 7, b, view(b), 0, b.length), undefined);
-    rememberVerdict(cache, 7, b, 0, b.length, rewritten);
-    assert.equal(lookupVerdict(cache, 7, a, view(a), 0, a.length), 2);
-    assert.equal(lookupVerdict(cache, 7, b, view(b), 0, b.length), rewritten);
-    // a prefix, a longer run, the same bytes elsewhere in a bigger buffer
-    assert.equal(lookupVerdict(cache, 7, a, view(a), 0, a.length - 1), undefined);
     const within = Buffer.concat([Buffer.from('xx'), a, Buffer.from('y')]);
-    assert.equal(lookupVerdict(cache, 7, within, view(within), 2, 2 + a.length), 2);
-    rememberVerdict(cache, 8, within, 0, within.length, KEEP);
-    assert.equal(lookupVerdict(cache, 8, within, view(within), 0, within.length), KEEP);
+    const view = (x: Buffer): DataView => new DataView(x.buffer, x.byteOffset, x.length);
+    const rewritten = Buffer.from('new labels');
+    rememberVerdict(cache, a, view(a), 0, a.length, 2);
+    rememberVerdict(cache, b, view(b), 0, b.length, rewritten);
+    rememberVerdict(cache, within, view(within), 0, within.length, KEEP);
+    // as if all three hashes were the same: each one's key leads to one chain of all three
+    for (const key of [...cache.map.keys()]) cache.map.set(key, 2);
+    cache.next.set([-1, 0, 1]);
+    for (const last of [-1, 0, 1, 2]) {
+      cache.last = last; // whatever the previous lookup found
+      assert.equal(lookupVerdict(cache, a, view(a), 0, a.length), 2);
+      cache.last = last;
+      assert.equal(lookupVerdict(cache, b, view(b), 0, b.length), rewritten);
+      cache.last = last;
+      assert.equal(lookupVerdict(cache, within, view(within), 0, within.length), KEEP);
+      // a prefix is not a; a's bytes elsewhere in a bigger buffer are
+      cache.last = last;
+      assert.equal(lookupVerdict(cache, a, view(a), 0, a.length - 1), undefined);
+      cache.last = last;
+      assert.equal(lookupVerdict(cache, within, view(within), 2, 2 + a.length), 2);
+    }
   });
 });

@@ -4,8 +4,8 @@
 // series' verdict). Bounded in entries and bytes; when either bound is reached the cache
 // starts over (a few misses, then steady state again).
 //
-// The remembered bytes sit one after another in one buffer, in the order they were first
-// seen, and a lookup first tries the entry after the one the previous lookup found: a
+// The remembered bytes (and the rewritten labels) sit one after another in one buffer, in
+// the order they were first seen, and a lookup first tries the entry after the one the previous lookup found: a
 // sender's series come in much the same order every time, so most lookups are one
 // compare over memory read in sequence, without hashing (profiles of the relabel bench
 // showed the compare against entries scattered over the heap costing three times the hash).
@@ -16,9 +16,13 @@ import { hashLabels } from '../remote-write/partition';
 export type Verdict = number | typeof KEEP | Buffer;
 export const KEEP = null;
 
+/** An entry's kind (`kind[entry]`): a drop slot (>= 0), or one of these. */
+export const KEPT = -1;
+export const REWRITTEN = -2;
+
 /** Label sets remembered at most. */
 export const VERDICT_CACHE_ENTRIES = 100_000;
-/** Bytes of label fields (seen and rewritten) remembered at most: with the entries' overhead ~40 MB. */
+/** Bytes of label fields (seen and rewritten) remembered at most; with the per-entry arrays (20 bytes each) ~34 MB. */
 export const VERDICT_CACHE_BYTES = 32 * 1024 * 1024;
 
 const FIRST_ENTRIES = 1024;
@@ -33,7 +37,9 @@ export interface VerdictCache {
   start: Int32Array;
   length: Int32Array;
   next: Int32Array;
-  verdicts: Verdict[];
+  /** per entry: its verdict, a drop slot, KEPT or REWRITTEN; for REWRITTEN, the new label fields are arena[start + length, + rewritten) */
+  kind: Int32Array;
+  rewritten: Int32Array;
   arena: Buffer;
   view: DataView;
   /** bytes of `arena` in use */
@@ -57,7 +63,8 @@ export function createVerdictCache(maxEntries = VERDICT_CACHE_ENTRIES, maxBytes 
     start: new Int32Array(n),
     length: new Int32Array(n),
     next: new Int32Array(n),
-    verdicts: [],
+    kind: new Int32Array(n),
+    rewritten: new Int32Array(n),
     arena,
     view: new DataView(arena.buffer, arena.byteOffset, arena.length),
     used: 0,
@@ -69,47 +76,47 @@ export function createVerdictCache(maxEntries = VERDICT_CACHE_ENTRIES, maxBytes 
   };
 }
 
-/** The verdict remembered for the label fields buf[s, e) (`dv` a view on all of `buf`), or undefined. */
-export function lookupVerdict(cache: VerdictCache, buf: Buffer, dv: DataView, s: number, e: number): Verdict | undefined {
+/** The entry remembered for the label fields buf[s, e) (`dv` a view on all of `buf`), or -1. */
+export function findEntry(cache: VerdictCache, buf: Buffer, dv: DataView, s: number, e: number): number {
   let entry = cache.last + 1;
   if (entry <= 0 || entry >= cache.entries || !sameBytes(cache, entry, dv, buf, s, e)) {
     entry = cache.map.get(hashLabels(buf, dv, s, e) & 0x3fffffff) ?? -1;
     while (entry >= 0 && !sameBytes(cache, entry, dv, buf, s, e)) entry = cache.next[entry];
   }
   cache.last = entry;
-  if (entry < 0) {
-    cache.misses++;
-    return undefined;
-  }
-  cache.hits++;
-  return cache.verdicts[entry];
+  if (entry < 0) cache.misses++;
+  else cache.hits++;
+  return entry;
 }
 
-/** Remembers the verdict on the label fields buf[s, e) (copied). */
-export function rememberVerdict(cache: VerdictCache, buf: Buffer, dv: DataView, s: number, e: number, verdict: Verdict): void {
+/** Remembers the verdict on the label fields buf[s, e) (copied); its entry, or -1 when it is too big to keep. */
+export function rememberVerdict(cache: VerdictCache, buf: Buffer, dv: DataView, s: number, e: number, verdict: Verdict): number {
   const n = e - s;
-  const size = n + (verdict instanceof Buffer ? verdict.length : 0);
-  if (size > cache.maxBytes) return;
+  const rewritten = verdict instanceof Buffer ? verdict.length : 0;
+  const size = n + rewritten;
+  if (size > cache.maxBytes) return -1;
   if (cache.entries >= cache.maxEntries || cache.bytes + size > cache.maxBytes) clear(cache);
   const entry = cache.entries;
   if (entry === cache.start.length) growEntries(cache);
-  if (cache.used + n > cache.arena.length) growArena(cache, cache.used + n);
+  if (cache.used + size > cache.arena.length) growArena(cache, cache.used + size);
   buf.copy(cache.arena, cache.used, s, e);
+  if (verdict instanceof Buffer) verdict.copy(cache.arena, cache.used + n);
   const key = hashLabels(buf, dv, s, e) & 0x3fffffff;
   cache.start[entry] = cache.used;
   cache.length[entry] = n;
   cache.next[entry] = cache.map.get(key) ?? -1;
+  cache.kind[entry] = verdict === KEEP ? KEPT : typeof verdict === 'number' ? verdict : REWRITTEN;
+  cache.rewritten[entry] = rewritten;
   cache.map.set(key, entry);
-  cache.verdicts.push(verdict);
-  cache.used += n;
+  cache.used += size;
   cache.entries++;
   cache.bytes += size;
   cache.last = entry;
+  return entry;
 }
 
 function clear(cache: VerdictCache): void {
   cache.map.clear();
-  cache.verdicts.length = 0;
   cache.used = 0;
   cache.entries = 0;
   cache.bytes = 0;
@@ -126,6 +133,8 @@ function growEntries(cache: VerdictCache): void {
   cache.start = grow(cache.start);
   cache.length = grow(cache.length);
   cache.next = grow(cache.next);
+  cache.kind = grow(cache.kind);
+  cache.rewritten = grow(cache.rewritten);
 }
 
 function growArena(cache: VerdictCache, need: number): void {

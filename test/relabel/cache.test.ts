@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, rawLabel, rawSample, rawSeries, sortLabels } from '../../dev/kit/random-write-request';
 import { relabelWriteRequest } from '../../shared/relabel/apply';
-import { KEEP, createVerdictCache, lookupVerdict, rememberVerdict } from '../../shared/relabel/cache';
+import { KEEP, KEPT, REWRITTEN, type VerdictCache, createVerdictCache, findEntry, rememberVerdict } from '../../shared/relabel/cache';
 import { type RelabelRule, parseRelabelYaml } from '../../shared/relabel/config';
 import { createRelabelCounters } from '../../shared/relabel/counters';
 import { relabel } from '../../shared/relabel/process';
@@ -143,30 +143,52 @@ describe('relabel verdict cache', () => {
 
   it('two label sets with the same hash keep their own verdicts', () => {
     const cache = createVerdictCache();
-    // one buffer holding three label sets whose hashes are made to collide below
+    const view = (x: Buffer): DataView => new DataView(x.buffer, x.byteOffset, x.length);
+    /** what the cache holds for x[s, e): a drop slot, 'kept', the rewritten labels as text, or 'none' */
+    const verdict = (c: VerdictCache, x: Buffer, s: number, e: number): number | string => {
+      const i = findEntry(c, x, view(x), s, e);
+      if (i < 0) return 'none';
+      const at = c.start[i] + c.length[i];
+      return c.kind[i] === KEPT ? 'kept' : c.kind[i] === REWRITTEN ? c.arena.toString('utf8', at, at + c.rewritten[i]) : c.kind[i];
+    };
     const a = Buffer.from('labels of series a');
     const b = Buffer.from('labels of series b');
     const within = Buffer.concat([Buffer.from('xx'), a, Buffer.from('y')]);
-    const view = (x: Buffer): DataView => new DataView(x.buffer, x.byteOffset, x.length);
-    const rewritten = Buffer.from('new labels');
     rememberVerdict(cache, a, view(a), 0, a.length, 2);
-    rememberVerdict(cache, b, view(b), 0, b.length, rewritten);
+    rememberVerdict(cache, b, view(b), 0, b.length, Buffer.from('new labels'));
     rememberVerdict(cache, within, view(within), 0, within.length, KEEP);
     // as if all three hashes were the same: each one's key leads to one chain of all three
     for (const key of [...cache.map.keys()]) cache.map.set(key, 2);
     cache.next.set([-1, 0, 1]);
     for (const last of [-1, 0, 1, 2]) {
-      cache.last = last; // whatever the previous lookup found
-      assert.equal(lookupVerdict(cache, a, view(a), 0, a.length), 2);
-      cache.last = last;
-      assert.equal(lookupVerdict(cache, b, view(b), 0, b.length), rewritten);
-      cache.last = last;
-      assert.equal(lookupVerdict(cache, within, view(within), 0, within.length), KEEP);
+      // whatever the previous lookup found (the entry after it is tried first)
+      const after = (x: Buffer, s: number, e: number): number | string => {
+        cache.last = last;
+        return verdict(cache, x, s, e);
+      };
+      assert.equal(after(a, 0, a.length), 2);
+      assert.equal(after(b, 0, b.length), 'new labels');
+      assert.equal(after(within, 0, within.length), 'kept');
       // a prefix is not a; a's bytes elsewhere in a bigger buffer are
-      cache.last = last;
-      assert.equal(lookupVerdict(cache, a, view(a), 0, a.length - 1), undefined);
-      cache.last = last;
-      assert.equal(lookupVerdict(cache, within, view(within), 2, 2 + a.length), 2);
+      assert.equal(after(a, 0, a.length - 1), 'none');
+      assert.equal(after(within, 2, 2 + a.length), 2);
     }
+  });
+
+  it('stays within its bounds: starts over when full, never keeps a label set bigger than all of it', () => {
+    const cache = createVerdictCache(4, 100);
+    const view = (x: Buffer): DataView => new DataView(x.buffer, x.byteOffset, x.length);
+    const sets = ['a', 'b', 'c', 'd', 'e'].map((x) => Buffer.from(x.repeat(10)));
+    for (const x of sets) rememberVerdict(cache, x, view(x), 0, x.length, Buffer.alloc(5, x));
+    assert.deepEqual({ entries: cache.entries, bytes: cache.bytes }, { entries: 1, bytes: 15 }); // the fifth started it over
+    assert.ok(findEntry(cache, sets[4], view(sets[4]), 0, 10) >= 0);
+    assert.equal(findEntry(cache, sets[0], view(sets[0]), 0, 10), -1);
+    const big = Buffer.alloc(101, 'z');
+    assert.equal(rememberVerdict(cache, big, view(big), 0, big.length, KEEP), -1);
+    assert.equal(cache.entries, 1);
+    const fill = Buffer.alloc(80, 'y');
+    rememberVerdict(cache, fill, view(fill), 0, fill.length, KEEP); // 15 + 80: fits
+    rememberVerdict(cache, sets[1], view(sets[1]), 0, 10, KEEP); // 95 + 10: over 100
+    assert.deepEqual({ entries: cache.entries, bytes: cache.bytes }, { entries: 1, bytes: 10 });
   });
 });

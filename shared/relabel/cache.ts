@@ -42,10 +42,8 @@ export interface VerdictCache {
   rewritten: Int32Array;
   arena: Buffer;
   view: DataView;
-  /** bytes of `arena` in use */
-  used: number;
   entries: number;
-  /** label bytes remembered, seen and rewritten (what maxBytes bounds) */
+  /** label bytes remembered, seen and rewritten: the bytes of `arena` in use (what maxBytes bounds) */
   bytes: number;
   /** the entry the last lookup found (-1: none) */
   last: number;
@@ -67,7 +65,6 @@ export function createVerdictCache(maxEntries = VERDICT_CACHE_ENTRIES, maxBytes 
     rewritten: new Int32Array(n),
     arena,
     view: new DataView(arena.buffer, arena.byteOffset, arena.length),
-    used: 0,
     entries: 0,
     bytes: 0,
     last: -1,
@@ -98,17 +95,16 @@ export function rememberVerdict(cache: VerdictCache, buf: Buffer, dv: DataView, 
   if (cache.entries >= cache.maxEntries || cache.bytes + size > cache.maxBytes) clear(cache);
   const entry = cache.entries;
   if (entry === cache.start.length) growEntries(cache);
-  if (cache.used + size > cache.arena.length) growArena(cache, cache.used + size);
-  buf.copy(cache.arena, cache.used, s, e);
-  if (verdict instanceof Buffer) verdict.copy(cache.arena, cache.used + n);
+  if (cache.bytes + size > cache.arena.length) growArena(cache, cache.bytes + size);
+  buf.copy(cache.arena, cache.bytes, s, e);
+  if (verdict instanceof Buffer) verdict.copy(cache.arena, cache.bytes + n);
   const key = hashLabels(buf, dv, s, e) & 0x3fffffff;
-  cache.start[entry] = cache.used;
+  cache.start[entry] = cache.bytes;
   cache.length[entry] = n;
   cache.next[entry] = cache.map.get(key) ?? -1;
   cache.kind[entry] = verdict === KEEP ? KEPT : typeof verdict === 'number' ? verdict : REWRITTEN;
   cache.rewritten[entry] = rewritten;
   cache.map.set(key, entry);
-  cache.used += size;
   cache.entries++;
   cache.bytes += size;
   cache.last = entry;
@@ -117,7 +113,6 @@ export function rememberVerdict(cache: VerdictCache, buf: Buffer, dv: DataView, 
 
 function clear(cache: VerdictCache): void {
   cache.map.clear();
-  cache.used = 0;
   cache.entries = 0;
   cache.bytes = 0;
   cache.last = -1;
@@ -139,7 +134,7 @@ function growEntries(cache: VerdictCache): void {
 
 function growArena(cache: VerdictCache, need: number): void {
   const arena = Buffer.allocUnsafe(Math.min(cache.maxBytes, Math.max(need, 2 * cache.arena.length)));
-  cache.arena.copy(arena, 0, 0, cache.used);
+  cache.arena.copy(arena, 0, 0, cache.bytes);
   cache.arena = arena;
   cache.view = new DataView(arena.buffer, arena.byteOffset, arena.length);
 }

@@ -265,9 +265,10 @@ function writeSeriesFields(out: Output, labels: Bytes, raw: Buffer, dv: DataView
 }
 
 /**
- * Copies src[s, e) to dst at o (o <= s when they share memory); the end in dst. Short
- * runs (labels, a sample) go eight bytes a step through the views, as integers (a
- * double could lose a NaN's payload): Buffer#copy costs ~100 ns a call whatever the length.
+ * Copies src[s, e) to dst at o (o <= s when they share memory: each step reads before it
+ * writes over what it read); the end in dst. Short runs (labels, a sample) go eight bytes
+ * a step through the views, as integers (a double could lose a NaN's payload): Buffer#copy
+ * costs 55-100 ns a call whatever the length, the loop less below ~200 bytes.
  */
 function copyBytes(src: Buffer, sv: DataView, s: number, e: number, dst: Buffer, dv: DataView, o: number): number {
   if (e - s >= 192) return o + src.copy(dst, o, s, e);

@@ -11,10 +11,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { resetSinks, runRep } from './compare';
 import { FIXED_PAYLOAD_ENV, startForwarder } from './forwarder';
+import { withRelabelledCounts, writeTypicalRules } from './relabel';
+import { type Child, removeDir, tempDir } from './lib/processes';
 import { topSelfTime } from './lib/cpuprofile';
 import { BENCH_CLUSTER, syntheticPayloads } from './lib/payloads';
-import { type Child, removeDir, startRelay, startSink, stopAll, tempDir } from './lib/processes';
-import { withRelabelledCounts, writeTypicalRules } from './relabel';
+import { startRelay, startSink, stopAll } from './lib/processes';
 
 async function main(): Promise<void> {
   const mode = process.argv[2] ?? 'pass-through';

@@ -135,7 +135,11 @@ describe('relabel verdict cache', () => {
         // the same first label field, the rest after the sample
         const split = rawSeries(rawLabel('__name__', 'up'), rawSample(numberToBits(1), 5n), rawLabel('job', job), rawLabel('pod', 'p'));
         const got = decodeWriteRequest(relabelWriteRequest(split, counters).raw).timeseries[0];
-        assert.deepEqual(got.labels, [{ name: '__name__', value: 'up' }, { name: 'job', value: job }, { name: 'n', value: job.slice(1) }]);
+        assert.deepEqual(got.labels, [
+          { name: '__name__', value: 'up' },
+          { name: 'job', value: job },
+          { name: 'n', value: job.slice(1) },
+        ]);
         assert.deepEqual(got.samples, [{ value: numberToBits(1), timestamp: 5n }]);
       }
     }

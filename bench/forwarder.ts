@@ -48,7 +48,7 @@ export interface ForwarderProcess extends Child {
   spoolDir: string;
 }
 
-export async function startForwarder(sinkUrls: readonly string[], extraEnv: Record<string, string> = {}): Promise<ForwarderProcess> {
+export async function startForwarder(sinkUrls: readonly string[], extraEnv: Record<string, string> = {}, nodeArgs: readonly string[] = []): Promise<ForwarderProcess> {
   const port = await freePort();
   const spoolDir = tempDir('bench-spool-');
   const env = baseEnv({
@@ -60,7 +60,7 @@ export async function startForwarder(sinkUrls: readonly string[], extraEnv: Reco
     ...FORWARDER_BENCH_ENV,
     ...extraEnv,
   });
-  const proc = spawn(process.execPath, [...FORWARDER_NODE_FLAGS, MAIN], { cwd: spoolDir, stdio: ['ignore', 'ignore', 'pipe'], env });
+  const proc = spawn(process.execPath, [...FORWARDER_NODE_FLAGS, ...nodeArgs, MAIN], { cwd: spoolDir, stdio: ['ignore', 'ignore', 'pipe'], env });
   const tracked = track('forwarder', proc);
   const child: ForwarderProcess = {
     ...tracked,

@@ -20,12 +20,13 @@ export function costControl(relabel: RelabelCounters | undefined, limiters: Seri
 
 /**
  * The decompressed request after the rules and the limits: the input itself when nothing
- * changed, undefined when every series was dropped (nothing to send: answer 204).
+ * changed, undefined when every series was dropped (nothing to send: answer 204). `raw`
+ * is given away: the rules may write their result over it.
  */
 export function applyCostControl(raw: Buffer, cc: CostControl, nowMs: number): Buffer | undefined {
   let out = raw;
   if (cc.relabel) {
-    const r = relabelWriteRequest(out, cc.relabel);
+    const r = relabelWriteRequest(out, cc.relabel, true);
     if (r.series === 0 && r.droppedSeries > 0) return undefined;
     out = r.raw;
   }

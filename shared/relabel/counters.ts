@@ -2,30 +2,22 @@
 // running totals that the write path bumps and metrics and log lines read, and the
 // verdicts on label sets already seen.
 
+import { type VerdictCache, createVerdictCache } from './cache';
 import type { RelabelRule } from './config';
 
 /** The label a series gets counted under when the rules left it with no labels or no __name__. */
 export const EMPTIED = 'emptied';
 
-/** The rules' verdict on a label set: the index of the drop slot, KEEP (unchanged), or its new label fields. */
-export type Verdict = number | typeof KEEP | Buffer;
-export const KEEP = null;
-
-/** Label sets whose verdict is remembered; the memory stays under ~50 MB (a few hundred bytes each). */
-export const VERDICT_CACHE_ENTRIES = 100_000;
-
-export type VerdictCache = Map<number, { labels: Buffer; verdict: Verdict }[]>;
-
 export interface RelabelCounters {
   rules: readonly RelabelRule[];
   /** index i: samples dropped by rule i; last index: series emptied or left without __name__ */
   drops: number[];
-  /** hash of the label-field bytes → those bytes and their verdict; emptied when full */
+  /** the verdicts on label sets already seen (cache.ts) */
   cache: VerdictCache;
 }
 
-export function createRelabelCounters(rules: readonly RelabelRule[]): RelabelCounters {
-  return { rules, drops: new Array<number>(rules.length + 1).fill(0), cache: new Map() };
+export function createRelabelCounters(rules: readonly RelabelRule[], cache: VerdictCache = createVerdictCache()): RelabelCounters {
+  return { rules, drops: new Array<number>(rules.length + 1).fill(0), cache };
 }
 
 export function totalDropped(c: RelabelCounters): number {

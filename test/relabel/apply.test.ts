@@ -74,9 +74,10 @@ describe('relabelWriteRequest', () => {
     const counters = createRelabelCounters(parseRelabelYaml(RULES, 't'));
     const raw = encodeWriteRequest({ timeseries: [series({ __name__: 'go_x' }, 3), series({ __name__: 'm', pod: 'p', instance: 'h:1' }), series({ __name__: 'up' })], metadata: [] });
     const first = relabelWriteRequest(raw, counters);
-    assert.equal(counters.cache.size, 3);
+    assert.deepEqual({ entries: counters.cache.entries, misses: counters.cache.misses, hits: counters.cache.hits }, { entries: 3, misses: 3, hits: 0 });
     const again = relabelWriteRequest(Buffer.from(raw), counters);
     assert.ok(again.raw.equals(first.raw));
+    assert.equal(counters.cache.hits, 3);
     assert.deepEqual(counters.drops, [6, 0, 0, 0]);
   });
 

@@ -1,5 +1,5 @@
 // Profiles our relay process under the bench load: `node dist/bench/profile.js
-// [pass-through|label injection] [samples] [host|bare]`. Starts two sinks and the relay
+// [pass-through|label injection|v2] [samples] [host|bare]` (v2: the pass-through writes as remote-write 2.0). Starts two sinks and the relay
 // host (or the bare node:http host, bench/relay-bare.ts) under `node --cpu-prof`, sends the synthetic payloads, stops the relay and prints
 // the functions with the most self time. The .cpuprofile stays in $PROFILE_DIR
 // (default: <tmp>/relay-bench-profiles; open it in Chrome DevTools or VS Code).
@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { resetSinks, runRep } from './compare';
 import { topSelfTime } from './lib/cpuprofile';
-import { BENCH_CLUSTER, syntheticPayloads } from './lib/payloads';
+import { BENCH_CLUSTER, asRemoteWrite2, syntheticPayloads } from './lib/payloads';
 import { startRelay, startSink, stopAll } from './lib/processes';
 
 async function main(): Promise<void> {
@@ -18,7 +18,8 @@ async function main(): Promise<void> {
   const dir = process.env.PROFILE_DIR ?? path.join(os.tmpdir(), 'relay-bench-profiles');
   fs.mkdirSync(dir, { recursive: true });
   const sinks = [await startSink(), await startSink()];
-  const set = syntheticPayloads({ requests: 8, series: 2000, withCluster: mode === 'pass-through' });
+  const synthetic = syntheticPayloads({ requests: 8, series: 2000, withCluster: mode !== 'label injection' });
+  const set = mode === 'v2' ? asRemoteWrite2(synthetic) : synthetic;
   const before = new Set(fs.readdirSync(dir));
   const relay = await startRelay({
     ingestionUrls: sinks.map((s) => s.writeUrl),

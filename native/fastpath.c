@@ -541,6 +541,14 @@ static _Thread_local uint8_t *packed = NULL; /* and compressed */
 static _Thread_local size_t packed_cap = 0;
 static _Thread_local uint16_t *snappy_table = NULL;
 static _Thread_local size_t snappy_table_cap = 0;
+typedef struct {
+  uint32_t start, len; /* the family's name in the 2.0 request */
+  uint32_t type, help, unit; /* help and unit as symbol references */
+} family;
+static _Thread_local family *families = NULL; /* in order of first appearance */
+static _Thread_local size_t families_cap = 0;
+static _Thread_local uint32_t *family_slots = NULL; /* open addressing: index + 1, 0 empty */
+static _Thread_local size_t family_slots_cap = 0;
 
 static void release(int all) {
   if (all || scratch_cap > RETAIN_MAX) { free(scratch); scratch = NULL; scratch_cap = 0; }
@@ -558,6 +566,8 @@ static void release(int all) {
   if (all || v1_out_cap > RETAIN_MAX) { free(v1_out); v1_out = NULL; v1_out_cap = 0; }
   if (all || packed_cap > RETAIN_MAX) { free(packed); packed = NULL; packed_cap = 0; }
   if (all) { free(snappy_table); snappy_table = NULL; snappy_table_cap = 0; }
+  if (all || families_cap * sizeof(family) > RETAIN_MAX) { free(families); families = NULL; families_cap = 0; }
+  if (all || family_slots_cap * sizeof(uint32_t) > RETAIN_MAX) { free(family_slots); family_slots = NULL; family_slots_cap = 0; }
 }
 
 static void cleanup(void *arg) {
@@ -1269,7 +1279,7 @@ static size_t snappy_compress(const uint8_t *raw, size_t n) {
 /*
  * Remote-write 2.0 in (shared/remote-write/v2.ts is the reference, and the JS path for
  * everything this leaves): a snappy io.prometheus.write.v2.Request of plain series (label
- * references, plain samples, no metadata) becomes, in one pass, the prometheus.WriteRequest
+ * references, plain samples, metadata) becomes, in one pass, the prometheus.WriteRequest
  * translateV2Request writes, checked by the rules scan_series applies to 1.0 requests. A
  * symbol is checked once per role (label name, value, metric name) however many series
  * refer to it, not once per label. Where the cluster label is configured and missing it
@@ -1330,7 +1340,88 @@ typedef struct {
   size_t o; /* bytes of v1_out written */
   double samples;
   int64_t tmin, tmax;
+  size_t nfam, nslots; /* families noted, family_slots in use (a power of two) */
 } v2_state;
+
+#define TYPE_HISTOGRAM 3
+#define TYPE_GAUGEHISTOGRAM 4
+#define TYPE_SUMMARY 5
+
+static uint32_t fnv1a(const uint8_t *p, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+  return h;
+}
+
+static int ends_with(const uint8_t *p, size_t n, const char *suffix, size_t k) {
+  return n >= k && memcmp(p + n - k, suffix, k) == 0;
+}
+
+/*
+ * A series' metadata for its metric family (noteFamily in v2.ts): a histogram's or
+ * summary's name less _bucket/_sum/_count/_created, and the first series of a family speaks
+ * for it. 0 if out of memory.
+ */
+static int note_family(v2_state *st, uint32_t name_ref, uint32_t type, uint32_t help, uint32_t unit) {
+  const uint8_t *name = st->b + st->syms[2 * name_ref];
+  size_t n = st->syms[2 * name_ref + 1] - st->syms[2 * name_ref];
+  if (type == TYPE_HISTOGRAM || type == TYPE_GAUGEHISTOGRAM || type == TYPE_SUMMARY) {
+    if (ends_with(name, n, "_bucket", 7)) n -= 7;
+    else if (ends_with(name, n, "_sum", 4)) n -= 4;
+    else if (ends_with(name, n, "_count", 6)) n -= 6;
+    else if (ends_with(name, n, "_created", 8)) n -= 8;
+  }
+  if (2 * (st->nfam + 1) > st->nslots) {
+    /* grow (or first use) and re-slot what is there */
+    size_t slots = st->nslots == 0 ? 64 : 2 * st->nslots;
+    if (!reserve((void **)&family_slots, &family_slots_cap, slots, sizeof(uint32_t))) return 0;
+    memset(family_slots, 0, slots * sizeof(uint32_t));
+    st->nslots = slots;
+    for (size_t i = 0; i < st->nfam; i++) {
+      size_t k = fnv1a(st->b + families[i].start, families[i].len) & (slots - 1);
+      while (family_slots[k] != 0) k = (k + 1) & (slots - 1);
+      family_slots[k] = (uint32_t)(i + 1);
+    }
+  }
+  size_t k = fnv1a(name, n) & (st->nslots - 1);
+  for (; family_slots[k] != 0; k = (k + 1) & (st->nslots - 1)) {
+    const family *f = &families[family_slots[k] - 1];
+    if (f->len == n && memcmp(st->b + f->start, name, n) == 0) return 1;
+  }
+  if (!reserve((void **)&families, &families_cap, st->nfam + 1, sizeof(family))) return 0;
+  families[st->nfam] = (family){(uint32_t)(name - st->b), (uint32_t)n, type, help, unit};
+  family_slots[k] = (uint32_t)(++st->nfam);
+  return 1;
+}
+
+/* MetricMetadata { type = 1; metric_family_name = 2; help = 4; unit = 5; } per family, as writeMetadata in v2.ts. */
+static int write_families(v2_state *st) {
+  for (size_t i = 0; i < st->nfam; i++) {
+    const family *f = &families[i];
+    size_t hl = st->syms[2 * f->help + 1] - st->syms[2 * f->help], ul = st->syms[2 * f->unit + 1] - st->syms[2 * f->unit];
+    size_t payload = (f->type != 0 ? 2 : 0) + (f->len > 0 ? 1 + varint_len(f->len) + f->len : 0) + (hl > 0 ? 1 + varint_len(hl) + hl : 0) + (ul > 0 ? 1 + varint_len(ul) + ul : 0);
+    size_t need = st->o + 1 + varint_len(payload) + payload;
+    if (need + 32 > st->max_out || !reserve((void **)&v1_out, &v1_out_cap, need, 1)) return DEFER; /* as above */
+    uint8_t *o = v1_out + st->o;
+    *o++ = 0x1a;
+    o += write_varint(o, payload);
+    if (f->type != 0) {
+      *o++ = 0x08;
+      *o++ = (uint8_t)f->type;
+    }
+    const struct { uint8_t tag; const uint8_t *p; size_t n; } strings[3] = {
+      {0x12, st->b + f->start, f->len}, {0x22, st->b + st->syms[2 * f->help], hl}, {0x2a, st->b + st->syms[2 * f->unit], ul}};
+    for (int j = 0; j < 3; j++) {
+      if (strings[j].n == 0) continue;
+      *o++ = strings[j].tag;
+      o += write_varint(o, strings[j].n);
+      memcpy(o, strings[j].p, strings[j].n);
+      o += strings[j].n;
+    }
+    st->o = (size_t)(o - v1_out);
+  }
+  return VALID;
+}
 
 /* The 2.0 TimeSeries [p, end) appended to v1_out as a 1.0 TimeSeries; DEFER on anything off the fast path. */
 static int translate_series(v2_state *st, size_t p, size_t end) {
@@ -1341,7 +1432,9 @@ static int translate_series(v2_state *st, size_t p, size_t end) {
   size_t nrefs = 0, sample_bytes = 0, q = p;
   double samples = 0;
   int64_t tmin = st->tmin, tmax = st->tmax;
-  /* first the references, the samples' shape and size */
+  int has_meta = 0;
+  uint64_t meta[5] = {0, 0, 0, 0, 0}; /* Metadata { type = 1; help_ref = 3; unit_ref = 4; } by field number */
+  /* first the references, the samples' shape and size, the metadata */
   while (q < end) {
     uint8_t tag = b[q++];
     uint64_t v;
@@ -1379,8 +1472,13 @@ static int translate_series(v2_state *st, size_t p, size_t end) {
       if (ts > tmax) tmax = ts;
       samples += 1;
       sample_bytes += 1 + varint_len(len) + len;
-    } else if (len != 0) {
-      return DEFER; /* metadata that says something: families, the JS path */
+    } else {
+      has_meta = 1;
+      while (q < fend) {
+        uint8_t t = b[q++];
+        if ((t != 0x08 && t != 0x18 && t != 0x20) || !read_varint64(b, &q, fend, &v)) return DEFER; /* other fields: the JS path */
+        meta[t >> 3] = v;
+      }
     }
     q = fend;
   }
@@ -1390,6 +1488,7 @@ static int translate_series(v2_state *st, size_t p, size_t end) {
   /* then the labels: 2.0's rules and 1.0's, sizes */
   size_t labels_bytes = 0, at = NO_INSERT;
   int has_name = 0, has_cluster = 0;
+  uint32_t name_ref = 0;
   const uint8_t *prev = NULL;
   size_t prev_len = 0;
   for (size_t i = 0; i < nrefs; i += 2) {
@@ -1400,6 +1499,7 @@ static int translate_series(v2_state *st, size_t p, size_t end) {
     if (nl == 8 && memcmp(name, "__name__", 8) == 0) {
       if (!symbol_ok(b, syms, st->checked, v, V2_METRIC, r)) return DEFER;
       has_name = 1;
+      name_ref = v;
     } else {
       if (!symbol_ok(b, syms, st->checked, n, V2_NAME, r)) return DEFER;
       if (nl == 7 && memcmp(name, "cluster", 7) == 0) {
@@ -1415,6 +1515,15 @@ static int translate_series(v2_state *st, size_t p, size_t end) {
     prev_len = nl;
   }
   if (!has_name) return DEFER;
+  if (has_meta && (meta[1] | meta[3] | meta[4]) != 0) {
+    /* a type in one byte; help and unit as the 1.0 validator takes them (UTF-8: ASCII here, the rest the JS path) */
+    if (meta[1] >= 0x80 || meta[3] >= st->nsym || meta[4] >= st->nsym) return DEFER;
+    for (int j = 3; j <= 4; j++) {
+      uint32_t m = (uint32_t)meta[j];
+      if (!ascii(b + syms[2 * m], syms[2 * m + 1] - syms[2 * m])) return DEFER;
+    }
+    if (!note_family(st, name_ref, (uint32_t)meta[1], (uint32_t)meta[3], (uint32_t)meta[4])) return DEFER;
+  }
   int insert = r->cluster != NULL && !has_cluster;
   if (insert) {
     if (st->field == NULL || nrefs / 2 + 1 > r->max_labels) return DEFER;
@@ -1424,7 +1533,9 @@ static int translate_series(v2_state *st, size_t p, size_t end) {
   /* and the 1.0 TimeSeries: labels, the cluster label where it sorts, samples as they came */
   size_t payload = labels_bytes + sample_bytes;
   size_t need = st->o + 1 + varint_len(payload) + payload;
-  if (need > st->max_out || !reserve((void **)&v1_out, &v1_out_cap, need, 1)) return DEFER;
+  /* within translateV2Request's reservations of MAX_DECODED_BYTES (it makes room for up to 11
+     bytes more per reference, and 5 for a length) the JS path decides: it may answer 413 */
+  if (need + 11 * nrefs + 16 > st->max_out || !reserve((void **)&v1_out, &v1_out_cap, need, 1)) return DEFER;
   uint8_t *o = v1_out + st->o;
   *o++ = 0x0a;
   o += write_varint(o, payload);
@@ -1501,10 +1612,11 @@ static napi_value translate_v2_request(napi_env env, napi_callback_info info) {
   }
   if (nsym == 0 || syms[0] != syms[1] || nser == 0 || !reserve((void **)&sym_checked, &sym_checked_cap, nsym, 1)) goto defer;
   memset(sym_checked, 0, nsym);
-  v2_state st = {b, syms, sym_checked, nsym, &a.r, a.field, a.field_len, a.max_decoded < (double)SIZE_MAX ? (size_t)a.max_decoded : SIZE_MAX, 0, 0, INT64_MAX, INT64_MIN};
+  v2_state st = {b, syms, sym_checked, nsym, &a.r, a.field, a.field_len, a.max_decoded < (double)SIZE_MAX ? (size_t)a.max_decoded : SIZE_MAX, 0, 0, INT64_MAX, INT64_MIN, 0, 0};
   for (size_t i = 0; i < nser; i++) {
     if (translate_series(&st, v2_series[2 * i], v2_series[2 * i + 1]) != VALID) goto defer;
   }
+  if (write_families(&st) != VALID) goto defer;
   size_t packed_len = snappy_compress(v1_out, st.o);
   if (packed_len == 0) goto defer;
   a.out[0] = (double)nser;

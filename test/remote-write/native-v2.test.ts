@@ -3,13 +3,15 @@
 // validateWriteRequest, then rewriteLabels when series lack the cluster label. Where native
 // takes a request, its block must decode byte for byte to what the JS path sends, with the
 // same counts; everything else (every rejection included) it must leave to the JS path.
-// Checked on the bench's requests, the captures converted to 2.0, random requests of every
-// shape, requests of the fast path's own shape, and mutations of all of these.
+// Checked on the bench's requests, the captures converted to 2.0 (with their metadata, as
+// Prometheus 3 sends them), random requests of every shape, requests of the fast path's own
+// shape, and mutations of all of these.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { syntheticPayloads } from '../../bench/lib/payloads';
 import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
+import { MetricType } from '../../shared/remote-write/model/types';
 import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { type FastScanner, createFastScanner, nativeStatus } from '../../shared/remote-write/native';
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';
@@ -105,12 +107,40 @@ describe('native remote-write 2.0 path', { skip }, () => {
     let taken = 0;
     const fixtures = loadFixtures().slice(0, 60);
     for (const f of fixtures) {
-      // as Prometheus 3 sends them: with their metadata (the JS path), and without
+      // as Prometheus 3 sends them: each series with its family's metadata
       const req = decodeWriteRequest(decompressBounded(f.body, MAX_DECODED));
-      agree(scanner, compress(encodeV2Request(v2SeriesOf(req))), L, 'capture-test', 'overwrite', `${f.name} with metadata`);
-      if (agree(scanner, compress(encodeV2Request(v2SeriesOf({ ...req, metadata: [] }))), L, 'capture-test', 'overwrite', f.name)) taken++;
+      if (agree(scanner, compress(encodeV2Request(v2SeriesOf(req))), L, 'capture-test', 'overwrite', f.name)) taken++;
     }
     assert.ok(taken > fixtures.length / 2, `only ${taken} of ${fixtures.length} captures took the native path`);
+  });
+
+  test('metadata: one 1.0 entry per family, as the JS path writes it', () => {
+    const scanner = createFastScanner(L, MAX_DECODED, 'c1', false)!;
+    const series = (name: string, extra: Record<string, string>, type: number, help: string): V2Series => ({
+      labels: [{ name: '__name__', value: name }, ...Object.entries(extra).map(([n, v]) => ({ name: n, value: v }))],
+      samples: [{ value: 0n, timestamp: 1n }],
+      histograms: [],
+      exemplars: [],
+      metadata: { type, help, unit: type === MetricType.GAUGE ? 'bytes' : '' },
+    });
+    const block = compress(encodeV2Request([
+      series('req_seconds_bucket', { le: '0.5' }, MetricType.HISTOGRAM, 'Request time.'),
+      series('req_seconds_bucket', { le: '+Inf' }, MetricType.HISTOGRAM, 'Request time.'),
+      series('req_seconds_count', {}, MetricType.HISTOGRAM, 'Request time.'),
+      series('rpc_quantile_sum', {}, MetricType.SUMMARY, 'RPC time.'),
+      series('mem', { zone: 'a' }, MetricType.GAUGE, 'Memory.'),
+      series('mem', { zone: 'b' }, MetricType.GAUGE, 'Other help: the first series speaks for the family.'),
+      series('jobs_count', {}, MetricType.COUNTER, 'A counter keeps its _count.'),
+      series('plain', {}, 0, ''),
+    ]));
+    assert.ok(agree(scanner, block, L, 'c1', 'keep', 'families'), 'series with metadata take the native path');
+    const sent = decodeWriteRequest(decompressBounded(scanner.scanV2(block)!.rewrittenBlock!, MAX_DECODED));
+    assert.deepEqual(sent.metadata.map((m) => [m.metricFamilyName, m.type, m.help, m.unit]), [
+      ['req_seconds', MetricType.HISTOGRAM, 'Request time.', ''],
+      ['rpc_quantile', MetricType.SUMMARY, 'RPC time.', ''],
+      ['mem', MetricType.GAUGE, 'Memory.', 'bytes'],
+      ['jobs_count', MetricType.COUNTER, 'A counter keeps its _count.', ''],
+    ]);
   });
 
   test('with an allocator the block is written into the Buffer it hands out (the relay leases it)', () => {
@@ -146,7 +176,7 @@ describe('native remote-write 2.0 path', { skip }, () => {
     defers('non-ASCII value', encodeV2Request([s({}, [up[0], { name: 'job', value: 'é' }])]));
     defers('bad label name', encodeV2Request([s({}, [up[0], { name: 'jo-b', value: 'a' }])]));
     defers('bad metric name', encodeV2Request([s({}, [{ name: '__name__', value: 'u p' }])]));
-    defers('metadata (families: the JS path)', encodeV2Request([s({ metadata: { type: 1, help: 'h', unit: '' } })]));
+    defers('non-ASCII help (UTF-8 checks: the JS path)', encodeV2Request([s({ metadata: { type: 1, help: 'é', unit: '' } })]));
     defers('a start timestamp (dropped by the translation)', encodeV2Request([s({ samples: [{ value: 0n, timestamp: 1n, startTimestamp: 0n }] })]));
     defers('a series without samples', encodeV2Request([s({ samples: [] })]));
     defers('an exemplar', encodeV2Request([s({ exemplars: [{ labels: [], value: 0n, timestamp: 1n }] })]));

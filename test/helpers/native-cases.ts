@@ -3,6 +3,8 @@
 // block is compared under.
 
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import { type FastScan, type FastScanner, createFastScanner } from '../../shared/remote-write/native';
 import { rewriteLabels } from '../../shared/remote-write/rewrite';
 import { type ForeignClusterPolicy, type SeriesLimits, validateWriteRequest } from '../../shared/remote-write/validate';
@@ -65,4 +67,33 @@ export function viaJsValidation(raw: Buffer, limits: SeriesLimits, cluster: stri
   const rewrite = r.unsorted + r.missingCluster + r.foreignCluster > 0;
   const rewritten = rewrite ? rewriteLabels(raw, { cluster, overwriteCluster: policy === 'overwrite' }) : undefined;
   return { series: r.series, samples: r.samples + r.histograms, minTime: r.minTime, maxTime: r.maxTime, onlyMissingCluster: r.unsorted + r.foreignCluster === 0, rewritten };
+}
+
+/**
+ * Two worker threads and this one each run `method` ('scan' or 'scanV2', cluster
+ * "bench-weu-1") over every body `rounds` times, interleaved: every thread must get the same
+ * block for each body (the native buffers are per thread). Resolves once both workers agree.
+ */
+export async function sameBlocksInThreads(method: 'scan' | 'scanV2', bodies: readonly Buffer[], limits: SeriesLimits, maxDecoded: number, rounds: number): Promise<void> {
+  const scanner = createFastScanner(limits, maxDecoded, 'bench-weu-1', false)!;
+  const hash = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+  const expected = bodies.map((b) => hash(scanner[method](b)!.rewrittenBlock!));
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { createHash } = require('node:crypto');
+    const { createFastScanner } = require(workerData.native);
+    const s = createFastScanner(workerData.limits, workerData.max, 'bench-weu-1', false);
+    const seen = new Set();
+    for (let round = 0; round < workerData.rounds; round++)
+      workerData.bodies.forEach((b, i) => seen.add(i + ':' + createHash('sha256').update(s[workerData.method](Buffer.from(b)).rewrittenBlock).digest('hex')));
+    parentPort.postMessage([...seen]);`;
+  const run = (): Promise<string[]> =>
+    new Promise((ok, fail) => {
+      const w = new Worker(source, { eval: true, workerData: { native: require.resolve('../../shared/remote-write/native'), limits, max: maxDecoded, bodies, rounds, method } });
+      w.once('message', ok);
+      w.once('error', fail);
+    });
+  const pending = [run(), run()];
+  for (let round = 0; round < rounds; round++) bodies.forEach((b, i) => assert.equal(hash(scanner[method](b)!.rewrittenBlock!), expected[i]));
+  for (const seen of await Promise.all(pending)) assert.deepEqual(seen.sort(), expected.map((x, i) => `${i}:${x}`).sort());
 }

@@ -19,7 +19,7 @@ import { translateV2Request } from '../../shared/remote-write/v2';
 import { AZURE_MONITOR_LIMITS, type ForeignClusterPolicy, type SeriesLimits } from '../../shared/remote-write/validate';
 import { Rng, randomTimestamp, randomWriteRequest } from '../../dev/kit/random-write-request';
 import { loadFixtures } from '../../dev/kit/repo';
-import { assertSameCounts, mutate as mutateBytes, underEveryPolicy, viaJsValidation } from '../helpers/native-cases';
+import { assertSameCounts, mutate as mutateBytes, sameBlocksInThreads, underEveryPolicy, viaJsValidation } from '../helpers/native-cases';
 import { type V2Series, encodeV2Request, v2SeriesOf } from '../../dev/kit/v2-request';
 
 const MAX_DECODED = 32 << 20;
@@ -191,6 +191,14 @@ describe('native remote-write 2.0 path', { skip }, () => {
     defers('another cluster under reject/overwrite', encodeV2Request([s({}, [up[0], { name: 'cluster', value: 'c2' }])]), createFastScanner(L, MAX_DECODED, 'c1', true)!);
     const byteCheck = createFastScanner(L, MAX_DECODED, undefined, false)!;
     assert.equal(byteCheck.scanV2(Buffer.from([0x05, 0x10, 0x22, 0x00, 0x2a, 0x00])), undefined, 'a malformed snappy block');
+  });
+
+  test('worker threads each get their own buffers (symbols, families, output): the same blocks side by side', async () => {
+    // with and without the cluster label, one with metadata: every buffer of translateV2 in use
+    const bodies = [...withoutCluster.payloads.slice(0, 2), ...withCluster.payloads.slice(0, 1)].map((p) => v2(p.raw));
+    const fixture = decodeWriteRequest(decompressBounded(loadFixtures()[0].body, MAX_DECODED));
+    bodies.push(compress(encodeV2Request(v2SeriesOf(fixture))));
+    await sameBlocksInThreads('scanV2', bodies, L, MAX_DECODED, 15);
   });
 
   test('never takes what the JS path refuses, never sends other bytes: random and mutated requests', () => {

@@ -5,9 +5,7 @@
 // bench's synthetic requests, random requests, and tens of thousands of mutated ones.
 
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { Worker } from 'node:worker_threads';
 import { syntheticPayloads } from '../../bench/lib/payloads';
 import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { type FastScanner, createFastScanner, nativeStatus } from '../../shared/remote-write/native';
@@ -16,7 +14,7 @@ import { compress, decompressBounded } from '../../shared/remote-write/snappy';
 import { AZURE_MONITOR_LIMITS, type ForeignClusterPolicy, type SeriesLimits } from '../../shared/remote-write/validate';
 import { Rng, randomTimestamp, randomWriteRequest } from '../../dev/kit/random-write-request';
 import { loadFixtures } from '../../dev/kit/repo';
-import { assertSameCounts, mutate as mutateBytes, underEveryPolicy, viaJsValidation } from '../helpers/native-cases';
+import { assertSameCounts, mutate as mutateBytes, sameBlocksInThreads, underEveryPolicy, viaJsValidation } from '../helpers/native-cases';
 
 const MAX_DECODED = 32 << 20;
 const status = nativeStatus();
@@ -170,27 +168,8 @@ describe('native fast path', { skip }, () => {
   });
 
   test('worker threads each get their own buffers: the same answers side by side', async () => {
-    const scanner = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false)!;
-    const expected = withoutCluster.payloads.map((p) => createHash('sha256').update(scanner.scan(p.body)!.rewrittenBlock!).digest('hex'));
     // each worker scans every payload many times, interleaved with the other worker and with this thread
-    const source = `
-      const { parentPort, workerData } = require('node:worker_threads');
-      const { createHash } = require('node:crypto');
-      const { createFastScanner } = require(workerData.native);
-      const s = createFastScanner(workerData.limits, workerData.max, 'bench-weu-1', false);
-      const seen = new Set();
-      for (let round = 0; round < 20; round++)
-        workerData.bodies.forEach((b, i) => seen.add(i + ':' + createHash('sha256').update(s.scan(Buffer.from(b)).rewrittenBlock).digest('hex')));
-      parentPort.postMessage([...seen]);`;
-    const run = (): Promise<string[]> =>
-      new Promise((ok, fail) => {
-        const w = new Worker(source, { eval: true, workerData: { native: require.resolve('../../shared/remote-write/native'), limits: L, max: MAX_DECODED, bodies: withoutCluster.payloads.map((p) => p.body) } });
-        w.once('message', ok);
-        w.once('error', fail);
-      });
-    const pending = [run(), run()];
-    for (let round = 0; round < 20; round++) withoutCluster.payloads.forEach((p, i) => assert.equal(createHash('sha256').update(scanner.scan(p.body)!.rewrittenBlock!).digest('hex'), expected[i]));
-    for (const seen of await Promise.all(pending)) assert.deepEqual(seen.sort(), expected.map((h, i) => `${i}:${h}`).sort());
+    await sameBlocksInThreads('scan', withoutCluster.payloads.map((p) => p.body), L, MAX_DECODED, 20);
   });
 
   test('never says valid where the JS path disagrees: random and mutated requests', () => {

@@ -1,9 +1,10 @@
 // Profiles our relay (or forwarder) process under the bench load: `node dist/bench/profile.js
-// [pass-through|label injection|relabel] [samples] [host|bare|forwarder]`. Starts the sinks
+// [pass-through|label injection|relabel|v2] [samples] [host|bare|forwarder]`. Starts the sinks
 // and the relay host (or the bare node:http host, bench/relay-bare.ts, or the forwarder)
 // under `node --cpu-prof`, sends the synthetic payloads, stops the process and prints the
 // functions with the most self time. `relabel` gives the process bench/relabel.ts's rules
-// and one sink, as the relabel case does. The .cpuprofile stays in $PROFILE_DIR
+// and one sink, as the relabel case does; `v2` sends the pass-through writes as remote-write
+// 2.0. The .cpuprofile stays in $PROFILE_DIR
 // (default: <tmp>/relay-bench-profiles; open it in Chrome DevTools or VS Code).
 
 import * as fs from 'node:fs';
@@ -14,7 +15,7 @@ import { FIXED_PAYLOAD_ENV, startForwarder } from './forwarder';
 import { withRelabelledCounts, writeTypicalRules } from './relabel';
 import { type Child, removeDir, tempDir } from './lib/processes';
 import { topSelfTime } from './lib/cpuprofile';
-import { BENCH_CLUSTER, syntheticPayloads } from './lib/payloads';
+import { BENCH_CLUSTER, asRemoteWrite2, syntheticPayloads } from './lib/payloads';
 import { startRelay, startSink, stopAll } from './lib/processes';
 import { asError } from '../shared/errors';
 
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   const relabel = mode === 'relabel';
   const sinks = relabel ? [await startSink()] : [await startSink(), await startSink()];
   const synthetic = syntheticPayloads({ requests: 8, series: 2000, withCluster: mode !== 'label injection' });
-  const set = relabel ? withRelabelledCounts(synthetic) : synthetic;
+  const set = relabel ? withRelabelledCounts(synthetic) : mode === 'v2' ? asRemoteWrite2(synthetic) : synthetic;
   const rulesDir = tempDir('bench-profile-');
   const env: Record<string, string> = relabel ? { RELABEL_CONFIG_FILE: writeTypicalRules(rulesDir) } : {};
   const before = new Set(fs.readdirSync(dir));

@@ -93,8 +93,9 @@ export function createWriteHandler(cfg: Pick<ForwarderConfig, 'sizes' | 'limits'
       // The spool keeps snappy blocks: the sender's own bytes when nothing changes (no work,
       // ~5x smaller than the WriteRequest), else the rewritten request compressed once.
       // rules and limits read the labels: such a request never takes the native path
-      const quick = protocol === 'v1' && !deps.cost ? fast?.scan(body) : undefined;
+      const quick = deps.cost ? undefined : protocol === 'v1' ? fast?.scan(body) : fast?.scanV2(body);
       if (quick) {
+        if (quick.written) seen.counts = quick.written;
         block = quick.rewrittenBlock ?? body;
         samples = quick.samples;
         times = { minTime: quick.minTime, maxTime: quick.maxTime };

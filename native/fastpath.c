@@ -17,8 +17,9 @@
 #define VALID 1
 
 /* What native.ts expects (exports.version): 2 added the sample time range to scan's output
-   and partition(); 3 added seriesHashes() and partition()'s per-series assignment. */
-#define FASTPATH_VERSION 3
+   and partition(); 3 added seriesHashes() and partition()'s per-series assignment; 4 added
+   translateV2(). */
+#define FASTPATH_VERSION 4
 
 /* Working buffers, reused between calls. Thread-local: worker threads that load the module
    each get their own (freed by an environment cleanup hook); a buffer grown past
@@ -220,6 +221,33 @@ static int compare(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
   return an < bn ? -1 : an > bn ? 1 : 0;
 }
 
+/* A Sample [p, end) of value (0x09, fixed64) and timestamp (0x10, int64 varint: the last
+   one if repeated, 0 if absent; bits past 64 dropped, as decoders do), nothing else: its
+   timestamp in *ts; 0 for any other shape. */
+static int plain_sample(const uint8_t *b, size_t p, size_t end, int64_t *ts) {
+  uint64_t t = 0;
+  while (p < end) {
+    uint8_t tag = b[p++];
+    if (tag == 0x09) {
+      if (end - p < 8) return 0;
+      p += 8;
+    } else if (tag == 0x10) {
+      uint64_t v = 0;
+      for (int i = 0;; i++) {
+        if (i == 10 || p >= end) return 0;
+        uint8_t c = b[p++];
+        v |= (uint64_t)(c & 0x7f) << (7 * i);
+        if (c < 0x80) break;
+      }
+      t = v;
+    } else {
+      return 0;
+    }
+  }
+  *ts = (int64_t)t;
+  return 1;
+}
+
 typedef struct {
   uint32_t max_labels, max_name, max_value, max_metric;
   const uint8_t *cluster; /* NULL: no cluster configured */
@@ -276,30 +304,10 @@ static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, d
       prev_len = nl;
     } else if (tag == 0x12) {
       sample_seen = 1;
-      /* Sample: value (0x09, fixed64) and timestamp (0x10, int64 varint: the last one if
-         repeated, 0 if absent; bits past 64 dropped, as decoders do), nothing else */
-      size_t q = p;
-      uint64_t ts = 0;
-      while (q < fend) {
-        uint8_t t = b[q++];
-        if (t == 0x09) {
-          if (fend - q < 8) return DEFER;
-          q += 8;
-        } else if (t == 0x10) {
-          uint64_t v = 0;
-          for (int i = 0;; i++) {
-            if (i == 10 || q >= fend) return DEFER;
-            uint8_t c = b[q++];
-            v |= (uint64_t)(c & 0x7f) << (7 * i);
-            if (c < 0x80) break;
-          }
-          ts = v;
-        } else {
-          return DEFER;
-        }
-      }
-      if ((int64_t)ts < *tmin) *tmin = (int64_t)ts;
-      if ((int64_t)ts > *tmax) *tmax = (int64_t)ts;
+      int64_t ts;
+      if (!plain_sample(b, p, fend, &ts)) return DEFER;
+      if (ts < *tmin) *tmin = ts;
+      if (ts > *tmax) *tmax = ts;
       *samples += 1;
     } else {
       return DEFER; /* exemplars, histograms, unknown fields */
@@ -518,6 +526,30 @@ static _Thread_local size_t gathered_cap = 0;
 static _Thread_local size_t *poffsets = NULL; /* where each part's next entry goes */
 static _Thread_local size_t poffsets_cap = 0;
 
+/* translateV2()'s working buffers (the function is further down) */
+static _Thread_local uint32_t *syms = NULL; /* symbol i is scratch[syms[2i], syms[2i+1]) */
+static _Thread_local size_t syms_cap = 0;
+static _Thread_local uint8_t *sym_checked = NULL; /* per symbol: which checks ran, which passed */
+static _Thread_local size_t sym_checked_cap = 0;
+static _Thread_local uint32_t *v2_series = NULL; /* each TimeSeries' [start, end) */
+static _Thread_local size_t v2_series_cap = 0;
+static _Thread_local uint32_t *v2_refs = NULL; /* one series' label references */
+static _Thread_local size_t v2_refs_cap = 0;
+static _Thread_local uint8_t *v1_out = NULL; /* the 1.0 request being written */
+static _Thread_local size_t v1_out_cap = 0;
+static _Thread_local uint8_t *packed = NULL; /* and compressed */
+static _Thread_local size_t packed_cap = 0;
+static _Thread_local uint16_t *snappy_table = NULL;
+static _Thread_local size_t snappy_table_cap = 0;
+typedef struct {
+  uint32_t start, len; /* the family's name in the 2.0 request */
+  uint32_t type, help, unit; /* help and unit as symbol references */
+} family;
+static _Thread_local family *families = NULL; /* in order of first appearance */
+static _Thread_local size_t families_cap = 0;
+static _Thread_local uint32_t *family_slots = NULL; /* open addressing: index + 1, 0 empty */
+static _Thread_local size_t family_slots_cap = 0;
+
 static void release(int all) {
   if (all || scratch_cap > RETAIN_MAX) { free(scratch); scratch = NULL; scratch_cap = 0; }
   if (all || spliced_cap > RETAIN_MAX) { free(spliced); spliced = NULL; spliced_cap = 0; }
@@ -527,6 +559,15 @@ static void release(int all) {
   if (all || pents_cap * sizeof(part_entry) > RETAIN_MAX) { free(pents); pents = NULL; pents_cap = 0; }
   if (all || gathered_cap > RETAIN_MAX) { free(gathered); gathered = NULL; gathered_cap = 0; }
   if (all || poffsets_cap * sizeof(size_t) > RETAIN_MAX) { free(poffsets); poffsets = NULL; poffsets_cap = 0; }
+  if (all || syms_cap * sizeof(uint32_t) > RETAIN_MAX) { free(syms); syms = NULL; syms_cap = 0; }
+  if (all || sym_checked_cap > RETAIN_MAX) { free(sym_checked); sym_checked = NULL; sym_checked_cap = 0; }
+  if (all || v2_series_cap * sizeof(uint32_t) > RETAIN_MAX) { free(v2_series); v2_series = NULL; v2_series_cap = 0; }
+  if (all || v2_refs_cap * sizeof(uint32_t) > RETAIN_MAX) { free(v2_refs); v2_refs = NULL; v2_refs_cap = 0; }
+  if (all || v1_out_cap > RETAIN_MAX) { free(v1_out); v1_out = NULL; v1_out_cap = 0; }
+  if (all || packed_cap > RETAIN_MAX) { free(packed); packed = NULL; packed_cap = 0; }
+  if (all) { free(snappy_table); snappy_table = NULL; snappy_table_cap = 0; }
+  if (all || families_cap * sizeof(family) > RETAIN_MAX) { free(families); families = NULL; families_cap = 0; }
+  if (all || family_slots_cap * sizeof(uint32_t) > RETAIN_MAX) { free(family_slots); family_slots = NULL; family_slots_cap = 0; }
 }
 
 static void cleanup(void *arg) {
@@ -543,112 +584,145 @@ static void cleanup(void *arg) {
  *   With alloc, that Buffer is alloc(length) (the relay leases it from its pool) rather
  *   than one this call allocates.
  */
-static napi_value scan_request(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8], result;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int ok = DEFER;
+/* scan()'s and translateV2()'s shared arguments: (block, maxDecoded, limits: Uint32Array[4],
+   cluster: Buffer|null, enforce: bool, out: Float64Array[5], clusterField: Buffer|null,
+   alloc?). 0 (a TypeError thrown) if they are not of that form. */
+typedef struct {
   uint8_t *block;
   size_t block_len;
   double max_decoded;
-  uint32_t *limits;
-  size_t limits_len;
   double *out;
-  size_t out_len;
+  rules r;
+  const uint8_t *field;
+  size_t field_len;
+  napi_value alloc; /* NULL: none */
+} request_args;
+
+static int read_request_args(napi_env env, napi_callback_info info, const char *usage, request_args *a) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t *limits;
+  size_t limits_len, out_len, byte_off;
   napi_typedarray_type ty;
   napi_value ab;
-  size_t byte_off;
   bool enforce = false;
-  rules r;
-  if (argc < 6 || napi_get_buffer_info(env, argv[0], (void **)&block, &block_len) != napi_ok ||
-      napi_get_value_double(env, argv[1], &max_decoded) != napi_ok ||
+  if (argc < 6 || napi_get_buffer_info(env, argv[0], (void **)&a->block, &a->block_len) != napi_ok ||
+      napi_get_value_double(env, argv[1], &a->max_decoded) != napi_ok ||
       napi_get_typedarray_info(env, argv[2], &ty, &limits_len, (void **)&limits, &ab, &byte_off) != napi_ok || ty != napi_uint32_array || limits_len < 4 ||
-      napi_get_typedarray_info(env, argv[5], &ty, &out_len, (void **)&out, &ab, &byte_off) != napi_ok || ty != napi_float64_array || out_len < 5) {
-    napi_throw_type_error(env, NULL, "scan(block, maxDecoded, Uint32Array[4], cluster, enforce, Float64Array[5])");
-    return NULL;
+      napi_get_typedarray_info(env, argv[5], &ty, &out_len, (void **)&a->out, &ab, &byte_off) != napi_ok || ty != napi_float64_array || out_len < 5) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
   }
-  r.max_labels = limits[0];
-  r.max_name = limits[1];
-  r.max_value = limits[2];
-  r.max_metric = limits[3];
-  r.cluster = NULL;
-  r.cluster_len = 0;
+  rules *r = &a->r;
+  r->max_labels = limits[0];
+  r->max_name = limits[1];
+  r->max_value = limits[2];
+  r->max_metric = limits[3];
+  r->cluster = NULL;
+  r->cluster_len = 0;
   napi_valuetype vt;
   napi_typeof(env, argv[3], &vt);
   if (vt == napi_object) {
     uint8_t *c;
     size_t cl;
     if (napi_get_buffer_info(env, argv[3], (void **)&c, &cl) == napi_ok) {
-      r.cluster = cl == 0 ? (const uint8_t *)"" : c;
-      r.cluster_len = cl;
+      r->cluster = cl == 0 ? (const uint8_t *)"" : c;
+      r->cluster_len = cl;
     }
   }
   napi_get_value_bool(env, argv[4], &enforce);
-  r.enforce = enforce && r.cluster != NULL;
-  const uint8_t *field = NULL;
-  size_t field_len = 0;
+  r->enforce = enforce && r->cluster != NULL;
+  a->field = NULL;
+  a->field_len = 0;
   if (argc >= 7) {
     napi_typeof(env, argv[6], &vt);
-    if (vt == napi_object && napi_get_buffer_info(env, argv[6], (void **)&field, &field_len) != napi_ok) field = NULL;
+    if (vt == napi_object && napi_get_buffer_info(env, argv[6], (void **)&a->field, &a->field_len) != napi_ok) a->field = NULL;
   }
+  a->alloc = NULL;
+  if (argc >= 8 && napi_typeof(env, argv[7], &vt) == napi_ok && vt == napi_function) a->alloc = argv[7];
+  return 1;
+}
+
+/* The block decompressed into `scratch` (its length in *n), or NULL: malformed, empty, over
+   maxDecoded, or claiming a ratio snappy cannot reach (so nothing is allocated for it). */
+static const uint8_t *decode_block(const request_args *a, size_t *n, size_t *hdr) {
+  int64_t want = snappy_header(a->block, a->block_len, hdr);
+  if (want <= 0 || (double)want > a->max_decoded || (double)want > (double)(a->block_len - *hdr) * 64.0 / 3.0) return NULL;
+  if (!reserve((void **)&scratch, &scratch_cap, (size_t)want + SLACK, 1) || !snappy_decode(a->block + *hdr, a->block_len - *hdr, scratch, (size_t)want)) return NULL;
+  *n = (size_t)want;
+  return scratch;
+}
+
+/* bytes[0, len) as a JS Buffer: alloc(len)'s when there is an allocator (the relay's leases),
+   else a fresh copy; false if that cannot be made, NULL if alloc threw (it propagates). */
+static napi_value hand_over(napi_env env, const request_args *a, const uint8_t *bytes, size_t len, const char *who) {
+  napi_value result;
+  void *data;
+  if (a->alloc != NULL) {
+    napi_value len_v, undef;
+    size_t data_len;
+    napi_create_double(env, (double)len, &len_v);
+    napi_get_undefined(env, &undef);
+    if (napi_call_function(env, undef, a->alloc, 1, &len_v, &result) != napi_ok) return NULL;
+    if (napi_get_buffer_info(env, result, &data, &data_len) != napi_ok || data_len != len) {
+      napi_throw_type_error(env, NULL, who);
+      return NULL;
+    }
+    memcpy(data, bytes, len);
+    return result;
+  }
+  if (napi_create_buffer_copy(env, len, bytes, &data, &result) != napi_ok) napi_get_boolean(env, false, &result);
+  return result;
+}
+
+static napi_value scan_request(napi_env env, napi_callback_info info) {
+  request_args a;
+  napi_value result;
+  if (!read_request_args(env, info, "scan(block, maxDecoded, Uint32Array[4], cluster, enforce, Float64Array[5])", &a)) return NULL;
+  int ok = DEFER;
+  const uint8_t *field = a.field;
+  size_t field_len = a.field_len;
+  double *out = a.out;
   size_t n_edits = 0, h = 0;
   int64_t shift = 0;
-
-  size_t hdr = 0;
-  int64_t want = snappy_header(block, block_len, &hdr);
-  if (want > 0 && (double)want <= max_decoded && (double)want <= (double)(block_len - hdr) * 64.0 / 3.0) {
-    if (reserve((void **)&scratch, &scratch_cap, (size_t)want + SLACK, 1) && snappy_decode(block + hdr, block_len - hdr, scratch, (size_t)want)) {
-      const uint8_t *b = scratch;
-      size_t n = (size_t)want, p = 0;
-      double series = 0, samples = 0;
-      int64_t tmin = INT64_MAX, tmax = INT64_MIN;
-      ok = VALID;
-      while (p < n) {
-        size_t begin = p, len, at;
-        if (b[p++] != 0x0a || !read_len(b, &p, n, &len) || len > n - p) {
-          ok = DEFER; /* metadata, unknown fields, or malformed: the JS path */
-          break;
-        }
-        if (scan_series(b, p, p + len, &r, &samples, &tmin, &tmax, &at) != VALID || (at != NO_INSERT && (field == NULL || !add_insert(&n_edits, &h, &shift, begin, p, len, at, field_len)))) {
-          ok = DEFER;
-          break;
-        }
-        series += 1;
-        p += len;
+  size_t hdr = 0, n = 0;
+  const uint8_t *b = decode_block(&a, &n, &hdr);
+  if (b != NULL) {
+    size_t p = 0;
+    double series = 0, samples = 0;
+    int64_t tmin = INT64_MAX, tmax = INT64_MIN;
+    ok = VALID;
+    while (p < n) {
+      size_t begin = p, len, at;
+      if (b[p++] != 0x0a || !read_len(b, &p, n, &len) || len > n - p) {
+        ok = DEFER; /* metadata, unknown fields, or malformed: the JS path */
+        break;
       }
-      if (series == 0) ok = DEFER;
-      if (ok == VALID) {
-        out[0] = series;
-        out[1] = samples;
-        out[2] = (double)want;
-        /* as the JS validator reports them: doubles (rounded past 2^53), ±Infinity for none */
-        out[3] = samples > 0 ? (double)tmin : INFINITY;
-        out[4] = samples > 0 ? (double)tmax : -INFINITY;
-        if (n_edits > 0) {
-          /* series lacked the cluster label: the sender's block with it spliced in */
-          size_t new_len = (size_t)((int64_t)n + shift), spliced_len = 0;
-          if (!splice(block + hdr, block_len - hdr, b, n, n_edits, field, field_len, new_len, &spliced_len)) {
-            napi_get_boolean(env, false, &result);
-            return result;
-          }
-          out[2] = (double)new_len;
-          void *data;
-          if (argc >= 8 && napi_typeof(env, argv[7], &vt) == napi_ok && vt == napi_function) {
-            napi_value len_v, undef;
-            size_t data_len;
-            napi_create_double(env, (double)spliced_len, &len_v);
-            napi_get_undefined(env, &undef);
-            if (napi_call_function(env, undef, argv[7], 1, &len_v, &result) != napi_ok) return NULL; /* alloc threw: it propagates */
-            if (napi_get_buffer_info(env, result, &data, &data_len) != napi_ok || data_len != spliced_len) {
-              napi_throw_type_error(env, NULL, "scan: alloc(n) must return a Buffer of n bytes");
-              return NULL;
-            }
-            memcpy(data, spliced, spliced_len);
-            return result;
-          }
-          if (napi_create_buffer_copy(env, spliced_len, spliced, &data, &result) != napi_ok) napi_get_boolean(env, false, &result);
+      if (scan_series(b, p, p + len, &a.r, &samples, &tmin, &tmax, &at) != VALID || (at != NO_INSERT && (field == NULL || !add_insert(&n_edits, &h, &shift, begin, p, len, at, field_len)))) {
+        ok = DEFER;
+        break;
+      }
+      series += 1;
+      p += len;
+    }
+    if (series == 0) ok = DEFER;
+    if (ok == VALID) {
+      out[0] = series;
+      out[1] = samples;
+      out[2] = (double)n;
+      /* as the JS validator reports them: doubles (rounded past 2^53), ±Infinity for none */
+      out[3] = samples > 0 ? (double)tmin : INFINITY;
+      out[4] = samples > 0 ? (double)tmax : -INFINITY;
+      if (n_edits > 0) {
+        /* series lacked the cluster label: the sender's block with it spliced in */
+        size_t new_len = (size_t)((int64_t)n + shift), spliced_len = 0;
+        if (!splice(a.block + hdr, a.block_len - hdr, b, n, n_edits, field, field_len, new_len, &spliced_len)) {
+          napi_get_boolean(env, false, &result);
           return result;
         }
+        out[2] = (double)new_len;
+        return hand_over(env, &a, spliced, spliced_len, "scan: alloc(n) must return a Buffer of n bytes");
       }
     }
   }
@@ -1084,6 +1158,484 @@ static napi_value partition_request(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * Snappy block compression (the format's reference algorithm: 64 KiB fragments, a hash
+ * table of 4-byte sequences, literals between matches, copies skipping ahead faster over
+ * incompressible input). translateV2 compresses what it wrote here: one call instead of
+ * handing the uncompressed request to JS and the snappy package, and no large Buffer
+ * allocated per request.
+ */
+#define SNAPPY_FRAGMENT 65536
+#define SNAPPY_HASH_BITS 14
+
+static inline uint32_t snappy_hash(uint32_t v) { return (v * 0x1e35a7bdu) >> (32 - SNAPPY_HASH_BITS); }
+
+static uint8_t *emit_literal(uint8_t *o, const uint8_t *s, size_t n) {
+  size_t v = n - 1;
+  if (v < 60) {
+    *o++ = (uint8_t)(v << 2);
+  } else {
+    int k = v < 0x100 ? 1 : v < 0x10000 ? 2 : v < 0x1000000 ? 3 : 4;
+    *o++ = (uint8_t)((59 + k) << 2);
+    for (int j = 0; j < k; j++) *o++ = (uint8_t)(v >> (8 * j));
+  }
+  memcpy(o, s, n);
+  return o + n;
+}
+
+/* a copy of len (4 or more) bytes from offset back (1 to 65535) */
+static uint8_t *emit_copy(uint8_t *o, size_t offset, size_t len) {
+  while (len >= 68) {
+    *o++ = (uint8_t)((63 << 2) | 2);
+    *o++ = (uint8_t)offset;
+    *o++ = (uint8_t)(offset >> 8);
+    len -= 64;
+  }
+  if (len > 64) { /* leave at least 4 for the last one */
+    *o++ = (uint8_t)((59 << 2) | 2);
+    *o++ = (uint8_t)offset;
+    *o++ = (uint8_t)(offset >> 8);
+    len -= 60;
+  }
+  if (len < 12 && offset < 2048) {
+    *o++ = (uint8_t)(((offset >> 8) << 5) | ((len - 4) << 2) | 1);
+    *o++ = (uint8_t)offset;
+  } else {
+    *o++ = (uint8_t)(((len - 1) << 2) | 2);
+    *o++ = (uint8_t)offset;
+    *o++ = (uint8_t)(offset >> 8);
+  }
+  return o;
+}
+
+/* One fragment (at most 64 KiB) of elements; table has 1 << SNAPPY_HASH_BITS entries. */
+static uint8_t *compress_fragment(const uint8_t *in, size_t n, uint8_t *o, uint16_t *table) {
+  const uint8_t *ip = in, *end = in + n, *next_emit = in;
+  if (n >= 15) {
+    memset(table, 0, sizeof(uint16_t) << SNAPPY_HASH_BITS);
+    const uint8_t *ip_limit = end - 15; /* 4-byte loads stay inside */
+    uint32_t next_hash = snappy_hash(load32le(++ip));
+    for (;;) {
+      /* look for a 4-byte match, stepping further the longer none is found */
+      const uint8_t *next_ip = ip, *candidate;
+      uint32_t skip = 32;
+      do {
+        ip = next_ip;
+        uint32_t h = next_hash;
+        next_ip = ip + (skip++ >> 5);
+        if (next_ip > ip_limit) goto rest;
+        next_hash = snappy_hash(load32le(next_ip));
+        candidate = in + table[h];
+        table[h] = (uint16_t)(ip - in);
+      } while (load32le(ip) != load32le(candidate));
+      o = emit_literal(o, next_emit, (size_t)(ip - next_emit));
+      /* copies for as long as the bytes after one match start another */
+      do {
+        const uint8_t *base = ip;
+        size_t matched = 4;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* 8 bytes a step: a request's series repeat long runs of label bytes */
+        while (ip + matched + 8 <= end) {
+          uint64_t x, y;
+          memcpy(&x, ip + matched, 8);
+          memcpy(&y, candidate + matched, 8);
+          if (x != y) {
+            matched += (size_t)__builtin_ctzll(x ^ y) >> 3; /* little-endian: the first differing byte */
+            goto matched_all;
+          }
+          matched += 8;
+        }
+#endif
+        while (ip + matched < end && candidate[matched] == ip[matched]) matched++;
+      matched_all:
+        ip += matched;
+        o = emit_copy(o, (size_t)(base - candidate), matched);
+        next_emit = ip;
+        if (ip >= ip_limit) goto rest;
+        table[snappy_hash(load32le(ip - 1))] = (uint16_t)(ip - 1 - in);
+        uint32_t h = snappy_hash(load32le(ip));
+        candidate = in + table[h];
+        table[h] = (uint16_t)(ip - in);
+      } while (load32le(ip) == load32le(candidate));
+      next_hash = snappy_hash(load32le(++ip));
+    }
+  }
+rest:
+  if (next_emit < end) o = emit_literal(o, next_emit, (size_t)(end - next_emit));
+  return o;
+}
+
+/* raw[0, n) as a snappy block in `packed`; its length, or 0 if out of memory. */
+static size_t snappy_compress(const uint8_t *raw, size_t n) {
+  if (!reserve((void **)&packed, &packed_cap, 32 + n + n / 6, 1) || !reserve((void **)&snappy_table, &snappy_table_cap, (size_t)1 << SNAPPY_HASH_BITS, sizeof(uint16_t))) return 0;
+  uint8_t *o = packed + write_varint(packed, n);
+  for (size_t at = 0; at < n; at += SNAPPY_FRAGMENT) {
+    size_t len = n - at < SNAPPY_FRAGMENT ? n - at : SNAPPY_FRAGMENT;
+    o = compress_fragment(raw + at, len, o, snappy_table);
+  }
+  return (size_t)(o - packed);
+}
+
+/*
+ * Remote-write 2.0 in (shared/remote-write/v2.ts is the reference, and the JS path for
+ * everything this leaves): a snappy io.prometheus.write.v2.Request of plain series (label
+ * references, plain samples, metadata) becomes, in one pass, the prometheus.WriteRequest
+ * translateV2Request writes, checked by the rules scan_series applies to 1.0 requests. A
+ * symbol is checked once per role (label name, value, metric name) however many series
+ * refer to it, not once per label. Where the cluster label is configured and missing it
+ * goes in as rewriteLabels puts it. Anything else defers, and the JS path decides.
+ */
+
+#define V2_VALUE 1 /* checked as a label value; passed: << 1 */
+#define V2_NAME 4  /* checked as a label name */
+#define V2_METRIC 16
+
+static inline size_t varint_len(size_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
+
+/* Symbol s passes the check `role` (cached: computed on its first use in the request). */
+static inline int symbol_ok(const uint8_t *b, const uint32_t *sym, uint8_t *checked, uint32_t s, uint8_t role, const rules *r) {
+  uint8_t f = checked[s];
+  if (f & role) return (f & (role << 1)) != 0;
+  const uint8_t *p = b + sym[2 * s];
+  size_t n = sym[2 * s + 1] - sym[2 * s];
+  int ok;
+  if (role == V2_VALUE) ok = n > 0 && n <= r->max_value && ascii(p, n);
+  else if (role == V2_NAME) ok = n <= r->max_name && chars_ok(p, n, LABEL_NAME);
+  else ok = n <= r->max_metric && chars_ok(p, n, METRIC_NAME);
+  checked[s] = (uint8_t)(f | role | (ok ? role << 1 : 0));
+  return ok;
+}
+
+/* One 1.0 Label field at o; returns the new end. */
+static inline uint8_t *put_label(uint8_t *o, const uint8_t *name, size_t nl, const uint8_t *value, size_t vl) {
+  size_t payload = 2 + varint_len(nl) + nl + varint_len(vl) + vl;
+  *o++ = 0x0a;
+  o += write_varint(o, payload);
+  *o++ = 0x0a;
+  o += write_varint(o, nl);
+  memcpy(o, name, nl);
+  o += nl;
+  *o++ = 0x12;
+  o += write_varint(o, vl);
+  memcpy(o, value, vl);
+  return o + vl;
+}
+
+typedef struct {
+  const uint8_t *b; /* the decompressed 2.0 request */
+  const uint32_t *syms; /* the thread-locals, read once (each access is a call in a shared object) */
+  uint8_t *checked;
+  uint32_t nsym;
+  const rules *r;
+  const uint8_t *field; /* the cluster label field to add, or NULL */
+  size_t field_len;
+  size_t max_out;
+  size_t o; /* bytes of v1_out written */
+  double samples;
+  int64_t tmin, tmax;
+  size_t nfam, nslots; /* families noted, family_slots in use (a power of two) */
+} v2_state;
+
+#define TYPE_HISTOGRAM 3
+#define TYPE_GAUGEHISTOGRAM 4
+#define TYPE_SUMMARY 5
+
+static uint32_t fnv1a(const uint8_t *p, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+  return h;
+}
+
+static int ends_with(const uint8_t *p, size_t n, const char *suffix, size_t k) {
+  return n >= k && memcmp(p + n - k, suffix, k) == 0;
+}
+
+/*
+ * A series' metadata for its metric family (noteFamily in v2.ts): a histogram's or
+ * summary's name less _bucket/_sum/_count/_created, and the first series of a family speaks
+ * for it. 0 if out of memory.
+ */
+static int note_family(v2_state *st, uint32_t name_ref, uint32_t type, uint32_t help, uint32_t unit) {
+  const uint8_t *name = st->b + st->syms[2 * name_ref];
+  size_t n = st->syms[2 * name_ref + 1] - st->syms[2 * name_ref];
+  if (type == TYPE_HISTOGRAM || type == TYPE_GAUGEHISTOGRAM || type == TYPE_SUMMARY) {
+    if (ends_with(name, n, "_bucket", 7)) n -= 7;
+    else if (ends_with(name, n, "_sum", 4)) n -= 4;
+    else if (ends_with(name, n, "_count", 6)) n -= 6;
+    else if (ends_with(name, n, "_created", 8)) n -= 8;
+  }
+  if (2 * (st->nfam + 1) > st->nslots) {
+    /* grow (or first use) and re-slot what is there */
+    size_t slots = st->nslots == 0 ? 64 : 2 * st->nslots;
+    if (!reserve((void **)&family_slots, &family_slots_cap, slots, sizeof(uint32_t))) return 0;
+    memset(family_slots, 0, slots * sizeof(uint32_t));
+    st->nslots = slots;
+    for (size_t i = 0; i < st->nfam; i++) {
+      size_t k = fnv1a(st->b + families[i].start, families[i].len) & (slots - 1);
+      while (family_slots[k] != 0) k = (k + 1) & (slots - 1);
+      family_slots[k] = (uint32_t)(i + 1);
+    }
+  }
+  size_t k = fnv1a(name, n) & (st->nslots - 1);
+  for (; family_slots[k] != 0; k = (k + 1) & (st->nslots - 1)) {
+    const family *f = &families[family_slots[k] - 1];
+    if (f->len == n && memcmp(st->b + f->start, name, n) == 0) return 1;
+  }
+  if (!reserve((void **)&families, &families_cap, st->nfam + 1, sizeof(family))) return 0;
+  families[st->nfam] = (family){(uint32_t)(name - st->b), (uint32_t)n, type, help, unit};
+  family_slots[k] = (uint32_t)(++st->nfam);
+  return 1;
+}
+
+/* MetricMetadata { type = 1; metric_family_name = 2; help = 4; unit = 5; } per family, as writeMetadata in v2.ts. */
+static int write_families(v2_state *st) {
+  for (size_t i = 0; i < st->nfam; i++) {
+    const family *f = &families[i];
+    size_t hl = st->syms[2 * f->help + 1] - st->syms[2 * f->help], ul = st->syms[2 * f->unit + 1] - st->syms[2 * f->unit];
+    size_t payload = (f->type != 0 ? 2 : 0) + (f->len > 0 ? 1 + varint_len(f->len) + f->len : 0) + (hl > 0 ? 1 + varint_len(hl) + hl : 0) + (ul > 0 ? 1 + varint_len(ul) + ul : 0);
+    size_t need = st->o + 1 + varint_len(payload) + payload;
+    if (need + 32 > st->max_out || !reserve((void **)&v1_out, &v1_out_cap, need, 1)) return DEFER; /* as above */
+    uint8_t *o = v1_out + st->o;
+    *o++ = 0x1a;
+    o += write_varint(o, payload);
+    if (f->type != 0) {
+      *o++ = 0x08;
+      *o++ = (uint8_t)f->type;
+    }
+    const struct { uint8_t tag; const uint8_t *p; size_t n; } strings[3] = {
+      {0x12, st->b + f->start, f->len}, {0x22, st->b + st->syms[2 * f->help], hl}, {0x2a, st->b + st->syms[2 * f->unit], ul}};
+    for (int j = 0; j < 3; j++) {
+      if (strings[j].n == 0) continue;
+      *o++ = strings[j].tag;
+      o += write_varint(o, strings[j].n);
+      memcpy(o, strings[j].p, strings[j].n);
+      o += strings[j].n;
+    }
+    st->o = (size_t)(o - v1_out);
+  }
+  return VALID;
+}
+
+/* The 2.0 TimeSeries [p, end) appended to v1_out as a 1.0 TimeSeries; DEFER on anything off the fast path. */
+static int translate_series(v2_state *st, size_t p, size_t end) {
+  const uint8_t *b = st->b;
+  const uint32_t *syms = st->syms;
+  const rules *r = st->r;
+  uint32_t *refs = v2_refs;
+  size_t nrefs = 0, sample_bytes = 0, q = p;
+  double samples = 0;
+  int64_t tmin = st->tmin, tmax = st->tmax;
+  int has_meta = 0;
+  uint64_t meta[5] = {0, 0, 0, 0, 0}; /* Metadata { type = 1; help_ref = 3; unit_ref = 4; } by field number */
+  /* first the references, the samples' shape and size, the metadata */
+  while (q < end) {
+    uint8_t tag = b[q++];
+    uint64_t v;
+    size_t len;
+    if (tag == 0x08) { /* labels_refs, unpacked */
+      if (!read_varint64(b, &q, end, &v) || v >= st->nsym) return DEFER;
+      if (nrefs + 1 > v2_refs_cap) {
+        if (!reserve((void **)&v2_refs, &v2_refs_cap, nrefs + 1, sizeof(uint32_t))) return DEFER;
+        refs = v2_refs;
+      }
+      refs[nrefs++] = (uint32_t)v;
+      continue;
+    }
+    if ((tag != 0x0a && tag != 0x12 && tag != 0x2a) || !read_len(b, &q, end, &len) || len > end - q) return DEFER;
+    size_t fend = q + len;
+    if (tag == 0x0a) { /* labels_refs, packed: at most one reference per byte */
+      if (nrefs + len > v2_refs_cap) {
+        if (!reserve((void **)&v2_refs, &v2_refs_cap, nrefs + len, sizeof(uint32_t))) return DEFER;
+        refs = v2_refs;
+      }
+      while (q < fend) {
+        if (b[q] < 0x80) {
+          v = b[q++];
+        } else if (!read_varint64(b, &q, fend, &v)) {
+          return DEFER;
+        }
+        if (v >= st->nsym) return DEFER;
+        refs[nrefs++] = (uint32_t)v;
+      }
+    } else if (tag == 0x12) {
+      /* as scan_series takes them; a start timestamp (0x18) would be dropped by the translation: the JS path */
+      int64_t ts;
+      if (!plain_sample(b, q, fend, &ts)) return DEFER;
+      if (ts < tmin) tmin = ts;
+      if (ts > tmax) tmax = ts;
+      samples += 1;
+      sample_bytes += 1 + varint_len(len) + len;
+    } else {
+      has_meta = 1;
+      while (q < fend) {
+        uint8_t t = b[q++];
+        if ((t != 0x08 && t != 0x18 && t != 0x20) || !read_varint64(b, &q, fend, &v)) return DEFER; /* other fields: the JS path */
+        meta[t >> 3] = v;
+      }
+    }
+    q = fend;
+  }
+  /* a series without samples writes no 1.0 series (or, with histograms or exemplars, another kind) */
+  if (samples == 0 || nrefs == 0 || nrefs % 2 != 0 || nrefs / 2 > r->max_labels) return DEFER;
+
+  /* then the labels: 2.0's rules and 1.0's, sizes */
+  size_t labels_bytes = 0, at = NO_INSERT;
+  int has_name = 0, has_cluster = 0;
+  uint32_t name_ref = 0;
+  const uint8_t *prev = NULL;
+  size_t prev_len = 0;
+  for (size_t i = 0; i < nrefs; i += 2) {
+    uint32_t n = refs[i], v = refs[i + 1];
+    const uint8_t *name = b + syms[2 * n], *value = b + syms[2 * v];
+    size_t nl = syms[2 * n + 1] - syms[2 * n], vl = syms[2 * v + 1] - syms[2 * v];
+    if (!symbol_ok(b, syms, st->checked, v, V2_VALUE, r)) return DEFER;
+    if (nl == 8 && memcmp(name, "__name__", 8) == 0) {
+      if (!symbol_ok(b, syms, st->checked, v, V2_METRIC, r)) return DEFER;
+      has_name = 1;
+      name_ref = v;
+    } else {
+      if (!symbol_ok(b, syms, st->checked, n, V2_NAME, r)) return DEFER;
+      if (nl == 7 && memcmp(name, "cluster", 7) == 0) {
+        if (r->enforce && (vl != r->cluster_len || memcmp(value, r->cluster, vl) != 0)) return DEFER;
+        has_cluster = 1;
+      }
+    }
+    if (prev != NULL && compare(prev, prev_len, name, nl) >= 0) return DEFER; /* unsorted or duplicate */
+    if (at == NO_INSERT && compare(name, nl, (const uint8_t *)"cluster", 7) > 0) at = i;
+    size_t lp = 2 + varint_len(nl) + nl + varint_len(vl) + vl;
+    labels_bytes += 1 + varint_len(lp) + lp;
+    prev = name;
+    prev_len = nl;
+  }
+  if (!has_name) return DEFER;
+  if (has_meta && (meta[1] | meta[3] | meta[4]) != 0) {
+    /* a type in one byte; help and unit as the 1.0 validator takes them (UTF-8: ASCII here, the rest the JS path) */
+    if (meta[1] >= 0x80 || meta[3] >= st->nsym || meta[4] >= st->nsym) return DEFER;
+    for (int j = 3; j <= 4; j++) {
+      uint32_t m = (uint32_t)meta[j];
+      if (!ascii(b + syms[2 * m], syms[2 * m + 1] - syms[2 * m])) return DEFER;
+    }
+    if (!note_family(st, name_ref, (uint32_t)meta[1], (uint32_t)meta[3], (uint32_t)meta[4])) return DEFER;
+  }
+  int insert = r->cluster != NULL && !has_cluster;
+  if (insert) {
+    if (st->field == NULL || nrefs / 2 + 1 > r->max_labels) return DEFER;
+    labels_bytes += st->field_len;
+  }
+
+  /* and the 1.0 TimeSeries: labels, the cluster label where it sorts, samples as they came */
+  size_t payload = labels_bytes + sample_bytes;
+  size_t need = st->o + 1 + varint_len(payload) + payload;
+  /* within translateV2Request's reservations of MAX_DECODED_BYTES (it makes room for up to 11
+     bytes more per reference, and 5 for a length) the JS path decides: it may answer 413 */
+  if (need + 11 * nrefs + 16 > st->max_out || !reserve((void **)&v1_out, &v1_out_cap, need, 1)) return DEFER;
+  uint8_t *o = v1_out + st->o;
+  *o++ = 0x0a;
+  o += write_varint(o, payload);
+  for (size_t i = 0; i < nrefs; i += 2) {
+    if (insert && at == i) {
+      memcpy(o, st->field, st->field_len);
+      o += st->field_len;
+    }
+    uint32_t n = refs[i], v = refs[i + 1];
+    o = put_label(o, b + syms[2 * n], syms[2 * n + 1] - syms[2 * n], b + syms[2 * v], syms[2 * v + 1] - syms[2 * v]);
+  }
+  if (insert && at == NO_INSERT) {
+    memcpy(o, st->field, st->field_len);
+    o += st->field_len;
+  }
+  for (q = p; q < end;) {
+    uint8_t tag = b[q++];
+    uint64_t v;
+    size_t len;
+    if (tag == 0x08) {
+      read_varint64(b, &q, end, &v);
+      continue;
+    }
+    read_len(b, &q, end, &len);
+    if (tag == 0x12) {
+      *o++ = 0x12;
+      o += write_varint(o, len);
+      memcpy(o, b + q, len);
+      o += len;
+    }
+    q += len;
+  }
+  st->o = (size_t)(o - v1_out);
+  st->samples += samples;
+  st->tmin = tmin;
+  st->tmax = tmax;
+  return VALID;
+}
+
+/*
+ * translateV2(block, maxDecoded, limits: Uint32Array[4], cluster: Buffer|null, enforce: bool,
+ *             out: Float64Array[5], clusterField: Buffer|null, alloc?: (n) => Buffer)
+ *   block: a snappy io.prometheus.write.v2.Request.
+ *   → a Buffer: the equivalent prometheus.WriteRequest as a snappy block, valid (with the
+ *     cluster field added where series lacked it); out as scan()'s, of that request.
+ *     With alloc, that Buffer is alloc(length)'s (the relay leases it from its pool).
+ *     false: defer to the JS path (translateV2Request, then validation).
+ */
+static napi_value translate_v2_request(napi_env env, napi_callback_info info) {
+  request_args a;
+  napi_value result;
+  if (!read_request_args(env, info, "translateV2(block, maxDecoded, Uint32Array[4], cluster, enforce, Float64Array[5])", &a)) return NULL;
+  size_t n = 0, hdr = 0, p = 0, nser = 0;
+  uint32_t nsym = 0;
+  const uint8_t *b = decode_block(&a, &n, &hdr);
+  if (b == NULL || n > UINT32_MAX) goto defer;
+  /* the symbol table and where each series is: Request { symbols = 4; timeseries = 5; } */
+  while (p < n) {
+    uint8_t tag = b[p++];
+    size_t len;
+    if ((tag != 0x22 && tag != 0x2a) || !read_len(b, &p, n, &len) || len > n - p) goto defer;
+    if (tag == 0x22) {
+      if (!reserve((void **)&syms, &syms_cap, 2 * ((size_t)nsym + 1), sizeof(uint32_t))) goto defer;
+      syms[2 * nsym] = (uint32_t)p;
+      syms[2 * nsym + 1] = (uint32_t)(p + len);
+      nsym++;
+    } else {
+      if (!reserve((void **)&v2_series, &v2_series_cap, 2 * (nser + 1), sizeof(uint32_t))) goto defer;
+      v2_series[2 * nser] = (uint32_t)p;
+      v2_series[2 * nser + 1] = (uint32_t)(p + len);
+      nser++;
+    }
+    p += len;
+  }
+  if (nsym == 0 || syms[0] != syms[1] || nser == 0 || !reserve((void **)&sym_checked, &sym_checked_cap, nsym, 1)) goto defer;
+  memset(sym_checked, 0, nsym);
+  v2_state st = {b, syms, sym_checked, nsym, &a.r, a.field, a.field_len, a.max_decoded < (double)SIZE_MAX ? (size_t)a.max_decoded : SIZE_MAX, 0, 0, INT64_MAX, INT64_MIN, 0, 0};
+  for (size_t i = 0; i < nser; i++) {
+    if (translate_series(&st, v2_series[2 * i], v2_series[2 * i + 1]) != VALID) goto defer;
+  }
+  if (write_families(&st) != VALID) goto defer;
+  size_t packed_len = snappy_compress(v1_out, st.o);
+  if (packed_len == 0) goto defer;
+  a.out[0] = (double)nser;
+  a.out[1] = st.samples;
+  a.out[2] = (double)st.o;
+  a.out[3] = (double)st.tmin;
+  a.out[4] = (double)st.tmax;
+  return hand_over(env, &a, packed, packed_len, "translateV2: alloc(n) must return a Buffer of n bytes");
+defer:
+  napi_get_boolean(env, false, &result);
+  return result;
+}
+
+static napi_value translate_v2(napi_env env, napi_callback_info info) {
+  napi_value result = translate_v2_request(env, info);
+  release(0);
+  return result;
+}
+
 static napi_value partition(napi_env env, napi_callback_info info) {
   napi_value result = partition_request(env, info);
   release(0);
@@ -1112,6 +1664,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "partition", fn);
   napi_create_function(env, "seriesHashes", NAPI_AUTO_LENGTH, series_hashes, NULL, &fn);
   napi_set_named_property(env, exports, "seriesHashes", fn);
+  napi_create_function(env, "translateV2", NAPI_AUTO_LENGTH, translate_v2, NULL, &fn);
+  napi_set_named_property(env, exports, "translateV2", fn);
   /* native.ts refuses a module of another version (a stale build/ after a pull) */
   napi_value version;
   napi_create_uint32(env, FASTPATH_VERSION, &version);

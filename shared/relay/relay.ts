@@ -174,9 +174,10 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
       // The native fast path takes the commonest request whole (valid, nothing to change);
       // anything else, and every rejection, goes the JS way (shared/remote-write/native.ts).
       // A target with relabel rules or series limits has no fast path (target.fast is unset); HA dedup reads and removes labels: the JS path
-      const fast = protocol === 'v1' && !ha ? target.fast?.scan(body) : undefined;
+      const fast = ha ? undefined : protocol === 'v1' ? target.fast?.scan(body) : target.fast?.scanV2(body);
       let foreign = 0;
       if (fast) {
+        v2 = fast.written;
         // forward the sender's bytes untouched, or the native side's block with the cluster label added (leased)
         if (fast.rewrittenBlock) leases.push(fast.rewrittenBlock);
         const block = fast.rewrittenBlock ?? body;

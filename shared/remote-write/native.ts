@@ -3,10 +3,13 @@
 // path does everything. It only ever answers "valid, with these counts" (and, when series
 // lack the cluster label, the request with it added) for the commonest shape of request,
 // or defers: every rejection, and every request off that shape, goes through
-// decompressBounded + validateWriteRequest (+ rewriteLabels) as before.
+// decompressBounded + validateWriteRequest (+ rewriteLabels) as before. Remote-write 2.0
+// likewise: translateV2 takes plain series whole (translation, validation, cluster label)
+// and defers the rest to translateV2Request + validateWriteRequest (+ rewriteLabels).
 
 import * as path from 'node:path';
 import { encodeLabelField } from './rewrite';
+import type { WrittenCounts } from './v2';
 import type { SeriesLimits } from './validate';
 
 export interface NativeBinding {
@@ -16,6 +19,8 @@ export interface NativeBinding {
   /** native/fastpath.c seriesHashes(): see partition.ts */
   seriesHashes(block: Buffer, out: Uint32Array): number | false;
   scan(block: Buffer, maxDecoded: number, limits: Uint32Array, cluster: Buffer | null, enforce: boolean, out: Float64Array, clusterField: Buffer | null, alloc?: (length: number) => Buffer): boolean | Buffer;
+  /** native/fastpath.c translateV2(): a 2.0 block to the valid 1.0 request as a snappy block, or false to defer */
+  translateV2(block: Buffer, maxDecoded: number, limits: Uint32Array, cluster: Buffer | null, enforce: boolean, out: Float64Array, clusterField: Buffer | null, alloc?: (length: number) => Buffer): false | Buffer;
 }
 
 export interface FastScan {
@@ -27,18 +32,21 @@ export interface FastScan {
   minTime: number;
   maxTime: number;
   /**
-   * Set when series lacked the cluster label: the request with it added, as a snappy block
-   * built from the sender's (it decodes byte for byte to what rewriteLabels returns).
+   * Set when the request to send is not the sender's block: series lacked the cluster label
+   * (the request with it added, built from the sender's block; it decodes byte for byte to
+   * what rewriteLabels returns), or it came as remote-write 2.0 (the 1.0 translation).
    * Unset: forward the block as it came.
    */
   rewrittenBlock?: Buffer;
+  /** remote-write 2.0: what the request holds, answered as X-Prometheus-Remote-Write-*-Written */
+  written?: WrittenCounts;
 }
 
 /** Where `npm ci` leaves the compiled module, from dist/shared/remote-write/. */
 export const NATIVE_MODULE = path.join(__dirname, '../../../build/Release/fastpath.node');
 
 /** The native module's interface version this code speaks (FASTPATH_VERSION in fastpath.c). */
-const VERSION = 3;
+const VERSION = 4;
 
 let binding: NativeBinding | undefined;
 let loadError: string | undefined;
@@ -68,6 +76,8 @@ const out = new Float64Array(5);
 /** Reusable arguments for one configuration (limits, cluster, policy). */
 export interface FastScanner {
   scan(block: Buffer): FastScan | undefined;
+  /** a remote-write 2.0 block: its 1.0 translation, valid, as rewrittenBlock; undefined to defer */
+  scanV2(block: Buffer): FastScan | undefined;
 }
 
 /**
@@ -89,6 +99,19 @@ export function createFastScanner(limits: SeriesLimits, maxDecodedBytes: number,
       const fast: FastScan = { series: out[0], samples: out[1], rawLength: out[2], minTime: out[3], maxTime: out[4] };
       if (r !== true) fast.rewrittenBlock = r;
       return fast;
+    },
+    scanV2(block) {
+      const r = b.translateV2(block, maxDecodedBytes, lim, clusterBytes, enforce, out, field, alloc);
+      if (r === false) return undefined;
+      return {
+        series: out[0],
+        samples: out[1],
+        rawLength: out[2],
+        minTime: out[3],
+        maxTime: out[4],
+        rewrittenBlock: r,
+        written: { samples: out[1], histograms: 0, exemplars: 0 },
+      };
     },
   };
 }

@@ -131,10 +131,11 @@ const CASES: Case[] = [
   { name: 'metadata on a series with an empty __name__', series: [sample(labels({ __name__: '' }), one, { metadata: meta(MetricType.GAUGE, 'Test help', 'unit') })], status: 400, written: [0, 0, 0], reason: /no __name__|empty metric name/ },
 ];
 
-describe('remote-write 2.0 at the relay: the compliance suite\'s receiver cases', () => {
+// With the native module (the plain cases then take its 2.0 path) and without it: the same answers.
+for (const native of ['auto', 'off']) describe(`remote-write 2.0 at the relay: the compliance suite's receiver cases (NATIVE_FAST_PATH=${native})`, () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ workspaces: 2, env: { CLUSTER: 'c1' } });
+    h = await startHarness({ workspaces: 2, env: { CLUSTER: 'c1', NATIVE_FAST_PATH: native } });
   });
   after(() => h.close());
   beforeEach(() => {

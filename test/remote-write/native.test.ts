@@ -5,17 +5,16 @@
 // bench's synthetic requests, random requests, and tens of thousands of mutated ones.
 
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { Worker } from 'node:worker_threads';
 import { syntheticPayloads } from '../../bench/lib/payloads';
 import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { type FastScanner, createFastScanner, nativeStatus } from '../../shared/remote-write/native';
 import { rewriteLabels } from '../../shared/remote-write/rewrite';
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';
-import { AZURE_MONITOR_LIMITS, type ForeignClusterPolicy, type SeriesLimits, validateWriteRequest } from '../../shared/remote-write/validate';
+import { AZURE_MONITOR_LIMITS, type ForeignClusterPolicy, type SeriesLimits } from '../../shared/remote-write/validate';
 import { Rng, randomTimestamp, randomWriteRequest } from '../../dev/kit/random-write-request';
 import { loadFixtures } from '../../dev/kit/repo';
+import { assertSameCounts, mutate as mutateBytes, sameBlocksInThreads, underEveryPolicy, viaJsValidation } from '../helpers/native-cases';
 
 const MAX_DECODED = 32 << 20;
 const status = nativeStatus();
@@ -28,11 +27,8 @@ type Outcome = { ok: true; series: number; samples: number; minTime: number; max
 /** What the JS path makes of a block: accepted or not, and the request it would send if rewritten. */
 function viaJs(block: Buffer, limits: SeriesLimits, cluster: string | undefined, policy: ForeignClusterPolicy): Outcome {
   try {
-    const raw = decompressBounded(block, MAX_DECODED);
-    const r = validateWriteRequest(raw, limits, cluster, policy);
-    const rewrite = r.unsorted + r.missingCluster + r.foreignCluster > 0;
-    const sent = rewrite ? rewriteLabels(raw, { cluster, overwriteCluster: policy === 'overwrite' }) : undefined;
-    return { ok: true, series: r.series, samples: r.samples + r.histograms, minTime: r.minTime, maxTime: r.maxTime, onlyMissingCluster: r.unsorted + r.foreignCluster === 0, sent };
+    const { rewritten, ...counted } = viaJsValidation(decompressBounded(block, MAX_DECODED), limits, cluster, policy);
+    return { ok: true, ...counted, sent: rewritten };
   } catch {
     return { ok: false };
   }
@@ -44,10 +40,7 @@ function agree(scanner: FastScanner, block: Buffer, limits: SeriesLimits, cluste
   if (fast === undefined) return false;
   const js = viaJs(block, limits, cluster, policy);
   assert.ok(js.ok, `${what}: native said valid, the JS path rejects`);
-  assert.equal(fast.series, js.series, `${what}: series`);
-  assert.equal(fast.samples, js.samples, `${what}: samples`);
-  assert.equal(fast.minTime, js.minTime, `${what}: minTime`);
-  assert.equal(fast.maxTime, js.maxTime, `${what}: maxTime`);
+  assertSameCounts(fast, js, what);
   if (fast.rewrittenBlock) {
     assert.ok(js.sent && js.onlyMissingCluster, `${what}: native added the cluster label, the JS path would not (or would do more)`);
     const decoded = decompressBounded(fast.rewrittenBlock, MAX_DECODED);
@@ -62,19 +55,7 @@ function agree(scanner: FastScanner, block: Buffer, limits: SeriesLimits, cluste
   return true;
 }
 
-function mutate(rng: Rng, buf: Buffer): Buffer {
-  const b = Buffer.from(buf);
-  const n = rng.int(1, 4);
-  for (let i = 0; i < n && b.length > 0; i++) {
-    const at = rng.int(0, b.length - 1);
-    const how = rng.int(0, 3);
-    if (how === 0) b[at] ^= 1 << rng.int(0, 7);
-    else if (how === 1) b[at] = rng.int(0, 255);
-    else if (how === 2) b[at] = [0x0a, 0x12, 0x09, 0x10, 0x80, 0x00, 0x7f, 0xff][rng.int(0, 7)];
-    else return Buffer.concat([b.subarray(0, at), b.subarray(at + 1)]);
-  }
-  return b;
-}
+const mutate = (rng: Rng, buf: Buffer): Buffer => mutateBytes(rng, buf, [0x0a, 0x12, 0x09, 0x10, 0x80, 0x00, 0x7f, 0xff]);
 
 /** Requests of the fast path's own shape (ASCII, sorted, canonical), to mutate at its edges. */
 function plainRequest(rng: Rng): Buffer {
@@ -187,41 +168,13 @@ describe('native fast path', { skip }, () => {
   });
 
   test('worker threads each get their own buffers: the same answers side by side', async () => {
-    const scanner = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false)!;
-    const expected = withoutCluster.payloads.map((p) => createHash('sha256').update(scanner.scan(p.body)!.rewrittenBlock!).digest('hex'));
     // each worker scans every payload many times, interleaved with the other worker and with this thread
-    const source = `
-      const { parentPort, workerData } = require('node:worker_threads');
-      const { createHash } = require('node:crypto');
-      const { createFastScanner } = require(workerData.native);
-      const s = createFastScanner(workerData.limits, workerData.max, 'bench-weu-1', false);
-      const seen = new Set();
-      for (let round = 0; round < 20; round++)
-        workerData.bodies.forEach((b, i) => seen.add(i + ':' + createHash('sha256').update(s.scan(Buffer.from(b)).rewrittenBlock).digest('hex')));
-      parentPort.postMessage([...seen]);`;
-    const run = (): Promise<string[]> =>
-      new Promise((ok, fail) => {
-        const w = new Worker(source, { eval: true, workerData: { native: require.resolve('../../shared/remote-write/native'), limits: L, max: MAX_DECODED, bodies: withoutCluster.payloads.map((p) => p.body) } });
-        w.once('message', ok);
-        w.once('error', fail);
-      });
-    const pending = [run(), run()];
-    for (let round = 0; round < 20; round++) withoutCluster.payloads.forEach((p, i) => assert.equal(createHash('sha256').update(scanner.scan(p.body)!.rewrittenBlock!).digest('hex'), expected[i]));
-    for (const seen of await Promise.all(pending)) assert.deepEqual(seen.sort(), expected.map((h, i) => `${i}:${h}`).sort());
+    await sameBlocksInThreads('scan', withoutCluster.payloads.map((p) => p.body), L, MAX_DECODED, 20);
   });
 
   test('never says valid where the JS path disagrees: random and mutated requests', () => {
     const rng = new Rng(20261126);
-    const configs: Array<[string | undefined, ForeignClusterPolicy]> = [[undefined, 'keep'], ['c1', 'keep'], ['c1', 'reject'], ['c1', 'overwrite']];
-    const scanners = configs.map(([c, p]) => createFastScanner(L, MAX_DECODED, c, p !== 'keep')!);
-    let taken = 0;
-    let cases = 0;
-    const check = (block: Buffer, what: string): void => {
-      for (let k = 0; k < configs.length; k++) {
-        cases++;
-        if (agree(scanners[k], block, L, configs[k][0], configs[k][1], what)) taken++;
-      }
-    };
+    const { check, taken, cases } = underEveryPolicy(L, MAX_DECODED, agree);
     for (let i = 0; i < 1500; i++) {
       const req = randomWriteRequest(rng, { maxMetadata: rng.chance(0.7) ? 0 : 2, clusterProbability: 0.5 });
       for (const ts of req.timeseries) if (rng.chance(0.5)) ts.labels = ts.labels.map((l) => (l.name === 'cluster' ? { ...l, value: 'c1' } : l));
@@ -242,6 +195,6 @@ describe('native fast path', { skip }, () => {
       check(compress(mutate(rng, base)), `mutated base ${i}`);
       if (i % 5 === 0) check(mutate(rng, compress(base)), `mutated compressed base ${i}`);
     }
-    assert.ok(taken > cases / 20, `the fast path took only ${taken} of ${cases} cases: the comparison proves little`);
+    assert.ok(taken() > cases() / 20, `the fast path took only ${taken()} of ${cases()} cases: the comparison proves little`);
   });
 });

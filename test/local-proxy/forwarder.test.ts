@@ -198,8 +198,10 @@ describe('delivery', () => {
     await waitFor('everything delivered', () => receivedKeys(ws).size === 20 * 500, 10_000);
     const accepted = ws.requests.filter((r) => r.status === 200);
     assert.ok(ws.requests.some((r) => r.status === 503));
-    // Oldest first: the first accepted call carries the first requests (timestamps are increasing per request).
-    assert.equal(accepted[0].samples, 2000);
+    // Oldest first: each request's samples are newer than the one before's, and the emulated
+    // workspace drops what is older than what it already holds (as Azure does): nothing was.
+    assert.equal(ws.dropped.outOfOrder, 0);
+    assert.ok(accepted[0].samples >= 500 && accepted[0].samples <= 2000, `first accepted call: ${accepted[0].samples} samples`);
     await waitFor('cursor committed', async () => metricValue(await metrics(f), 'relay_proxy_lane_backlog_bytes') === 0);
     const text = await metrics(f);
     assert.ok(metricValue(text, 'relay_proxy_retries_total', { reason: 'http_5xx' }) >= 1);

@@ -11,7 +11,7 @@ import { type FastScanner, createFastScanner } from '../remote-write/native';
 import { rewriteLabels } from '../remote-write/rewrite';
 import { compress, decompressBounded } from '../remote-write/snappy';
 import { NOTHING_WRITTEN, type WrittenCounts, translateV2Request, writtenHeaders, writtenOf } from '../remote-write/v2';
-import { type ForeignClusterPolicy, type SeriesLimits, validateWriteRequest } from '../remote-write/validate';
+import { type ForeignClusterPolicy, type SeriesLimits, validateForRewrite } from '../remote-write/validate';
 
 /** One write request as any HTTP shell hands it over. */
 export interface WriteInput {
@@ -155,7 +155,7 @@ function admitBody(body: Buffer, protocol: WriteProtocol, intake: Intake): Admis
   const raw = intake.cost && received.length > 0 ? applyCostControl(received, intake.cost, Date.now()) : received;
   // an empty WriteRequest, 2.0 symbols only, or every series dropped: nothing to send
   if (raw === undefined || raw.length === 0) return { outcome: 'nothing', protocol };
-  const scan = validateWriteRequest(raw, intake.limits, intake.cluster, intake.onForeignCluster);
+  const { scan, plan } = validateForRewrite(raw, intake.limits, intake.cluster, intake.onForeignCluster);
   if (scan.series === 0 && scan.metadata === 0) {
     throw new HttpError(400, 'bad_protobuf', 'WriteRequest holds no timeseries and no metadata, only unknown fields (a remote-write 2.0 body sent as 1.0?)');
   }
@@ -171,7 +171,7 @@ function admitBody(body: Buffer, protocol: WriteProtocol, intake: Intake): Admis
     written,
   } as const;
   if (scan.unsorted > 0 || scan.missingCluster > 0 || scan.foreignCluster > 0) {
-    const rewritten = rewriteLabels(raw, { cluster: intake.cluster, overwriteCluster: intake.onForeignCluster === 'overwrite' });
+    const rewritten = rewriteLabels(raw, { cluster: intake.cluster, overwriteCluster: intake.onForeignCluster === 'overwrite' }, plan);
     return { ...common, raw: rewritten, rawLength: rewritten.length };
   }
   // nothing changes in a 1.0 request: the sender's bytes go on untouched

@@ -5,7 +5,7 @@
 
 import { compareRanges, equalsBytes } from './bytes';
 import { type Cursor, WIRE_LEN, readLenEnd, readTag, skipField, varintSize, writeVarint } from './wire';
-import { type RewritePlan, takeRewritePlan } from './validate';
+import type { RewritePlan } from './validate';
 
 const CLUSTER = Buffer.from('cluster');
 
@@ -27,14 +27,14 @@ let valueEnd = new Int32Array(128);
 
 /**
  * Returns a new WriteRequest with sorted label sets and the cluster label added.
- * The input must already have passed validateWriteRequest.
+ * The input must already have passed validation; with the plan validateForRewrite made
+ * for it (and these options) the changing series are spliced without parsing a label again.
  */
-export function rewriteLabels(buf: Buffer, opts: RewriteOptions): Buffer {
+export function rewriteLabels(buf: Buffer, opts: RewriteOptions, plan?: RewritePlan): Buffer {
   const clusterField = opts.cluster === undefined ? undefined : encodeLabelField('cluster', opts.cluster);
   const extra = (clusterField?.length ?? 0) + 5;
   const overwriteWith = opts.overwriteCluster && opts.cluster !== undefined ? Buffer.from(opts.cluster, 'utf8') : undefined;
-  const plan = takeRewritePlan(buf, opts.cluster, overwriteWith !== undefined);
-  if (plan !== undefined) return applyPlan(buf, plan, clusterField, extra, overwriteWith);
+  if (plan !== undefined && planFits(plan, buf, opts)) return applyPlan(buf, plan, clusterField, extra, overwriteWith);
   // Upper bound: every series grows by one label field and a longer length prefix.
   const out = Buffer.allocUnsafe(buf.length + countSeriesUpperBound(buf) * extra);
   inView = new DataView(buf.buffer, buf.byteOffset, buf.length);
@@ -55,6 +55,11 @@ export function rewriteLabels(buf: Buffer, opts: RewriteOptions): Buffer {
     c.pos = tsEnd;
   }
   return out.subarray(0, o);
+}
+
+/** Whether a plan was made for this buffer and these options (any other would splice wrongly). */
+export function planFits(plan: RewritePlan, buf: Buffer, opts: RewriteOptions): boolean {
+  return plan.buf === buf && plan.cluster === opts.cluster && plan.overwrite === (opts.overwriteCluster === true && opts.cluster !== undefined);
 }
 
 /**

@@ -81,13 +81,31 @@ let nameEnds = new Int32Array(128);
  * inject (undefined: no injection), used only to count series that lack it.
  */
 export function validateWriteRequest(buf: Buffer, limits: SeriesLimits, cluster?: string, onForeignCluster: ForeignClusterPolicy = 'keep'): ScanResult {
+  return validate(buf, limits, cluster, onForeignCluster, false).scan;
+}
+
+/**
+ * validateWriteRequest, and for a request that needs rewriting the plan rewriteLabels
+ * follows (so it never parses a label a second time); no plan when nothing changes or
+ * the request changes more series than a plan keeps.
+ */
+export function validateForRewrite(buf: Buffer, limits: SeriesLimits, cluster?: string, onForeignCluster: ForeignClusterPolicy = 'keep'): Validated {
+  return validate(buf, limits, cluster, onForeignCluster, true);
+}
+
+export interface Validated {
+  scan: ScanResult;
+  plan: RewritePlan | undefined;
+}
+
+function validate(buf: Buffer, limits: SeriesLimits, cluster: string | undefined, onForeignCluster: ForeignClusterPolicy, wantPlan: boolean): Validated {
   const result = emptyScanResult();
   enforced = cluster !== undefined && onForeignCluster !== 'keep' ? Buffer.from(cluster, 'utf8') : undefined;
   rejectForeign = onForeignCluster === 'reject';
   view = new DataView(buf.buffer, buf.byteOffset, buf.length);
-  plan.buf = undefined;
-  plan.count = 0;
-  plan.complete = true;
+  planning = wantPlan;
+  scratch.count = 0;
+  scratch.complete = true;
   times[0] = Infinity;
   times[1] = -Infinity;
   const c: Cursor = { pos: 0 };
@@ -114,35 +132,26 @@ export function validateWriteRequest(buf: Buffer, limits: SeriesLimits, cluster?
       }
     }
   } catch (err) {
-    plan.count = 0;
     if (err instanceof WireError) throw new HttpError(400, 'bad_protobuf', `malformed protobuf WriteRequest: ${err.message}`);
     throw err;
   }
   result.minTime = times[0];
   result.maxTime = times[1];
-  if (plan.count > 0 && plan.complete) {
-    plan.buf = new WeakRef(buf);
-    plan.cluster = cluster;
-    plan.overwrite = enforced !== undefined;
-  }
-  return result;
+  return { scan: result, plan: wantPlan ? planOf(buf, cluster, cluster !== undefined && onForeignCluster === 'overwrite') : undefined };
 }
 
 /**
- * What validation learnt for the rewrite: the series of the last validated request
- * that change (unsorted labels, or a cluster label to add), in order, and for each
- * whether it is a plain splice (sorted labels up front: copy up to `at`, insert the
- * cluster field, go on from `resume`) or needs the general rewrite. rewriteLabels uses
- * it when called on that same buffer with the same cluster value, as the relay does
- * right after validating, and so never parses a label a second time.
+ * What validation learnt for the rewrite: the series of one validated request that
+ * change (unsorted labels, or a cluster label to add), in order, and for each whether it
+ * is a plain splice (sorted labels up front: copy up to `at`, insert the cluster field,
+ * go on from `resume`) or needs the general rewrite. Valid for `buf` and this cluster
+ * value only (rewriteLabels checks).
  */
 export interface RewritePlan {
-  buf: WeakRef<Buffer> | undefined;
+  buf: Buffer;
   cluster: string | undefined;
   /** made under onForeignCluster 'overwrite' */
   overwrite: boolean;
-  /** false when the request had more changing series than the plan keeps */
-  complete: boolean;
   count: number;
   /** offset of the series' field tag in the request */
   begin: Int32Array;
@@ -157,10 +166,11 @@ export interface RewritePlan {
 /** Most changing series a plan records (6 MiB of offsets); beyond, the rewrite parses. */
 const PLAN_MAX = 262_144;
 
-const plan: RewritePlan = {
-  buf: undefined,
-  cluster: undefined,
-  overwrite: false,
+/**
+ * The plan being recorded, reused across validations (it grows to the largest request
+ * seen); each returned plan is a copy of its used part.
+ */
+const scratch = {
   complete: true,
   count: 0,
   begin: new Int32Array(256),
@@ -170,21 +180,34 @@ const plan: RewritePlan = {
   resume: new Int32Array(256),
 };
 
-/** The plan for this buffer and cluster value if the last validation made one; taken once. */
-export function takeRewritePlan(buf: Buffer, cluster: string | undefined, overwrite = false): RewritePlan | undefined {
-  if (plan.buf === undefined || plan.buf.deref() !== buf || plan.cluster !== cluster || plan.overwrite !== overwrite) return undefined;
-  plan.buf = undefined;
-  return plan;
+/** Whether the validation under way records a plan. */
+let planning = false;
+
+function planOf(buf: Buffer, cluster: string | undefined, overwrite: boolean): RewritePlan | undefined {
+  const n = scratch.count;
+  if (n === 0 || !scratch.complete) return undefined;
+  return {
+    buf,
+    cluster,
+    overwrite,
+    count: n,
+    begin: scratch.begin.slice(0, n),
+    start: scratch.start.slice(0, n),
+    end: scratch.end.slice(0, n),
+    at: scratch.at.slice(0, n),
+    resume: scratch.resume.slice(0, n),
+  };
 }
 
 function addToPlan(begin: number, start: number, end: number, at: number, resume: number): void {
+  const plan = scratch;
   let k = plan.count;
   if (k >= plan.begin.length) {
     if (k >= PLAN_MAX) {
       plan.complete = false;
       return;
     }
-    const grow = (a: Int32Array): Int32Array => {
+    const grow = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
       const b = new Int32Array(a.length * 2);
       b.set(a);
       return b;
@@ -426,7 +449,7 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
   if (foreign) result.foreignCluster++;
   else if (wantCluster && !hasCluster) result.missingCluster++;
   result.series++;
-  if (!sorted || (wantCluster && !hasCluster)) {
+  if (planning && (!sorted || (wantCluster && !hasCluster))) {
     if (!sorted || !contiguous) {
       addToPlan(seriesBegin, start, end, -1, -1);
     } else if (emptyCluster) {

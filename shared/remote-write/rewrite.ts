@@ -6,6 +6,10 @@
 import { compareRanges, equalsBytes } from './bytes';
 import { type Cursor, WIRE_LEN, readLenEnd, readTag, skipField, varintSize, writeVarint } from './wire';
 import type { RewritePlan } from './validate';
+import { NAME_END, NAME_START, VALUE_END, VALUE_START, labelSpan, readLabelFields } from './label';
+
+/** The label being read (shared/remote-write/label.ts). */
+const span = labelSpan();
 
 const CLUSTER = Buffer.from('cluster');
 
@@ -255,54 +259,22 @@ function collectLabels(buf: Buffer, start: number, end: number): number {
     if (n >= fieldStart.length) growScratch();
     fieldStart[n] = s;
     fieldEnd[n] = labelEnd;
-    let ns = pos;
-    let ne = pos;
-    let vs = pos;
-    let ve = pos;
-    // the canonical shape: name then value, one-byte lengths, nothing else
+    // the canonical shape inline (shared/remote-write/label.ts says why), else the reader
     const nl = buf[pos + 1];
     const vl = buf[pos + 3 + nl];
-    if (buf[pos] === 0x0a && nl < 0x80 && buf[pos + 2 + nl] === 0x12 && vl < 0x80 && pos + 4 + nl + vl === labelEnd) {
-      ns = pos + 2;
-      ne = ns + nl;
-      vs = ne + 2;
-      ve = labelEnd;
-      pos = labelEnd;
+    if (buf[pos] === 0x0a && nl < 0x80 && pos + 4 + nl <= labelEnd && buf[pos + 2 + nl] === 0x12 && vl < 0x80 && pos + 4 + nl + vl === labelEnd) {
+      nameStart[n] = pos + 2;
+      nameEnd[n] = pos + 2 + nl;
+      valueStart[n] = pos + 4 + nl;
+      valueEnd[n] = labelEnd;
+    } else {
+      readLabelFields(buf, pos, labelEnd, span); // validated: never SUPERSEDED_BAD
+      nameStart[n] = span[NAME_START];
+      nameEnd[n] = span[NAME_END];
+      valueStart[n] = span[VALUE_START];
+      valueEnd[n] = span[VALUE_END];
     }
-    while (pos < labelEnd) {
-      const t = buf[pos];
-      if ((t === 0x0a || t === 0x12) && buf[pos + 1] < 0x80) {
-        const fs = pos + 2;
-        const fe = fs + buf[pos + 1];
-        if (t === 0x0a) {
-          ns = fs;
-          ne = fe;
-        } else {
-          vs = fs;
-          ve = fe;
-        }
-        pos = fe;
-        continue;
-      }
-      c.pos = pos;
-      const t2 = readTag(buf, c, labelEnd);
-      if (t2 === 0x0a) {
-        ne = readLenEnd(buf, c, labelEnd);
-        ns = c.pos;
-        c.pos = ne;
-      } else if (t2 === 0x12) {
-        ve = readLenEnd(buf, c, labelEnd);
-        vs = c.pos;
-        c.pos = ve;
-      } else {
-        skipField(buf, c, labelEnd, t2 & 7);
-      }
-      pos = c.pos;
-    }
-    nameStart[n] = ns;
-    nameEnd[n] = ne;
-    valueStart[n] = vs;
-    valueEnd[n] = ve;
+    pos = labelEnd;
     n++;
   }
   return n;

@@ -20,6 +20,7 @@ import { formatSeries } from './format';
 import { countUtf8Chars, isUtf8Range } from './utf8';
 import { compareRanges, equalsBytes } from './bytes';
 import { fieldInt64 } from './count';
+import { NAME_END, NAME_START, SUPERSEDED_BAD, VALUE_END, VALUE_START, labelSpan, readLabelFields } from './label';
 
 export interface SeriesLimits {
   maxLabelsPerSeries: number;
@@ -240,6 +241,9 @@ const sc: Cursor = { pos: 0 };
 
 const TRUNCATED_LEN = 'length-delimited field runs past its message';
 
+/** The label being checked (shared/remote-write/label.ts). */
+const span = labelSpan();
+
 /**
  * Oldest and newest sample/histogram timestamp so far in the request being validated.
  * In a typed array: a double stored in a module-level variable is boxed, per sample.
@@ -292,9 +296,8 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
         labelEnd = readLenEnd(buf, sc, end);
         pos = sc.pos;
       }
-      // Label { string name = 1; string value = 2; }
-      let ns = pos, ne = pos, vs = pos, ve = pos;
-      // What every sender writes: name then value, one-byte lengths, nothing else.
+      let ns: number, ne: number, vs: number, ve: number;
+      // the canonical shape inline (shared/remote-write/label.ts says why), else the reader
       const nl = buf[pos + 1];
       const vl = buf[pos + 3 + nl];
       if (buf[pos] === 0x0a && nl < 0x80 && pos + 4 + nl <= labelEnd && buf[pos + 2 + nl] === 0x12 && vl < 0x80 && pos + 4 + nl + vl === labelEnd) {
@@ -302,44 +305,15 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
         ne = ns + nl;
         vs = ne + 2;
         ve = labelEnd;
-        pos = labelEnd;
+      } else {
+        readLabelFields(buf, pos, labelEnd, span);
+        if (span[SUPERSEDED_BAD] !== 0) fail('invalid_utf8', 'a label name or value repeated within one Label is not valid UTF-8', buf, start, end);
+        ns = span[NAME_START];
+        ne = span[NAME_END];
+        vs = span[VALUE_START];
+        ve = span[VALUE_END];
       }
-      while (pos < labelEnd) {
-        const t = buf[pos];
-        if ((t === 0x0a || t === 0x12) && pos + 1 < labelEnd && buf[pos + 1] < 0x80) {
-          const fs = pos + 2;
-          const fe = fs + buf[pos + 1];
-          if (fe > labelEnd) throw new WireError(TRUNCATED_LEN);
-          if (t === 0x0a) {
-            checkSuperseded(buf, ns, ne, start, end);
-            ns = fs;
-            ne = fe;
-          } else {
-            checkSuperseded(buf, vs, ve, start, end);
-            vs = fs;
-            ve = fe;
-          }
-          pos = fe;
-          continue;
-        }
-        sc.pos = pos;
-        const t2 = readTag(buf, sc, labelEnd);
-        if (t2 === 0x0a) {
-          checkSuperseded(buf, ns, ne, start, end);
-          ne = readLenEnd(buf, sc, labelEnd);
-          ns = sc.pos;
-          pos = ne;
-        } else if (t2 === 0x12) {
-          checkSuperseded(buf, vs, ve, start, end);
-          ve = readLenEnd(buf, sc, labelEnd);
-          vs = sc.pos;
-          pos = ve;
-        } else {
-          if ((t2 >>> 3) <= 2) throw new WireError('Label field has the wrong wire type');
-          skipField(buf, sc, labelEnd, t2 & 7);
-          pos = sc.pos;
-        }
-      }
+      pos = labelEnd;
       // Only a series within the label limit reaches checkDuplicatesUnsorted: offsets past
       // it are never read, and recording them would grow these module-level arrays (kept
       // for the process's life) to the size of the largest hostile series ever seen.
@@ -602,15 +576,6 @@ function checkLabelValue(buf: Buffer, s: number, e: number, ns: number, ne: numb
       fail('label_value_too_long', `value of label "${buf.toString('latin1', ns, Math.min(ne, ns + 64))}" is ${chars} characters, the limit is ${limits.maxLabelValueLength}`, buf, tsStart, tsEnd);
     }
   }
-}
-
-/**
- * A Label's name or value that a later occurrence of the same field replaces (protobuf:
- * the last one wins) is never checked as a name or value, yet it is forwarded with the
- * rest of the bytes: it must at least be valid UTF-8, as every string is.
- */
-function checkSuperseded(buf: Buffer, s: number, e: number, tsStart: number, tsEnd: number): void {
-  if (e > s && !isUtf8Range(buf, s, e)) fail('invalid_utf8', 'a label name or value repeated within one Label is not valid UTF-8', buf, tsStart, tsEnd);
 }
 
 function checkDuplicatesUnsorted(buf: Buffer, labels: number, tsStart: number, tsEnd: number): void {

@@ -202,7 +202,7 @@ function planOf(buf: Buffer, cluster: string | undefined, overwrite: boolean): R
 
 function addToPlan(begin: number, start: number, end: number, at: number, resume: number): void {
   const plan = scratch;
-  let k = plan.count;
+  const k = plan.count;
   if (k >= plan.begin.length) {
     if (k >= PLAN_MAX) {
       plan.complete = false;
@@ -224,7 +224,7 @@ function addToPlan(begin: number, start: number, end: number, at: number, resume
   plan.end[k] = end;
   plan.at[k] = at;
   plan.resume[k] = resume;
-  plan.count = ++k;
+  plan.count = k + 1;
 }
 
 /** The cluster value enforced on every series (reject/overwrite), for the request being validated. */

@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { loadRelayConfig } from '../shared/relay/config';
 import { fanout } from '../shared/fanout/fanout';
 import { createLogger } from '../shared/observability/log';
-import { type RelayResponse, createRelay } from '../shared/relay/relay';
+import { type WriteAnswer, createRelay } from '../shared/relay/relay';
 import { createFastScanner, nativeStatus } from '../shared/remote-write/native';
 import { decompressBounded } from '../shared/remote-write/snappy';
 import { validateWriteRequest } from '../shared/remote-write/validate';
@@ -25,7 +25,7 @@ import { asError } from '../shared/errors';
 
 export type RelayStage = 'forward' | 'decompress' | 'validate' | 'native';
 
-type Handle = (req: IncomingMessage) => Promise<RelayResponse>;
+type Handle = (req: IncomingMessage) => Promise<WriteAnswer>;
 
 function stageHandler(stage: RelayStage): Handle {
   const cfg = loadRelayConfig(process.env);

@@ -2,8 +2,17 @@
 // two forwarders in one test process never share counters). Names: relay_proxy_….
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { LaneStats } from './shipper';
 import type { SeriesLimiter } from '../shared/cost/series-limit';
+
+/** What a lane (shipper.ts) reports of itself, read at scrape time. */
+export interface LaneStats {
+  name: string;
+  shards: number;
+  inflight: number;
+  pendingSamples: number;
+  /** age of the oldest sample not yet delivered, seconds (0: none) */
+  lagSeconds: number;
+}
 
 export interface SpoolGauges {
   spoolBytes(): number;

@@ -33,7 +33,7 @@ import { splitInHalf } from '../shared/fanout/split';
 import { type BatchLimits, type BatchRecord, type OnUnreadable, asBatchRecord, batchDueIn, batchSize } from './batch';
 import { CommitTracker, type Tracked } from './commit-tracker';
 import { Doorbell } from './doorbell';
-import type { ForwarderMetrics } from './metrics';
+import type { ForwarderMetrics, LaneStats } from './metrics';
 import { type BackoffOptions, type TokenBucket, retryDelayMs, sleep } from './pacing';
 import { type Plan, type Share, planRecord, trimToWindow } from './plan';
 import { SeriesOwners } from './series-owners';
@@ -97,15 +97,6 @@ export interface LaneDeps {
   now?: () => number;
   /** event-loop utilisation since the last call (tests); default the process's own */
   busy?: () => number;
-}
-
-export interface LaneStats {
-  name: string;
-  shards: number;
-  inflight: number;
-  pendingSamples: number;
-  /** age of the oldest sample not yet delivered, seconds (0: none) */
-  lagSeconds: number;
 }
 
 /** One record's share for one shard, waiting or in flight. */

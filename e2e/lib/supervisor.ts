@@ -1,9 +1,11 @@
-// Child processes of the end-to-end test. Every process started here is tracked until it
-// has exited: stop() sends SIGTERM and, after a bounded grace, SIGKILL; killAllNow() is the
-// synchronous last resort for process 'exit'. Output goes to <dir>/<name>.log (appended
-// across restarts, so a restarted forwarder's log shows both lives).
+// Child processes of the end-to-end test, started and stopped through the test kit's one
+// way (dev/kit/child.ts). Every process started here is tracked until it has exited:
+// stop() sends SIGTERM and, after a bounded grace, SIGKILL; killAllNow() is the synchronous
+// last resort for process 'exit'. Output goes to <dir>/<name>.log (appended across
+// restarts, so a restarted forwarder's log shows both lives).
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { type ExitInfo, killChild, spawnProgram, stopChild } from '../../dev/kit/child';
 import { appendFileSync, closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -15,10 +17,7 @@ export interface ProcSpec {
   cwd: string;
 }
 
-export interface ExitInfo {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type { ExitInfo } from '../../dev/kit/child';
 
 export interface Proc {
   readonly spec: ProcSpec;
@@ -30,6 +29,9 @@ export interface Proc {
   /** set when we stopped or killed it on purpose */
   intended: boolean;
 }
+
+/** How long a process gets to vanish after SIGKILL before that is an error. */
+const KILL_WAIT_MS = 10_000;
 
 export class Supervisor {
   private readonly procs: Proc[] = [];
@@ -43,23 +45,17 @@ export class Supervisor {
     const logPath = join(this.logDir, `${spec.name}.log`);
     const fd = openSync(logPath, 'a');
     writeSync(fd, `\n===== ${new Date().toISOString()} start: ${spec.command} ${spec.args.join(' ')}\n`);
-    let child: ChildProcess;
+    let started: ReturnType<typeof spawnProgram>;
     try {
-      child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['ignore', fd, fd] });
+      started = spawnProgram(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd); // the child holds its own copy
     }
-    let resolveExit!: (e: ExitInfo) => void;
-    const exited = new Promise<ExitInfo>((ok) => (resolveExit = ok));
-    const proc: Proc = { spec, child, pid: child.pid ?? -1, logPath, exited, intended: false };
-    child.once('exit', (code, signal) => {
-      proc.exit = { code, signal };
-      resolveExit(proc.exit);
-    });
-    child.once('error', (err) => {
-      proc.exit = { code: -1, signal: null };
-      appendFileSync(logPath, `spawn failed: ${err.message}\n`);
-      resolveExit(proc.exit);
+    const { child } = started;
+    const proc: Proc = { spec, child, pid: child.pid ?? -1, logPath, exited: started.exited, intended: false };
+    void started.exited.then((e) => {
+      proc.exit = e;
+      if (e.spawnError) appendFileSync(logPath, `spawn failed: ${e.spawnError.message}\n`);
     });
     this.procs.push(proc);
     return proc;
@@ -77,20 +73,15 @@ export class Supervisor {
   /** SIGKILL, and wait (bounded) until it is gone. */
   async kill(p: Proc): Promise<ExitInfo> {
     p.intended = true;
-    if (p.exit) return p.exit;
-    p.child.kill('SIGKILL');
-    return this.waitExit(p, 10_000);
+    if (!p.exit) await killChild(p.child, KILL_WAIT_MS).catch((err: Error) => Promise.reject(new Error(`${p.spec.name}: ${err.message}`)));
+    return p.exited;
   }
 
   /** SIGTERM, then SIGKILL after graceMs. */
   async stop(p: Proc, graceMs = 10_000): Promise<ExitInfo> {
     p.intended = true;
-    if (p.exit) return p.exit;
-    p.child.kill('SIGTERM');
-    const e = await Promise.race([p.exited, new Promise<undefined>((ok) => setTimeout(() => ok(undefined), graceMs).unref())]);
-    if (e) return e;
-    p.child.kill('SIGKILL');
-    return this.waitExit(p, 10_000);
+    if (!p.exit) await stopChild(p.child, graceMs, KILL_WAIT_MS).catch((err: Error) => Promise.reject(new Error(`${p.spec.name}: ${err.message}`)));
+    return p.exited;
   }
 
   /** Stops every running process, those named first in `order` first, the rest in reverse start order. */
@@ -124,11 +115,5 @@ export class Supervisor {
     } catch {
       return '(no log)';
     }
-  }
-
-  private async waitExit(p: Proc, ms: number): Promise<ExitInfo> {
-    const e = await Promise.race([p.exited, new Promise<undefined>((ok) => setTimeout(() => ok(undefined), ms).unref())]);
-    if (!e) throw new Error(`${p.spec.name} (pid ${p.pid}) did not exit after SIGKILL`);
-    return e;
   }
 }

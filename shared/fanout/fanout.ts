@@ -14,6 +14,7 @@ import { countSamples } from '../remote-write/count';
 import type { Endpoint } from './endpoints';
 import { type Body, type EndpointOutcome, type Part, sendToEndpoint } from './send';
 import { splitBySize } from './split';
+import type { WriteAnswer } from '../intake/admit';
 
 export const FAILED_ENDPOINTS_HEADER = 'x-relay-failed-endpoints';
 export const ONLY_ENDPOINTS_HEADER = 'x-relay-only-endpoints';
@@ -42,12 +43,6 @@ export interface FanoutOptions {
    * but timeoutMs.
    */
   stragglerTimeoutMs?: number;
-}
-
-export interface FanoutAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
 }
 
 export function makePart(raw: Buffer | (() => Buffer), samples?: number, original?: Body): Part {
@@ -107,7 +102,7 @@ export function parseStragglerTimeout(value: string | null | undefined, maxMs: n
   return Math.min(ms, maxMs);
 }
 
-export function answerFor(outcomes: readonly EndpointOutcome[]): FanoutAnswer {
+export function answerFor(outcomes: readonly EndpointOutcome[]): WriteAnswer {
   const retryable = outcomes.filter((o) => o.kind === 'retryable');
   if (retryable.length > 0) {
     const retryAfter = Math.max(-1, ...retryable.map((o) => o.retryAfterSeconds ?? -1));

@@ -1,47 +1,34 @@
 // The relay's data path, free of any HTTP framework:
-//   receive (headers) → caller → tenant quota → bounded body → decode (bounded snappy)
-//   → validate → policy (sort labels, cluster label) → token → fan-out → one answer.
+//   admission (shared/intake/admit.ts: headers, then here the caller, endpoints and tenant
+//   quota, then bounded body, decode, rules, validate, cluster label) → HA dedup → token
+//   → fan-out → one answer.
 // The Azure Function, the dev host and the forwarder's direct mode are thin shells around it.
 
 import { type RelayConfig, describeRelayConfig } from './config';
 import { type BufferPool, createBufferPool } from '../buffers/pool';
 import { HttpError } from '../errors';
-import { EXCEPT_ENDPOINTS_HEADER, type FanoutAnswer, ONLY_ENDPOINTS_HEADER, STRAGGLER_TIMEOUT_HEADER, answerFor, fanout, parseStragglerTimeout, selectEndpoints } from '../fanout/fanout';
+import { EXCEPT_ENDPOINTS_HEADER, ONLY_ENDPOINTS_HEADER, STRAGGLER_TIMEOUT_HEADER, answerFor, fanout, parseStragglerTimeout, selectEndpoints } from '../fanout/fanout';
 import type { EndpointOutcome } from '../fanout/send';
 import { createCredential } from '../identity/credential';
 import { TokenError, type TokenSource, createTokenSource } from '../identity/token-source';
 import { type Logger, createLogger, throttled } from '../observability/log';
 import { type PublishLog, createPublishLog } from '../observability/publish-log';
 import { type Telemetry, createTelemetry } from '../observability/telemetry';
-import { decompressBounded } from '../remote-write/snappy';
-import { rewriteLabels } from '../remote-write/rewrite';
-import { type FastScanner, createFastScanner } from '../remote-write/native';
-import { type ForeignClusterPolicy, validateWriteRequest } from '../remote-write/validate';
-import { NOTHING_WRITTEN, type WrittenCounts, translateV2Request, writtenHeaders, writtenOf } from '../remote-write/v2';
+import { NOTHING_WRITTEN } from '../remote-write/v2';
+import { type Intake, type Router, type WriteAnswer, type WriteInput, admitWrite, createIntake, rawOf, withWritten } from '../intake/admit';
 import type { Endpoint } from '../fanout/endpoints';
 import type { IdentityConfig } from '../identity/identity-config';
 import type { RelabelRule } from '../relabel/config';
-import { type CostControl, applyCostControl, costControl } from '../cost/cost-control';
+import { type CostControl, costControl } from '../cost/cost-control';
 import { type SeriesLimiter, seriesLimiters } from '../cost/series-limit';
 import { createRelabelCounters, droppedByRule } from '../relabel/counters';
 import { createCallerResolver } from '../tenants/caller';
 import { createEntraVerifier } from '../tenants/entra-token';
 import { type Bucket, createBucket } from '../tenants/quota';
 import { USER_AGENT, VERSION } from '../version';
-import { type WriteProtocol, checkWriteHeaders } from '../remote-write/headers';
 import { startSharedState } from './shared-state';
 
-export interface WriteInput {
-  /** case-insensitive header lookup */
-  header(name: string): string | null | undefined;
-  /**
-   * The whole body, called only after the headers passed; undefined when it is over
-   * maxBytes (a reader may stop early: the relay then answers 413 without it).
-   */
-  body(maxBytes: number): Promise<Buffer | undefined>;
-}
-
-export type RelayResponse = FanoutAnswer;
+export type { WriteAnswer, WriteInput } from '../intake/admit';
 
 export interface Relay {
   /** the write route's Functions authLevel: the relay authenticates callers itself when it has tenants */
@@ -51,7 +38,7 @@ export interface Relay {
    * it goes back once handleWrite has answered, when every upstream send is done with it.
    */
   readonly bodies: BufferPool;
-  handleWrite(input: WriteInput): Promise<RelayResponse>;
+  handleWrite(input: WriteInput): Promise<WriteAnswer>;
   health(): Record<string, unknown>;
   close(): void;
 }
@@ -98,9 +85,10 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
   const relabelSince = (): Record<string, number> => {
     const fields: Record<string, number> = {};
     for (const t of targets.values()) {
-      if (!t.cost) continue;
-      const rows = t.cost.relabel ? droppedByRule(t.cost.relabel) : [];
-      for (const l of t.cost.limiters) rows.push({ rule: `series_limit:${l.window}`, action: 'series_limit', samples: l.droppedSamples });
+      const cost = t.intake.cost;
+      if (!cost) continue;
+      const rows = cost.relabel ? droppedByRule(cost.relabel) : [];
+      for (const l of cost.limiters) rows.push({ rule: `series_limit:${l.window}`, action: 'series_limit', samples: l.droppedSamples });
       for (const r of rows) {
         const field = r.action === 'series_limit' ? 'seriesLimitDroppedSamples' : 'relabelDroppedSamples';
         fields[field] ??= 0;
@@ -117,7 +105,7 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
   publishLog.addFields(relabelSince);
   const warnOnce = throttled(log);
 
-  const reject = (err: HttpError, tenant?: string): RelayResponse => {
+  const reject = (err: HttpError, tenant?: string): WriteAnswer => {
     telemetry.rejected(err.reason);
     warnOnce(`reject:${tenant ?? ''}:${err.reason}`, 'warn', 'request rejected', { status: err.status, reason: err.reason, ...(tenant ? { tenant } : {}), detail: err.message });
     return { status: err.status, headers: err.retryAfterSeconds !== undefined ? { 'retry-after': String(err.retryAfterSeconds) } : {}, body: err.message };
@@ -141,91 +129,58 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
   };
 
   /** One write, start to answer; `leases` collects the buffers to give back after it. */
-  async function write(input: WriteInput, leases: Buffer[]): Promise<RelayResponse> {
+  async function write(input: WriteInput, leases: Buffer[]): Promise<WriteAnswer> {
     const started = process.hrtime.bigint();
     let target = targets.get('') as WriteTarget;
-    let raw: Buffer | (() => Buffer);
-    let rawLength: number | undefined;
-    let original: Buffer | undefined;
-    let samples: number;
-    let endpoints: readonly Endpoint[];
+    let endpoints: readonly Endpoint[] = [];
     let stragglerTimeoutMs: number | undefined;
-    let protocol: WriteProtocol = 'v1';
-    // remote-write 2.0: what the request holds, answered as written once an endpoint has it
-    let v2: WrittenCounts | undefined;
-    try {
-      protocol = checkWriteHeaders(input.header, target?.maxBodyBytes ?? cfg.sizes.maxBodyBytes);
-      stragglerTimeoutMs = parseStragglerTimeout(input.header(STRAGGLER_TIMEOUT_HEADER), cfg.upstreamTimeoutMs);
-      if (callers) target = targets.get((await callers.resolve(input.header)).name)!;
-      endpoints = selectEndpoints(target.endpoints, input.header(ONLY_ENDPOINTS_HEADER), input.header(EXCEPT_ENDPOINTS_HEADER));
-      // every endpoint left out (the sender delivers to them another way): nothing to do here,
-      // so no quota taken, no body decoded, no token fetched
-      if (endpoints.length === 0) return withWritten(protocol, { status: 204, headers: {}, body: '' }, NOTHING_WRITTEN);
-      // An empty bucket refuses before the body is even decompressed: flooding is cheap to turn away.
-      const wait = target.bucket?.waitSeconds() ?? 0;
-      if (wait > 0) throw new HttpError(429, 'over_quota', `tenant "${target.tenant}" is over its ${target.samplesPerSecond} samples/s quota; retry after ${wait} s`, wait);
-      const body = await input.body(target.maxBodyBytes);
-      if (body) leases.push(body);
-      if (body === undefined || body.length > target.maxBodyBytes) {
-        const size = body === undefined ? 'body is' : `body is ${body.length} bytes,`;
-        throw new HttpError(413, 'body_too_large', `${size} over ${target.tenant ? `tenant "${target.tenant}"'s maxBodyBytes` : 'MAX_BODY_BYTES'}=${target.maxBodyBytes}`);
-      }
-      if (body.length === 0) return withWritten(protocol, { status: 204, headers: {}, body: '' }, NOTHING_WRITTEN);
-      // The native fast path takes the commonest request whole (valid, nothing to change);
-      // anything else, and every rejection, goes the JS way (shared/remote-write/native.ts).
-      // A target with relabel rules or series limits has no fast path (target.fast is unset); HA dedup reads and removes labels: the JS path
-      const fast = ha ? undefined : protocol === 'v1' ? target.fast?.scan(body) : target.fast?.scanV2(body);
-      let foreign = 0;
-      if (fast) {
-        v2 = fast.written;
-        // forward the sender's bytes untouched, or the native side's block with the cluster label added (leased)
-        if (fast.rewrittenBlock) leases.push(fast.rewrittenBlock);
-        const block = fast.rewrittenBlock ?? body;
-        samples = fast.samples;
-        raw = () => decompressBounded(block, cfg.sizes.maxDecodedBytes);
-        rawLength = fast.rawLength;
-        original = block;
-      } else {
-        let received = decompressBounded(body, cfg.sizes.maxDecodedBytes);
-        // 2.0 becomes 1.0 here; from the validation on, both take the same path
-        if (protocol === 'v2') {
-          ({ request: received, counts: v2 } = translateV2Request(received, cfg.sizes.maxDecodedBytes));
-          if (received.length === 0) return withWritten(protocol, { status: 204, headers: {}, body: '' }, NOTHING_WRITTEN); // symbols only
-        }
-        // rules and series limits first, then validation of what they left, then the cluster label
-        const decoded = target.cost ? applyCostControl(received, target.cost, Date.now()) : received;
-        // all dropped: nothing billed, no quota taken, no token, no upstream call
-        if (decoded === undefined) return withWritten(protocol, { status: 204, headers: {}, body: '' }, NOTHING_WRITTEN);
-        const scan = validateWriteRequest(decoded, cfg.limits, target.cluster, target.onForeignCluster);
-        if (scan.series === 0 && scan.metadata === 0 && decoded.length > 0) {
-          throw new HttpError(400, 'bad_protobuf', 'WriteRequest holds no timeseries and no metadata, only unknown fields (a remote-write 2.0 body sent as 1.0?)');
-        }
-        samples = scan.samples + scan.histograms;
-        // what rules or limits dropped was not written
-        if (v2 && decoded !== received) v2 = writtenOf(scan);
-        foreign = scan.foreignCluster;
-        if (scan.unsorted > 0 || scan.missingCluster > 0 || foreign > 0) {
-          raw = rewriteLabels(decoded, { cluster: target.cluster, overwriteCluster: target.onForeignCluster === 'overwrite' });
-        } else {
-          raw = decoded;
-          if (protocol === 'v1' && decoded === received) original = body; // nothing changes: forward the sender's bytes untouched
-        }
-        if (ha) {
-          const verdict = await ha.filter(target.tenant ?? '', target.cluster, raw, samples);
-          if ('dropped' in verdict) return { status: 202, headers: {}, body: verdict.dropped };
-          if (verdict.forward !== raw) [raw, original] = [verdict.forward, undefined];
-        }
-      }
-      target.bucket?.take(samples);
-      telemetry.samplesReceived(samples);
-      if (foreign > 0) {
-        telemetry.clusterOverwritten(target.tenant ?? '', foreign);
-        warnOnce(`overwrite:${target.tenant}`, 'warn', 'series claimed another cluster; overwritten with the tenant\'s', { tenant: target.tenant ?? '', series: foreign });
-      }
-    } catch (err) {
-      if (err instanceof HttpError) return withWritten(protocol, reject(err, target?.tenant), NOTHING_WRITTEN);
-      throw err;
+    // the caller, its endpoints and its quota, between the headers and the body
+    const router: Router = {
+      maxBodyBytes: cfg.sizes.maxBodyBytes,
+      route: async (protocol) => {
+        stragglerTimeoutMs = parseStragglerTimeout(input.header(STRAGGLER_TIMEOUT_HEADER), cfg.upstreamTimeoutMs);
+        if (callers) target = targets.get((await callers.resolve(input.header)).name)!;
+        endpoints = selectEndpoints(target.endpoints, input.header(ONLY_ENDPOINTS_HEADER), input.header(EXCEPT_ENDPOINTS_HEADER));
+        // every endpoint left out (the sender delivers to them another way): nothing to do here,
+        // so no quota taken, no body decoded, no token fetched
+        if (endpoints.length === 0) return { outcome: 'nothing', protocol };
+        // An empty bucket refuses before the body is even decompressed: flooding is cheap to turn away.
+        const wait = target.bucket?.waitSeconds() ?? 0;
+        if (wait > 0) throw new HttpError(429, 'over_quota', `tenant "${target.tenant}" is over its ${target.samplesPerSecond} samples/s quota; retry after ${wait} s`, wait);
+        return target.intake;
+      },
+    };
+    // bodies come from the pool (the hosts read into bodies.acquire): given back after the answer
+    const leasing: WriteInput = {
+      header: input.header,
+      body: async (maxBytes) => {
+        const body = await input.body(maxBytes);
+        if (body) leases.push(body);
+        return body;
+      },
+    };
+    const admission = await admitWrite(leasing, router);
+    const { protocol } = admission;
+    if (admission.outcome === 'rejected') return withWritten(protocol, reject(admission.error, target?.tenant), NOTHING_WRITTEN);
+    if (admission.outcome === 'nothing') return withWritten(protocol, { status: 204, headers: {}, body: '' }, NOTHING_WRITTEN);
+    if (admission.allocated) leases.push(admission.allocated);
+    const samples = admission.samples;
+    let raw = rawOf(admission, cfg.sizes.maxDecodedBytes);
+    let original = admission.block;
+    if (ha && typeof raw !== 'function') {
+      // HA dedup reads and removes labels: targets take no native fast path under it, so raw is at hand
+      const verdict = await ha.filter(target.tenant ?? '', target.intake.cluster, raw, samples);
+      if ('dropped' in verdict) return { status: 202, headers: {}, body: verdict.dropped };
+      if (verdict.forward !== raw) [raw, original] = [verdict.forward, undefined];
     }
+    const rawLength = typeof raw === 'function' ? admission.rawLength : undefined;
+    target.bucket?.take(samples);
+    telemetry.samplesReceived(samples);
+    if (admission.foreignCluster > 0) {
+      telemetry.clusterOverwritten(target.tenant ?? '', admission.foreignCluster);
+      warnOnce(`overwrite:${target.tenant}`, 'warn', 'series claimed another cluster; overwritten with the tenant\'s', { tenant: target.tenant ?? '', series: admission.foreignCluster });
+    }
+    const v2 = protocol === 'v2' ? admission.written : undefined;
 
     let token: string | undefined;
     try {
@@ -296,29 +251,18 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
   };
 }
 
-/** A 2.0 answer carries X-Prometheus-Remote-Write-*-Written, whatever its status. */
-function withWritten(protocol: WriteProtocol, answer: RelayResponse, counts: Readonly<WrittenCounts>): RelayResponse {
-  if (protocol === 'v2') answer.headers = { ...answer.headers, ...writtenHeaders(counts) };
-  return answer;
-}
-
 /** Where one caller's data goes and under which rules. */
 interface WriteTarget {
   /** tenant name; undefined for the single-tenant relay */
   tenant?: string;
-  cluster?: string;
-  onForeignCluster: ForeignClusterPolicy;
   endpoints: readonly Endpoint[];
   identity: IdentityConfig;
   tokens?: TokenSource;
-  maxBodyBytes: number;
   samplesPerSecond?: number;
   burstSamples?: number;
   bucket?: Bucket;
-  /** the native fast path for this target's rules, when built and not switched off */
-  fast?: FastScanner;
-  /** RELABEL_CONFIG_FILE's rules then the tenant's, and the tenant's series limits; undefined: none */
-  cost?: CostControl;
+  /** body limit, cluster label, rules and series limits, native fast path */
+  intake: Intake;
 }
 
 function costFor(cfg: RelayConfig, tenantRules: readonly RelabelRule[] = [], limiters: SeriesLimiter[] = []): CostControl | undefined {
@@ -326,44 +270,46 @@ function costFor(cfg: RelayConfig, tenantRules: readonly RelabelRule[] = [], lim
   return costControl(rules.length > 0 ? createRelabelCounters(rules) : undefined, limiters);
 }
 
-
 /** The single-tenant target under '' or one per tenant under its name. */
 function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) => TokenSource | undefined, pool: BufferPool): Map<string, WriteTarget> {
-  // rewritten blocks are written straight into leases (given back after the answer)
-  const alloc = pool.acquire;
+  const common = {
+    limits: cfg.limits,
+    maxDecodedBytes: cfg.sizes.maxDecodedBytes,
+    // HA dedup reads and removes labels after admission: the JS path
+    nativeFastPath: cfg.nativeFastPath && !cfg.ha,
+    // rewritten blocks are written straight into leases (given back after the answer)
+    alloc: pool.acquire,
+  };
   const targets = new Map<string, WriteTarget>();
   if (!cfg.tenants) {
-    const cost = costFor(cfg);
     targets.set('', {
-      cluster: cfg.cluster,
-      onForeignCluster: 'keep',
       endpoints: cfg.endpoints,
       identity: cfg.identity,
       tokens: tokensFor(cfg.identity),
-      maxBodyBytes: cfg.sizes.maxBodyBytes,
-      fast: cost ? undefined : createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, cfg.cluster, false, cfg.nativeFastPath, alloc),
-      cost,
+      intake: createIntake({ ...common, maxBodyBytes: cfg.sizes.maxBodyBytes, maxBodyName: 'MAX_BODY_BYTES', cluster: cfg.cluster, onForeignCluster: 'keep', cost: costFor(cfg) }),
     });
     return targets;
   }
   for (const t of cfg.tenants.tenants) {
     const identity: IdentityConfig = t.clientId ? { ...cfg.identity, type: 'userAssigned', clientId: t.clientId } : cfg.identity;
     const rate = t.limits.samplesPerSecond;
-    const cost = costFor(cfg, t.relabelConfigs, seriesLimiters(t.limits, Date.now()));
     const burst = rate ? (t.limits.burstSamples ?? rate * 10) : undefined;
     targets.set(t.name, {
       tenant: t.name,
-      cluster: t.cluster,
-      onForeignCluster: t.clusterConflict,
       endpoints: t.endpoints,
       identity,
       tokens: tokensFor(identity),
-      maxBodyBytes: Math.min(cfg.sizes.maxBodyBytes, t.limits.maxBodyBytes ?? Infinity),
       samplesPerSecond: rate,
       burstSamples: burst,
       bucket: rate && burst ? createBucket(rate, burst) : undefined,
-      fast: cost ? undefined : createFastScanner(cfg.limits, cfg.sizes.maxDecodedBytes, t.cluster, true, cfg.nativeFastPath, alloc),
-      cost,
+      intake: createIntake({
+        ...common,
+        maxBodyBytes: Math.min(cfg.sizes.maxBodyBytes, t.limits.maxBodyBytes ?? Infinity),
+        maxBodyName: `tenant "${t.name}"'s maxBodyBytes`,
+        cluster: t.cluster,
+        onForeignCluster: t.clusterConflict,
+        cost: costFor(cfg, t.relabelConfigs, seriesLimiters(t.limits, Date.now())),
+      }),
     });
   }
   return targets;

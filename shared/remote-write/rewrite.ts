@@ -5,7 +5,11 @@
 
 import { compareRanges, equalsBytes } from './bytes';
 import { type Cursor, WIRE_LEN, readLenEnd, readTag, skipField, varintSize, writeVarint } from './wire';
-import { type RewritePlan, takeRewritePlan } from './validate';
+import type { RewritePlan } from './validate';
+import { NAME_END, NAME_START, VALUE_END, VALUE_START, labelSpan, readLabelFields } from './label';
+
+/** The label being read (shared/remote-write/label.ts). */
+const span = labelSpan();
 
 const CLUSTER = Buffer.from('cluster');
 
@@ -27,14 +31,14 @@ let valueEnd = new Int32Array(128);
 
 /**
  * Returns a new WriteRequest with sorted label sets and the cluster label added.
- * The input must already have passed validateWriteRequest.
+ * The input must already have passed validation; with the plan validateForRewrite made
+ * for it (and these options) the changing series are spliced without parsing a label again.
  */
-export function rewriteLabels(buf: Buffer, opts: RewriteOptions): Buffer {
+export function rewriteLabels(buf: Buffer, opts: RewriteOptions, plan?: RewritePlan): Buffer {
   const clusterField = opts.cluster === undefined ? undefined : encodeLabelField('cluster', opts.cluster);
   const extra = (clusterField?.length ?? 0) + 5;
   const overwriteWith = opts.overwriteCluster && opts.cluster !== undefined ? Buffer.from(opts.cluster, 'utf8') : undefined;
-  const plan = takeRewritePlan(buf, opts.cluster, overwriteWith !== undefined);
-  if (plan !== undefined) return applyPlan(buf, plan, clusterField, extra, overwriteWith);
+  if (plan !== undefined && planFits(plan, buf, opts)) return applyPlan(buf, plan, clusterField, extra, overwriteWith);
   // Upper bound: every series grows by one label field and a longer length prefix.
   const out = Buffer.allocUnsafe(buf.length + countSeriesUpperBound(buf) * extra);
   inView = new DataView(buf.buffer, buf.byteOffset, buf.length);
@@ -55,6 +59,11 @@ export function rewriteLabels(buf: Buffer, opts: RewriteOptions): Buffer {
     c.pos = tsEnd;
   }
   return out.subarray(0, o);
+}
+
+/** Whether a plan was made for this buffer and these options (any other would splice wrongly). */
+export function planFits(plan: RewritePlan, buf: Buffer, opts: RewriteOptions): boolean {
+  return plan.buf === buf && plan.cluster === opts.cluster && plan.overwrite === (opts.overwriteCluster === true && opts.cluster !== undefined);
 }
 
 /**
@@ -250,54 +259,22 @@ function collectLabels(buf: Buffer, start: number, end: number): number {
     if (n >= fieldStart.length) growScratch();
     fieldStart[n] = s;
     fieldEnd[n] = labelEnd;
-    let ns = pos;
-    let ne = pos;
-    let vs = pos;
-    let ve = pos;
-    // the canonical shape: name then value, one-byte lengths, nothing else
+    // the canonical shape inline (shared/remote-write/label.ts says why), else the reader
     const nl = buf[pos + 1];
     const vl = buf[pos + 3 + nl];
-    if (buf[pos] === 0x0a && nl < 0x80 && buf[pos + 2 + nl] === 0x12 && vl < 0x80 && pos + 4 + nl + vl === labelEnd) {
-      ns = pos + 2;
-      ne = ns + nl;
-      vs = ne + 2;
-      ve = labelEnd;
-      pos = labelEnd;
+    if (buf[pos] === 0x0a && nl < 0x80 && pos + 4 + nl <= labelEnd && buf[pos + 2 + nl] === 0x12 && vl < 0x80 && pos + 4 + nl + vl === labelEnd) {
+      nameStart[n] = pos + 2;
+      nameEnd[n] = pos + 2 + nl;
+      valueStart[n] = pos + 4 + nl;
+      valueEnd[n] = labelEnd;
+    } else {
+      readLabelFields(buf, pos, labelEnd, span); // validated: never SUPERSEDED_BAD
+      nameStart[n] = span[NAME_START];
+      nameEnd[n] = span[NAME_END];
+      valueStart[n] = span[VALUE_START];
+      valueEnd[n] = span[VALUE_END];
     }
-    while (pos < labelEnd) {
-      const t = buf[pos];
-      if ((t === 0x0a || t === 0x12) && buf[pos + 1] < 0x80) {
-        const fs = pos + 2;
-        const fe = fs + buf[pos + 1];
-        if (t === 0x0a) {
-          ns = fs;
-          ne = fe;
-        } else {
-          vs = fs;
-          ve = fe;
-        }
-        pos = fe;
-        continue;
-      }
-      c.pos = pos;
-      const t2 = readTag(buf, c, labelEnd);
-      if (t2 === 0x0a) {
-        ne = readLenEnd(buf, c, labelEnd);
-        ns = c.pos;
-        c.pos = ne;
-      } else if (t2 === 0x12) {
-        ve = readLenEnd(buf, c, labelEnd);
-        vs = c.pos;
-        c.pos = ve;
-      } else {
-        skipField(buf, c, labelEnd, t2 & 7);
-      }
-      pos = c.pos;
-    }
-    nameStart[n] = ns;
-    nameEnd[n] = ne;
-    valueStart[n] = vs;
-    valueEnd[n] = ve;
+    pos = labelEnd;
     n++;
   }
   return n;

@@ -20,6 +20,7 @@ import { formatSeries } from './format';
 import { countUtf8Chars, isUtf8Range } from './utf8';
 import { compareRanges, equalsBytes } from './bytes';
 import { fieldInt64 } from './count';
+import { NAME_END, NAME_START, SUPERSEDED_BAD, VALUE_END, VALUE_START, labelSpan, readLabelFields } from './label';
 
 export interface SeriesLimits {
   maxLabelsPerSeries: number;
@@ -81,13 +82,31 @@ let nameEnds = new Int32Array(128);
  * inject (undefined: no injection), used only to count series that lack it.
  */
 export function validateWriteRequest(buf: Buffer, limits: SeriesLimits, cluster?: string, onForeignCluster: ForeignClusterPolicy = 'keep'): ScanResult {
+  return validate(buf, limits, cluster, onForeignCluster, false).scan;
+}
+
+/**
+ * validateWriteRequest, and for a request that needs rewriting the plan rewriteLabels
+ * follows (so it never parses a label a second time); no plan when nothing changes or
+ * the request changes more series than a plan keeps.
+ */
+export function validateForRewrite(buf: Buffer, limits: SeriesLimits, cluster?: string, onForeignCluster: ForeignClusterPolicy = 'keep'): Validated {
+  return validate(buf, limits, cluster, onForeignCluster, true);
+}
+
+export interface Validated {
+  scan: ScanResult;
+  plan: RewritePlan | undefined;
+}
+
+function validate(buf: Buffer, limits: SeriesLimits, cluster: string | undefined, onForeignCluster: ForeignClusterPolicy, wantPlan: boolean): Validated {
   const result = emptyScanResult();
   enforced = cluster !== undefined && onForeignCluster !== 'keep' ? Buffer.from(cluster, 'utf8') : undefined;
   rejectForeign = onForeignCluster === 'reject';
   view = new DataView(buf.buffer, buf.byteOffset, buf.length);
-  plan.buf = undefined;
-  plan.count = 0;
-  plan.complete = true;
+  planning = wantPlan;
+  scratch.count = 0;
+  scratch.complete = true;
   times[0] = Infinity;
   times[1] = -Infinity;
   const c: Cursor = { pos: 0 };
@@ -114,35 +133,26 @@ export function validateWriteRequest(buf: Buffer, limits: SeriesLimits, cluster?
       }
     }
   } catch (err) {
-    plan.count = 0;
     if (err instanceof WireError) throw new HttpError(400, 'bad_protobuf', `malformed protobuf WriteRequest: ${err.message}`);
     throw err;
   }
   result.minTime = times[0];
   result.maxTime = times[1];
-  if (plan.count > 0 && plan.complete) {
-    plan.buf = new WeakRef(buf);
-    plan.cluster = cluster;
-    plan.overwrite = enforced !== undefined;
-  }
-  return result;
+  return { scan: result, plan: wantPlan ? planOf(buf, cluster, cluster !== undefined && onForeignCluster === 'overwrite') : undefined };
 }
 
 /**
- * What validation learnt for the rewrite: the series of the last validated request
- * that change (unsorted labels, or a cluster label to add), in order, and for each
- * whether it is a plain splice (sorted labels up front: copy up to `at`, insert the
- * cluster field, go on from `resume`) or needs the general rewrite. rewriteLabels uses
- * it when called on that same buffer with the same cluster value, as the relay does
- * right after validating, and so never parses a label a second time.
+ * What validation learnt for the rewrite: the series of one validated request that
+ * change (unsorted labels, or a cluster label to add), in order, and for each whether it
+ * is a plain splice (sorted labels up front: copy up to `at`, insert the cluster field,
+ * go on from `resume`) or needs the general rewrite. Valid for `buf` and this cluster
+ * value only (rewriteLabels checks).
  */
 export interface RewritePlan {
-  buf: WeakRef<Buffer> | undefined;
+  buf: Buffer;
   cluster: string | undefined;
   /** made under onForeignCluster 'overwrite' */
   overwrite: boolean;
-  /** false when the request had more changing series than the plan keeps */
-  complete: boolean;
   count: number;
   /** offset of the series' field tag in the request */
   begin: Int32Array;
@@ -157,10 +167,11 @@ export interface RewritePlan {
 /** Most changing series a plan records (6 MiB of offsets); beyond, the rewrite parses. */
 const PLAN_MAX = 262_144;
 
-const plan: RewritePlan = {
-  buf: undefined,
-  cluster: undefined,
-  overwrite: false,
+/**
+ * The plan being recorded, reused across validations (it grows to the largest request
+ * seen); each returned plan is a copy of its used part.
+ */
+const scratch = {
   complete: true,
   count: 0,
   begin: new Int32Array(256),
@@ -170,21 +181,34 @@ const plan: RewritePlan = {
   resume: new Int32Array(256),
 };
 
-/** The plan for this buffer and cluster value if the last validation made one; taken once. */
-export function takeRewritePlan(buf: Buffer, cluster: string | undefined, overwrite = false): RewritePlan | undefined {
-  if (plan.buf === undefined || plan.buf.deref() !== buf || plan.cluster !== cluster || plan.overwrite !== overwrite) return undefined;
-  plan.buf = undefined;
-  return plan;
+/** Whether the validation under way records a plan. */
+let planning = false;
+
+function planOf(buf: Buffer, cluster: string | undefined, overwrite: boolean): RewritePlan | undefined {
+  const n = scratch.count;
+  if (n === 0 || !scratch.complete) return undefined;
+  return {
+    buf,
+    cluster,
+    overwrite,
+    count: n,
+    begin: scratch.begin.slice(0, n),
+    start: scratch.start.slice(0, n),
+    end: scratch.end.slice(0, n),
+    at: scratch.at.slice(0, n),
+    resume: scratch.resume.slice(0, n),
+  };
 }
 
 function addToPlan(begin: number, start: number, end: number, at: number, resume: number): void {
+  const plan = scratch;
   const k = plan.count;
   if (k >= plan.begin.length) {
     if (k >= PLAN_MAX) {
       plan.complete = false;
       return;
     }
-    const grow = (a: Int32Array): Int32Array => {
+    const grow = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
       const b = new Int32Array(a.length * 2);
       b.set(a);
       return b;
@@ -216,6 +240,9 @@ let fieldBegin = 0;
 const sc: Cursor = { pos: 0 };
 
 const TRUNCATED_LEN = 'length-delimited field runs past its message';
+
+/** The label being checked (shared/remote-write/label.ts). */
+const span = labelSpan();
 
 /**
  * Oldest and newest sample/histogram timestamp so far in the request being validated.
@@ -269,9 +296,8 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
         labelEnd = readLenEnd(buf, sc, end);
         pos = sc.pos;
       }
-      // Label { string name = 1; string value = 2; }
-      let ns = pos, ne = pos, vs = pos, ve = pos;
-      // What every sender writes: name then value, one-byte lengths, nothing else.
+      let ns: number, ne: number, vs: number, ve: number;
+      // the canonical shape inline (shared/remote-write/label.ts says why), else the reader
       const nl = buf[pos + 1];
       const vl = buf[pos + 3 + nl];
       if (buf[pos] === 0x0a && nl < 0x80 && pos + 4 + nl <= labelEnd && buf[pos + 2 + nl] === 0x12 && vl < 0x80 && pos + 4 + nl + vl === labelEnd) {
@@ -279,44 +305,15 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
         ne = ns + nl;
         vs = ne + 2;
         ve = labelEnd;
-        pos = labelEnd;
+      } else {
+        readLabelFields(buf, pos, labelEnd, span);
+        if (span[SUPERSEDED_BAD] !== 0) fail('invalid_utf8', 'a label name or value repeated within one Label is not valid UTF-8', buf, start, end);
+        ns = span[NAME_START];
+        ne = span[NAME_END];
+        vs = span[VALUE_START];
+        ve = span[VALUE_END];
       }
-      while (pos < labelEnd) {
-        const t = buf[pos];
-        if ((t === 0x0a || t === 0x12) && pos + 1 < labelEnd && buf[pos + 1] < 0x80) {
-          const fs = pos + 2;
-          const fe = fs + buf[pos + 1];
-          if (fe > labelEnd) throw new WireError(TRUNCATED_LEN);
-          if (t === 0x0a) {
-            checkSuperseded(buf, ns, ne, start, end);
-            ns = fs;
-            ne = fe;
-          } else {
-            checkSuperseded(buf, vs, ve, start, end);
-            vs = fs;
-            ve = fe;
-          }
-          pos = fe;
-          continue;
-        }
-        sc.pos = pos;
-        const t2 = readTag(buf, sc, labelEnd);
-        if (t2 === 0x0a) {
-          checkSuperseded(buf, ns, ne, start, end);
-          ne = readLenEnd(buf, sc, labelEnd);
-          ns = sc.pos;
-          pos = ne;
-        } else if (t2 === 0x12) {
-          checkSuperseded(buf, vs, ve, start, end);
-          ve = readLenEnd(buf, sc, labelEnd);
-          vs = sc.pos;
-          pos = ve;
-        } else {
-          if ((t2 >>> 3) <= 2) throw new WireError('Label field has the wrong wire type');
-          skipField(buf, sc, labelEnd, t2 & 7);
-          pos = sc.pos;
-        }
-      }
+      pos = labelEnd;
       // Only a series within the label limit reaches checkDuplicatesUnsorted: offsets past
       // it are never read, and recording them would grow these module-level arrays (kept
       // for the process's life) to the size of the largest hostile series ever seen.
@@ -426,7 +423,7 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
   if (foreign) result.foreignCluster++;
   else if (wantCluster && !hasCluster) result.missingCluster++;
   result.series++;
-  if (!sorted || (wantCluster && !hasCluster)) {
+  if (planning && (!sorted || (wantCluster && !hasCluster))) {
     if (!sorted || !contiguous) {
       addToPlan(seriesBegin, start, end, -1, -1);
     } else if (emptyCluster) {
@@ -579,15 +576,6 @@ function checkLabelValue(buf: Buffer, s: number, e: number, ns: number, ne: numb
       fail('label_value_too_long', `value of label "${buf.toString('latin1', ns, Math.min(ne, ns + 64))}" is ${chars} characters, the limit is ${limits.maxLabelValueLength}`, buf, tsStart, tsEnd);
     }
   }
-}
-
-/**
- * A Label's name or value that a later occurrence of the same field replaces (protobuf:
- * the last one wins) is never checked as a name or value, yet it is forwarded with the
- * rest of the bytes: it must at least be valid UTF-8, as every string is.
- */
-function checkSuperseded(buf: Buffer, s: number, e: number, tsStart: number, tsEnd: number): void {
-  if (e > s && !isUtf8Range(buf, s, e)) fail('invalid_utf8', 'a label name or value repeated within one Label is not valid UTF-8', buf, tsStart, tsEnd);
 }
 
 function checkDuplicatesUnsorted(buf: Buffer, labels: number, tsStart: number, tsEnd: number): void {

@@ -1,14 +1,14 @@
-// The rewrite plan (bench/README.md, optimisation log): validateWriteRequest records
-// which series change and where the cluster label goes, and rewriteLabels called right
-// after on the same buffer splices from that plan instead of parsing labels again.
+// The rewrite plan (bench/README.md, optimisation log): validateForRewrite returns
+// which series change and where the cluster label goes, and rewriteLabels given that
+// plan for the same buffer splices from it instead of parsing labels again.
 // Both routes must give the same bytes, on every shape a series can have.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
-import { rewriteLabels } from '../../shared/remote-write/rewrite';
+import { planFits, rewriteLabels } from '../../shared/remote-write/rewrite';
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';
-import { AZURE_MONITOR_LIMITS, takeRewritePlan, validateWriteRequest } from '../../shared/remote-write/validate';
+import { AZURE_MONITOR_LIMITS, validateForRewrite, validateWriteRequest } from '../../shared/remote-write/validate';
 import { staleMarkerBits } from '../../shared/remote-write/model/types';
 import { syntheticPayloads } from '../../bench/lib/payloads';
 import { loadFixtures } from '../../dev/kit/repo';
@@ -16,17 +16,16 @@ import { Rng, rawLabel, rawLen, rawSample, rawSeries, rawUnknownFields, randomWr
 
 const LIMITS = AZURE_MONITOR_LIMITS;
 
-/** rewriteLabels without a plan (nothing validated this buffer last). */
+/** rewriteLabels without a plan: it parses every changing series. */
 function parsed(raw: Buffer, cluster: string | undefined): Buffer {
-  validateWriteRequest(Buffer.from(rawSeries(rawLabel('__name__', 'other'))), LIMITS, cluster);
-  assert.equal(takeRewritePlan(raw, cluster), undefined);
   return rewriteLabels(raw, { cluster });
 }
 
-/** rewriteLabels right after validating the same buffer, as the relay calls it. */
+/** rewriteLabels with the plan validation made for the same buffer, as admission calls it. */
 function planned(raw: Buffer, cluster: string | undefined): Buffer {
-  validateWriteRequest(raw, LIMITS, cluster);
-  return rewriteLabels(raw, { cluster });
+  const { plan } = validateForRewrite(raw, LIMITS, cluster);
+  if (plan) assert.ok(planFits(plan, raw, { cluster }));
+  return rewriteLabels(raw, { cluster }, plan);
 }
 
 function same(raw: Buffer, cluster: string | undefined, what: string): void {
@@ -97,19 +96,40 @@ describe('rewrite from the validation plan', () => {
     same(good, 'c', 'non-canonical value length');
   });
 
-  it('is used once, only for the buffer and cluster value validated last, and not after a failed validation', () => {
+  it('is returned for the buffer and cluster value validated, used for nothing else, and not after a failed validation', () => {
     const raw = rawSeries(rawLabel('__name__', 'a'));
-    validateWriteRequest(raw, LIMITS, 'c');
-    assert.equal(takeRewritePlan(raw, 'other'), undefined);
-    assert.equal(takeRewritePlan(Buffer.from(raw), 'c'), undefined);
-    assert.ok(takeRewritePlan(raw, 'c'));
-    assert.equal(takeRewritePlan(raw, 'c'), undefined);
+    const { plan } = validateForRewrite(raw, LIMITS, 'c');
+    assert.ok(plan);
+    assert.ok(planFits(plan, raw, { cluster: 'c' }));
+    assert.equal(planFits(plan, raw, { cluster: 'other' }), false);
+    assert.equal(planFits(plan, Buffer.from(raw), { cluster: 'c' }), false);
+    assert.equal(planFits(plan, raw, { cluster: 'c', overwriteCluster: true }), false);
+    // a plan that does not fit is ignored: the rewrite parses instead
+    assert.ok(rewriteLabels(raw, { cluster: 'other' }, plan).equals(parsed(raw, 'other')));
+    // a later validation leaves an earlier plan as it was
+    const before = Array.from(plan.at);
+    validateForRewrite(Buffer.concat([rawSeries(rawLabel('__name__', 'z'), rawLabel('zz', 'y')), raw]), LIMITS, 'c');
+    assert.deepEqual(Array.from(plan.at), before);
+    assert.ok(rewriteLabels(raw, { cluster: 'c' }, plan).equals(parsed(raw, 'c')));
     const bad = Buffer.concat([raw, rawSeries(rawLabel('bad-name', 'x'))]);
-    assert.throws(() => validateWriteRequest(bad, LIMITS, 'c'));
-    assert.equal(takeRewritePlan(bad, 'c'), undefined);
-    // a request needing nothing leaves no plan behind
-    validateWriteRequest(rawSeries(rawLabel('__name__', 'a'), rawLabel('cluster', 'c')), LIMITS, 'c');
-    assert.equal(takeRewritePlan(raw, 'c'), undefined);
+    assert.throws(() => validateForRewrite(bad, LIMITS, 'c'));
+    // a request needing nothing has no plan; validateWriteRequest alone never makes one
+    assert.equal(validateForRewrite(rawSeries(rawLabel('__name__', 'a'), rawLabel('cluster', 'c')), LIMITS, 'c').plan, undefined);
+    assert.equal('plan' in validateWriteRequest(raw, LIMITS, 'c'), false);
     assert.ok(decompressBounded(compress(raw), 1 << 20).equals(raw));
+  });
+
+  it('under the tenants\' reject policy the plan gives the bytes parsing gives', () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const rng = new Rng(seed);
+      const req = randomWriteRequest(rng, { clusterProbability: 0.4 });
+      for (const ts of req.timeseries) {
+        for (const l of ts.labels) if (l.name === 'cluster') l.value = rng.chance(0.5) ? 'mine' : '';
+        if (rng.chance(0.3)) rng.shuffle(ts.labels);
+      }
+      const raw = encodeWriteRequest(req);
+      const { plan } = validateForRewrite(raw, LIMITS, 'mine', 'reject');
+      assert.ok(rewriteLabels(raw, { cluster: 'mine' }, plan).equals(parsed(raw, 'mine')), `seed ${seed}`);
+    }
   });
 });

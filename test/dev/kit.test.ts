@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { spawnNode, stopChild, waitForOutput } from '../../dev/kit/child';
+import { killChild, spawnNode, spawnProgram, stopChild, waitForOutput } from '../../dev/kit/child';
 import { metricValue, parseMetricsText, sumMetric } from '../../dev/kit/metrics-text';
 import { tempDir } from '../../dev/kit/temp-dir';
 import { WaitAborted, waitUntil } from '../../dev/kit/wait';
@@ -111,6 +111,21 @@ describe('child processes', () => {
     await waitForOutput(c, /ready/, 5000, 'start');
     await stopChild(c.child, 200);
     assert.equal(await c.exited, 'SIGKILL');
+  });
+
+  test('killChild SIGKILLs at once, with no SIGTERM first (the e2e\'s crash of the forwarder)', async () => {
+    const c = spawnNode(script('crash.js', 'process.on("SIGTERM", () => console.log("got SIGTERM")); console.log("ready"); setInterval(() => {}, 1000);'), {});
+    await waitForOutput(c, /ready/, 5000, 'start');
+    await killChild(c.child, 5000);
+    assert.equal(await c.exited, 'SIGKILL');
+    assert.doesNotMatch(c.output(), /got SIGTERM/);
+  });
+
+  test('a program that cannot be started exits with the reason instead of throwing (the e2e\'s missing peer binary)', async () => {
+    const { exited } = spawnProgram(join(tmp.dir, 'no-such-binary'), [], { env: {}, stdio: 'ignore' });
+    const e = await exited;
+    assert.equal(e.code, -1);
+    assert.match(e.spawnError?.message ?? '', /ENOENT/);
     tmp.remove();
   });
 });

@@ -78,6 +78,13 @@ describe('write refusals', () => {
     nothingForwarded();
   });
 
+  // the forwarder answers it the same (test/local-proxy/accept.test.ts): nothing to send
+  test('a body that decompresses to nothing (an empty WriteRequest) is a no-op 204 and sends nothing', async () => {
+    const res = await h.write(compressSync(Buffer.alloc(0)));
+    assert.equal(res.status, 204, res.body);
+    nothingForwarded();
+  });
+
   test('unsorted labels are sorted, not refused', async () => {
     const res = await h.write(request([['zone', 'a'], ['__name__', 'up'], ['job', 'x']]));
     assert.equal(res.status, 204, res.body);

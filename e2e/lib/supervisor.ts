@@ -5,6 +5,7 @@
 // restarts, so a restarted forwarder's log shows both lives).
 
 import type { ChildProcess } from 'node:child_process';
+import { asError } from '../../shared/errors';
 import { type ExitInfo, killChild, spawnProgram, stopChild } from '../../dev/kit/child';
 import { appendFileSync, closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,14 +74,14 @@ export class Supervisor {
   /** SIGKILL, and wait (bounded) until it is gone. */
   async kill(p: Proc): Promise<ExitInfo> {
     p.intended = true;
-    if (!p.exit) await killChild(p.child, KILL_WAIT_MS).catch((err: Error) => Promise.reject(new Error(`${p.spec.name}: ${err.message}`)));
+    if (!p.exit) await killChild(p.child, KILL_WAIT_MS).catch((err: unknown) => Promise.reject(new Error(`${p.spec.name}: ${asError(err).message}`)));
     return p.exited;
   }
 
   /** SIGTERM, then SIGKILL after graceMs. */
   async stop(p: Proc, graceMs = 10_000): Promise<ExitInfo> {
     p.intended = true;
-    if (!p.exit) await stopChild(p.child, graceMs, KILL_WAIT_MS).catch((err: Error) => Promise.reject(new Error(`${p.spec.name}: ${err.message}`)));
+    if (!p.exit) await stopChild(p.child, graceMs, KILL_WAIT_MS).catch((err: unknown) => Promise.reject(new Error(`${p.spec.name}: ${asError(err).message}`)));
     return p.exited;
   }
 

@@ -185,10 +185,10 @@ describe('native remote-write 2.0 path', { skip }, () => {
     // one long value referenced by three series: a 2.0 body of ~350 bytes, ~1 070 spelt out as 1.0
     const long = ['a', 'b', 'c'].map((v) => s({}, [up[0], { name: 'job', value: v }, { name: 'path', value: 'p'.repeat(300) }]));
     assert.ok(createFastScanner(L, 2000, undefined, false)!.scanV2(compress(encodeV2Request(long))), 'under MAX_DECODED_BYTES');
-    defers('over MAX_DECODED_BYTES once spelt out', encodeV2Request(long), createFastScanner(L, 700, undefined, false)!);
-    defers('over the label limit', encodeV2Request([s()]), createFastScanner({ ...L, maxLabelsPerSeries: 1 }, MAX_DECODED, undefined, false)!);
-    defers('no room for the cluster label', encodeV2Request([s()]), createFastScanner({ ...L, maxLabelsPerSeries: 2 }, MAX_DECODED, 'c1', false)!);
-    defers('another cluster under reject/overwrite', encodeV2Request([s({}, [up[0], { name: 'cluster', value: 'c2' }])]), createFastScanner(L, MAX_DECODED, 'c1', true)!);
+    defers('over MAX_DECODED_BYTES once spelt out', encodeV2Request(long), createFastScanner(L, 700, undefined, false));
+    defers('over the label limit', encodeV2Request([s()]), createFastScanner({ ...L, maxLabelsPerSeries: 1 }, MAX_DECODED, undefined, false));
+    defers('no room for the cluster label', encodeV2Request([s()]), createFastScanner({ ...L, maxLabelsPerSeries: 2 }, MAX_DECODED, 'c1', false));
+    defers('another cluster under reject/overwrite', encodeV2Request([s({}, [up[0], { name: 'cluster', value: 'c2' }])]), createFastScanner(L, MAX_DECODED, 'c1', true));
     const byteCheck = createFastScanner(L, MAX_DECODED, undefined, false)!;
     assert.equal(byteCheck.scanV2(Buffer.from([0x05, 0x10, 0x22, 0x00, 0x2a, 0x00])), undefined, 'a malformed snappy block');
   });

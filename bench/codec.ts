@@ -26,24 +26,42 @@ export function benchCodec(sets: readonly PayloadSet[], opts: { reps: number; mi
   const rows: CodecRow[] = [];
   for (const set of sets) {
     const ops: Array<[string, () => void]> = [
-      ['snappy decompress', () => {
-        for (const p of set.payloads) decompressBounded(p.body, 64 << 20);
-      }],
-      ['validate (ours, zero-copy)', () => {
-        for (const p of set.payloads) validateWriteRequest(p.raw, AZURE_MONITOR_LIMITS, BENCH_CLUSTER);
-      }],
-      ['decompress + validate (ours)', () => {
-        for (const p of set.payloads) validateWriteRequest(decompressBounded(p.body, 64 << 20), AZURE_MONITOR_LIMITS, BENCH_CLUSTER);
-      }],
-      ['decode (ours, materialising)', () => {
-        for (const p of set.payloads) decodeWriteRequest(p.raw);
-      }],
-      ['decode (protobufjs)', () => {
-        for (const p of set.payloads) type.decode(p.raw);
-      }],
-      ['snappy compress', () => {
-        for (const p of set.payloads) compress(p.raw);
-      }],
+      [
+        'snappy decompress',
+        () => {
+          for (const p of set.payloads) decompressBounded(p.body, 64 << 20);
+        },
+      ],
+      [
+        'validate (ours, zero-copy)',
+        () => {
+          for (const p of set.payloads) validateWriteRequest(p.raw, AZURE_MONITOR_LIMITS, BENCH_CLUSTER);
+        },
+      ],
+      [
+        'decompress + validate (ours)',
+        () => {
+          for (const p of set.payloads) validateWriteRequest(decompressBounded(p.body, 64 << 20), AZURE_MONITOR_LIMITS, BENCH_CLUSTER);
+        },
+      ],
+      [
+        'decode (ours, materialising)',
+        () => {
+          for (const p of set.payloads) decodeWriteRequest(p.raw);
+        },
+      ],
+      [
+        'decode (protobufjs)',
+        () => {
+          for (const p of set.payloads) type.decode(p.raw);
+        },
+      ],
+      [
+        'snappy compress',
+        () => {
+          for (const p of set.payloads) compress(p.raw);
+        },
+      ],
     ];
     for (const [op, pass] of ops) {
       const m = measureCpu(pass, opts);

@@ -43,10 +43,12 @@ async function sinkStats(sink: Sink): Promise<{ samples: number; requests: numbe
 }
 
 export async function resetSinks(sinks: readonly Sink[]): Promise<void> {
-  await Promise.all(sinks.map(async (s) => {
-    const res = await fetch(`${s.url}/reset`, { method: 'POST' });
-    await res.arrayBuffer();
-  }));
+  await Promise.all(
+    sinks.map(async (s) => {
+      const res = await fetch(`${s.url}/reset`, { method: 'POST' });
+      await res.arrayBuffer();
+    }),
+  );
 }
 
 /** Waits until every sink has received `samples` samples; throws on timeout or excess. */
@@ -68,7 +70,14 @@ export async function runRep(target: Target, set: PayloadSet, sinks: readonly Si
   await resetSinks(sinks);
   const cpu0 = processCpuSeconds(target.pid);
   const t0 = Date.now();
-  const load = await sendLoad({ url: target.writeUrl, payloads: set.payloads, requests, concurrency: opts.concurrency, deadlineMs: 180_000, headers: set.headers });
+  const load = await sendLoad({
+    url: target.writeUrl,
+    payloads: set.payloads,
+    requests,
+    concurrency: opts.concurrency,
+    deadlineMs: 180_000,
+    headers: set.headers,
+  });
   if (load.failed > 0) throw new Error(`${target.name}: ${load.failed} of ${load.requests} writes failed: ${JSON.stringify(load.failures)}`);
   await waitDelivered(sinks, load.delivered, 60_000);
   const deliveredSeconds = (Date.now() - t0) / 1000;
@@ -112,7 +121,9 @@ export async function compareProcesses(
         const rep = await runRep(t, c.set, c.sinks ?? sinks, { samples: opts.samples, concurrency: opts.concurrency });
         const res = results.get(`${t.name}|${c.name}`)!;
         res.reps.push(rep);
-        opts.log(`  rep ${r + 1}/${opts.reps} ${c.name} ${t.name}: ${rep.usPerSample.toFixed(3)} CPU-µs/sample (${rep.cpuSeconds.toFixed(2)} s CPU, ${(rep.samples / 1e6).toFixed(2)} M samples, ${rep.deliveredSeconds.toFixed(1)} s)`);
+        opts.log(
+          `  rep ${r + 1}/${opts.reps} ${c.name} ${t.name}: ${rep.usPerSample.toFixed(3)} CPU-µs/sample (${rep.cpuSeconds.toFixed(2)} s CPU, ${(rep.samples / 1e6).toFixed(2)} M samples, ${rep.deliveredSeconds.toFixed(1)} s)`,
+        );
       }
     }
   }

@@ -85,7 +85,11 @@ async function sinkStats(sink: Sink): Promise<SinkDrainStats> {
   return (await res.json()) as SinkDrainStats;
 }
 
-async function startTarget(name: DrainTargetName, sink: Sink, vmagentPath: string | undefined): Promise<{ pid: number; writeUrl: string; stop(): Promise<void> }> {
+async function startTarget(
+  name: DrainTargetName,
+  sink: Sink,
+  vmagentPath: string | undefined,
+): Promise<{ pid: number; writeUrl: string; stop(): Promise<void> }> {
   if (name === 'forwarder') return startForwarder([sink.writeUrl]);
   return startVmagent(vmagentPath!, [sink.writeUrl]);
 }
@@ -107,7 +111,10 @@ async function drainRep(name: DrainTargetName, latencyMs: number, writes: readon
       if (stats.errors > 0) throw new Error(`the sink could not decode ${stats.errors} writes`);
       if (stats.samples > load.samples) throw new Error(`the sink received ${stats.samples} samples, more than the ${load.samples} sent`);
       if (stats.samples === load.samples) break;
-      if (Date.now() > deadline) throw new Error(`not drained within ${((Date.now() - t0) / 1000).toFixed(0)} s at ${latencyMs} ms: ${stats.samples} of ${load.samples} samples delivered`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `not drained within ${((Date.now() - t0) / 1000).toFixed(0)} s at ${latencyMs} ms: ${stats.samples} of ${load.samples} samples delivered`,
+        );
       await sleep(100);
     }
     const cpuSeconds = processCpuSeconds(target.pid) - cpu0;
@@ -137,7 +144,15 @@ export async function benchDrain(o: DrainOptions): Promise<DrainResult[]> {
   const results = new Map<string, DrainResult>();
   for (const latencyMs of o.latenciesMs) {
     for (const target of targets) {
-      results.set(`${target}|${latencyMs}`, { target, latencyMs, reps: [], medianRate: Number.NaN, medianUsPerSample: Number.NaN, peakRss: Number.NaN, outOfOrder: 0 });
+      results.set(`${target}|${latencyMs}`, {
+        target,
+        latencyMs,
+        reps: [],
+        medianRate: Number.NaN,
+        medianUsPerSample: Number.NaN,
+        peakRss: Number.NaN,
+        outOfOrder: 0,
+      });
     }
   }
   try {
@@ -157,7 +172,9 @@ export async function benchDrain(o: DrainOptions): Promise<DrainResult[]> {
           try {
             const rep = await drainRep(target, latencyMs, writes, o);
             res.reps.push(rep);
-            o.log(`  rep ${r + 1}/${o.reps} ${latencyMs} ms ${target}: ${(rep.rate / 1000).toFixed(1)} k samples/s (${rep.seconds.toFixed(1)} s, push ${rep.pushSeconds.toFixed(1)} s), ${rep.usPerSample.toFixed(2)} CPU-µs/sample, peak RSS ${(rep.peakRss / 2 ** 20).toFixed(0)} MiB, ${rep.upstreamCalls} calls (≤ ${rep.maxInFlight} in flight), ${rep.outOfOrder} out of order`);
+            o.log(
+              `  rep ${r + 1}/${o.reps} ${latencyMs} ms ${target}: ${(rep.rate / 1000).toFixed(1)} k samples/s (${rep.seconds.toFixed(1)} s, push ${rep.pushSeconds.toFixed(1)} s), ${rep.usPerSample.toFixed(2)} CPU-µs/sample, peak RSS ${(rep.peakRss / 2 ** 20).toFixed(0)} MiB, ${rep.upstreamCalls} calls (≤ ${rep.maxInFlight} in flight), ${rep.outOfOrder} out of order`,
+            );
           } catch (err) {
             res.failure = (err as Error).message.split('\n')[0].slice(0, 300);
             o.log(`  rep ${r + 1}/${o.reps} ${latencyMs} ms ${target} failed: ${res.failure}`);

@@ -48,7 +48,11 @@ export interface ForwarderProcess extends Child {
   spoolDir: string;
 }
 
-export async function startForwarder(sinkUrls: readonly string[], extraEnv: Record<string, string> = {}, nodeArgs: readonly string[] = []): Promise<ForwarderProcess> {
+export async function startForwarder(
+  sinkUrls: readonly string[],
+  extraEnv: Record<string, string> = {},
+  nodeArgs: readonly string[] = [],
+): Promise<ForwarderProcess> {
   const port = await freePort();
   const spoolDir = tempDir('bench-spool-');
   const env = baseEnv({
@@ -84,7 +88,10 @@ export async function startForwarder(sinkUrls: readonly string[], extraEnv: Reco
 export async function smokeForwarder(sinks: readonly Sink[], set: PayloadSet): Promise<{ forwarder?: ForwarderProcess; reason?: string }> {
   let f: ForwarderProcess | undefined;
   try {
-    f = await startForwarder(sinks.map((s) => s.writeUrl), FIXED_PAYLOAD_ENV);
+    f = await startForwarder(
+      sinks.map((s) => s.writeUrl),
+      FIXED_PAYLOAD_ENV,
+    );
     await resetSinks(sinks);
     const load = await sendLoad({ url: f.writeUrl, payloads: set.payloads.slice(0, 1), requests: 1, concurrency: 1, deadlineMs: 10_000 });
     if (load.failed > 0) throw new Error(`the forwarder refused a valid write: ${JSON.stringify(load.failures)}`);
@@ -111,7 +118,13 @@ async function sinkMode(sinks: readonly Sink[], status: number): Promise<void> {
 }
 
 /** Peak RSS with a dead upstream, and batch sizes at 20 000 samples/s of 500-sample writes. */
-export async function benchForwarder(opts: { sinks: readonly Sink[]; set: PayloadSet; deadSeconds: number; batchSeconds: number; log: (s: string) => void }): Promise<ForwarderResult> {
+export async function benchForwarder(opts: {
+  sinks: readonly Sink[];
+  set: PayloadSet;
+  deadSeconds: number;
+  batchSeconds: number;
+  log: (s: string) => void;
+}): Promise<ForwarderResult> {
   const { sinks } = opts;
   const sinkUrls = sinks.map((s) => s.writeUrl);
 
@@ -130,11 +143,20 @@ export async function benchForwarder(opts: { sinks: readonly Sink[]; set: Payloa
           // exited: reported by the load's failures
         }
       }, 250);
-      const load = await sendLoad({ url: f.writeUrl, payloads: opts.set.payloads, requests: Math.ceil((deadRate * opts.deadSeconds) / (opts.set.samples / opts.set.payloads.length)), concurrency: 4, deadlineMs: opts.deadSeconds * 1000 + 30_000, rate: deadRate });
+      const load = await sendLoad({
+        url: f.writeUrl,
+        payloads: opts.set.payloads,
+        requests: Math.ceil((deadRate * opts.deadSeconds) / (opts.set.samples / opts.set.payloads.length)),
+        concurrency: 4,
+        deadlineMs: opts.deadSeconds * 1000 + 30_000,
+        rate: deadRate,
+      });
       clearInterval(timer);
       const peakRss = processMemory(f.pid).peakRss;
       dead = { seconds: load.wallSeconds, offeredRate: load.samples / load.wallSeconds, accepted: load.samples, refused: load.failed, peakRss, rssSamples };
-      opts.log(`  dead upstream: ${(load.samples / 1e6).toFixed(2)} M samples accepted in ${load.wallSeconds.toFixed(1)} s, ${load.failed} writes refused, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+      opts.log(
+        `  dead upstream: ${(load.samples / 1e6).toFixed(2)} M samples accepted in ${load.wallSeconds.toFixed(1)} s, ${load.failed} writes refused, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
+      );
     } finally {
       await sinkMode(sinks, 204);
       await f.stop();
@@ -149,7 +171,14 @@ export async function benchForwarder(opts: { sinks: readonly Sink[]; set: Payloa
     const f = await startForwarder(sinkUrls, FIXED_PAYLOAD_ENV);
     try {
       await resetSinks(sinks);
-      const load = await sendLoad({ url: f.writeUrl, payloads: small.payloads, requests: Math.ceil((batchRate * opts.batchSeconds) / 500), concurrency: 4, deadlineMs: opts.batchSeconds * 1000 + 30_000, rate: batchRate });
+      const load = await sendLoad({
+        url: f.writeUrl,
+        payloads: small.payloads,
+        requests: Math.ceil((batchRate * opts.batchSeconds) / 500),
+        concurrency: 4,
+        deadlineMs: opts.batchSeconds * 1000 + 30_000,
+        rate: batchRate,
+      });
       if (load.failed > 0) throw new Error(`forwarder refused ${load.failed} writes: ${JSON.stringify(load.failures)}`);
       await waitDelivered(sinks, load.samples, 30_000);
       await sleep(100);
@@ -164,7 +193,9 @@ export async function benchForwarder(opts: { sinks: readonly Sink[]; set: Payloa
         samplesPerCall: load.samples / calls,
         minPerCall: Math.min(...stats.map((s) => s.minSamplesPerRequest)),
       };
-      opts.log(`  batching: ${load.samples} samples in ${load.requests} writes → ${calls} upstream calls per sink, ${batching.samplesPerCall.toFixed(0)} samples per call`);
+      opts.log(
+        `  batching: ${load.samples} samples in ${load.requests} writes → ${calls} upstream calls per sink, ${batching.samplesPerCall.toFixed(0)} samples per call`,
+      );
     } finally {
       await f.stop();
     }

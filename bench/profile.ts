@@ -33,15 +33,20 @@ async function main(): Promise<void> {
   const env: Record<string, string> = relabel ? { RELABEL_CONFIG_FILE: writeTypicalRules(rulesDir) } : {};
   const before = new Set(fs.readdirSync(dir));
   const profArgs = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
-  const target: Child & { writeUrl: string } = host === 'forwarder'
-    ? await startForwarder(sinks.map((s) => s.writeUrl), { ...FIXED_PAYLOAD_ENV, ...env }, profArgs)
-    : await startRelay({
-      ingestionUrls: sinks.map((s) => s.writeUrl),
-      cluster: BENCH_CLUSTER,
-      nodeArgs: profArgs,
-      entry: path.join(__dirname, host === 'bare' ? 'relay-bare.js' : 'relay-entry.js'),
-      env,
-    });
+  const target: Child & { writeUrl: string } =
+    host === 'forwarder'
+      ? await startForwarder(
+          sinks.map((s) => s.writeUrl),
+          { ...FIXED_PAYLOAD_ENV, ...env },
+          profArgs,
+        )
+      : await startRelay({
+          ingestionUrls: sinks.map((s) => s.writeUrl),
+          cluster: BENCH_CLUSTER,
+          nodeArgs: profArgs,
+          entry: path.join(__dirname, host === 'bare' ? 'relay-bare.js' : 'relay-entry.js'),
+          env,
+        });
   const rep = await runRep({ name: host, pid: target.pid, writeUrl: target.writeUrl }, set, sinks, { samples, concurrency: 6 });
   process.stdout.write(`${mode} (${host}): ${rep.usPerSample.toFixed(3)} CPU-µs/sample over ${rep.samples} samples\n`);
   await resetSinks(sinks);

@@ -37,22 +37,30 @@ export async function benchRelayPath(
       const perSample = (s: number): number => (s / set.samples) * 1e6;
       const stages: Record<string, number> = {};
       const raws = set.payloads.map((p) => p.raw);
-      stages.decompress = perSample(measureCpu(() => {
-        for (const p of set.payloads) decompressBounded(p.body, 64 << 20);
-      }, opts).median);
-      stages.validate = perSample(measureCpu(() => {
-        for (const r of raws) validateWriteRequest(r, AZURE_MONITOR_LIMITS, BENCH_CLUSTER);
-      }, opts).median);
+      stages.decompress = perSample(
+        measureCpu(() => {
+          for (const p of set.payloads) decompressBounded(p.body, 64 << 20);
+        }, opts).median,
+      );
+      stages.validate = perSample(
+        measureCpu(() => {
+          for (const r of raws) validateWriteRequest(r, AZURE_MONITOR_LIMITS, BENCH_CLUSTER);
+        }, opts).median,
+      );
       if (mode === 'label injection') {
         const rewritten = raws.map((r) => rewriteLabels(r, { cluster: BENCH_CLUSTER }));
         // as admission runs it: validation's plan, then the rewrite from it
-        const both = perSample(measureCpu(() => {
-          for (const r of raws) rewriteLabels(r, { cluster: BENCH_CLUSTER }, validateForRewrite(r, AZURE_MONITOR_LIMITS, BENCH_CLUSTER).plan);
-        }, opts).median);
+        const both = perSample(
+          measureCpu(() => {
+            for (const r of raws) rewriteLabels(r, { cluster: BENCH_CLUSTER }, validateForRewrite(r, AZURE_MONITOR_LIMITS, BENCH_CLUSTER).plan);
+          }, opts).median,
+        );
         stages.rewrite = Math.max(0, both - stages.validate);
-        stages.compress = perSample(measureCpu(() => {
-          for (const r of rewritten) compress(r);
-        }, opts).median);
+        stages.compress = perSample(
+          measureCpu(() => {
+            for (const r of rewritten) compress(r);
+          }, opts).median,
+        );
       }
 
       // the whole path, `concurrency` writes in flight like concurrent senders

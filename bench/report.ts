@@ -82,7 +82,8 @@ export function drainRatio(r: RunReport, latencyMs: number, of: 'medianRate' | '
   return f && v ? f[of] / v[of] : Number.NaN;
 }
 
-const met = (ok: boolean | undefined, why?: string): string => (why !== undefined ? `not measured: ${why}` : ok === undefined ? 'not measured' : ok ? 'met' : '**not met**');
+const met = (ok: boolean | undefined, why?: string): string =>
+  why !== undefined ? `not measured: ${why}` : ok === undefined ? 'not measured' : ok ? 'met' : '**not met**';
 
 /** Issue 11's targets: the drain, the forwarder while draining, the relay with one workspace. */
 function issue11Targets(r: RunReport): string[] {
@@ -97,7 +98,9 @@ function issue11Targets(r: RunReport): string[] {
     const rate = drainRatio(r, ms, 'medianRate');
     const floor = ms >= 300 ? 400_000 : 0;
     const name = `drain rate at ${ms} ms ≥ 4× vmagent's${floor > 0 ? ` and ≥ ${si(floor, 0)} samples/s` : ''}`;
-    const measured = f ? `${si(f.medianRate, 0)} samples/s, ${Number.isNaN(rate) ? `vmagent ${v?.failure ?? 'not run'}` : `${fmt(rate, 2)}× vmagent's ${si(v!.medianRate, 0)}`}` : '—';
+    const measured = f
+      ? `${si(f.medianRate, 0)} samples/s, ${Number.isNaN(rate) ? `vmagent ${v?.failure ?? 'not run'}` : `${fmt(rate, 2)}× vmagent's ${si(v!.medianRate, 0)}`}`
+      : '—';
     const ok = Number.isNaN(rate) ? undefined : rate >= 4 && f!.medianRate >= floor;
     rows.push([name, measured, met(ok, why ?? (Number.isNaN(rate) ? `vmagent ${v?.failure ?? 'not run'}` : undefined))]);
   }
@@ -105,17 +108,29 @@ function issue11Targets(r: RunReport): string[] {
     const f = drainOf(r, 'forwarder', ms);
     const why = noDrain ?? f?.failure ?? (f === undefined ? 'forwarder not run' : undefined);
     const cpu = drainRatio(r, ms, 'medianUsPerSample');
-    rows.push([`forwarder CPU per sample while draining (${ms} ms) ≤ 0.5× vmagent's`, f ? `${fmt(f.medianUsPerSample, 2)} µs, ${fmt(cpu, 2)}×` : '—', met(Number.isNaN(cpu) ? undefined : cpu <= 0.5, why)]);
+    rows.push([
+      `forwarder CPU per sample while draining (${ms} ms) ≤ 0.5× vmagent's`,
+      f ? `${fmt(f.medianUsPerSample, 2)} µs, ${fmt(cpu, 2)}×` : '—',
+      met(Number.isNaN(cpu) ? undefined : cpu <= 0.5, why),
+    ]);
   }
   for (const ms of latencies) {
     const f = drainOf(r, 'forwarder', ms);
     const why = noDrain ?? f?.failure ?? (f === undefined ? 'forwarder not run' : undefined);
-    rows.push([`forwarder peak RSS while draining (${ms} ms) ≤ 128 MiB`, f ? `${fmt(f.peakRss / MiB, 0)} MiB (largest of ${f.reps.length})` : '—', met(f && f.reps.length > 0 ? f.peakRss <= 128 * MiB : undefined, why)]);
+    rows.push([
+      `forwarder peak RSS while draining (${ms} ms) ≤ 128 MiB`,
+      f ? `${fmt(f.peakRss / MiB, 0)} MiB (largest of ${f.reps.length})` : '—',
+      met(f && f.reps.length > 0 ? f.peakRss <= 128 * MiB : undefined, why),
+    ]);
   }
   for (const ms of latencies) {
     const f = drainOf(r, 'forwarder', ms);
     const why = noDrain ?? (f === undefined ? 'forwarder not run' : f.reps.length === 0 ? f.failure : undefined);
-    rows.push([`forwarder delivers every series in timestamp order (${ms} ms)`, f ? `${f.outOfOrder} samples out of order in ${f.reps.length} drains` : '—', why !== undefined ? `not measured: ${why}` : f!.outOfOrder === 0 ? 'met' : '**FAILED**']);
+    rows.push([
+      `forwarder delivers every series in timestamp order (${ms} ms)`,
+      f ? `${f.outOfOrder} samples out of order in ${f.reps.length} drains` : '—',
+      why !== undefined ? `not measured: ${why}` : f!.outOfOrder === 0 ? 'met' : '**FAILED**',
+    ]);
   }
   const p1 = ratio(r, 'relay', PASS_ONE);
   const i1 = ratio(r, 'relay', INJECT_ONE);
@@ -133,7 +148,9 @@ function drainSection(r: RunReport): string[] {
   }
   const st = r.drainSettings;
   if (st) {
-    out.push(`Per repetition a fresh process gets ${si(st.samples, 1)} samples in ${fmt(st.series, 0)}-series writes stamped with the current time, pushed as fast as it accepts them by ${r.settings.concurrency} senders (each a shard owning its own series, sending its writes one after another); the sink answers every write after the latency, checks per-series timestamp order on arrival and counts a sample once it answered it. *drain rate* = samples / (first push → last sample answered); CPU = the target's utime + stime over the same span; peak RSS = VmHWM at the end. Medians of ${st.reps} interleaved repetitions (min–max beside); *out of order* sums every repetition. The forwarder runs in direct mode with its defaults (bench/forwarder.ts \`FORWARDER_BENCH_ENV\`); vmagent with its defaults (one -remoteWrite.url, -remoteWrite.tmpDataPath).`);
+    out.push(
+      `Per repetition a fresh process gets ${si(st.samples, 1)} samples in ${fmt(st.series, 0)}-series writes stamped with the current time, pushed as fast as it accepts them by ${r.settings.concurrency} senders (each a shard owning its own series, sending its writes one after another); the sink answers every write after the latency, checks per-series timestamp order on arrival and counts a sample once it answered it. *drain rate* = samples / (first push → last sample answered); CPU = the target's utime + stime over the same span; peak RSS = VmHWM at the end. Medians of ${st.reps} interleaved repetitions (min–max beside); *out of order* sums every repetition. The forwarder runs in direct mode with its defaults (bench/forwarder.ts \`FORWARDER_BENCH_ENV\`); vmagent with its defaults (one -remoteWrite.url, -remoteWrite.tmpDataPath).`,
+    );
     out.push('');
   }
   const rows: string[][] = [];
@@ -148,7 +165,10 @@ function drainSection(r: RunReport): string[] {
       `${d.latencyMs} ms`,
       d.target,
       d.reps.length > 0 ? `**${si(d.medianRate, 0)}**` : '—',
-      spread(rates.map((x) => x / 1000), 0) + (rates.length > 0 ? ' k' : ''),
+      spread(
+        rates.map((x) => x / 1000),
+        0,
+      ) + (rates.length > 0 ? ' k' : ''),
       isFwd ? `**${fmt(drainRatio(r, d.latencyMs, 'medianRate'), 2)}×**` : '1',
       si(push, 0),
       fmt(d.medianUsPerSample, 2),
@@ -160,7 +180,26 @@ function drainSection(r: RunReport): string[] {
       d.failure !== undefined ? `failed: ${d.failure}` : '',
     ]);
   }
-  out.push(table(['latency', 'process', 'drain rate samples/s (median)', 'min–max', 'forwarder / vmagent', 'accepted samples/s', 'CPU-µs / sample', 'forwarder / vmagent', 'peak RSS MiB (largest)', 'upstream calls (samples per call)', 'most calls in flight', 'out of order', ''], rows));
+  out.push(
+    table(
+      [
+        'latency',
+        'process',
+        'drain rate samples/s (median)',
+        'min–max',
+        'forwarder / vmagent',
+        'accepted samples/s',
+        'CPU-µs / sample',
+        'forwarder / vmagent',
+        'peak RSS MiB (largest)',
+        'upstream calls (samples per call)',
+        'most calls in flight',
+        'out of order',
+        '',
+      ],
+      rows,
+    ),
+  );
   out.push('');
   return out;
 }
@@ -172,17 +211,28 @@ export function renderReport(r: RunReport): string {
   out.push('');
   out.push(`Run on ${f.date} by \`npm run bench\` (${r.seconds.toFixed(0)} s). Method and optimisation log: [bench/README.md](../README.md).`);
   out.push('');
-  out.push(table(['machine', ''], [
-    ['CPU', f.cpuModel],
-    ['cores', String(f.cores)],
-    ['memory', `${f.memoryGiB} GiB`],
-    ['Node.js', f.node],
-    ['kernel', f.kernel],
-    ['load average at start', f.loadAverage],
-    ['vmagent', r.vmagentVersion ?? `not run: ${r.vmagentNote ?? 'skipped'}`],
-    ['repetitions', `${r.settings.reps} measured per case after a warm-up of ${si(r.settings.warmupSamples, 1)} samples per process and case; medians reported (min–max beside)`],
-    ['process runs', `${si(r.settings.samples, 1)} samples per repetition, ${r.settings.concurrency} concurrent senders, CPU = utime + stime from /proc (CLK_TCK ${r.clkTck})`],
-  ]));
+  out.push(
+    table(
+      ['machine', ''],
+      [
+        ['CPU', f.cpuModel],
+        ['cores', String(f.cores)],
+        ['memory', `${f.memoryGiB} GiB`],
+        ['Node.js', f.node],
+        ['kernel', f.kernel],
+        ['load average at start', f.loadAverage],
+        ['vmagent', r.vmagentVersion ?? `not run: ${r.vmagentNote ?? 'skipped'}`],
+        [
+          'repetitions',
+          `${r.settings.reps} measured per case after a warm-up of ${si(r.settings.warmupSamples, 1)} samples per process and case; medians reported (min–max beside)`,
+        ],
+        [
+          'process runs',
+          `${si(r.settings.samples, 1)} samples per repetition, ${r.settings.concurrency} concurrent senders, CPU = utime + stime from /proc (CLK_TCK ${r.clkTck})`,
+        ],
+      ],
+    ),
+  );
   out.push('');
 
   // ---- summary ----
@@ -210,9 +260,16 @@ export function renderReport(r: RunReport): string {
         ]);
       }
     }
-    out.push(`Synthetic Prometheus-like writes of ${r.sets.syntheticName}, one sample per series (${fmt(r.sets.synthetic.rawBytes / r.sets.synthetic.samples, 0)} bytes per sample uncompressed, ${fmt(r.sets.synthetic.bodyBytes / r.sets.synthetic.samples, 0)} compressed), fanned out to two sink processes (two workspaces); the *one workspace* cases are other relay and vmagent processes, each configured with the first sink alone. *pass-through*: every series already carries \`cluster\`, the relay forwards the sender's compressed bytes; *label injection*: none does, the relay adds \`cluster\` to every series and re-compresses once for both sinks.`);
+    out.push(
+      `Synthetic Prometheus-like writes of ${r.sets.syntheticName}, one sample per series (${fmt(r.sets.synthetic.rawBytes / r.sets.synthetic.samples, 0)} bytes per sample uncompressed, ${fmt(r.sets.synthetic.bodyBytes / r.sets.synthetic.samples, 0)} compressed), fanned out to two sink processes (two workspaces); the *one workspace* cases are other relay and vmagent processes, each configured with the first sink alone. *pass-through*: every series already carries \`cluster\`, the relay forwards the sender's compressed bytes; *label injection*: none does, the relay adds \`cluster\` to every series and re-compresses once for both sinks.`,
+    );
     out.push('');
-    out.push(table(['case', 'process', 'CPU-µs / sample (median)', 'min–max', 'CPU-s / million samples', 'delivered samples/s', 'peak RSS MiB', 'ours / vmagent'], rows));
+    out.push(
+      table(
+        ['case', 'process', 'CPU-µs / sample (median)', 'min–max', 'CPU-s / million samples', 'delivered samples/s', 'peak RSS MiB', 'ours / vmagent'],
+        rows,
+      ),
+    );
     out.push('');
   }
 
@@ -226,20 +283,40 @@ export function renderReport(r: RunReport): string {
   tRows.push(['relay pass-through ≤ 0.5× vmagent', Number.isNaN(rPass) ? '—' : `${fmt(rPass, 2)}×`, holds(Number.isNaN(rPass) ? undefined : rPass <= 0.5)]);
   tRows.push(['relay with label injection ≤ 1.0× vmagent', Number.isNaN(rInj) ? '—' : `${fmt(rInj, 2)}×`, holds(Number.isNaN(rInj) ? undefined : rInj <= 1.0)]);
   const rV2 = ratio(r, 'relay', PASS_V2);
-  tRows.push(['(issue 12) relay, remote-write 2.0 in → 1.0 out ≤ 1.0× vmagent passing 1.0 through', Number.isNaN(rV2) ? '—' : `${fmt(rV2, 2)}×`, holds(Number.isNaN(rV2) ? undefined : rV2 <= 1.0)]);
+  tRows.push([
+    '(issue 12) relay, remote-write 2.0 in → 1.0 out ≤ 1.0× vmagent passing 1.0 through',
+    Number.isNaN(rV2) ? '—' : `${fmt(rV2, 2)}×`,
+    holds(Number.isNaN(rV2) ? undefined : rV2 <= 1.0),
+  ]);
   const bPass = ratio(r, BARE, PASS);
   const bInj = ratio(r, BARE, INJECT);
   if (!Number.isNaN(bPass)) {
-    tRows.push([`(for reference) the same data path behind a bare node:http server instead of dev/function-host.ts: pass-through ≤ 0.5×, injection ≤ 1.0×`, `${fmt(bPass, 2)}× / ${fmt(bInj, 2)}×`, `${holds(bPass <= 0.5)} / ${holds(bInj <= 1.0)}`]);
+    tRows.push([
+      `(for reference) the same data path behind a bare node:http server instead of dev/function-host.ts: pass-through ≤ 0.5×, injection ≤ 1.0×`,
+      `${fmt(bPass, 2)}× / ${fmt(bInj, 2)}×`,
+      `${holds(bPass <= 0.5)} / ${holds(bInj <= 1.0)}`,
+    ]);
   }
   const fPass = ratio(r, 'forwarder', PASS);
   const fNote = r.forwarderNote ? `not measured: ${r.forwarderNote}` : undefined;
-  tRows.push(['forwarder ≤ 1.0× vmagent (pass-through payloads)', Number.isNaN(fPass) ? '—' : `${fmt(fPass, 2)}×`, fNote ?? holds(Number.isNaN(fPass) ? undefined : fPass <= 1.0)]);
+  tRows.push([
+    'forwarder ≤ 1.0× vmagent (pass-through payloads)',
+    Number.isNaN(fPass) ? '—' : `${fmt(fPass, 2)}×`,
+    fNote ?? holds(Number.isNaN(fPass) ? undefined : fPass <= 1.0),
+  ]);
   const runNote = fNote ?? (r.forwarderRunNote ? `not measured: ${r.forwarderRunNote}` : undefined);
   const dead = r.forwarder?.dead;
-  tRows.push(['forwarder peak RSS ≤ 128 MiB, upstream dead, 100 000 samples/s', dead ? `${fmt(dead.peakRss / MiB, 0)} MiB at ${si(dead.offeredRate, 0)} samples/s for ${fmt(dead.seconds, 0)} s (${dead.refused} writes refused)` : '—', runNote ?? holds(dead ? dead.peakRss <= 128 * MiB && dead.offeredRate >= 95_000 : undefined)]);
+  tRows.push([
+    'forwarder peak RSS ≤ 128 MiB, upstream dead, 100 000 samples/s',
+    dead ? `${fmt(dead.peakRss / MiB, 0)} MiB at ${si(dead.offeredRate, 0)} samples/s for ${fmt(dead.seconds, 0)} s (${dead.refused} writes refused)` : '—',
+    runNote ?? holds(dead ? dead.peakRss <= 128 * MiB && dead.offeredRate >= 95_000 : undefined),
+  ]);
   const b = r.forwarder?.batching;
-  tRows.push(['forwarder ≥ 10 000 samples per upstream call (500-sample writes at 20 000/s)', b ? `${fmt(b.samplesPerCall, 0)} per call (smallest call ${b.minPerCall})` : '—', runNote ?? holds(b ? b.samplesPerCall >= 10_000 : undefined)]);
+  tRows.push([
+    'forwarder ≥ 10 000 samples per upstream call (500-sample writes at 20 000/s)',
+    b ? `${fmt(b.samplesPerCall, 0)} per call (smallest call ${b.minPerCall})` : '—',
+    runNote ?? holds(b ? b.samplesPerCall >= 10_000 : undefined),
+  ]);
   out.push(table(['target', 'measured', ''], tRows));
   out.push('');
   out.push(...relabelTargets(r));
@@ -255,19 +332,23 @@ export function renderReport(r: RunReport): string {
     const bare = med(BARE);
     const host = med('relay');
     const aRows: string[][] = [
-      ['receive + fan-out of the sender\'s bytes (HTTP in, two requests out: the floor)', fmt(floor, 3), share(floor)],
+      ["receive + fan-out of the sender's bytes (HTTP in, two requests out: the floor)", fmt(floor, 3), share(floor)],
       ['JS path: snappy decompression (napi binding)', fmt(withDecompress - floor, 3), share(withDecompress - floor)],
       ['JS path: validation', fmt(withValidate - withDecompress, 3), share(withValidate - withDecompress)],
     ];
-    if (!Number.isNaN(withNative)) aRows.push(['native fast path instead (decompression and validation in one call)', fmt(withNative - floor, 3), share(withNative - floor)]);
+    if (!Number.isNaN(withNative))
+      aRows.push(['native fast path instead (decompression and validation in one call)', fmt(withNative - floor, 3), share(withNative - floor)]);
     const before = Number.isNaN(withNative) ? withValidate : withNative;
     if (!Number.isNaN(bare)) aRows.push(['the rest of the relay (quota, token, telemetry, answer)', fmt(bare - before, 3), share(bare - before)]);
-    if (!Number.isNaN(host) && !Number.isNaN(bare)) aRows.push(['dev host adapter (@azure/functions request and response, HTTP streams mode)', fmt(host - bare, 3), share(host - bare)]);
-    out.push('## Where the relay\'s CPU goes (pass-through)');
+    if (!Number.isNaN(host) && !Number.isNaN(bare))
+      aRows.push(['dev host adapter (@azure/functions request and response, HTTP streams mode)', fmt(host - bare, 3), share(host - bare)]);
+    out.push("## Where the relay's CPU goes (pass-through)");
     out.push('');
-    out.push('Differences of medians between processes of the same run: `bench/relay-bare.ts` cut short after each stage (`RELAY_STAGE`), the whole data path behind the same bare server (which takes the native fast path for these requests), and the dev host. Each difference carries the noise of two medians.');
+    out.push(
+      'Differences of medians between processes of the same run: `bench/relay-bare.ts` cut short after each stage (`RELAY_STAGE`), the whole data path behind the same bare server (which takes the native fast path for these requests), and the dev host. Each difference carries the noise of two medians.',
+    );
     out.push('');
-    out.push(table(['stage', 'CPU-µs / sample', 'of vmagent\'s whole'], aRows));
+    out.push(table(['stage', 'CPU-µs / sample', "of vmagent's whole"], aRows));
     out.push('');
   }
 
@@ -275,7 +356,9 @@ export function renderReport(r: RunReport): string {
   if (r.relayPath.length > 0) {
     out.push('## Relay data path, in process');
     out.push('');
-    out.push('`createRelay().handleWrite` with the fan-out to two sink processes over HTTP (4 writes in flight), CPU-µs per sample from `process.cpuUsage()`; the stages beside it are the same functions run alone over the same payloads.');
+    out.push(
+      '`createRelay().handleWrite` with the fan-out to two sink processes over HTTP (4 writes in flight), CPU-µs per sample from `process.cpuUsage()`; the stages beside it are the same functions run alone over the same payloads.',
+    );
     out.push('');
     const rows = r.relayPath.map((p) => [
       p.set,
@@ -296,7 +379,9 @@ export function renderReport(r: RunReport): string {
     out.push('## Codec throughput, in process');
     out.push('');
     const fx = r.sets.fixtures;
-    out.push(`Fixtures: ${fx.payloads.length} captured Prometheus 2.42 writes, ${si(fx.samples, 1)} samples, ${fmt(fx.rawBytes / 1e6, 1)} MB uncompressed (${fmt(fx.rawBytes / fx.samples, 0)} bytes per sample, much of it metadata). MB/s counts uncompressed protobuf bytes; per CPU second.`);
+    out.push(
+      `Fixtures: ${fx.payloads.length} captured Prometheus 2.42 writes, ${si(fx.samples, 1)} samples, ${fmt(fx.rawBytes / 1e6, 1)} MB uncompressed (${fmt(fx.rawBytes / fx.samples, 0)} bytes per sample, much of it metadata). MB/s counts uncompressed protobuf bytes; per CPU second.`,
+    );
     out.push('');
     const rows = r.codec.map((c) => [c.set, c.op, fmt(c.usPerSample, 3), si(c.samplesPerSecond, 2), fmt(c.mbPerSecond, 0), spread(c.spreadUs, 3)]);
     out.push(table(['payloads', 'operation', 'CPU-µs / sample', 'samples / s', 'MB / s', 'min–max µs'], rows));
@@ -309,8 +394,15 @@ export function renderReport(r: RunReport): string {
   if (r.forwarder) {
     const d = r.forwarder.dead;
     const bt = r.forwarder.batching;
-    out.push(`- Upstream dead (both sinks answer 503): ${si(d.accepted, 2)} samples accepted in ${fmt(d.seconds, 1)} s (${si(d.offeredRate, 0)} samples/s offered), ${d.refused} writes refused; peak RSS **${fmt(d.peakRss / MiB, 0)} MiB** (VmHWM), RSS over time ${d.rssSamples.filter((_, i) => i % 8 === 0).map((x) => fmt(x / MiB, 0)).join(', ')} MiB.`);
-    out.push(`- 500-sample writes at ${si(bt.offeredRate, 1)} samples/s for ${fmt(bt.seconds, 0)} s: ${bt.sent} samples in ${fmt(bt.upstreamCalls, 0)} upstream calls per endpoint, **${fmt(bt.samplesPerCall, 0)} samples per call** (smallest ${bt.minPerCall}).`);
+    out.push(
+      `- Upstream dead (both sinks answer 503): ${si(d.accepted, 2)} samples accepted in ${fmt(d.seconds, 1)} s (${si(d.offeredRate, 0)} samples/s offered), ${d.refused} writes refused; peak RSS **${fmt(d.peakRss / MiB, 0)} MiB** (VmHWM), RSS over time ${d.rssSamples
+        .filter((_, i) => i % 8 === 0)
+        .map((x) => fmt(x / MiB, 0))
+        .join(', ')} MiB.`,
+    );
+    out.push(
+      `- 500-sample writes at ${si(bt.offeredRate, 1)} samples/s for ${fmt(bt.seconds, 0)} s: ${bt.sent} samples in ${fmt(bt.upstreamCalls, 0)} upstream calls per endpoint, **${fmt(bt.samplesPerCall, 0)} samples per call** (smallest ${bt.minPerCall}).`,
+    );
   } else {
     out.push(`Not measured: ${r.forwarderNote ?? r.forwarderRunNote ?? 'section not selected'}.`);
   }
@@ -323,7 +415,18 @@ function relabelTargets(r: RunReport): string[] {
   if (!r.compare.some((c) => c.caseName === RELABEL)) return [];
   const rows = ['forwarder', 'relay'].map((t) => {
     const x = ratio(r, t, RELABEL);
-    return [`${t} with typical relabel rules ≤ 1.0× vmagent with the same rules`, Number.isNaN(x) ? '—' : `${fmt(x, 2)}×`, Number.isNaN(x) ? 'not measured' : x <= 1.0 ? 'holds' : '**does not hold**'];
+    return [
+      `${t} with typical relabel rules ≤ 1.0× vmagent with the same rules`,
+      Number.isNaN(x) ? '—' : `${fmt(x, 2)}×`,
+      Number.isNaN(x) ? 'not measured' : x <= 1.0 ? 'holds' : '**does not hold**',
+    ];
   });
-  return ['## Relabel rules (issue 13)', '', `Rules (bench/relabel.ts): drop \`go_.*|process_.*\` by \`__name__\` (20 % of the samples), labeldrop \`endpoint\`, labeldrop \`service\`, one replace of \`instance\`; one sink; CPU per sample sent.`, '', table(['target', 'measured', ''], rows), ''];
+  return [
+    '## Relabel rules (issue 13)',
+    '',
+    `Rules (bench/relabel.ts): drop \`go_.*|process_.*\` by \`__name__\` (20 % of the samples), labeldrop \`endpoint\`, labeldrop \`service\`, one replace of \`instance\`; one sink; CPU per sample sent.`,
+    '',
+    table(['target', 'measured', ''], rows),
+    '',
+  ];
 }

@@ -21,7 +21,15 @@ import * as path from 'node:path';
 import { type CaseResult, type Target, compareProcesses } from './compare';
 import { benchCodec, type CodecRow } from './codec';
 import { type DrainResult, benchDrain } from './drain';
-import { FIXED_PAYLOAD_ENV, type ForwarderProcess, type ForwarderResult, benchForwarder, forwarderAvailable, smokeForwarder, startForwarder as startBenchForwarder } from './forwarder';
+import {
+  FIXED_PAYLOAD_ENV,
+  type ForwarderProcess,
+  type ForwarderResult,
+  benchForwarder,
+  forwarderAvailable,
+  smokeForwarder,
+  startForwarder as startBenchForwarder,
+} from './forwarder';
 import { RELABEL, withRelabelledCounts, writeTypicalRules } from './relabel';
 import { machineFacts } from './lib/machine';
 import { BENCH_CLUSTER, asRemoteWrite2, fixturePayloads, syntheticPayloads } from './lib/payloads';
@@ -54,7 +62,10 @@ async function main(): Promise<void> {
   const drainSettings = {
     samples: num('BENCH_DRAIN_SAMPLES', 3_000_000),
     reps: Math.floor(num('BENCH_DRAIN_REPS', 3)),
-    latenciesMs: (process.env.BENCH_DRAIN_LATENCIES ?? '50,300').split(',').map(Number).filter((x) => Number.isFinite(x) && x >= 0),
+    latenciesMs: (process.env.BENCH_DRAIN_LATENCIES ?? '50,300')
+      .split(',')
+      .map(Number)
+      .filter((x) => Number.isFinite(x) && x >= 0),
     series: 2000,
   };
   const out = process.env.BENCH_OUT ?? path.join(repoRoot, 'bench/results/latest.md');
@@ -136,7 +147,12 @@ async function main(): Promise<void> {
             log(`native stage left out: ${nativeStatus().reason}`);
             continue;
           }
-          const p = await startRelay({ ingestionUrls: sinkUrls, cluster: BENCH_CLUSTER, entry: path.join(distRoot, 'bench/relay-bare.js'), env: { RELAY_STAGE: stage } });
+          const p = await startRelay({
+            ingestionUrls: sinkUrls,
+            cluster: BENCH_CLUSTER,
+            entry: path.join(distRoot, 'bench/relay-bare.js'),
+            env: { RELAY_STAGE: stage },
+          });
           running.push(p);
           stages.push({ name, pid: p.pid, writeUrl: p.writeUrl });
         }
@@ -168,7 +184,9 @@ async function main(): Promise<void> {
         { name: INJECT_ONE, set: withoutCluster, targets: one, sinks: oneSink },
         { name: PASS_V2, set: asRemoteWrite2(withCluster), targets: ours.slice(0, 1) },
       ];
-      log(`process vs process: ${[...ours, ...stages, ...fwdTarget, ...yardstick].map((t) => t.name).join(', ')}; ${reps} reps × ${(samples / 1e6).toFixed(1)} M samples, ${concurrency} senders…`);
+      log(
+        `process vs process: ${[...ours, ...stages, ...fwdTarget, ...yardstick].map((t) => t.name).join(', ')}; ${reps} reps × ${(samples / 1e6).toFixed(1)} M samples, ${concurrency} senders…`,
+      );
       compare = await compareProcesses(cases, sinks, { reps, samples, warmupSamples, concurrency, log });
       await Promise.all(running.map((c) => c.stop()));
     }
@@ -186,10 +204,14 @@ async function main(): Promise<void> {
         yardstick.push({ name: 'vmagent', pid: vmagent.pid, writeUrl: vmagent.writeUrl });
       }
       log(`remote-write 2.0: relay and ${vm.path ? 'vmagent' : '(no vmagent)'}; ${reps} reps × ${(samples / 1e6).toFixed(1)} M samples…`);
-      compare = await compareProcesses([
-        { name: PASS, set: withCluster, targets: [...ours, ...yardstick] },
-        { name: PASS_V2, set: asRemoteWrite2(withCluster), targets: ours },
-      ], sinks, { reps, samples, warmupSamples, concurrency, log });
+      compare = await compareProcesses(
+        [
+          { name: PASS, set: withCluster, targets: [...ours, ...yardstick] },
+          { name: PASS_V2, set: asRemoteWrite2(withCluster), targets: ours },
+        ],
+        sinks,
+        { reps, samples, warmupSamples, concurrency, log },
+      );
       await Promise.all(running.map((c) => c.stop()));
     }
 
@@ -214,7 +236,15 @@ async function main(): Promise<void> {
         targets.push({ name: 'vmagent', pid: v.pid, writeUrl: v.writeUrl });
       }
       log(`relabel: ${targets.map((t) => t.name).join(', ')} with ${rules}; ${reps} reps × ${(samples / 1e6).toFixed(1)} M samples…`);
-      compare.push(...await compareProcesses([{ name: RELABEL, set: withRelabelledCounts(withCluster), targets, sinks: oneSink }], sinks, { reps, samples, warmupSamples, concurrency, log }));
+      compare.push(
+        ...(await compareProcesses([{ name: RELABEL, set: withRelabelledCounts(withCluster), targets, sinks: oneSink }], sinks, {
+          reps,
+          samples,
+          warmupSamples,
+          concurrency,
+          log,
+        })),
+      );
       await Promise.all(running.map((c) => c.stop()));
       removeDir(dir);
     }
@@ -226,7 +256,9 @@ async function main(): Promise<void> {
       if (!avail.ok && !vm.path) {
         drainNote = `neither the forwarder (${avail.reason}) nor vmagent (${vm.reason})`;
       } else {
-        log(`drain: ${drainSettings.reps} reps × ${(drainSettings.samples / 1e6).toFixed(1)} M samples at ${drainSettings.latenciesMs.join(' and ')} ms, fresh processes, ${concurrency} senders…`);
+        log(
+          `drain: ${drainSettings.reps} reps × ${(drainSettings.samples / 1e6).toFixed(1)} M samples at ${drainSettings.latenciesMs.join(' and ')} ms, fresh processes, ${concurrency} senders…`,
+        );
         const drainSink = await startSink(); // its own sink: the delay mode never leaks into another section
         drain = await benchDrain({ sink: drainSink, ...drainSettings, concurrency, vmagentPath: vm.path, forwarder: avail.ok, log });
         await drainSink.stop();
@@ -236,7 +268,13 @@ async function main(): Promise<void> {
     if (only.has('forwarder') && forwarderNote === undefined) {
       log('forwarder: dead upstream, batching…');
       try {
-        forwarder = await benchForwarder({ sinks, set: withCluster, deadSeconds: num('BENCH_DEAD_SECONDS', 15), batchSeconds: num('BENCH_BATCH_SECONDS', 10), log });
+        forwarder = await benchForwarder({
+          sinks,
+          set: withCluster,
+          deadSeconds: num('BENCH_DEAD_SECONDS', 15),
+          batchSeconds: num('BENCH_BATCH_SECONDS', 10),
+          log,
+        });
       } catch (err) {
         // the forwarder is another component under construction: report, do not lose the run
         forwarderRunNote = `failed: ${(err as Error).message.split('\n')[0].slice(0, 300)}`;

@@ -37,7 +37,20 @@ export interface SinkStats {
 }
 
 function fresh(): SinkStats {
-  return { requests: 0, bytes: 0, samples: 0, errors: 0, minSamplesPerRequest: 0, maxSamplesPerRequest: 0, refused: 0, outOfOrder: 0, inFlight: 0, maxInFlight: 0, answered: 0, lastAt: 0 };
+  return {
+    requests: 0,
+    bytes: 0,
+    samples: 0,
+    errors: 0,
+    minSamplesPerRequest: 0,
+    maxSamplesPerRequest: 0,
+    refused: 0,
+    outOfOrder: 0,
+    inFlight: 0,
+    maxInFlight: 0,
+    answered: 0,
+    lastAt: 0,
+  };
 }
 
 if (require.main === module) {

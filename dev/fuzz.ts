@@ -41,7 +41,13 @@ const verbose = env.FUZZ_VERBOSE === '1' || only !== undefined;
 const saveDir = env.FUZZ_SAVE ?? join(tmpdir(), 'relay-fuzz');
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
 
-async function run(title: string, h: Harness, ctx: FuzzContext, count: number, extra: { generate?: (i: number) => FuzzCase; validHeaders?: Record<string, string>; reproduceEnv?: string }): Promise<RunReport> {
+async function run(
+  title: string,
+  h: Harness,
+  ctx: FuzzContext,
+  count: number,
+  extra: { generate?: (i: number) => FuzzCase; validHeaders?: Record<string, string>; reproduceEnv?: string },
+): Promise<RunReport> {
   out(`\n== ${title}: ${only ? `cases ${only.join(',')}` : `${count} cases from #${first}`}`);
   const report = await runCases(h, ctx, {
     seed,
@@ -56,7 +62,10 @@ async function run(title: string, h: Harness, ctx: FuzzContext, count: number, e
         out(`  ${done} cases, ${r.violations.length} violations, rss ${mib(m.rss)}, heap ${mib(m.heapUsed)}`);
       }
     },
-    onCase: verbose ? (c, a, expected, why) => out(`  #${c.index} [${c.kind}] ${c.name}\n    → ${a.status} in ${a.ms.toFixed(1)} ms (expected ${expected}: ${why}) ${a.body.slice(0, 200)}`) : undefined,
+    onCase: verbose
+      ? (c, a, expected, why) =>
+          out(`  #${c.index} [${c.kind}] ${c.name}\n    → ${a.status} in ${a.ms.toFixed(1)} ms (expected ${expected}: ${why}) ${a.body.slice(0, 200)}`)
+      : undefined,
   });
   out(formatReport(report));
   if (report.violations.length > 0) {
@@ -91,7 +100,9 @@ async function main(): Promise<number> {
           const all = await Promise.all(http.targets.map(({ target, timeouts }) => runHttpCases(target, timeouts)));
           for (const [i, results] of all.entries()) {
             const t = http.targets[i].timeouts;
-            out(`  ${http.targets[i].target.name} (headersTimeout ${t.headersTimeout} ms, requestTimeout ${t.requestTimeout} ms, checked every ${t.connectionsCheckingInterval} ms)`);
+            out(
+              `  ${http.targets[i].target.name} (headersTimeout ${t.headersTimeout} ms, requestTimeout ${t.requestTimeout} ms, checked every ${t.connectionsCheckingInterval} ms)`,
+            );
             for (const r of results) {
               out(`    ${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.detail}`);
               if (!r.ok) failed = true;
@@ -113,7 +124,11 @@ async function main(): Promise<number> {
     const h = await startHarness({ workspaces: 2, env: (ws) => (tenantSettings = tenantEnv(ws, issuer)) });
     try {
       const ctx = tenantContext(base, tenantSettings);
-      const report = await run('multi-tenant relay', h, ctx, tenantCases, { generate: (i) => tenantCase(ctx, issuer, seed, i), validHeaders: TENANT_HEADERS, reproduceEnv: 'FUZZ_MODE=tenant' });
+      const report = await run('multi-tenant relay', h, ctx, tenantCases, {
+        generate: (i) => tenantCase(ctx, issuer, seed, i),
+        validHeaders: TENANT_HEADERS,
+        reproduceEnv: 'FUZZ_MODE=tenant',
+      });
       if (report.violations.length > 0) failed = true;
     } finally {
       await h.close();

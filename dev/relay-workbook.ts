@@ -39,7 +39,8 @@ const DAY_MS = 24 * 3600 * 1000;
 function queryItem(q: KqlQuery, i: number): Record<string, unknown> {
   const m = /\n\|\s*render\s+(\w+)\s*$/.exec(q.text);
   const visualization = m ? VISUALIZATIONS[m[1]] : 'table';
-  if (visualization === undefined) throw new Error(`relay.kql, "${q.title}": render ${m?.[1]} has no workbook visualization (known: ${Object.keys(VISUALIZATIONS).join(', ')})`);
+  if (visualization === undefined)
+    throw new Error(`relay.kql, "${q.title}": render ${m?.[1]} has no workbook visualization (known: ${Object.keys(VISUALIZATIONS).join(', ')})`);
   return {
     type: 3,
     name: `query ${i + 1}`,
@@ -66,7 +67,7 @@ export function renderWorkbook(queries: readonly KqlQuery[]): string {
         type: 1,
         name: 'heading',
         content: {
-          json: '## Prometheus remote-write relay\nThe relay\'s custom metrics (customMetrics), sent when APPLICATIONINSIGHTS_CONNECTION_STRING is set. Generated from deploy/azure-monitor/relay.kql; docs/dashboards.md says what each chart shows.',
+          json: "## Prometheus remote-write relay\nThe relay's custom metrics (customMetrics), sent when APPLICATIONINSIGHTS_CONNECTION_STRING is set. Generated from deploy/azure-monitor/relay.kql; docs/dashboards.md says what each chart shows.",
         },
       },
       {

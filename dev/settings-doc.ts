@@ -79,7 +79,7 @@ export function initialSettingsDocFile(region = renderSettingsDoc()): string {
     '',
     'Both the relay and the forwarder are configured only through settings named below.',
     '',
-    '- **Where values come from.** Environment variables. On Azure these are the Function App\'s',
+    "- **Where values come from.** Environment variables. On Azure these are the Function App's",
     '  application settings. Locally (`npm run relay`, `func start`) the `Values` of',
     '  `local.settings.json` are applied too, and variables already set in the environment win.',
     '  Copy `local.settings.sample.json` to `local.settings.json` to start: it lists every relay',

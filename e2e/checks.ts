@@ -209,10 +209,14 @@ export async function runChecks(ctx: CheckContext, evalMs: number): Promise<Chec
   const seriesOnlyVm = [...vm.series.entries()].filter(([k]) => !prom.series.has(k));
   if (seriesOnlyProm.length + seriesOnlyVm.length > 0) {
     const e = [...seriesOnlyProm, ...seriesOnlyVm].slice(0, 3).map(([, x]) => describe(x.labels));
-    problems.push(`series sets differ: ${seriesOnlyProm.length} series only in the Prometheus store (not NaN-only), ${seriesOnlyVm.length} only in VictoriaMetrics, e.g. ${e.join('; ')}`);
+    problems.push(
+      `series sets differ: ${seriesOnlyProm.length} series only in the Prometheus store (not NaN-only), ${seriesOnlyVm.length} only in VictoriaMetrics, e.g. ${e.join('; ')}`,
+    );
   }
   if (onlyProm + onlyVm + valueMismatch > 0) {
-    problems.push(`stores differ: ${fmtInt(onlyProm)} samples only in the Prometheus store, ${fmtInt(onlyVm)} only in VictoriaMetrics, ${fmtInt(valueMismatch)} with different values (e.g. ${examples.join('; ')})`);
+    problems.push(
+      `stores differ: ${fmtInt(onlyProm)} samples only in the Prometheus store, ${fmtInt(onlyVm)} only in VictoriaMetrics, ${fmtInt(valueMismatch)} with different values (e.g. ${examples.join('; ')})`,
+    );
   }
 
   // ---- ground truth: the Prometheus sender's own TSDB ----
@@ -235,16 +239,21 @@ export async function runChecks(ctx: CheckContext, evalMs: number): Promise<Chec
       }
     }
   }
-  if (truthProm + truthVm > 0) problems.push(`samples the Prometheus sender scraped are missing: ${fmtInt(truthProm)} from the Prometheus store, ${fmtInt(truthVm)} from VictoriaMetrics (e.g. ${truthExamples.join('; ')})`);
+  if (truthProm + truthVm > 0)
+    problems.push(
+      `samples the Prometheus sender scraped are missing: ${fmtInt(truthProm)} from the Prometheus store, ${fmtInt(truthVm)} from VictoriaMetrics (e.g. ${truthExamples.join('; ')})`,
+    );
   const extra = [...prom.series.values()].filter((s) => s.labels.sender === 'prometheus' && !truth.series.has(seriesKey(s.labels)));
-  if (extra.length > 0) problems.push(`${extra.length} series with sender="prometheus" in the Prometheus store that the sender does not have, e.g. ${describe(extra[0].labels)}`);
+  if (extra.length > 0)
+    problems.push(`${extra.length} series with sender="prometheus" in the Prometheus store that the sender does not have, e.g. ${describe(extra[0].labels)}`);
 
   // ---- labels: every series ever stored ----
   for (const store of [top.promStore, top.vmStore]) {
     const all = await store.series('{__name__=~".+"}', ctx.sendersStartedMs - 60_000, Date.now());
     const bad = all.filter((l) => l.cluster !== CLUSTER || ![...SENDERS, V2_SENDER].includes(l.sender ?? ''));
     if (all.length === 0) problems.push(`${store.name}: no series at all`);
-    if (bad.length > 0) problems.push(`${store.name}: ${bad.length} of ${all.length} series lack cluster="${CLUSTER}" or a sender label, e.g. ${describe(bad[0])}`);
+    if (bad.length > 0)
+      problems.push(`${store.name}: ${bad.length} of ${all.length} series lack cluster="${CLUSTER}" or a sender label, e.g. ${describe(bad[0])}`);
   }
 
   // ---- up ----
@@ -255,8 +264,10 @@ export async function runChecks(ctx: CheckContext, evalMs: number): Promise<Chec
       for (const job of JOBS) {
         const cur = now.find((r) => r.labels.sender === sender && r.labels.job === job);
         const lo = min.find((r) => r.labels.sender === sender && r.labels.job === job);
-        if (!cur || cur.value !== 1) problems.push(`${store.name}: up{sender="${sender}",job="${job}"} is ${cur ? cur.value : 'absent'} at the evaluation time`);
-        else if (!lo || lo.value !== 1) problems.push(`${store.name}: up{sender="${sender}",job="${job}"} was ${lo ? lo.value : 'absent'} at some point of the run`);
+        if (!cur || cur.value !== 1)
+          problems.push(`${store.name}: up{sender="${sender}",job="${job}"} is ${cur ? cur.value : 'absent'} at the evaluation time`);
+        else if (!lo || lo.value !== 1)
+          problems.push(`${store.name}: up{sender="${sender}",job="${job}"} was ${lo ? lo.value : 'absent'} at some point of the run`);
       }
     }
   }
@@ -276,17 +287,26 @@ export async function runChecks(ctx: CheckContext, evalMs: number): Promise<Chec
     const src = upOf(truth, 'prometheus', job);
     if (src) sourceGaps.push(...findGaps('prometheus-sender', src.labels, src.times, ctx.sendersStartedMs, evalMs));
   }
-  const excused = (g: Gap): boolean => g.series.includes('sender="prometheus"') && sourceGaps.some((s) => s.series === g.series && s.fromMs === g.fromMs && s.toMs === g.toMs);
-  for (const [name, d] of [['prometheus-store', prom], ['victoria-metrics', vm]] as const) {
+  const excused = (g: Gap): boolean =>
+    g.series.includes('sender="prometheus"') && sourceGaps.some((s) => s.series === g.series && s.fromMs === g.fromMs && s.toMs === g.toMs);
+  for (const [name, d] of [
+    ['prometheus-store', prom],
+    ['victoria-metrics', vm],
+  ] as const) {
     for (const sender of SENDERS) {
       for (const job of JOBS) {
         const up = upOf(d, sender, job);
-        const found = up ? findGaps(name, up.labels, up.times, ctx.sendersStartedMs, evalMs) : [{ store: name, series: `up{job="${job}",sender="${sender}"}`, fromMs: ctx.sendersStartedMs, toMs: evalMs }];
+        const found = up
+          ? findGaps(name, up.labels, up.times, ctx.sendersStartedMs, evalMs)
+          : [{ store: name, series: `up{job="${job}",sender="${sender}"}`, fromMs: ctx.sendersStartedMs, toMs: evalMs }];
         gaps.push(...found.filter((g) => !excused(g)));
       }
     }
   }
-  for (const g of gaps.slice(0, 5)) problems.push(`gap in ${g.store} ${g.series}: no sample from ${new Date(g.fromMs).toISOString()} to ${new Date(g.toMs).toISOString()} (${((g.toMs - g.fromMs) / 1000).toFixed(1)} s)`);
+  for (const g of gaps.slice(0, 5))
+    problems.push(
+      `gap in ${g.store} ${g.series}: no sample from ${new Date(g.fromMs).toISOString()} to ${new Date(g.toMs).toISOString()} (${((g.toMs - g.fromMs) / 1000).toFixed(1)} s)`,
+    );
   if (gaps.length > 5) problems.push(`… and ${gaps.length - 5} more gaps`);
 
   // ---- counts vs what the senders report ----
@@ -317,8 +337,14 @@ export async function runChecks(ctx: CheckContext, evalMs: number): Promise<Chec
       problems.push(`${sender}: no sent-samples counter at the evaluation time`);
       continue;
     }
-    for (const [store, n] of [['Prometheus store', c.prom], ['VictoriaMetrics (+NaN)', c.vm]] as const) {
-      if (Math.abs(n - sent) > tolerance) problems.push(`${sender}: ${store} holds ${fmtInt(n)} samples, the sender reports ${fmtInt(sent)} sent (more than the in-flight window of ${fmtInt(tolerance)} apart)`);
+    for (const [store, n] of [
+      ['Prometheus store', c.prom],
+      ['VictoriaMetrics (+NaN)', c.vm],
+    ] as const) {
+      if (Math.abs(n - sent) > tolerance)
+        problems.push(
+          `${sender}: ${store} holds ${fmtInt(n)} samples, the sender reports ${fmtInt(sent)} sent (more than the in-flight window of ${fmtInt(tolerance)} apart)`,
+        );
     }
   }
 
@@ -347,7 +373,6 @@ export async function runChecks(ctx: CheckContext, evalMs: number): Promise<Chec
     tookMs: Date.now() - started,
   };
 }
-
 
 /** Prometheus 2.42's remote-write handler logs each refused write (write_handler.go). */
 const REFUSAL_LOG = 'Out of order sample from remote write';
@@ -396,7 +421,9 @@ export function emulatorDrops(summary: unknown, name: string): EmulatorDrops | s
     duplicate: num(d?.duplicate),
     throttled: num(s.throttled),
   };
-  const missing = Object.entries(out).filter(([, v]) => v === undefined).map(([k]) => (k === 'throttled' ? k : `dropped.${k}`));
+  const missing = Object.entries(out)
+    .filter(([, v]) => v === undefined)
+    .map(([k]) => (k === 'throttled' ? k : `dropped.${k}`));
   if (missing.length > 0) {
     return `workspace ${name}: GET /emulator/summary has no ${missing.join(', ')}: the workspace emulator is too old to judge samples as Azure does (dev/emulators/workspace.ts), so its out-of-order drops cannot be counted`;
   }
@@ -407,19 +434,27 @@ export function orderProblems(o: OrderFigures): string[] {
   const out: string[] = [];
   const p = o.promStore;
   if ([p.outOfOrder, p.outOfBounds, p.tooOld].some(Number.isNaN)) {
-    out.push('prometheus-store: /metrics lacks prometheus_tsdb_out_of_order_samples_total, _out_of_bound_samples_total or _too_old_samples_total (not Prometheus 2.42?)');
+    out.push(
+      'prometheus-store: /metrics lacks prometheus_tsdb_out_of_order_samples_total, _out_of_bound_samples_total or _too_old_samples_total (not Prometheus 2.42?)',
+    );
   }
   if (p.outOfOrder + p.outOfBounds + p.tooOld > 0) {
-    out.push(`prometheus-store refused samples: ${fmtInt(p.outOfOrder)} out of order, ${fmtInt(p.outOfBounds)} out of bounds, ${fmtInt(p.tooOld)} too old (prometheus_tsdb_*_samples_total; each refusal rejects its whole write with 400)`);
+    out.push(
+      `prometheus-store refused samples: ${fmtInt(p.outOfOrder)} out of order, ${fmtInt(p.outOfBounds)} out of bounds, ${fmtInt(p.tooOld)} too old (prometheus_tsdb_*_samples_total; each refusal rejects its whole write with 400)`,
+    );
   }
   if (o.promStoreLog.lines > 0) {
-    const by = Object.entries(o.promStoreLog.byError).map(([e, n]) => `${n}× "${e}"`).join(', ');
+    const by = Object.entries(o.promStoreLog.byError)
+      .map(([e, n]) => `${n}× "${e}"`)
+      .join(', ');
     out.push(`prometheus-store logged ${o.promStoreLog.lines} refused write(s) ("${REFUSAL_LOG}": ${by}), e.g. ${o.promStoreLog.example ?? ''}`);
   }
   for (const [name, d] of Object.entries(o.emulators)) {
     if (typeof d === 'string') out.push(d);
     else if (d.outOfOrder + d.tooOld + d.tooNew > 0) {
-      out.push(`workspace ${name} (emulated Azure) dropped after answering 2xx: ${fmtInt(d.outOfOrder)} samples out of order, ${fmtInt(d.tooOld)} too old, ${fmtInt(d.tooNew)} too new`);
+      out.push(
+        `workspace ${name} (emulated Azure) dropped after answering 2xx: ${fmtInt(d.outOfOrder)} samples out of order, ${fmtInt(d.tooOld)} too old, ${fmtInt(d.tooNew)} too new`,
+      );
     }
   }
   return out;

@@ -61,7 +61,10 @@ export async function checkDashboard(top: Topology, fromMs: number): Promise<Das
   for (const q of dashboard.queries) for (const n of metricNames(q.expr)) usedBy.set(n, (usedBy.get(n) ?? new Set()).add(q.panel));
   for (const [name, panels] of usedBy) {
     const series = await api.series(`{__name__="${name}", job="${FORWARDER_JOB}"}`, fromMs, toMs);
-    if (series.length === 0) problems.push(`${name} (panels: ${[...panels].join('; ')}): no series from job="${FORWARDER_JOB}" over the run (the forwarder does not export it, or it never had a value)`);
+    if (series.length === 0)
+      problems.push(
+        `${name} (panels: ${[...panels].join('; ')}): no series from job="${FORWARDER_JOB}" over the run (the forwarder does not export it, or it never had a value)`,
+      );
   }
 
   let series = 0;
@@ -76,7 +79,8 @@ export async function checkDashboard(top: Topology, fromMs: number): Promise<Das
       if (finite === 0) problems.push(`panel "${q.panel}" query ${q.refId} returned no data over the run: ${expr}`);
       for (const l of legendLabels(q.legend)) {
         const without = rows.filter((r) => r.labels[l] === undefined).length;
-        if (without > 0) problems.push(`panel "${q.panel}" query ${q.refId}: its legend names {{${l}}} but ${without} of ${rows.length} series have no ${l} label`);
+        if (without > 0)
+          problems.push(`panel "${q.panel}" query ${q.refId}: its legend names {{${l}}} but ${without} of ${rows.length} series have no ${l} label`);
       }
     } catch (err) {
       problems.push(`panel "${q.panel}" query ${q.refId} failed: ${(err as Error).message}`);

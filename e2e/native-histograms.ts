@@ -20,17 +20,35 @@ const POINTS = 3;
 function histogramsAt(k: number, t: bigint): { shape: string; h: Histogram }[] {
   const K = BigInt(k);
   const integer: Histogram = {
-    ...emptyHistogram(), schema: 0, timestamp: t, sum: numberToBits(7.5 * k),
-    count: { kind: 'int', value: 11n * K }, zeroThreshold: numberToBits(0.001), zeroCount: { kind: 'int', value: K },
-    positiveSpans: [{ offset: 0, length: 3 }], positiveDeltas: [2n * K, K, -2n * K], // 2k, 3k, k
-    negativeSpans: [{ offset: 0, length: 1 }], negativeDeltas: [4n * K],
+    ...emptyHistogram(),
+    schema: 0,
+    timestamp: t,
+    sum: numberToBits(7.5 * k),
+    count: { kind: 'int', value: 11n * K },
+    zeroThreshold: numberToBits(0.001),
+    zeroCount: { kind: 'int', value: K },
+    positiveSpans: [{ offset: 0, length: 3 }],
+    positiveDeltas: [2n * K, K, -2n * K], // 2k, 3k, k
+    negativeSpans: [{ offset: 0, length: 1 }],
+    negativeDeltas: [4n * K],
   };
   const float: Histogram = {
-    ...emptyHistogram(), schema: 3, timestamp: t, sum: numberToBits(7.25 * k),
-    count: { kind: 'float', bits: numberToBits(3.5 * k) }, zeroCount: { kind: 'float', bits: numberToBits(0.5 * k) },
-    positiveSpans: [{ offset: 5, length: 2 }, { offset: 3, length: 1 }], positiveCounts: [1, 1.25, 0.25].map((c) => numberToBits(c * k)),
+    ...emptyHistogram(),
+    schema: 3,
+    timestamp: t,
+    sum: numberToBits(7.25 * k),
+    count: { kind: 'float', bits: numberToBits(3.5 * k) },
+    zeroCount: { kind: 'float', bits: numberToBits(0.5 * k) },
+    positiveSpans: [
+      { offset: 5, length: 2 },
+      { offset: 3, length: 1 },
+    ],
+    positiveCounts: [1, 1.25, 0.25].map((c) => numberToBits(c * k)),
   };
-  return [{ shape: 'integer', h: integer }, { shape: 'float', h: float }];
+  return [
+    { shape: 'integer', h: integer },
+    { shape: 'float', h: float },
+  ];
 }
 
 /** Sends POINTS rounds as 2.0 to the forwarder, 1 s apart: their times, and problems with the answers. */
@@ -41,17 +59,30 @@ export async function sendNativeHistograms(forwarderUrl: string, sender: string)
     const t = BigInt(Date.now());
     times.push(Number(t));
     const series = histogramsAt(k, t).map(({ shape, h }) => ({
-      labels: [{ name: '__name__', value: NAME }, { name: 'sender', value: sender }, { name: 'shape', value: shape }],
-      samples: [], histograms: [{ ...h, startTimestamp: t - 60_000n }], exemplars: [],
+      labels: [
+        { name: '__name__', value: NAME },
+        { name: 'sender', value: sender },
+        { name: 'shape', value: shape },
+      ],
+      samples: [],
+      histograms: [{ ...h, startTimestamp: t - 60_000n }],
+      exemplars: [],
     }));
     const res = await http(`${forwarderUrl}/api/v1/write`, {
       method: 'POST',
       body: compressSync(encodeV2Request(series)),
-      headers: { 'content-encoding': 'snappy', 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request', 'x-prometheus-remote-write-version': '2.0.0' },
+      headers: {
+        'content-encoding': 'snappy',
+        'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request',
+        'x-prometheus-remote-write-version': '2.0.0',
+      },
       timeoutMs: 10_000,
     });
     const written = res.headers.get('x-prometheus-remote-write-histograms-written');
-    if (res.status !== 204 || written !== String(series.length)) problems.push(`2.0 histograms: the forwarder answered ${res.status} with Histograms-Written ${written} (want 204, ${series.length}): ${res.text.slice(0, 200)}`);
+    if (res.status !== 204 || written !== String(series.length))
+      problems.push(
+        `2.0 histograms: the forwarder answered ${res.status} with Histograms-Written ${written} (want 204, ${series.length}): ${res.text.slice(0, 200)}`,
+      );
     await sleep(1000);
   }
   return { times, problems };
@@ -66,7 +97,9 @@ export async function checkNativeHistograms(store: PromApi, sender: string, time
       const got = await store.histogramsAt(`${NAME}{sender="${sender}",shape="${shape}"}`, t);
       const at = got.find((g) => g.t === t);
       if (!at) {
-        problems.push(`native histograms: the ${shape} histogram sent at ${new Date(t).toISOString()} is not in ${store.name}${got.length > 0 ? ` (the newest there is from ${new Date(got[0].t).toISOString()})` : ''}`);
+        problems.push(
+          `native histograms: the ${shape} histogram sent at ${new Date(t).toISOString()} is not in ${store.name}${got.length > 0 ? ` (the newest there is from ${new Date(got[0].t).toISOString()})` : ''}`,
+        );
         continue;
       }
       const diff = compare(at.h, histogramsAt(i + 1, BigInt(t)).find((x) => x.shape === shape)!.h);
@@ -113,7 +146,9 @@ function buckets(h: Histogram): number[][] {
     return out;
   };
   const floats = (bits: bigint[]): number[] => bits.map(bitsToNumber);
-  const neg = side(h.negativeSpans, h.negativeDeltas, floats(h.negativeCounts)).reverse().map(([i, c]) => [-base(i), -base(i - 1), c]);
+  const neg = side(h.negativeSpans, h.negativeDeltas, floats(h.negativeCounts))
+    .reverse()
+    .map(([i, c]) => [-base(i), -base(i - 1), c]);
   const zeroCount = h.zeroCount?.kind === 'int' ? Number(h.zeroCount.value) : bitsToNumber(h.zeroCount?.kind === 'float' ? h.zeroCount.bits : 0n);
   const zt = bitsToNumber(h.zeroThreshold);
   const zero = zeroCount > 0 ? [[-zt, zt, zeroCount]] : [];

@@ -132,7 +132,11 @@ async function main(): Promise<number> {
   let sendersStartedMs = 0;
   log(`temporary directory ${tmp} (logs in ${join(tmp, 'logs')})`);
   try {
-    log(`ports: ${Object.entries(top.ports).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    log(
+      `ports: ${Object.entries(top.ports)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
     await top.startStores();
     log('stores up: victoria-metrics, prometheus (remote-write receiver, refusing out-of-order samples)');
     await top.startEmulators();
@@ -142,7 +146,9 @@ async function main(): Promise<number> {
     const dashboardFromMs = Date.now();
     const refusal = await provokeRefusal(top);
     if (refusal) fatal.push(refusal);
-    log(`relay and forwarder up, and a Prometheus scraping the forwarder for the dashboard (sent one request to refuse); workspace ids: ${[...top.ws.values()].map((w) => `${w.name}=${w.id}`).join(', ')}`);
+    log(
+      `relay and forwarder up, and a Prometheus scraping the forwarder for the dashboard (sent one request to refuse); workspace ids: ${[...top.ws.values()].map((w) => `${w.name}=${w.id}`).join(', ')}`,
+    );
     await top.startNodeExporter();
     sendersStartedMs = Date.now();
     await top.startSenders();
@@ -188,9 +194,16 @@ async function main(): Promise<number> {
       const fresh = await watchFreshness(top, end);
       const nh = await checkNativeHistograms(top.promStore, V2_SENDER, sent.times);
       problems.push(...nh.problems);
-      ev.push(`remote-write 2.0 to the forwarder: ${nh.checked} native histograms (integer and float, schemas 0 and 3) read back from the Prometheus store${nh.problems.length === 0 ? ' with their count, sum and buckets equal' : ', not all equal'}`);
-      ev.push(`${BASELINE_MS / 1000} s of normal operation; in its second half the Prometheus store's newest up sample was at most ${secs(fresh.worstLagMs)} old (${fresh.polls} polls)`);
-      if (fresh.worstLagMs > FRESH_LIMIT_MS) problems.push(`the Prometheus store fell behind in normal operation: its newest ${fresh.worstSeries} was ${secs(fresh.worstLagMs)} old (limit ${FRESH_LIMIT_MS / 1000} s)`);
+      ev.push(
+        `remote-write 2.0 to the forwarder: ${nh.checked} native histograms (integer and float, schemas 0 and 3) read back from the Prometheus store${nh.problems.length === 0 ? ' with their count, sum and buckets equal' : ', not all equal'}`,
+      );
+      ev.push(
+        `${BASELINE_MS / 1000} s of normal operation; in its second half the Prometheus store's newest up sample was at most ${secs(fresh.worstLagMs)} old (${fresh.polls} polls)`,
+      );
+      if (fresh.worstLagMs > FRESH_LIMIT_MS)
+        problems.push(
+          `the Prometheus store fell behind in normal operation: its newest ${fresh.worstSeries} was ${secs(fresh.worstLagMs)} old (limit ${FRESH_LIMIT_MS / 1000} s)`,
+        );
     });
 
     await runPhase('forwarder SIGKILL while relay down', async (ev, problems) => {
@@ -231,7 +244,9 @@ async function main(): Promise<number> {
       await top.workspaceUp('victoriametrics');
       const parked = monitor.forwarderCounter('relay_proxy_lane_parked_batches_total', { endpoint: w.id }) - parked0;
       log(`workspace back; the forwarder had parked ${fmtInt(parked)} batches for it (${fmtInt(backlog)} bytes)`);
-      ev.push(`connection refused ${WORKSPACE_DOWN_MS / 1000} s; the relay answered 503 naming it, the forwarder parked ${fmtInt(parked)} batches (${fmtInt(backlog)} bytes) on lane:${w.id} while the other workspace kept receiving`);
+      ev.push(
+        `connection refused ${WORKSPACE_DOWN_MS / 1000} s; the relay answered 503 naming it, the forwarder parked ${fmtInt(parked)} batches (${fmtInt(backlog)} bytes) on lane:${w.id} while the other workspace kept receiving`,
+      );
       if (parked === 0) problems.push('fault without effect: the forwarder parked nothing for the workspace that was down');
     });
 
@@ -241,17 +256,24 @@ async function main(): Promise<number> {
       // until 90 % of its life, must carry every write through the rest of the outage.
       const id = top.identity;
       const half = (TOKEN_LIFETIME_S / 2) * 1000;
-      await waitUntil('a point 5-9 s before the relay\'s next token refresh', () => {
-        const age = Date.now() - (id.requests.at(-1)?.at ?? 0);
-        return age >= half - 9_000 && age <= half - 5_000;
-      }, 2 * half, 100);
+      await waitUntil(
+        "a point 5-9 s before the relay's next token refresh",
+        () => {
+          const age = Date.now() - (id.requests.at(-1)?.at ?? 0);
+          return age >= half - 9_000 && age <= half - 5_000;
+        },
+        2 * half,
+        100,
+      );
       const lastToken = id.requests.at(-1)?.at ?? 0;
       const req0 = id.requests.length;
       const retries0 = monitor.forwarderCounter('relay_proxy_retries_total');
       const started = Date.now();
       id.failUntil = started + IDENTITY_OUTAGE_MS;
       const ended = id.failUntil;
-      log(`identity endpoint answers 500 for ${IDENTITY_OUTAGE_MS / 1000} s (last token issued ${secs(started - lastToken)} ago; refresh due in ${secs(lastToken + half - started)})`);
+      log(
+        `identity endpoint answers 500 for ${IDENTITY_OUTAGE_MS / 1000} s (last token issued ${secs(started - lastToken)} ago; refresh due in ${secs(lastToken + half - started)})`,
+      );
       let sawRefreshError = '';
       let lostToken = false;
       while (Date.now() < id.failUntil - 1000) {
@@ -262,16 +284,20 @@ async function main(): Promise<number> {
       }
       await sleep(Math.max(0, id.failUntil - Date.now()));
       await monitor.poll();
-      const refusedAt = id.requests.slice(req0).filter((r) => r.at < id.failUntil).map((r) => `+${((r.at - started) / 1000).toFixed(0)}`);
+      const refusedAt = id.requests
+        .slice(req0)
+        .filter((r) => r.at < id.failUntil)
+        .map((r) => `+${((r.at - started) / 1000).toFixed(0)}`);
       const retries = monitor.forwarderCounter('relay_proxy_retries_total') - retries0;
       ev.push(
-        `${refusedAt.length} token requests refused (at ${refusedAt.join(', ')} s); ${sawRefreshError ? 'the relay\'s refresh failed and it kept using its cached token' : 'no refresh failure surfaced (@azure/identity was still retrying)'}; it ${lostToken ? 'LOST' : 'always held'} a valid token; forwarder retries meanwhile: ${fmtInt(retries)}`,
+        `${refusedAt.length} token requests refused (at ${refusedAt.join(', ')} s); ${sawRefreshError ? "the relay's refresh failed and it kept using its cached token" : 'no refresh failure surfaced (@azure/identity was still retrying)'}; it ${lostToken ? 'LOST' : 'always held'} a valid token; forwarder retries meanwhile: ${fmtInt(retries)}`,
       );
       if (refusedAt.length === 0) problems.push('fault without effect: no token request fell into the outage');
       // A failed refresh keeps the still-valid token: an outage shorter than the rest of
       // the token's life must never reach a write.
       if (lostToken) problems.push('the relay had no valid token during the identity outage although the cached one had not expired');
-      if (retries > 0) problems.push(`the forwarder had to retry ${retries} times during the identity outage: the relay answered 503 although it held a valid token`);
+      if (retries > 0)
+        problems.push(`the forwarder had to retry ${retries} times during the identity outage: the relay answered 503 although it held a valid token`);
       await waitUntil('the relay to get a fresh token after the outage', () => id.requests.some((r) => r.at >= id.failUntil), 60_000, 500);
       const fresh = id.requests.find((r) => r.at >= id.failUntil)!;
       ev.push(`fresh token ${secs(fresh.at - id.failUntil)} after the endpoint recovered`);
@@ -291,12 +317,15 @@ async function main(): Promise<number> {
       const throttled = statuses.filter((s) => s === 429).length;
       const parked = monitor.forwarderCounter('relay_proxy_lane_parked_batches_total', { endpoint: w.id }) - parked0;
       const laneRetries = monitor.forwarderCounter('relay_proxy_retries_total', { lane: `lane:${w.id}` }) - laneRetries0;
-      ev.push(`${throttled} requests answered 429; the forwarder parked ${fmtInt(parked)} batches on lane:${w.id}, whose retries (${laneRetries} in ${THROTTLE_MS / 1000} s) waited for Retry-After`);
+      ev.push(
+        `${throttled} requests answered 429; the forwarder parked ${fmtInt(parked)} batches on lane:${w.id}, whose retries (${laneRetries} in ${THROTTLE_MS / 1000} s) waited for Retry-After`,
+      );
       // One probe per Retry-After, plus the calls already in flight when the first 429 came
       // back (up to MAX_SHARDS, all refused at once); a lane ignoring Retry-After retries every
       // RETRY_MIN_BACKOFF…RETRY_MAX_BACKOFF instead, dozens of times in 30 s.
       const most = Math.ceil(THROTTLE_MS / 1000 / RETRY_AFTER_S) + 2 + (FORWARDER_SHARDS.max - 1);
-      if (laneRetries > most) problems.push(`lane:${w.id} retried ${laneRetries} times in ${THROTTLE_MS / 1000} s: Retry-After: ${RETRY_AFTER_S} allows at most ${most}`);
+      if (laneRetries > most)
+        problems.push(`lane:${w.id} retried ${laneRetries} times in ${THROTTLE_MS / 1000} s: Retry-After: ${RETRY_AFTER_S} allows at most ${most}`);
       if (throttled === 0 || parked === 0) problems.push('fault without effect: no request met the 429 fault, or nothing was parked');
     });
 
@@ -310,7 +339,10 @@ async function main(): Promise<number> {
       log(`workspace ${w.name} answers 503 for ${FAIL_503_MS / 1000} s`);
       await sleep(FAIL_503_MS);
       await monitor.poll();
-      const failed = top.workspaceStatuses('prometheus').slice(n0).filter((x) => x === 503).length;
+      const failed = top
+        .workspaceStatuses('prometheus')
+        .slice(n0)
+        .filter((x) => x === 503).length;
       const parked = monitor.forwarderCounter('relay_proxy_lane_parked_batches_total', { endpoint: w.id }) - parked0;
       ev.push(`${failed} requests answered 503; the forwarder parked ${fmtInt(parked)} batches for ${w.id} while VictoriaMetrics kept receiving`);
       if (failed === 0) problems.push('fault without effect: no request met the 503 fault');
@@ -338,13 +370,18 @@ async function main(): Promise<number> {
       if (hung === 0) problems.push('fault without effect: no request reached the hanging workspace');
       if (fresh.polls === 0) problems.push('the healthy store could not be polled during the hang');
       if (fresh.worstLagMs > FRESH_LIMIT_MS) {
-        problems.push(`the healthy workspace stalled while the other hung: the Prometheus store's newest ${fresh.worstSeries} was ${secs(fresh.worstLagMs)} old at +${secs(fresh.worstAtMs - started)} into the hang (limit ${FRESH_LIMIT_MS / 1000} s)`);
+        problems.push(
+          `the healthy workspace stalled while the other hung: the Prometheus store's newest ${fresh.worstSeries} was ${secs(fresh.worstLagMs)} old at +${secs(fresh.worstAtMs - started)} into the hang (limit ${FRESH_LIMIT_MS / 1000} s)`,
+        );
       }
-      if (reached.missing > 0) problems.push(`${reached.missing} up samples scraped during the hang had not reached the healthy store ${FRESH_LIMIT_MS / 1000} s later: ${reached.summary}`);
+      if (reached.missing > 0)
+        problems.push(
+          `${reached.missing} up samples scraped during the hang had not reached the healthy store ${FRESH_LIMIT_MS / 1000} s later: ${reached.summary}`,
+        );
       return { from: started, to: until };
     });
 
-    log('── the forwarder\'s Grafana dashboard, over the run');
+    log("── the forwarder's Grafana dashboard, over the run");
     const dashStarted = Date.now();
     dashboard = await checkDashboard(top, dashboardFromMs);
     log(`dashboard checked in ${secs(Date.now() - dashStarted)}: ${dashboard.problems.length === 0 ? 'ok' : `${dashboard.problems.length} problem(s)`}`);
@@ -367,7 +404,8 @@ async function main(): Promise<number> {
   const ok = fatal.length === 0 && phases.length === PHASE_COUNT && phases.every((p) => p.problems.length === 0) && dashboard?.problems.length === 0;
   printSummary(phases, dashboard, fatal, ok, sendersStartedMs);
   if (!ok) {
-    for (const p of Object.values(top.procs)) if (p.exit && !p.intended) process.stdout.write(`\n--- ${p.spec.name} exited unexpectedly; last lines of ${p.logPath}:\n${top.sup.tail(p, 20)}\n`);
+    for (const p of Object.values(top.procs))
+      if (p.exit && !p.intended) process.stdout.write(`\n--- ${p.spec.name} exited unexpectedly; last lines of ${p.logPath}:\n${top.sup.tail(p, 20)}\n`);
   }
   if (ok && !process.env.E2E_KEEP) rmSync(tmp, { recursive: true, force: true });
   else process.stdout.write(`logs and data kept in ${tmp}\n`);
@@ -389,30 +427,37 @@ async function waitRecovered(top: Topology): Promise<number> {
     why = reason;
     return false;
   };
-  await waitUntil('the pipeline to catch up', async () => {
-    const fw = await top.forwarderMetrics();
-    const parked = fw.filter((r) => r.name === 'relay_proxy_lane_backlog_bytes' && r.labels.lane !== 'relay' && r.value > 0);
-    if (parked.length > 0) return no(`forwarder lanes still hold ${parked.map((r) => `${r.labels.lane}: ${r.value} bytes`).join(', ')}`);
-    const ps = await top.promSenderMetrics();
-    const lag = (sumMetric(ps, 'prometheus_remote_storage_highest_timestamp_in_seconds') ?? 0) - (sumMetric(ps, 'prometheus_remote_storage_queue_highest_sent_timestamp_seconds') ?? 0);
-    if (lag > 5) return no(`prometheus sender is ${lag.toFixed(0)} s behind`);
-    const va = await top.vmagentMetrics();
-    const pending = sumMetric(va, 'vmagent_remotewrite_pending_data_bytes') ?? 0;
-    if (pending > 0) return no(`vmagent has ${pending} bytes queued on disk`);
-    await top.flushVm();
-    const now = Date.now();
-    for (const store of [top.promStore, top.vmStore]) {
-      const rows = await store.raw('up', 15, now);
-      for (const sender of SENDERS) {
-        for (const job of JOBS) {
-          const r = rows.find((x) => x.labels.sender === sender && x.labels.job === job);
-          const newest = r?.samples.at(-1)?.t ?? 0;
-          if (now - newest > 6000) return no(`${store.name} has no recent up{sender="${sender}",job="${job}"}`);
+  await waitUntil(
+    'the pipeline to catch up',
+    async () => {
+      const fw = await top.forwarderMetrics();
+      const parked = fw.filter((r) => r.name === 'relay_proxy_lane_backlog_bytes' && r.labels.lane !== 'relay' && r.value > 0);
+      if (parked.length > 0) return no(`forwarder lanes still hold ${parked.map((r) => `${r.labels.lane}: ${r.value} bytes`).join(', ')}`);
+      const ps = await top.promSenderMetrics();
+      const lag =
+        (sumMetric(ps, 'prometheus_remote_storage_highest_timestamp_in_seconds') ?? 0) -
+        (sumMetric(ps, 'prometheus_remote_storage_queue_highest_sent_timestamp_seconds') ?? 0);
+      if (lag > 5) return no(`prometheus sender is ${lag.toFixed(0)} s behind`);
+      const va = await top.vmagentMetrics();
+      const pending = sumMetric(va, 'vmagent_remotewrite_pending_data_bytes') ?? 0;
+      if (pending > 0) return no(`vmagent has ${pending} bytes queued on disk`);
+      await top.flushVm();
+      const now = Date.now();
+      for (const store of [top.promStore, top.vmStore]) {
+        const rows = await store.raw('up', 15, now);
+        for (const sender of SENDERS) {
+          for (const job of JOBS) {
+            const r = rows.find((x) => x.labels.sender === sender && x.labels.job === job);
+            const newest = r?.samples.at(-1)?.t ?? 0;
+            if (now - newest > 6000) return no(`${store.name} has no recent up{sender="${sender}",job="${job}"}`);
+          }
         }
       }
-    }
-    return true;
-  }, RECOVERY_TIMEOUT_MS, 1000).catch((err: unknown) => {
+      return true;
+    },
+    RECOVERY_TIMEOUT_MS,
+    1000,
+  ).catch((err: unknown) => {
     throw new Error(`${asError(err).message}; ${why}`);
   });
   return Date.now();
@@ -422,7 +467,10 @@ async function waitRecovered(top: Topology): Promise<number> {
  * Polls the Prometheus store's `up` once a second until `untilMs`: the oldest "newest sample"
  * seen, over every sender × job (one without any sample counts as stale since the watch began).
  */
-async function watchFreshness(top: Topology, untilMs: number): Promise<{ worstLagMs: number; worstAtMs: number; worstSeries: string; polls: number; lastPollMs: number }> {
+async function watchFreshness(
+  top: Topology,
+  untilMs: number,
+): Promise<{ worstLagMs: number; worstAtMs: number; worstSeries: string; polls: number; lastPollMs: number }> {
   const began = Date.now();
   const r = { worstLagMs: 0, worstAtMs: 0, worstSeries: '', polls: 0, lastPollMs: began };
   while (Date.now() < untilMs) {
@@ -456,7 +504,8 @@ async function scrapesReached(top: Topology, fromMs: number, toMs: number, atMs:
   for (const sender of SENDERS) {
     for (const job of JOBS) {
       const have = inRange(store.find((x) => x.labels.sender === sender && x.labels.job === job)?.samples);
-      const want = sender === 'prometheus' ? inRange(truth.find((x) => x.labels.job === job)?.samples) : Math.floor((toMs - fromMs) / (SCRAPE_INTERVAL_S * 1000)) - 1;
+      const want =
+        sender === 'prometheus' ? inRange(truth.find((x) => x.labels.job === job)?.samples) : Math.floor((toMs - fromMs) / (SCRAPE_INTERVAL_S * 1000)) - 1;
       missing += Math.max(0, want - have);
       parts.push(`${sender}/${job} ${have} of ${want}`);
     }
@@ -467,7 +516,8 @@ async function scrapesReached(top: Topology, fromMs: number, toMs: number, atMs:
 async function droppedData(top: Topology, monitor: Monitor): Promise<string[]> {
   const out: string[] = [];
   const ps = await top.promSenderMetrics();
-  const failed = (sumMetric(ps, 'prometheus_remote_storage_samples_failed_total') ?? 0) + (sumMetric(ps, 'prometheus_remote_storage_samples_dropped_total') ?? 0);
+  const failed =
+    (sumMetric(ps, 'prometheus_remote_storage_samples_failed_total') ?? 0) + (sumMetric(ps, 'prometheus_remote_storage_samples_dropped_total') ?? 0);
   if (failed > 0) out.push(`the Prometheus sender gave up on ${fmtInt(failed)} samples (prometheus_remote_storage_samples_failed_total + _dropped_total)`);
   const fwDropped = monitor.forwarderCounter('relay_proxy_dropped_samples_total');
   if (fwDropped > 0) out.push(`the forwarder dropped ${fmtInt(fwDropped)} samples (relay_proxy_dropped_samples_total)`);
@@ -486,10 +536,14 @@ function printSummary(phases: PhaseResult[], dashboard: DashboardCheck | undefin
   line('═══ end-to-end summary ═══');
   line(`prometheus + vmagent → forwarder (relay mode) → relay → workspace emulators → victoria-metrics | prometheus`);
   line(`scrape interval ${SCRAPE_INTERVAL_S} s; a gap is > ${GAP_LIMIT_MS / 1000} s between scrapes; in-flight window ${IN_FLIGHT_S} s`);
-  line(`forwarder MIN_SHARDS=${FORWARDER_SHARDS.min} MAX_SHARDS=${FORWARDER_SHARDS.max}; relay UPSTREAM_TIMEOUT=${RELAY_UPSTREAM_TIMEOUT_S}s; the Prometheus store refuses out-of-order samples`);
+  line(
+    `forwarder MIN_SHARDS=${FORWARDER_SHARDS.min} MAX_SHARDS=${FORWARDER_SHARDS.max}; relay UPSTREAM_TIMEOUT=${RELAY_UPSTREAM_TIMEOUT_S}s; the Prometheus store refuses out-of-order samples`,
+  );
   line('');
   line('columns, cumulative over the run: "refused P" = samples the Prometheus store refused as out of order, out of bounds or too old');
-  line('(TSDB counters; in brackets this phase\'s share) and writes it logged as refused; "emu ooo P / VM" = samples each emulated workspace would have dropped as');
+  line(
+    '(TSDB counters; in brackets this phase\'s share) and writes it logged as refused; "emu ooo P / VM" = samples each emulated workspace would have dropped as',
+  );
   line('out of order (Azure\'s OutOfOrder; "?" = emulator too old to tell); "emu dup" = duplicates it saw (harmless, for information)');
   line('');
   const head = ['phase', 'fault', 'recovery', 'series P / VM', 'samples P / VM', 'missing', 'gaps', 'refused P', 'emu ooo P / VM', 'emu dup', 'result'];
@@ -528,13 +582,22 @@ function printSummary(phases: PhaseResult[], dashboard: DashboardCheck | undefin
   if (last) {
     line('');
     line(`final check over ${last.windowS} s (evaluated at ${new Date(last.evalMs).toISOString()}):`);
-    line(`  ${fmtInt(last.truthMissing.checked)} samples of the Prometheus sender's own TSDB looked up in both stores: ${fmtInt(last.truthMissing.prom)} / ${fmtInt(last.truthMissing.vm)} missing`);
-    for (const c of last.counts) line(`  ${c.sender}: sent ${fmtInt(c.sent)} samples; Prometheus store ${fmtInt(c.prom)}, VictoriaMetrics ${fmtInt(c.vm)} (NaN added back); allowed ±${fmtInt(c.tolerance)}`);
+    line(
+      `  ${fmtInt(last.truthMissing.checked)} samples of the Prometheus sender's own TSDB looked up in both stores: ${fmtInt(last.truthMissing.prom)} / ${fmtInt(last.truthMissing.vm)} missing`,
+    );
+    for (const c of last.counts)
+      line(
+        `  ${c.sender}: sent ${fmtInt(c.sent)} samples; Prometheus store ${fmtInt(c.prom)}, VictoriaMetrics ${fmtInt(c.vm)} (NaN added back); allowed ±${fmtInt(c.tolerance)}`,
+      );
     line(`  NaN: ${fmtInt(last.nanSamples)} samples in ${last.nanOnlySeries} NaN-only series and others, kept by Prometheus, dropped by VictoriaMetrics`);
     const o = last.order;
-    line(`  Prometheus store: ${fmtInt(o.promStore.outOfOrder)} samples refused as out of order, ${fmtInt(o.promStore.outOfBounds)} out of bounds, ${fmtInt(o.promStore.tooOld)} too old; ${o.promStoreLog.lines} refused writes in its log`);
+    line(
+      `  Prometheus store: ${fmtInt(o.promStore.outOfOrder)} samples refused as out of order, ${fmtInt(o.promStore.outOfBounds)} out of bounds, ${fmtInt(o.promStore.tooOld)} too old; ${o.promStoreLog.lines} refused writes in its log`,
+    );
     for (const [name, d] of Object.entries(o.emulators)) {
-      line(`  ${typeof d === 'string' ? d : `workspace ${name} (emulated Azure): dropped ${fmtInt(d.outOfOrder)} out of order, ${fmtInt(d.tooOld)} too old, ${fmtInt(d.tooNew)} too new, ${fmtInt(d.duplicate)} duplicates; ${fmtInt(d.throttled)} requests throttled`}`);
+      line(
+        `  ${typeof d === 'string' ? d : `workspace ${name} (emulated Azure): dropped ${fmtInt(d.outOfOrder)} out of order, ${fmtInt(d.tooOld)} too old, ${fmtInt(d.tooNew)} too new, ${fmtInt(d.duplicate)} duplicates; ${fmtInt(d.throttled)} requests throttled`}`,
+      );
     }
     if (last.sourceGaps.length > 0) line(`  the Prometheus sender itself skipped scrapes ${last.sourceGaps.length} time(s) (not counted as gaps)`);
   }
@@ -546,7 +609,9 @@ function printSummary(phases: PhaseResult[], dashboard: DashboardCheck | undefin
   } else line('FAIL: the forwarder dashboard was not checked (the run stopped before)');
   for (const f of fatal) line(`✗ ${f}`);
   line('');
-  line(`${ok ? 'PASS' : 'FAIL'}: ${phases.length} of ${PHASE_COUNT} phase(s) in ${secs(Date.now() - (sendersStartedMs || t0))} of data, ${secs(Date.now() - t0)} in all`);
+  line(
+    `${ok ? 'PASS' : 'FAIL'}: ${phases.length} of ${PHASE_COUNT} phase(s) in ${secs(Date.now() - (sendersStartedMs || t0))} of data, ${secs(Date.now() - t0)} in all`,
+  );
   const failed = phases.filter((p) => p.problems.length > 0 || !p.check);
   if (failed.length > 0) line(`FAIL in: ${failed.map((p) => `${p.name} (${p.problems.length || 'no check'})`).join('; ')}`);
   if (phases.length < PHASE_COUNT) line(`FAIL: the run stopped before phase ${phases.length + 1} of ${PHASE_COUNT}`);

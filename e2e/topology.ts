@@ -63,14 +63,16 @@ export function findBinaries(): { found: Binaries } | { missing: string[] } {
   const found: Partial<Binaries> = {};
   const missing: string[] = [];
   for (const [k, name] of Object.entries(BINARIES) as [keyof Binaries, string][]) {
-    const hit = dirs.map((d) => join(d, name)).find((p) => {
-      try {
-        accessSync(p, fsConstants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    const hit = dirs
+      .map((d) => join(d, name))
+      .find((p) => {
+        try {
+          accessSync(p, fsConstants.X_OK);
+          return true;
+        } catch {
+          return false;
+        }
+      });
     if (hit) found[k] = hit;
     else missing.push(name);
   }
@@ -154,10 +156,15 @@ export class Topology {
   }
 
   private async ready(p: Proc, url: string, timeoutMs = 30_000): Promise<void> {
-    await waitUntil(`${p.spec.name} at ${url}`, async () => {
-      if (p.exit) throw new WaitAborted(`${p.spec.name} exited (${p.exit.code ?? p.exit.signal}); log ${p.logPath}:\n${this.sup.tail(p)}`);
-      return httpOk(url);
-    }, timeoutMs, 200);
+    await waitUntil(
+      `${p.spec.name} at ${url}`,
+      async () => {
+        if (p.exit) throw new WaitAborted(`${p.spec.name} exited (${p.exit.code ?? p.exit.signal}); log ${p.logPath}:\n${this.sup.tail(p)}`);
+        return httpOk(url);
+      },
+      timeoutMs,
+      200,
+    );
   }
 
   // ---- the two stores (the "workspaces' databases") ----
@@ -200,7 +207,13 @@ export class Topology {
       ['prometheus', this.ports.wsPrometheus, this.ports.promStore],
     ] as const;
     for (const [name, port, store] of workspaces) {
-      const opts: WorkspaceEmulatorOptions = { key: this.key, audience: AUDIENCE, name: `workspace-${name}`, port, forwardTo: `http://127.0.0.1:${store}/api/v1/write` };
+      const opts: WorkspaceEmulatorOptions = {
+        key: this.key,
+        audience: AUDIENCE,
+        name: `workspace-${name}`,
+        port,
+        forwardTo: `http://127.0.0.1:${store}/api/v1/write`,
+      };
       const emu = await startWorkspaceEmulator(opts);
       this.ws.set(name, { name, emu, opts, port, id: endpointId(new URL(emu.url).href), history: [], down: false });
     }
@@ -276,7 +289,9 @@ export class Topology {
   }
 
   async relayHealth(): Promise<{ token?: { hasToken: boolean; lastError?: string; requests: number; expiresInSeconds?: number } | null }> {
-    return JSON.parse((await http(`${this.relayUrl}/api/health`, { timeoutMs: 5000 })).text) as { token?: { hasToken: boolean; lastError?: string; requests: number } | null };
+    return JSON.parse((await http(`${this.relayUrl}/api/health`, { timeoutMs: 5000 })).text) as {
+      token?: { hasToken: boolean; lastError?: string; requests: number } | null;
+    };
   }
 
   async startForwarder(): Promise<void> {
@@ -402,7 +417,10 @@ export class Topology {
 
   /** Senders first (while the pipeline still takes their last data), then ours, then the stores. */
   async stopAll(): Promise<void> {
-    await this.sup.stopAll(['prometheus-sender', 'vmagent', 'node-exporter', 'forwarder', 'relay', 'prometheus-store', 'victoria-metrics', 'prometheus-dashboard'], 10_000);
+    await this.sup.stopAll(
+      ['prometheus-sender', 'vmagent', 'node-exporter', 'forwarder', 'relay', 'prometheus-store', 'victoria-metrics', 'prometheus-dashboard'],
+      10_000,
+    );
     await Promise.all([this.identity?.close(), this.azurite?.stop(), ...[...this.ws.values()].filter((w) => !w.down).map((w) => w.emu.close())]);
   }
 }

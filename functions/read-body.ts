@@ -8,7 +8,12 @@ import { type BufferPool, collectBody } from '../shared/buffers/pool';
  * The whole body, leased from `pool` (the caller releases it), or undefined once it
  * passes maxBytes (leaving the loop cancels the rest). `declaredLength`: Content-Length.
  */
-export async function readStreamBody(body: ReadableStream<Uint8Array> | null, maxBytes: number, pool: BufferPool, declaredLength?: number): Promise<Buffer | undefined> {
+export async function readStreamBody(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+  pool: BufferPool,
+  declaredLength?: number,
+): Promise<Buffer | undefined> {
   if (!body) return Buffer.alloc(0);
   const collector = collectBody(pool, maxBytes, declaredLength);
   try {

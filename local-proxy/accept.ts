@@ -61,9 +61,10 @@ export function createWriteHandler(cfg: Pick<ForwarderConfig, 'sizes' | 'limits'
   // remote-write 2.0: every answer carries X-Prometheus-Remote-Write-*-Written, the
   // request's counts once it is in the spool, zeros before
   return async (input) => {
-    if (deps.shuttingDown()) return refuse(503, 'shutting_down', 'forwarder is shutting down; retry (the data stays in the sender\'s WAL)');
+    if (deps.shuttingDown()) return refuse(503, 'shutting_down', "forwarder is shutting down; retry (the data stays in the sender's WAL)");
     const admission = await admitWrite(input, intake);
-    if (admission.outcome === 'rejected') return withWritten(admission.protocol, refuse(admission.error.status, admission.error.reason, admission.error.message), NOTHING_WRITTEN);
+    if (admission.outcome === 'rejected')
+      return withWritten(admission.protocol, refuse(admission.error.status, admission.error.reason, admission.error.message), NOTHING_WRITTEN);
     if (admission.outcome === 'nothing') return withWritten(admission.protocol, answer(204), NOTHING_WRITTEN);
     // The spool keeps snappy blocks: the sender's own bytes when nothing changes (no work,
     // ~5x smaller than the WriteRequest), else the rewritten request compressed once.
@@ -73,7 +74,8 @@ export function createWriteHandler(cfg: Pick<ForwarderConfig, 'sizes' | 'limits'
       // the samples' time range goes into the record: lanes judge Azure's window without decompressing
       await deps.spool.append(block, samples, { minTime: admission.minTime, maxTime: admission.maxTime });
     } catch (err) {
-      if (err instanceof SpoolFullError) return withWritten(admission.protocol, refuse(503, 'spool_full', `${err.message}; retry later (upstream is behind)`), NOTHING_WRITTEN);
+      if (err instanceof SpoolFullError)
+        return withWritten(admission.protocol, refuse(503, 'spool_full', `${err.message}; retry later (upstream is behind)`), NOTHING_WRITTEN);
       if (err instanceof SpoolClosedError) return withWritten(admission.protocol, refuse(503, 'shutting_down', err.message), NOTHING_WRITTEN);
       if (err instanceof SpoolWriteError) return withWritten(admission.protocol, refuse(503, 'spool_error', err.message, 'error'), NOTHING_WRITTEN);
       throw err;

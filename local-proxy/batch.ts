@@ -27,7 +27,10 @@ export interface BatchRecord {
 
 /** The merged WriteRequest of some records, as one snappy block (written into scratch if given). */
 export function mergeRecords(records: readonly { block: Buffer }[], scratch?: (size: number) => Buffer): Buffer {
-  return mergeSnappyBlocks(records.map((r) => r.block), scratch);
+  return mergeSnappyBlocks(
+    records.map((r) => r.block),
+    scratch,
+  );
 }
 
 /** A record whose stored bytes are not a snappy block (a bug or a disk fault the checksum missed). */
@@ -45,7 +48,8 @@ export function asBatchRecord(rec: SpoolRecord): BatchRecord | Error {
   const header = snappyHeaderBytes(rec.payload);
   if (header < 0) return new Error('not a snappy block: malformed length header');
   const bytes = snappyDecodedLength(rec.payload);
-  if (bytes > ((rec.payload.length - header) * 64) / 3) return new Error(`snappy header declares ${bytes} bytes, more than the ${rec.payload.length - header} bytes after it can hold`);
+  if (bytes > ((rec.payload.length - header) * 64) / 3)
+    return new Error(`snappy header declares ${bytes} bytes, more than the ${rec.payload.length - header} bytes after it can hold`);
   return { block: rec.payload, bytes, samples: rec.samples, end: rec.end };
 }
 

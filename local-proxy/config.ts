@@ -7,7 +7,16 @@ import { type Endpoint, parseEndpoints } from '../shared/fanout/endpoints';
 import { type IdentityConfig, describeIdentity, loadIdentityConfig } from '../shared/identity/identity-config';
 import type { SeriesLimits } from '../shared/remote-write/validate';
 import { ConfigProblem, formatBytes, parseBool, parseDuration, parsePositiveDuration, parsePositiveInt, parseSize } from '../shared/config/parse';
-import { ConfigError, type SizeLimits, describeNative, loadNativeFastPath, loadRelabelRules, loadSeriesLimits, loadSizeLimits, parsed } from '../shared/config/loaders';
+import {
+  ConfigError,
+  type SizeLimits,
+  describeNative,
+  loadNativeFastPath,
+  loadRelabelRules,
+  loadSeriesLimits,
+  loadSizeLimits,
+  parsed,
+} from '../shared/config/loaders';
 import type { RelabelRule } from '../shared/relabel/config';
 import { MAX_SERIES_LIMIT } from '../shared/cost/series-limit';
 import { type Env, settingValue } from '../shared/config/settings';
@@ -74,7 +83,8 @@ function parseNonNegativeInt(raw: string): number {
 
 function parseSeriesLimit(raw: string): number {
   const n = parseNonNegativeInt(raw);
-  if (n > MAX_SERIES_LIMIT) throw new ConfigProblem(`${n} is over ${MAX_SERIES_LIMIT} series (the limit's memory is 2 bytes per series); set a lower limit, or 0 for none`);
+  if (n > MAX_SERIES_LIMIT)
+    throw new ConfigProblem(`${n} is over ${MAX_SERIES_LIMIT} series (the limit's memory is 2 bytes per series); set a lower limit, or 0 for none`);
   return n;
 }
 
@@ -96,25 +106,34 @@ export function loadForwarderConfig(env: Env): ForwarderConfig {
 
   let target: RelayTarget | DirectTarget;
   if (relayUrl !== undefined && ingestionUrl !== undefined) {
-    problems.push('both RELAY_URL and INGESTION_URL are set: set RELAY_URL to send through the relay Function (relay mode), or INGESTION_URL to send straight to the workspace (direct mode), not both');
+    problems.push(
+      'both RELAY_URL and INGESTION_URL are set: set RELAY_URL to send through the relay Function (relay mode), or INGESTION_URL to send straight to the workspace (direct mode), not both',
+    );
     target = { mode: 'direct', endpoints: [], identity: loadIdentityConfig(env, problems) };
   } else if (relayUrl !== undefined) {
     const endpoints = parseEndpoints(relayUrl, 'RELAY_URL', problems);
-    if (endpoints.length > 1) problems.push(`RELAY_URL holds ${endpoints.length} URLs: give exactly one relay URL (${RELAY_URL_HINT}); the relay fans out to the workspaces itself`);
+    if (endpoints.length > 1)
+      problems.push(`RELAY_URL holds ${endpoints.length} URLs: give exactly one relay URL (${RELAY_URL_HINT}); the relay fans out to the workspaces itself`);
     let identity: IdentityConfig | undefined;
     if (relayScope !== undefined) {
       identity = { ...loadIdentityConfig(env, problems), scope: relayScope };
-      if (identity.type === 'none') problems.push('RELAY_SCOPE is set but IDENTITY_TYPE=none: set IDENTITY_TYPE (and AZURE_CLIENT_ID …) to the identity allowed by the relay\'s App Service authentication, or unset RELAY_SCOPE');
+      if (identity.type === 'none')
+        problems.push(
+          "RELAY_SCOPE is set but IDENTITY_TYPE=none: set IDENTITY_TYPE (and AZURE_CLIENT_ID …) to the identity allowed by the relay's App Service authentication, or unset RELAY_SCOPE",
+        );
     }
     target = { mode: 'relay', endpoint: endpoints[0] ?? { id: '', url: '', host: '' }, key: relayKey, scope: relayScope, identity };
   } else if (ingestionUrl !== undefined) {
     const endpoints = parseEndpoints(ingestionUrl, 'INGESTION_URL', problems);
     for (const name of ['RELAY_KEY', 'RELAY_SCOPE'] as const) {
-      if (settingValue(env, name) !== undefined) problems.push(`${name} is set but RELAY_URL is not: ${name} only applies in relay mode; unset it, or set RELAY_URL instead of INGESTION_URL`);
+      if (settingValue(env, name) !== undefined)
+        problems.push(`${name} is set but RELAY_URL is not: ${name} only applies in relay mode; unset it, or set RELAY_URL instead of INGESTION_URL`);
     }
     target = { mode: 'direct', endpoints, identity: loadIdentityConfig(env, problems) };
   } else {
-    problems.push(`nothing to forward to: set INGESTION_URL to the workspace's metrics ingestion endpoint (direct mode, as the Azure Monitor side car) or RELAY_URL to the relay Function's write URL (relay mode, ${RELAY_URL_HINT})`);
+    problems.push(
+      `nothing to forward to: set INGESTION_URL to the workspace's metrics ingestion endpoint (direct mode, as the Azure Monitor side car) or RELAY_URL to the relay Function's write URL (relay mode, ${RELAY_URL_HINT})`,
+    );
     target = { mode: 'direct', endpoints: [], identity: loadIdentityConfig(env, problems) };
   }
 
@@ -157,19 +176,30 @@ export function loadForwarderConfig(env: Env): ForwarderConfig {
     },
   };
 
-  if (cfg.spool.segmentBytes < 64 * 1024) problems.push(`SPOOL_SEGMENT_BYTES=${formatBytes(cfg.spool.segmentBytes)} is too small: set at least 64KiB (default 16MiB)`);
+  if (cfg.spool.segmentBytes < 64 * 1024)
+    problems.push(`SPOOL_SEGMENT_BYTES=${formatBytes(cfg.spool.segmentBytes)} is too small: set at least 64KiB (default 16MiB)`);
   if (cfg.spool.maxBytes < 2 * cfg.spool.segmentBytes) {
-    problems.push(`SPOOL_MAX_BYTES=${formatBytes(cfg.spool.maxBytes)} must be at least twice SPOOL_SEGMENT_BYTES=${formatBytes(cfg.spool.segmentBytes)}: raise SPOOL_MAX_BYTES or lower SPOOL_SEGMENT_BYTES`);
+    problems.push(
+      `SPOOL_MAX_BYTES=${formatBytes(cfg.spool.maxBytes)} must be at least twice SPOOL_SEGMENT_BYTES=${formatBytes(cfg.spool.segmentBytes)}: raise SPOOL_MAX_BYTES or lower SPOOL_SEGMENT_BYTES`,
+    );
   }
   if (cfg.batch.maxBytes <= 0) problems.push('BATCH_MAX_BYTES must be more than 0 (default 8MiB)');
-  if (cfg.batch.maxBytes >= 4 * 1024 ** 3) problems.push(`BATCH_MAX_BYTES=${formatBytes(cfg.batch.maxBytes)} is too large: a batch is one snappy block, which holds under 4GiB; set 8MiB (default) or less`);
-  if (cfg.shards.min > cfg.shards.max) problems.push(`MIN_SHARDS=${cfg.shards.min} is more than MAX_SHARDS=${cfg.shards.max}: lower the first or raise the second`);
+  if (cfg.batch.maxBytes >= 4 * 1024 ** 3)
+    problems.push(
+      `BATCH_MAX_BYTES=${formatBytes(cfg.batch.maxBytes)} is too large: a batch is one snappy block, which holds under 4GiB; set 8MiB (default) or less`,
+    );
+  if (cfg.shards.min > cfg.shards.max)
+    problems.push(`MIN_SHARDS=${cfg.shards.min} is more than MAX_SHARDS=${cfg.shards.max}: lower the first or raise the second`);
   if (cfg.shards.max > 256) problems.push(`MAX_SHARDS=${cfg.shards.max} is too many: at most 256 calls in flight per lane (default 16)`);
   if (cfg.maxSampleAgeMs > 0 && cfg.maxSampleAgeMs <= cfg.upstreamTimeoutMs) {
-    problems.push(`MAX_SAMPLE_AGE (${cfg.maxSampleAgeMs} ms) must be longer than UPSTREAM_TIMEOUT (${cfg.upstreamTimeoutMs} ms): data must reach the workspace inside the window, so the window is shortened by one upstream timeout; set MAX_SAMPLE_AGE=20m (Azure's window) or 0 to turn the window off`);
+    problems.push(
+      `MAX_SAMPLE_AGE (${cfg.maxSampleAgeMs} ms) must be longer than UPSTREAM_TIMEOUT (${cfg.upstreamTimeoutMs} ms): data must reach the workspace inside the window, so the window is shortened by one upstream timeout; set MAX_SAMPLE_AGE=20m (Azure's window) or 0 to turn the window off`,
+    );
   }
   if (cfg.retry.minBackoffMs > cfg.retry.maxBackoffMs) {
-    problems.push(`RETRY_MIN_BACKOFF (${cfg.retry.minBackoffMs} ms) is longer than RETRY_MAX_BACKOFF (${cfg.retry.maxBackoffMs} ms): lower the first or raise the second`);
+    problems.push(
+      `RETRY_MIN_BACKOFF (${cfg.retry.minBackoffMs} ms) is longer than RETRY_MAX_BACKOFF (${cfg.retry.maxBackoffMs} ms): lower the first or raise the second`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;
@@ -180,13 +210,24 @@ export function describeForwarderConfig(cfg: ForwarderConfig): Record<string, un
   const t = cfg.target;
   const target =
     t.mode === 'relay'
-      ? { mode: 'relay', relay: t.endpoint.host, functionKey: t.key ? 'set' : 'unset', scope: t.scope ?? null, identity: t.identity ? describeIdentity(t.identity) : null }
+      ? {
+          mode: 'relay',
+          relay: t.endpoint.host,
+          functionKey: t.key ? 'set' : 'unset',
+          scope: t.scope ?? null,
+          identity: t.identity ? describeIdentity(t.identity) : null,
+        }
       : { mode: 'direct', endpoints: t.endpoints.map((e) => ({ id: e.id, host: e.host })), identity: describeIdentity(t.identity) };
   return {
     ...target,
     listen: `${cfg.listen.host ?? '*'}:${cfg.listen.port}`,
     cluster: cfg.cluster ?? null,
-    spool: { dir: cfg.spool.dir, maxBytes: formatBytes(cfg.spool.maxBytes), segmentBytes: formatBytes(cfg.spool.segmentBytes), fullPolicy: cfg.spool.fullPolicy },
+    spool: {
+      dir: cfg.spool.dir,
+      maxBytes: formatBytes(cfg.spool.maxBytes),
+      segmentBytes: formatBytes(cfg.spool.segmentBytes),
+      fullPolicy: cfg.spool.fullPolicy,
+    },
     batch: { maxBytes: formatBytes(cfg.batch.maxBytes), maxSamples: cfg.batch.maxSamples, maxWaitMs: cfg.batch.maxWaitMs },
     retry: cfg.retry,
     catchupMaxRate: cfg.catchupMaxRate,

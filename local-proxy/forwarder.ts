@@ -92,13 +92,18 @@ export async function startForwarder(cfg: ForwarderConfig, deps: ForwarderDeps =
   const onDrop = (d: DropInfo): void => {
     metrics.droppedSamples.inc({ reason: d.reason }, d.samples);
     metrics.droppedRecords.inc({ reason: d.reason }, d.records);
-    warnOnce(`spool-drop:${d.spool}:${d.reason}`, 'warn', d.reason === 'spool_full' ? 'spool is full (SPOOL_FULL_POLICY=drop-oldest): oldest data dropped' : 'corrupt spool data skipped', {
-      spool: d.spool,
-      segment: d.segment,
-      requests: d.records,
-      samples: d.samples,
-      bytes: d.bytes,
-    });
+    warnOnce(
+      `spool-drop:${d.spool}:${d.reason}`,
+      'warn',
+      d.reason === 'spool_full' ? 'spool is full (SPOOL_FULL_POLICY=drop-oldest): oldest data dropped' : 'corrupt spool data skipped',
+      {
+        spool: d.spool,
+        segment: d.segment,
+        requests: d.records,
+        samples: d.samples,
+        bytes: d.bytes,
+      },
+    );
   };
   const onWarning = (msg: string, fields: Record<string, string | number>): void => warnOnce(`spool:${String(fields.spool)}:${msg}`, 'warn', msg, fields);
 
@@ -107,7 +112,9 @@ export async function startForwarder(cfg: ForwarderConfig, deps: ForwarderDeps =
       return Spool.open({ dir, name, readers, segmentBytes: cfg.spool.segmentBytes, budget, capExempt, onDrop, onWarning });
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw new SpoolDirError(`SPOOL_DIR=${cfg.spool.dir} cannot be used (${e.code ?? e.message}: ${e.message}): mount a writable volume there (e.g. an emptyDir) or set SPOOL_DIR to a writable directory`);
+      throw new SpoolDirError(
+        `SPOOL_DIR=${cfg.spool.dir} cannot be used (${e.code ?? e.message}: ${e.message}): mount a writable volume there (e.g. an emptyDir) or set SPOOL_DIR to a writable directory`,
+      );
     }
   };
 
@@ -192,19 +199,21 @@ export async function startForwarder(cfg: ForwarderConfig, deps: ForwarderDeps =
   if (target.mode === 'direct') {
     const hints: LaneHints = {
       auth: `that the identity (IDENTITY_TYPE=${target.identity.type}${target.identity.clientId ? `, AZURE_CLIENT_ID=${target.identity.clientId}` : ''}) has the "Monitoring Metrics Publisher" role on the workspace's data collection rule (new role assignments take up to 30 minutes), and that the token audience ${target.identity.scope} (CLOUD / INGESTION_AAD_AUDIENCE) matches the endpoint's cloud`,
-      config: 'that INGESTION_URL is the workspace\'s metrics ingestion endpoint, with its ?api-version=…',
+      config: "that INGESTION_URL is the workspace's metrics ingestion endpoint, with its ?api-version=…",
     };
     for (const e of target.endpoints) {
       const name = `direct:${e.id}`;
       const upstream =
         deps.directUpstream?.(e) ??
         createDirectUpstream({ endpoint: e, tokens, timeoutMs: cfg.upstreamTimeoutMs, maxUpstreamBytes: cfg.sizes.maxUpstreamBytes });
-      addLane(new Lane({ name, reader: spool.reader(name), upstream, limiter: new TokenBucket(cfg.catchupMaxRate), requests: requestsTo(e.host), hints }, laneDeps));
+      addLane(
+        new Lane({ name, reader: spool.reader(name), upstream, limiter: new TokenBucket(cfg.catchupMaxRate), requests: requestsTo(e.host), hints }, laneDeps),
+      );
     }
   } else {
     const hints: LaneHints = {
       auth: `that RELAY_KEY is a function key (or host key) of the relay Function app${target.scope ? `, and that the identity (IDENTITY_TYPE=${target.identity?.type}${target.identity?.clientId ? `, AZURE_CLIENT_ID=${target.identity.clientId}` : ''}) is allowed by the app's authentication (Easy Auth) and RELAY_SCOPE=${target.scope} is its Application ID URI + /.default` : ''}; a 401/403 for the workspace itself is reported by the relay's own log`,
-      config: 'that RELAY_URL is the relay Function\'s write URL (https://<app>.azurewebsites.net/api/v1/write)',
+      config: "that RELAY_URL is the relay Function's write URL (https://<app>.azurewebsites.net/api/v1/write)",
     };
     const relayUpstream =
       deps.relayUpstream ??
@@ -234,7 +243,22 @@ export async function startForwarder(cfg: ForwarderConfig, deps: ForwarderDeps =
       for (const [id, s] of laneSpools) if (!s.reader('lane').isDrained()) out.push(id);
       return out;
     };
-    addLane(new Lane({ name: 'relay', reader: spool.reader('relay'), upstream: relayUpstream, limiter, requests, hints, park, parked, stragglerTimeoutMs: cfg.relayStragglerTimeoutMs }, laneDeps));
+    addLane(
+      new Lane(
+        {
+          name: 'relay',
+          reader: spool.reader('relay'),
+          upstream: relayUpstream,
+          limiter,
+          requests,
+          hints,
+          park,
+          parked,
+          stragglerTimeoutMs: cfg.relayStragglerTimeoutMs,
+        },
+        laneDeps,
+      ),
+    );
     // Lanes left from before a restart still hold data to deliver.
     const lanesDir = path.join(cfg.spool.dir, 'lanes');
     if (existsSync(lanesDir)) for (const id of readdirSync(lanesDir)) if (LANE_ID.test(id)) laneSpool(id);
@@ -255,7 +279,10 @@ export async function startForwarder(cfg: ForwarderConfig, deps: ForwarderDeps =
     ready: async () => {
       const checks: Record<string, string> = {};
       checks.spool = spoolCheck(spool, cfg.spool.dir);
-      checks.upstream = target.mode === 'relay' ? `relay ${target.endpoint.host}` : `${target.endpoints.length} ingestion endpoint(s): ${target.endpoints.map((e) => e.host).join(', ')}`;
+      checks.upstream =
+        target.mode === 'relay'
+          ? `relay ${target.endpoint.host}`
+          : `${target.endpoints.length} ingestion endpoint(s): ${target.endpoints.map((e) => e.host).join(', ')}`;
       if (tokens) checks.token = await tokenCheck(tokens);
       if (stopping) checks.shutdown = 'shutting down';
       const ok = checks.spool === 'ok' && (checks.token === undefined || checks.token === 'ok') && !stopping;
@@ -278,7 +305,9 @@ export async function startForwarder(cfg: ForwarderConfig, deps: ForwarderDeps =
   log.info('forwarder listening', { port, write: `${url}/api/v1/write`, version: VERSION, config: JSON.stringify(describeForwarderConfig(cfg)) });
   if (tokens) {
     // Fetch the first token now: a missing role or identity shows in the log at start, not at the first batch.
-    tokens.getToken().catch((err: unknown) => log.error('cannot get a token yet; data is spooled and sent once a token comes', { error: asError(err).message }));
+    tokens
+      .getToken()
+      .catch((err: unknown) => log.error('cannot get a token yet; data is spooled and sent once a token comes', { error: asError(err).message }));
   }
 
   let stopped: Promise<void> | undefined;

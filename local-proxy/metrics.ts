@@ -57,17 +57,37 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
         for (const l of gauges.laneStats?.() ?? []) this.set({ lane: l.name }, pick(l));
       },
     });
-  const droppedSamples = new Counter({ name: `${P}dropped_samples_total`, help: 'Samples given up on, by reason (too_old: older than MAX_SAMPLE_AGE, which Azure would drop silently; upstream_rejected: 400; too_large: a single series over the limit; spool_full: drop-oldest; corrupt: unreadable spool data)', labelNames: ['reason'] as const, registers });
-  const droppedRecords = new Counter({ name: `${P}dropped_requests_total`, help: 'Spooled requests given up on, by reason', labelNames: ['reason'] as const, registers });
+  const droppedSamples = new Counter({
+    name: `${P}dropped_samples_total`,
+    help: 'Samples given up on, by reason (too_old: older than MAX_SAMPLE_AGE, which Azure would drop silently; upstream_rejected: 400; too_large: a single series over the limit; spool_full: drop-oldest; corrupt: unreadable spool data)',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const droppedRecords = new Counter({
+    name: `${P}dropped_requests_total`,
+    help: 'Spooled requests given up on, by reason',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   for (const reason of DROP_REASONS) {
     droppedSamples.inc({ reason }, 0);
     droppedRecords.inc({ reason }, 0);
   }
   return {
     registry,
-    receivedRequests: new Counter({ name: `${P}received_requests_total`, help: 'Write requests received, by the status answered', labelNames: ['code'] as const, registers }),
+    receivedRequests: new Counter({
+      name: `${P}received_requests_total`,
+      help: 'Write requests received, by the status answered',
+      labelNames: ['code'] as const,
+      registers,
+    }),
     receivedSamples: new Counter({ name: `${P}received_samples_total`, help: 'Samples (histogram samples included) accepted into the spool', registers }),
-    rejectedRequests: new Counter({ name: `${P}rejected_requests_total`, help: 'Write requests refused, by reason (4xx: bad data; spool_full, spool_error, shutting_down: 503)', labelNames: ['reason'] as const, registers }),
+    rejectedRequests: new Counter({
+      name: `${P}rejected_requests_total`,
+      help: 'Write requests refused, by reason (4xx: bad data; spool_full, spool_error, shutting_down: 503)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     spooledBytes: new Counter({ name: `${P}spooled_bytes_total`, help: 'Uncompressed bytes appended to the spool (accepted requests)', registers }),
     spoolFsyncs: new Counter({
       name: `${P}spool_fsyncs_total`,
@@ -82,7 +102,12 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
     sentBatches: new Counter({ name: `${P}sent_batches_total`, help: 'Batches delivered upstream, by lane', labelNames: ['lane'] as const, registers }),
     sentSamples: new Counter({ name: `${P}sent_samples_total`, help: 'Samples delivered upstream, by lane', labelNames: ['lane'] as const, registers }),
     sentBytes: new Counter({ name: `${P}sent_bytes_total`, help: 'Compressed bytes delivered upstream, by lane', labelNames: ['lane'] as const, registers }),
-    retries: new Counter({ name: `${P}retries_total`, help: 'Upstream calls that failed and will be retried, by lane and reason', labelNames: ['lane', 'reason'] as const, registers }),
+    retries: new Counter({
+      name: `${P}retries_total`,
+      help: 'Upstream calls that failed and will be retried, by lane and reason',
+      labelNames: ['lane', 'reason'] as const,
+      registers,
+    }),
     droppedSamples,
     relabelDropped: new Counter({
       name: `${P}relabel_dropped_samples_total`,
@@ -116,14 +141,24 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
       },
     }),
     droppedRecords,
-    parkedBatches: new Counter({ name: `${P}lane_parked_batches_total`, help: 'Relay mode: batches the relay delivered except to some endpoints, queued on those endpoints\' lanes', labelNames: ['endpoint'] as const, registers }),
+    parkedBatches: new Counter({
+      name: `${P}lane_parked_batches_total`,
+      help: "Relay mode: batches the relay delivered except to some endpoints, queued on those endpoints' lanes",
+      labelNames: ['endpoint'] as const,
+      registers,
+    }),
     plannedRecords: new Counter({
       name: `${P}lane_planned_requests_total`,
-      help: 'Spooled requests a lane read, by how they were planned: whole (the sender\'s bytes to one shard, no decompression), split (decompressed and split by series over the shards), none (nothing left to send: too old)',
+      help: "Spooled requests a lane read, by how they were planned: whole (the sender's bytes to one shard, no decompression), split (decompressed and split by series over the shards), none (nothing left to send: too old)",
       labelNames: ['lane', 'how'] as const,
       registers,
     }),
-    catchupWait: new Counter({ name: `${P}catchup_throttled_seconds_total`, help: 'Time lanes waited for the CATCHUP_MAX_RATE limiter', labelNames: ['lane'] as const, registers }),
+    catchupWait: new Counter({
+      name: `${P}catchup_throttled_seconds_total`,
+      help: 'Time lanes waited for the CATCHUP_MAX_RATE limiter',
+      labelNames: ['lane'] as const,
+      registers,
+    }),
     spoolBytes: new Gauge({
       name: `${P}spool_bytes`,
       help: 'Bytes on disk in the spool (all segments, lanes included)',
@@ -134,7 +169,7 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
     }),
     spoolRecords: new Gauge({
       name: `${P}spool_records`,
-      help: 'Records (accepted requests, parked batches) in the spool\'s segments',
+      help: "Records (accepted requests, parked batches) in the spool's segments",
       registers,
       collect() {
         this.set(gauges.spoolRecords());
@@ -153,7 +188,11 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
     laneShards: laneGauge('lane_shards', 'Calls a lane may have in flight now (between MIN_SHARDS and MAX_SHARDS, from backlog and latency)', (l) => l.shards),
     laneInflight: laneGauge('lane_inflight_calls', 'Upstream calls a lane has in flight', (l) => l.inflight),
     lanePendingSamples: laneGauge('lane_pending_samples', 'Samples a lane has not delivered yet (its backlog)', (l) => l.pendingSamples),
-    laneLag: laneGauge('lane_lag_seconds', 'Age of the oldest sample a lane has read but not delivered (0 when caught up); past MAX_SAMPLE_AGE data is dropped as too_old', (l) => l.lagSeconds),
+    laneLag: laneGauge(
+      'lane_lag_seconds',
+      'Age of the oldest sample a lane has read but not delivered (0 when caught up); past MAX_SAMPLE_AGE data is dropped as too_old',
+      (l) => l.lagSeconds,
+    ),
     batchSamples: new Histogram({
       name: `${P}batch_samples`,
       help: 'Samples per upstream call',

@@ -63,7 +63,10 @@ export function planRecord(rec: BatchRecord & TimeRange, opts: PlanOptions): Pla
   if (known && rec.samples > 0 && rec.maxTime < cutoff) return { shares: [], tooOld: rec.samples };
   const inWindow = known ? rec.minTime >= cutoff : cutoff === -Infinity;
   if (inWindow && (shards === 1 || rec.samples === 0 || opts.wholeTo !== undefined)) {
-    return { shares: [{ shard: opts.wholeTo ?? 0, block: rec.block, bytes: rec.bytes, samples: rec.samples, minTime: rec.minTime, maxTime: rec.maxTime }], tooOld: 0 };
+    return {
+      shares: [{ shard: opts.wholeTo ?? 0, block: rec.block, bytes: rec.bytes, samples: rec.samples, minTime: rec.minTime, maxTime: rec.maxTime }],
+      tooOld: 0,
+    };
   }
   let assign: Uint8Array | undefined;
   let from: number | undefined;
@@ -73,7 +76,11 @@ export function planRecord(rec: BatchRecord & TimeRange, opts: PlanOptions): Pla
     if (hashes) {
       const route = opts.owners.table.route(hashes, shards, opts.owners.leastLoaded, opts.owners.spread, opts.owners.crowded);
       if ('whole' in route) {
-        if (inWindow) return { shares: [{ shard: route.whole, block: rec.block, bytes: rec.bytes, samples: rec.samples, minTime: rec.minTime, maxTime: rec.maxTime }], tooOld: 0 };
+        if (inWindow)
+          return {
+            shares: [{ shard: route.whole, block: rec.block, bytes: rec.bytes, samples: rec.samples, minTime: rec.minTime, maxTime: rec.maxTime }],
+            tooOld: 0,
+          };
         wholeTo = route.whole;
       } else {
         assign = route.assign;
@@ -88,7 +95,14 @@ export function planRecord(rec: BatchRecord & TimeRange, opts: PlanOptions): Pla
   for (let i = 0; i < p.parts.length; i++) {
     const part = p.parts[i];
     if (part.length === 0) continue;
-    out.push({ shard: wholeTo ?? i, block: part === raw && inWindow ? rec.block : compress(part), bytes: part.length, samples: p.samples[i], minTime: p.minTime[i], maxTime: p.maxTime[i] });
+    out.push({
+      shard: wholeTo ?? i,
+      block: part === raw && inWindow ? rec.block : compress(part),
+      bytes: part.length,
+      samples: p.samples[i],
+      minTime: p.minTime[i],
+      maxTime: p.maxTime[i],
+    });
   }
   return from === undefined ? { shares: out, tooOld: p.droppedTooOld } : { shares: out, tooOld: p.droppedTooOld, from };
 }
@@ -97,13 +111,24 @@ export function planRecord(rec: BatchRecord & TimeRange, opts: PlanOptions): Pla
  * A block about to be sent (again), re-checked against the cutoff: unchanged, trimmed of
  * its too-old samples, or nothing left. Units can wait long in retries.
  */
-export function trimToWindow(unit: { block: Buffer; samples: number } & TimeRange, cutoff: number): { block: Buffer; bytes: number; samples: number; tooOld: number; minTime: number; maxTime: number } | undefined {
+export function trimToWindow(
+  unit: { block: Buffer; samples: number } & TimeRange,
+  cutoff: number,
+): { block: Buffer; bytes: number; samples: number; tooOld: number; minTime: number; maxTime: number } | undefined {
   // no window, or nothing older than it (an unknown, NaN, time fails this and is looked into)
   if (cutoff === -Infinity || unit.minTime >= cutoff) return undefined;
-  if (unit.samples > 0 && unit.maxTime < cutoff) return { block: Buffer.alloc(0), bytes: 0, samples: 0, tooOld: unit.samples, minTime: Infinity, maxTime: -Infinity };
+  if (unit.samples > 0 && unit.maxTime < cutoff)
+    return { block: Buffer.alloc(0), bytes: 0, samples: 0, tooOld: unit.samples, minTime: Infinity, maxTime: -Infinity };
   const raw = decompress(unit.block);
   const p = partitionBySeries(raw, 1, { minTime: cutoff });
   if (p.droppedTooOld === 0) return undefined;
   const part = p.parts[0];
-  return { block: part.length > 0 ? compress(part) : Buffer.alloc(0), bytes: part.length, samples: p.samples[0], tooOld: p.droppedTooOld, minTime: p.minTime[0], maxTime: p.maxTime[0] };
+  return {
+    block: part.length > 0 ? compress(part) : Buffer.alloc(0),
+    bytes: part.length,
+    samples: p.samples[0],
+    tooOld: p.droppedTooOld,
+    minTime: p.minTime[0],
+    maxTime: p.maxTime[0],
+  };
 }

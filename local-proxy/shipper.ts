@@ -329,7 +329,10 @@ export class Lane {
           this.queues[s.shard].push(after && s.shard !== after.shard ? { ...s, tracked, readAt, after } : { ...s, tracked, readAt });
           this.heldBytes += s.block.length;
         }
-        this.deps.metrics.plannedRecords.inc({ lane: this.name, how: plan.shares.length === 1 && plan.shares[0].block === r.block ? 'whole' : plan.shares.length === 0 ? 'none' : 'split' });
+        this.deps.metrics.plannedRecords.inc({
+          lane: this.name,
+          how: plan.shares.length === 1 && plan.shares[0].block === r.block ? 'whole' : plan.shares.length === 0 ? 'none' : 'split',
+        });
         if (plan.shares.length > 0) this.bell.ring();
       } catch (err) {
         // A spool read failure or a bug: say so, let what is in flight settle, read again from the cursor.
@@ -348,7 +351,13 @@ export class Lane {
   private plan(r: BatchRecord, rec: TimeRange): Plan {
     return planRecord(
       { ...r, minTime: rec.minTime, maxTime: rec.maxTime },
-      { shards: this.shardCount, cutoff: this.cutoff(), wholeTo: this.deps.allowOutOfOrder ? this.leastBusy() : undefined, alloc: this.partsBuffer, owners: this.route },
+      {
+        shards: this.shardCount,
+        cutoff: this.cutoff(),
+        wholeTo: this.deps.allowOutOfOrder ? this.leastBusy() : undefined,
+        alloc: this.partsBuffer,
+        owners: this.route,
+      },
     );
   }
 
@@ -476,12 +485,17 @@ export class Lane {
     this.deps.metrics.droppedSamples.inc({ reason: 'too_old' }, samples);
     this.deps.onTooOld?.(samples);
     const age = this.deps.maxSampleAgeMs ?? 0;
-    this.deps.warnOnce(`too_old:${this.name}`, 'warn', 'samples older than MAX_SAMPLE_AGE were not sent (Azure Monitor drops them after accepting them); dropped and counted', {
-      lane: this.name,
-      upstream: this.spec.upstream.host,
-      samples,
-      maxSampleAge: `${Math.round(age / 1000)}s`,
-    });
+    this.deps.warnOnce(
+      `too_old:${this.name}`,
+      'warn',
+      'samples older than MAX_SAMPLE_AGE were not sent (Azure Monitor drops them after accepting them); dropped and counted',
+      {
+        lane: this.name,
+        upstream: this.spec.upstream.host,
+        samples,
+        maxSampleAge: `${Math.round(age / 1000)}s`,
+      },
+    );
   }
 
   // ---- a shard: one call at a time ----
@@ -584,7 +598,16 @@ export class Lane {
     if (why === 'rejected') return [unit];
     // One request too large for upstream (rare): decompressed and halved by series.
     const halves = splitInHalf(decompress(blockOf(unit)));
-    return halves.length === 2 ? halves.map((raw) => ({ shares: [], parts: [compress(raw)], bytes: raw.length, samples: countSamples(raw), minTime: unit.minTime, maxTime: unit.maxTime })) : [unit];
+    return halves.length === 2
+      ? halves.map((raw) => ({
+          shares: [],
+          parts: [compress(raw)],
+          bytes: raw.length,
+          samples: countSamples(raw),
+          minTime: unit.minTime,
+          maxTime: unit.maxTime,
+        }))
+      : [unit];
   }
 
   private drop(unit: Unit, reason: 'upstream_rejected' | 'too_large', status: number, detail: string): void {
@@ -656,7 +679,17 @@ export class Lane {
   private async attempt(unit: Unit, attempt: number, parked: Set<string>): Promise<Settled | 'retry'> {
     const { upstream, endpointId } = this.spec;
     // Judged right before the call (after any wait): a batch may have aged in retries.
-    const trimmed = trimToWindow({ get block() { return blockOf(unit); }, samples: unit.samples, minTime: unit.minTime, maxTime: unit.maxTime }, this.cutoff());
+    const trimmed = trimToWindow(
+      {
+        get block() {
+          return blockOf(unit);
+        },
+        samples: unit.samples,
+        minTime: unit.minTime,
+        maxTime: unit.maxTime,
+      },
+      this.cutoff(),
+    );
     if (trimmed) {
       this.tooOld(trimmed.tooOld);
       if (trimmed.samples === 0 && trimmed.bytes === 0) return { kind: 'too_old' };
@@ -675,7 +708,10 @@ export class Lane {
           this.deps.metrics.parkedBatches.inc({ endpoint: id });
         }
       } catch (err) {
-        this.deps.warnOnce(`park-failed:${this.name}`, 'error', 'cannot queue a batch on a workspace lane, retrying', { lane: this.name, error: (err as Error).message });
+        this.deps.warnOnce(`park-failed:${this.name}`, 'error', 'cannot queue a batch on a workspace lane, retrying', {
+          lane: this.name,
+          error: (err as Error).message,
+        });
         return (await this.backoff(attempt, undefined, 'park')) ? 'retry' : 'stopped';
       }
     }
@@ -712,9 +748,17 @@ export class Lane {
             parked.add(id);
             this.deps.metrics.parkedBatches.inc({ endpoint: id });
           }
-          this.deps.warnOnce(`park:${this.name}:${others.join(',')}`, 'warn', 'relay could not deliver to some workspace endpoints; their share is queued on their own lanes', { lane: this.name, endpoints: others.join(','), detail: o.reason });
+          this.deps.warnOnce(
+            `park:${this.name}:${others.join(',')}`,
+            'warn',
+            'relay could not deliver to some workspace endpoints; their share is queued on their own lanes',
+            { lane: this.name, endpoints: others.join(','), detail: o.reason },
+          );
         } catch (err) {
-          this.deps.warnOnce(`park-failed:${this.name}`, 'error', 'cannot queue a partially delivered batch on its lanes, retrying', { lane: this.name, error: (err as Error).message });
+          this.deps.warnOnce(`park-failed:${this.name}`, 'error', 'cannot queue a partially delivered batch on its lanes, retrying', {
+            lane: this.name,
+            error: (err as Error).message,
+          });
         }
       }
       const ownFailed = endpointId !== undefined && o.failed.includes(endpointId);
@@ -770,9 +814,19 @@ export class Lane {
     const fields: Fields = { lane: this.name, upstream: this.spec.upstream.host, reason: o.reason };
     if (o.status !== undefined) fields.status = o.status;
     if (o.hint === 'auth') {
-      this.deps.warnOnce(`auth:${this.name}`, 'error', `upstream refused the forwarder's credentials; retrying with backoff. Check: ${this.spec.hints.auth}`, fields);
+      this.deps.warnOnce(
+        `auth:${this.name}`,
+        'error',
+        `upstream refused the forwarder's credentials; retrying with backoff. Check: ${this.spec.hints.auth}`,
+        fields,
+      );
     } else if (o.hint === 'config') {
-      this.deps.warnOnce(`config:${this.name}`, 'error', `upstream refused the request for a reason that is not the data; retrying with backoff. Check: ${this.spec.hints.config}`, fields);
+      this.deps.warnOnce(
+        `config:${this.name}`,
+        'error',
+        `upstream refused the request for a reason that is not the data; retrying with backoff. Check: ${this.spec.hints.config}`,
+        fields,
+      );
     } else {
       this.deps.warnOnce(`retry:${this.name}`, 'warn', 'upstream failed, retrying with backoff', fields);
     }

@@ -155,7 +155,7 @@ export function countFrom(seg: Segment, from: number): { records: number; sample
     fd = fs.openSync(seg.file, 'r');
     const hb = headerBytes(seg.format);
     const header = Buffer.allocUnsafe(hb);
-    for (let off = from; off + hb <= seg.size; ) {
+    for (let off = from; off + hb <= seg.size;) {
       fs.readSync(fd, header, 0, hb, off);
       const h = decodeHeader(header, seg.format);
       records++;

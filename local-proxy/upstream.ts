@@ -6,7 +6,14 @@
 //   classification, 413 splitting and 422-as-delivered) with a shared token source.
 // The lanes (shipper.ts) decide what to do with each outcome; nothing here retries.
 
-import { EXCEPT_ENDPOINTS_HEADER, FAILED_ENDPOINTS_HEADER, ONLY_ENDPOINTS_HEADER, STRAGGLER_TIMEOUT_HEADER, makePart, planParts } from '../shared/fanout/fanout';
+import {
+  EXCEPT_ENDPOINTS_HEADER,
+  FAILED_ENDPOINTS_HEADER,
+  ONLY_ENDPOINTS_HEADER,
+  STRAGGLER_TIMEOUT_HEADER,
+  makePart,
+  planParts,
+} from '../shared/fanout/fanout';
 import type { Endpoint } from '../shared/fanout/endpoints';
 import { parseRetryAfter, sendToEndpoint } from '../shared/fanout/send';
 import { TokenError, type TokenSource } from '../shared/identity/token-source';
@@ -106,7 +113,10 @@ export function classifyRelayAnswer(status: number, headers: Headers, text: stri
   if ((status >= 200 && status < 300) || status === 422) return { kind: 'delivered', status, bytes };
   if (status === 400) return { kind: 'rejected', status, reason, bytes };
   if (status === 413) return { kind: 'too_large', status, reason, bytes };
-  const failed = (headers.get(FAILED_ENDPOINTS_HEADER) ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const failed = (headers.get(FAILED_ENDPOINTS_HEADER) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (status === 503 && failed.length > 0 && failed.every((id) => ENDPOINT_ID.test(id))) {
     return { kind: 'partial', failed, reason, retryAfterSeconds, bytes };
   }
@@ -139,7 +149,10 @@ export function createDirectUpstream(opts: DirectUpstreamOptions): Upstream {
       }
       // Within MAX_UPSTREAM_BYTES (the usual case) the batch's block goes as it is; only a
       // larger one, or one an endpoint answers 413 to, is decompressed and split.
-      const parts = planParts({ raw: () => decompress(req.block), rawLength: req.bytes, original: req.parts ?? req.block, samples: req.samples }, opts.maxUpstreamBytes);
+      const parts = planParts(
+        { raw: () => decompress(req.block), rawLength: req.bytes, original: req.parts ?? req.block, samples: req.samples },
+        opts.maxUpstreamBytes,
+      );
       const o = await sendToEndpoint(opts.endpoint, parts, {
         timeoutMs: opts.timeoutMs,
         token,
@@ -152,7 +165,11 @@ export function createDirectUpstream(opts: DirectUpstreamOptions): Upstream {
         case 'rejected':
           return { kind: 'rejected', status: o.status, reason: o.reason, bytes: o.bytes };
         case 'retryable': {
-          const hint: Hint | undefined = o.authProblem ? 'auth' : o.status !== undefined && o.status >= 400 && o.status < 500 && o.status !== 429 ? 'config' : undefined;
+          const hint: Hint | undefined = o.authProblem
+            ? 'auth'
+            : o.status !== undefined && o.status >= 400 && o.status < 500 && o.status !== 429
+              ? 'config'
+              : undefined;
           return { kind: 'retry', status: o.status, reason: o.reason, retryAfterSeconds: o.retryAfterSeconds, hint, bytes: o.bytes };
         }
       }

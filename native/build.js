@@ -15,6 +15,12 @@ const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], e
 if (r.status === 0) {
   process.stdout.write('native fast path built: build/Release/fastpath.node\n');
 } else {
-  const why = r.error ? r.error.message : (r.stderr || '').split('\n').filter((l) => /ERR!|error/i.test(l)).slice(0, 3).join(' | ');
+  const why = r.error
+    ? r.error.message
+    : (r.stderr || '')
+        .split('\n')
+        .filter((l) => /ERR!|error/i.test(l))
+        .slice(0, 3)
+        .join(' | ');
   process.stderr.write(`native fast path not built (the JS path serves alone): ${why || `node-gyp exited with ${r.status}`}\n`);
 }

@@ -28,6 +28,9 @@ export function machineFacts(): MachineFacts {
     node: process.version,
     kernel: `${os.type()} ${os.release()}`,
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    loadAverage: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+    loadAverage: os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' '),
   };
 }

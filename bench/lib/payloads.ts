@@ -74,7 +74,11 @@ function rng(seed: number): () => number {
 // family's own dimension.
 const FAMILIES: ReadonlyArray<{ name: string; dim: string; values: readonly string[] }> = [
   { name: 'container_cpu_usage_seconds_total', dim: 'cpu', values: ['total'] },
-  { name: 'container_memory_working_set_bytes', dim: 'image', values: ['registry.k8s.io/pause:3.9', 'mcr.microsoft.com/oss/kubernetes/coredns:v1.11.1', 'docker.io/library/nginx:1.25.3'] },
+  {
+    name: 'container_memory_working_set_bytes',
+    dim: 'image',
+    values: ['registry.k8s.io/pause:3.9', 'mcr.microsoft.com/oss/kubernetes/coredns:v1.11.1', 'docker.io/library/nginx:1.25.3'],
+  },
   { name: 'http_requests_total', dim: 'code', values: ['200', '201', '204', '301', '400', '404', '500', '503'] },
   { name: 'http_request_duration_seconds_bucket', dim: 'le', values: ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf'] },
   { name: 'node_cpu_seconds_total', dim: 'mode', values: ['idle', 'iowait', 'irq', 'nice', 'softirq', 'steal', 'system', 'user'] },
@@ -102,7 +106,7 @@ export function seriesLabels(count: number, withCluster: boolean, seed: number):
     const app = APPS[Math.floor(r() * APPS.length)];
     const ns = NAMESPACES[Math.floor(r() * NAMESPACES.length)];
     const pod = `${app}-${hex(r, 10)}-${hex(r, 5)}`;
-    const ip = `10.${20 + (i % 8)}.${Math.floor(i / 250) % 256}.${(i * 7) % 250 + 2}`;
+    const ip = `10.${20 + (i % 8)}.${Math.floor(i / 250) % 256}.${((i * 7) % 250) + 2}`;
     const labels: Label[] = [
       { name: '__name__', value: f.name },
       withCluster ? { name: 'cluster', value: BENCH_CLUSTER } : { name: 'prometheus', value: 'monitoring/k8s' },
@@ -135,7 +139,12 @@ export function syntheticPayloads(opts: { requests: number; series: number; with
     for (let i = 0; i < opts.series; i++) {
       const labels = pool[(k * opts.series + i) % pool.length];
       const value = i % 4 === 0 ? Math.floor(r() * 1e6) : r() * 1000;
-      timeseries.push({ labels, samples: [{ value: numberToBits(value), timestamp: BigInt(t0 + k * 15_000 + (i % 15) * 1000) }], exemplars: [], histograms: [] });
+      timeseries.push({
+        labels,
+        samples: [{ value: numberToBits(value), timestamp: BigInt(t0 + k * 15_000 + (i % 15) * 1000) }],
+        exemplars: [],
+        histograms: [],
+      });
     }
     const req: WriteRequest = { timeseries, metadata: [] };
     const raw = encodeWriteRequest(req);

@@ -125,7 +125,14 @@ export interface RelayProcess extends Child {
   writeUrl: string;
 }
 
-export async function startRelay(opts: { ingestionUrls: string[]; cluster: string; nodeArgs?: string[]; cwd?: string; entry?: string; env?: Record<string, string> }): Promise<RelayProcess> {
+export async function startRelay(opts: {
+  ingestionUrls: string[];
+  cluster: string;
+  nodeArgs?: string[];
+  cwd?: string;
+  entry?: string;
+  env?: Record<string, string>;
+}): Promise<RelayProcess> {
   const port = await freePort();
   const cwd = opts.cwd ?? tempDir('bench-relay-'); // no local.settings.json here
   const env = baseEnv({
@@ -136,7 +143,11 @@ export async function startRelay(opts: { ingestionUrls: string[]; cluster: strin
     PUBLISH_LOG_INTERVAL: '1h',
     ...opts.env,
   });
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.entry ?? path.join(distRoot, 'dev/relay-host.js')], { cwd, stdio: ['ignore', 'ignore', 'pipe'], env });
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.entry ?? path.join(distRoot, 'dev/relay-host.js')], {
+    cwd,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env,
+  });
   const child = track('relay', proc);
   const url = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {

@@ -51,7 +51,17 @@ function launch(port: number, log?: (line: string) => void): Promise<ChildProces
   const main = require.resolve('azurite/dist/src/table/main.js');
   // --skipApiVersionCheck: @azure/data-tables may be newer than this Azurite;
   // --disableProductStyleUrl: the account is in the path (127.0.0.1/devstoreaccount1), not the host.
-  const args = [main, '--tableHost', '127.0.0.1', '--tablePort', String(port), '--inMemoryPersistence', '--skipApiVersionCheck', '--disableProductStyleUrl', '--silent'];
+  const args = [
+    main,
+    '--tableHost',
+    '127.0.0.1',
+    '--tablePort',
+    String(port),
+    '--inMemoryPersistence',
+    '--skipApiVersionCheck',
+    '--disableProductStyleUrl',
+    '--silent',
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   // an emulator must not outlive the process that started it (a test that fails midway)
   children.add(child);

@@ -29,6 +29,7 @@ export function verifyToken(token: string, key: Buffer, audience: string, nowSec
   if (got.length !== want.length || !timingSafeEqual(got, want)) return { ok: false, status: 401, reason: 'bad token signature' };
   const claims = JSON.parse(Buffer.from(body, 'base64url').toString()) as EmulatorClaims;
   if (claims.exp <= nowSeconds) return { ok: false, status: 401, reason: 'token expired' };
-  if (claims.aud.replace(/\/+$/, '') !== audience.replace(/\/+$/, '')) return { ok: false, status: 403, reason: `token audience ${claims.aud} is not ${audience}` };
+  if (claims.aud.replace(/\/+$/, '') !== audience.replace(/\/+$/, ''))
+    return { ok: false, status: 403, reason: `token audience ${claims.aud} is not ${audience}` };
   return { ok: true, claims };
 }

@@ -52,10 +52,11 @@ export async function startEntraIssuer(): Promise<EntraIssuerEmulator> {
       emu.currentKid = newKey();
       return emu.currentKid;
     },
-    close: () => new Promise((ok) => {
-      emu.server.close(() => ok());
-      emu.server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise((ok) => {
+        emu.server.close(() => ok());
+        emu.server.closeAllConnections();
+      }),
   };
   emu.server = createServer((req, res) => {
     if (req.url !== `/${tenantId}/discovery/v2.0/keys`) {

@@ -47,10 +47,11 @@ export async function startIdentityEmulator(opts: IdentityEmulatorOptions): Prom
     failUntil: 0,
     tokenLifetimeSeconds: opts.tokenLifetimeSeconds ?? 86_400,
     env: () => ({ IDENTITY_ENDPOINT: emu.endpoint, IDENTITY_HEADER: header }),
-    close: () => new Promise((ok) => {
-      emu.server.close(() => ok());
-      emu.server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise((ok) => {
+        emu.server.close(() => ok());
+        emu.server.closeAllConnections();
+      }),
   };
 
   emu.server = createServer((req, res) => {

@@ -28,7 +28,18 @@ import { countSamples } from '../../shared/remote-write/count';
 import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
 import { type Float64Bits, type Label, type MetricMetadata, type WriteRequest, isStaleMarker } from '../../shared/remote-write/model/types';
 import { verifyToken } from './emulator-token';
-import { AZURE_WINDOW, DROP_REASONS, type DropReason, type IngestWindow, type RateWindow, type Timeline, admit, ingest, judge, rateWindow } from './ingest-rules';
+import {
+  AZURE_WINDOW,
+  DROP_REASONS,
+  type DropReason,
+  type IngestWindow,
+  type RateWindow,
+  type Timeline,
+  admit,
+  ingest,
+  judge,
+  rateWindow,
+} from './ingest-rules';
 import { asError } from '../../shared/errors';
 
 export const INGESTION_PATH = '/dataCollectionRules/dcr-emulated/streams/Microsoft-PrometheusMetrics/api/v1/write';
@@ -144,10 +155,11 @@ export async function startWorkspaceEmulator(opts: WorkspaceEmulatorOptions = {}
     throttled: opts.continueFrom?.throttled ?? 0,
     ingested: opts.continueFrom?.ingested ?? 0,
     summary: () => summarize(emu),
-    close: () => new Promise((ok) => {
-      emu.server.close(() => ok());
-      emu.server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise((ok) => {
+        emu.server.close(() => ok());
+        emu.server.closeAllConnections();
+      }),
   };
 
   const ctx: Context = {
@@ -199,7 +211,14 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
   if (req.method !== 'POST' || url.pathname !== INGESTION_PATH) return send(404, 'not an ingestion endpoint');
 
   const body = await readBody(req, 64 * 1024 * 1024);
-  const record = { status: 0, bytes: body?.length ?? 0, sha256: body ? createHash('sha256').update(body).digest('hex') : '', samples: 0, userAgent: req.headers['user-agent'], auth: req.headers.authorization };
+  const record = {
+    status: 0,
+    bytes: body?.length ?? 0,
+    sha256: body ? createHash('sha256').update(body).digest('hex') : '',
+    samples: 0,
+    userAgent: req.headers['user-agent'],
+    auth: req.headers.authorization,
+  };
   emu.requests.push(record);
   const answer = (status: number, text = '', headers: Record<string, string> = {}): void => {
     record.status = status;
@@ -209,7 +228,11 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
   const fault = activeFault(emu);
   if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
   if (fault && fault.status > 0) {
-    return answer(fault.status, fault.body ?? `emulated fault ${fault.status}`, fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {});
+    return answer(
+      fault.status,
+      fault.body ?? `emulated fault ${fault.status}`,
+      fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {},
+    );
   }
   if (!admit(ctx.rate, Date.now())) {
     emu.throttled++;
@@ -318,7 +341,12 @@ function countDrop(ctx: Context, reason: DropReason, n: number): void {
 }
 
 /** Proxy mode: the body, unchanged, to the store; its answer mapped as Azure would answer. */
-async function forward(target: string, body: Buffer, req: IncomingMessage, timeoutMs: number): Promise<{ status: number; text: string; samples: number; decoded?: WriteRequest }> {
+async function forward(
+  target: string,
+  body: Buffer,
+  req: IncomingMessage,
+  timeoutMs: number,
+): Promise<{ status: number; text: string; samples: number; decoded?: WriteRequest }> {
   let samples = 0;
   let decoded: WriteRequest | undefined;
   try {

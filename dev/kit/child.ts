@@ -29,7 +29,11 @@ export interface ExitInfo {
  * Starts any program, killed with the parent; `exited` resolves once it has ended, or
  * could not be started (a missing binary is an exit, not an uncaught 'error' event).
  */
-export function spawnProgram(command: string, args: readonly string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; stdio: StdioOptions }): { child: ChildProcess; exited: Promise<ExitInfo> } {
+export function spawnProgram(
+  command: string,
+  args: readonly string[],
+  opts: { env: NodeJS.ProcessEnv; cwd?: string; stdio: StdioOptions },
+): { child: ChildProcess; exited: Promise<ExitInfo> } {
   const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: opts.stdio });
   running.add(child);
   const exited = new Promise<ExitInfo>((resolve) => {

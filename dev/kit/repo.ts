@@ -7,14 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
-import {
-  type Float64Bits,
-  type HistogramCount,
-  type WriteRequest,
-  bitsToNumber,
-  isNaNBits,
-  numberToBits,
-} from '../../shared/remote-write/model/types';
+import { type Float64Bits, type HistogramCount, type WriteRequest, bitsToNumber, isNaNBits, numberToBits } from '../../shared/remote-write/model/types';
 
 export const repoRoot = path.resolve(__dirname, '../../..');
 
@@ -57,7 +50,6 @@ export function loadFixtures(): Fixture[] {
 //
 // Kept here (beside the schema's path) so every remote-write test compares against
 // the same reference and the same canonical form.
-
 
 /** protobufjs `toObject` output with {longs: String, enums: Number, defaults, arrays, oneofs}. */
 export interface PbLabel {

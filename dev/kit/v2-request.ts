@@ -68,11 +68,19 @@ export function encodeV2Request(series: readonly V2Series[], opts: V2Options = {
   const encoded = series.map((ts) => {
     const parts: Buffer[] = [refsField(ts.labels)];
     for (const s of ts.samples) {
-      parts.push(rawLen(2, rawFixed64(1, s.value), rawVarintField(2, s.timestamp), s.startTimestamp !== undefined ? rawVarintField(3, s.startTimestamp) : Buffer.alloc(0)));
+      parts.push(
+        rawLen(
+          2,
+          rawFixed64(1, s.value),
+          rawVarintField(2, s.timestamp),
+          s.startTimestamp !== undefined ? rawVarintField(3, s.startTimestamp) : Buffer.alloc(0),
+        ),
+      );
     }
     for (const h of ts.histograms) parts.push(rawLen(3, v2HistogramBytes(h)));
     for (const e of ts.exemplars) parts.push(rawLen(4, refsField(e.labels), rawFixed64(2, e.value), rawVarintField(3, e.timestamp)));
-    if (ts.metadata) parts.push(rawLen(5, rawVarintField(1, ts.metadata.type), rawVarintField(3, ref(ts.metadata.help)), rawVarintField(4, ref(ts.metadata.unit))));
+    if (ts.metadata)
+      parts.push(rawLen(5, rawVarintField(1, ts.metadata.type), rawVarintField(3, ref(ts.metadata.help)), rawVarintField(4, ref(ts.metadata.unit))));
     if (ts.createdTimestamp !== undefined) parts.push(rawVarintField(6, ts.createdTimestamp));
     return rawLen(5, ...parts);
   });

@@ -46,7 +46,12 @@ export function parseDashboard(text: string): Dashboard {
       walk(list(p.panels)); // rows hold their panels when collapsed
       for (const t of list(p.targets)) {
         if (!isObject(t) || typeof t.expr !== 'string' || t.expr.trim() === '') throw new Error(`dashboard: panel "${title}" has a target without expr`);
-        queries.push({ panel: title, refId: typeof t.refId === 'string' ? t.refId : '?', expr: t.expr, legend: typeof t.legendFormat === 'string' ? t.legendFormat : '' });
+        queries.push({
+          panel: title,
+          refId: typeof t.refId === 'string' ? t.refId : '?',
+          expr: t.expr,
+          legend: typeof t.legendFormat === 'string' ? t.legendFormat : '',
+        });
       }
     }
   };
@@ -78,7 +83,12 @@ export function legendLabels(legend: string): string[] {
 
 /** The labels of every `by (…)` clause: what an aggregation keeps. */
 export function groupingLabels(expr: string): string[] {
-  return [...expr.matchAll(/\bby\s*\(([^)]*)\)/g)].flatMap((m) => m[1].split(',').map((l) => l.trim()).filter((l) => l !== ''));
+  return [...expr.matchAll(/\bby\s*\(([^)]*)\)/g)].flatMap((m) =>
+    m[1]
+      .split(',')
+      .map((l) => l.trim())
+      .filter((l) => l !== ''),
+  );
 }
 
 const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'atan2', 'inf', 'nan']);

@@ -60,7 +60,8 @@ export class PromApi {
     } catch {
       throw new Error(`${this.name} ${path}: HTTP ${res.status}: ${res.text.slice(0, 300)}`);
     }
-    if (body.status !== 'success') throw new Error(`${this.name} ${path} ${JSON.stringify(params).slice(0, 200)}: ${body.errorType ?? ''} ${body.error ?? res.text.slice(0, 300)}`);
+    if (body.status !== 'success')
+      throw new Error(`${this.name} ${path} ${JSON.stringify(params).slice(0, 200)}: ${body.errorType ?? ''} ${body.error ?? res.text.slice(0, 300)}`);
     return body.data;
   }
 
@@ -100,7 +101,12 @@ export class PromApi {
 
   /** The values of one label over series matching `match` (Grafana's label_values()). */
   async labelValues(label: string, match: string, startMs: number, endMs: number): Promise<string[]> {
-    return this.call<string[]>(`/api/v1/label/${encodeURIComponent(label)}/values`, { 'match[]': match, start: apiTime(startMs), end: apiTime(endMs) }, 30_000, 'GET');
+    return this.call<string[]>(
+      `/api/v1/label/${encodeURIComponent(label)}/values`,
+      { 'match[]': match, start: apiTime(startMs), end: apiTime(endMs) },
+      30_000,
+      'GET',
+    );
   }
 
   async series(match: string, startMs: number, endMs: number): Promise<Labels[]> {

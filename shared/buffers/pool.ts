@@ -112,7 +112,8 @@ export const DECLARED_LENGTH_TRUSTED_BYTES = 1024 * 1024;
 export function collectBody(pool: BufferPool, maxBytes: number, declaredLength?: number): BodyCollector {
   let buf: Buffer | undefined;
   let size = 0;
-  const initial = declaredLength !== undefined && declaredLength >= 0 && declaredLength <= maxBytes ? Math.min(declaredLength, DECLARED_LENGTH_TRUSTED_BYTES) : 0;
+  const initial =
+    declaredLength !== undefined && declaredLength >= 0 && declaredLength <= maxBytes ? Math.min(declaredLength, DECLARED_LENGTH_TRUSTED_BYTES) : 0;
   return {
     add(chunk) {
       const n = chunk.byteLength;

@@ -61,7 +61,10 @@ export function loadNativeFastPath(env: Env, problems: string[]): boolean {
   if (raw === 'off') return false;
   if (raw === 'required') {
     const native = nativeStatus();
-    if (!native.loaded) problems.push(`NATIVE_FAST_PATH=required but the native module did not load (${native.reason}): run \`npm ci\` (or \`npx node-gyp rebuild\`) where a C compiler and Node's headers are installed, or set NATIVE_FAST_PATH=auto`);
+    if (!native.loaded)
+      problems.push(
+        `NATIVE_FAST_PATH=required but the native module did not load (${native.reason}): run \`npm ci\` (or \`npx node-gyp rebuild\`) where a C compiler and Node's headers are installed, or set NATIVE_FAST_PATH=auto`,
+      );
     return true;
   }
   if (raw !== 'auto') problems.push(`NATIVE_FAST_PATH must be auto, off or required, not "${raw}"`);

@@ -50,7 +50,11 @@ export function parseBool(raw: string): boolean {
 }
 
 export function formatBytes(n: number): string {
-  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+  for (const [unit, size] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
     if (n >= size && n % size === 0) return `${n / size}${unit}`;
   }
   return `${n}`;

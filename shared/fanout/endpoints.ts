@@ -20,11 +20,17 @@ export function endpointId(url: string): string {
 /** Parses a comma-separated URL list; problems are appended, valid endpoints returned. */
 export function parseEndpoints(raw: string | undefined, setting: string, problems: string[]): Endpoint[] {
   if (raw === undefined) {
-    problems.push(`${setting} is not set: set it to the workspace's metrics ingestion endpoint (https://<dce>.<region>-1.metrics.ingest.monitor.azure.com/dataCollectionRules/<dcr-id>/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24); several may be separated by commas`);
+    problems.push(
+      `${setting} is not set: set it to the workspace's metrics ingestion endpoint (https://<dce>.<region>-1.metrics.ingest.monitor.azure.com/dataCollectionRules/<dcr-id>/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24); several may be separated by commas`,
+    );
     return [];
   }
   const out: Endpoint[] = [];
-  for (const [index, part] of raw.split(',').map((s) => s.trim()).filter((s) => s !== '').entries()) {
+  for (const [index, part] of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .entries()) {
     let u: URL;
     try {
       u = new URL(part);
@@ -46,6 +52,7 @@ export function parseEndpoints(raw: string | undefined, setting: string, problem
     }
     out.push({ id: endpointId(u.href), url: u.href, host: u.host });
   }
-  if (out.length === 0 && !problems.some((p) => p.startsWith(setting))) problems.push(`${setting} holds no URL: set it to the workspace's https:// metrics ingestion endpoint`);
+  if (out.length === 0 && !problems.some((p) => p.startsWith(setting)))
+    problems.push(`${setting} holds no URL: set it to the workspace's https:// metrics ingestion endpoint`);
   return out;
 }

@@ -142,5 +142,10 @@ export function selectEndpoints(all: readonly Endpoint[], only: string | null | 
 }
 
 function idSet(header: string): Set<string> {
-  return new Set(header.split(',').map((s) => s.trim()).filter(Boolean));
+  return new Set(
+    header
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 }

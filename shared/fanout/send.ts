@@ -11,7 +11,16 @@ import { splitInHalf } from './split';
 
 export type EndpointOutcome =
   | { kind: 'delivered'; endpoint: Endpoint; requests: number; bytes: number; samples: number; duplicates: number }
-  | { kind: 'retryable'; endpoint: Endpoint; status?: number; reason: string; retryAfterSeconds?: number; authProblem: boolean; requests: number; bytes: number }
+  | {
+      kind: 'retryable';
+      endpoint: Endpoint;
+      status?: number;
+      reason: string;
+      retryAfterSeconds?: number;
+      authProblem: boolean;
+      requests: number;
+      bytes: number;
+    }
   | { kind: 'rejected'; endpoint: Endpoint; status: number; reason: string; requests: number; bytes: number };
 
 /** One outbound WriteRequest: raw bytes, compressed once and shared by every endpoint. */
@@ -160,7 +169,11 @@ function post(target: Target, headers: Record<string, string>, body: Body, deadl
       const finish = (): void => {
         if (settled || answered) return;
         const ra = res.headers['retry-after'];
-        const answer: Answer = { status, text: chunks.length === 0 ? '' : Buffer.concat(chunks).toString('utf8', 0, Math.min(kept, MAX_REASON_BYTES)), retryAfter: ra ?? null };
+        const answer: Answer = {
+          status,
+          text: chunks.length === 0 ? '' : Buffer.concat(chunks).toString('utf8', 0, Math.min(kept, MAX_REASON_BYTES)),
+          retryAfter: ra ?? null,
+        };
         if (req.writableFinished || req.destroyed) {
           settle(() => resolve(answer));
           return;
@@ -230,7 +243,8 @@ export async function sendToEndpoint(endpoint: Endpoint, parts: readonly Part[],
         res = await post(target, headers, body, deadline, opts.signal);
       }
     } catch (err) {
-      const reason = err instanceof RequestTimeout ? `no answer within ${opts.timeoutMs} ms` : err instanceof CutOff ? err.message : `network error: ${causeOf(err)}`;
+      const reason =
+        err instanceof RequestTimeout ? `no answer within ${opts.timeoutMs} ms` : err instanceof CutOff ? err.message : `network error: ${causeOf(err)}`;
       return { kind: 'retryable', endpoint, reason, authProblem: false, requests, bytes };
     }
     const status = res.status;

@@ -31,7 +31,9 @@ export function createHaDedup(cfg: HaConfig, tracker: HaTracker): HaDedup {
         droppedRequests++;
         droppedSamples += samples;
         const elected = tracker.elected(tenant, cluster);
-        return { dropped: `${cfg.replicaLabel}="${labels.replica}" is not the elected replica of ${cfg.clusterLabel}="${cluster}"${elected ? ` (${elected} is)` : ''}; accepted and not forwarded` };
+        return {
+          dropped: `${cfg.replicaLabel}="${labels.replica}" is not the elected replica of ${cfg.clusterLabel}="${cluster}"${elected ? ` (${elected} is)` : ''}; accepted and not forwarded`,
+        };
       }
       return { forward: dropLabel(raw, cfg.replicaLabel) };
     },

@@ -79,7 +79,7 @@ export function loadIdentityConfig(env: Env, problems: string[]): IdentityConfig
     problems.push(`INGESTION_AAD_AUDIENCE="${audience}" must end in /.default (e.g. https://monitor.azure.com/.default)`);
   }
   if (cloud === 'AZURECUSTOM' && audience === undefined && type !== 'none') {
-    problems.push('CLOUD=AZURECUSTOM needs INGESTION_AAD_AUDIENCE: set it to your cloud\'s monitor audience ending in /.default');
+    problems.push("CLOUD=AZURECUSTOM needs INGESTION_AAD_AUDIENCE: set it to your cloud's monitor audience ending in /.default");
     scope = '';
   }
   let authorityHost = defaults?.authority;
@@ -88,7 +88,7 @@ export function loadIdentityConfig(env: Env, problems: string[]): IdentityConfig
     if (!authorityHost.startsWith('https://')) problems.push(`AAD_HOST_ENDPOINT="${aadHost}" must be an https host`);
   }
   if (cloud === 'AZURECUSTOM' && aadHost === undefined && (type === 'aadApplication' || type === 'workloadIdentity')) {
-    problems.push('CLOUD=AZURECUSTOM with an Entra application or workload identity needs AAD_HOST_ENDPOINT: set it to your cloud\'s login host');
+    problems.push("CLOUD=AZURECUSTOM with an Entra application or workload identity needs AAD_HOST_ENDPOINT: set it to your cloud's login host");
   }
 
   const cfg: IdentityConfig = {
@@ -114,7 +114,10 @@ export function loadIdentityConfig(env: Env, problems: string[]): IdentityConfig
     case 'workloadIdentity':
       need(cfg.clientId, 'AZURE_CLIENT_ID: set it to the client id of the identity federated with the service account (the workload identity webhook sets it)');
       need(cfg.tenantId, 'AZURE_TENANT_ID: set it to the Entra tenant id (the workload identity webhook sets it)');
-      need(cfg.federatedTokenFile, 'AZURE_FEDERATED_TOKEN_FILE: label the pod azure.workload.identity/use=true so the webhook mounts the token, or set the path');
+      need(
+        cfg.federatedTokenFile,
+        'AZURE_FEDERATED_TOKEN_FILE: label the pod azure.workload.identity/use=true so the webhook mounts the token, or set the path',
+      );
       break;
     case 'aadApplication':
       need(cfg.tenantId, 'AZURE_TENANT_ID: set it to the Entra tenant id of the application');

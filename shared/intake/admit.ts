@@ -57,7 +57,9 @@ export interface IntakeOptions extends Omit<Intake, 'fast'> {
 export function createIntake(opts: IntakeOptions): Intake {
   const { nativeFastPath, alloc, ...intake } = opts;
   // rules and limits read the labels: such a request never takes the native path
-  const fast = intake.cost ? undefined : createFastScanner(intake.limits, intake.maxDecodedBytes, intake.cluster, intake.onForeignCluster !== 'keep', nativeFastPath, alloc);
+  const fast = intake.cost
+    ? undefined
+    : createFastScanner(intake.limits, intake.maxDecodedBytes, intake.cluster, intake.onForeignCluster !== 'keep', nativeFastPath, alloc);
   return { ...intake, fast };
 }
 

@@ -43,7 +43,9 @@ export function createPublishLog(opts: PublishLogOptions): PublishLog {
     };
     for (const f of extra) Object.assign(fields, f());
     requests = bytes = seconds = all = some = none = 0;
-    const time = now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const time = now()
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z');
     return `time="${time}" level=info msg="Metric packets published in last 1 minute" ${logfmt(fields)}`;
   };
 

@@ -315,7 +315,13 @@ function readLabel(raw: Buffer, c: Cursor, lEnd: number, tsStart: number, tsEnd:
     const t = readTag(raw, c, lEnd);
     if (t === 0x0a || t === 0x12) {
       const e = readLenEnd(raw, c, lEnd);
-      if (t === 0x0a) { ns = c.pos; ne = e; } else { vs = c.pos; ve = e; }
+      if (t === 0x0a) {
+        ns = c.pos;
+        ne = e;
+      } else {
+        vs = c.pos;
+        ve = e;
+      }
       c.pos = e;
     } else {
       skipField(raw, c, lEnd, t & 7);

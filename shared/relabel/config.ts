@@ -8,8 +8,17 @@ import { parse as parseYaml } from 'yaml';
 import { type Re2, RegexSyntaxError, compileRe2 } from './regex';
 
 export const ACTIONS = [
-  'replace', 'keep', 'drop', 'keepequal', 'dropequal', 'hashmod',
-  'labelmap', 'labeldrop', 'labelkeep', 'lowercase', 'uppercase',
+  'replace',
+  'keep',
+  'drop',
+  'keepequal',
+  'dropequal',
+  'hashmod',
+  'labelmap',
+  'labeldrop',
+  'labelkeep',
+  'lowercase',
+  'uppercase',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 

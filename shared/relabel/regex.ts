@@ -57,9 +57,15 @@ export function compileRe2(source: string): Re2 {
       inClass = true;
       out += ch;
       i++;
-      if (source[i] === '^') { out += '^'; i++; }
+      if (source[i] === '^') {
+        out += '^';
+        i++;
+      }
       // a ']' first in a class is a literal in RE2, the end of an empty class in JS
-      if (source[i] === ']') { out += '\\]'; i++; }
+      if (source[i] === ']') {
+        out += '\\]';
+        i++;
+      }
       continue;
     }
     if (ch === '.') {
@@ -70,7 +76,11 @@ export function compileRe2(source: string): Re2 {
     }
     if (ch === '(' && source[i + 1] === '?') {
       const rest = source.slice(i + 2);
-      if (rest.startsWith(':')) { out += '(?:'; i += 3; continue; }
+      if (rest.startsWith(':')) {
+        out += '(?:';
+        i += 3;
+        continue;
+      }
       const named = /^P?<([A-Za-z_][A-Za-z0-9_]*)>/.exec(rest);
       if (named) {
         groupNames.add(named[1]);
@@ -115,13 +125,18 @@ function translateEscape(source: string, i: number, inClass: boolean): [string, 
   if (c === undefined) throw new RegexSyntaxError('trailing backslash');
   switch (c) {
     // RE2's classes are ASCII; JS's \s also takes \v and Unicode spaces, so spell it out
-    case 's': return [inClass ? '\\t\\n\\f\\r ' : '[\\t\\n\\f\\r ]', 2];
+    case 's':
+      return [inClass ? '\\t\\n\\f\\r ' : '[\\t\\n\\f\\r ]', 2];
     case 'S':
       if (inClass) refuse('\\S inside a character class', 'use a negated class instead');
       return ['[^\\t\\n\\f\\r ]', 2];
-    case 'd': case 'D': case 'w': case 'W':
+    case 'd':
+    case 'D':
+    case 'w':
+    case 'W':
       return [`\\${c}`, 2];
-    case 'b': case 'B':
+    case 'b':
+    case 'B':
       if (inClass) refuse(`\\${c} inside a character class`, 'RE2 does not accept it there');
       return [`\\${c}`, 2];
     case 'A':
@@ -130,7 +145,11 @@ function translateEscape(source: string, i: number, inClass: boolean): [string, 
     case 'z':
       if (inClass) refuse('\\z inside a character class', 'RE2 does not accept it there');
       return ['$', 2];
-    case 't': case 'n': case 'r': case 'f': case 'v':
+    case 't':
+    case 'n':
+    case 'r':
+    case 'f':
+    case 'v':
       return [`\\${c}`, 2];
     case 'x': {
       const braced = /^\{([0-9A-Fa-f]{1,6})\}/.exec(source.slice(i + 2));
@@ -139,7 +158,8 @@ function translateEscape(source: string, i: number, inClass: boolean): [string, 
       if (two) return [`\\x${two[0]}`, 4];
       throw new RegexSyntaxError('\\x must be followed by two hex digits or {hex}');
     }
-    case 'p': case 'P':
+    case 'p':
+    case 'P':
       return refuse(`the Unicode class \\${c}`, 'its names differ between RE2 and JavaScript; write the characters out');
     case 'Q':
       return refuse('\\Q…\\E quoting', 'escape each special character with a backslash');
@@ -176,19 +196,37 @@ export function expandTemplate(template: string, match: RegExpExecArray): string
   let i = 0;
   while (i < template.length) {
     const ch = template[i];
-    if (ch !== '$') { out += ch; i++; continue; }
+    if (ch !== '$') {
+      out += ch;
+      i++;
+      continue;
+    }
     const next = template[i + 1];
-    if (next === '$') { out += '$'; i += 2; continue; }
+    if (next === '$') {
+      out += '$';
+      i += 2;
+      continue;
+    }
     let name: string | undefined;
     let len = 0;
     if (next === '{') {
       const m = /^\{([A-Za-z0-9_]+)\}/.exec(template.slice(i + 1));
-      if (m) { name = m[1]; len = 1 + m[0].length; }
+      if (m) {
+        name = m[1];
+        len = 1 + m[0].length;
+      }
     } else {
       const m = /^[A-Za-z0-9_]+/.exec(template.slice(i + 1));
-      if (m) { name = m[0]; len = 1 + m[0].length; }
+      if (m) {
+        name = m[0];
+        len = 1 + m[0].length;
+      }
     }
-    if (name === undefined) { out += '$'; i++; continue; }
+    if (name === undefined) {
+      out += '$';
+      i++;
+      continue;
+    }
     out += groupValue(match, name);
     i += len;
   }

@@ -6,7 +6,16 @@ import { type Endpoint, parseEndpoints } from '../fanout/endpoints';
 import { type IdentityConfig, describeIdentity, loadIdentityConfig } from '../identity/identity-config';
 import type { SeriesLimits } from '../remote-write/validate';
 import { formatBytes, parsePositiveDuration } from '../config/parse';
-import { ConfigError, type SizeLimits, describeNative, loadNativeFastPath, loadRelabelRules, loadSeriesLimits, loadSizeLimits, parsed } from '../config/loaders';
+import {
+  ConfigError,
+  type SizeLimits,
+  describeNative,
+  loadNativeFastPath,
+  loadRelabelRules,
+  loadSeriesLimits,
+  loadSizeLimits,
+  parsed,
+} from '../config/loaders';
 import { type Env, settingValue } from '../config/settings';
 import { type TenantTable, loadTenantTable } from '../tenants/tenants';
 import type { RelabelRule } from '../relabel/config';
@@ -88,9 +97,20 @@ export function describeRelayConfig(cfg: RelayConfig): Record<string, unknown> {
     nativeFastPath: describeNative(cfg.nativeFastPath),
     relabelRules: cfg.relabel?.length ?? 0,
     // the table's name and whether a connection string or an identity reaches it: never the string
-    sharedState: cfg.state ? { table: cfg.state.table, connection: cfg.state.source.kind === 'identity' ? `identity (${new URL(cfg.state.source.url).host})` : 'connection string' } : null,
+    sharedState: cfg.state
+      ? { table: cfg.state.table, connection: cfg.state.source.kind === 'identity' ? `identity (${new URL(cfg.state.source.url).host})` : 'connection string' }
+      : null,
     haDedup: cfg.ha ?? null,
     // Names, clusters and endpoint hosts only: never key hashes or principals.
-    tenants: cfg.tenants?.tenants.map((t) => ({ name: t.name, cluster: t.cluster, clusterConflict: t.clusterConflict, endpoints: t.endpoints.map((e) => ({ id: e.id, host: e.host })), identity: t.clientId ? 'userAssigned' : 'relay', limits: t.limits, relabelRules: t.relabelConfigs.length })) ?? null,
+    tenants:
+      cfg.tenants?.tenants.map((t) => ({
+        name: t.name,
+        cluster: t.cluster,
+        clusterConflict: t.clusterConflict,
+        endpoints: t.endpoints.map((e) => ({ id: e.id, host: e.host })),
+        identity: t.clientId ? 'userAssigned' : 'relay',
+        limits: t.limits,
+        relabelRules: t.relabelConfigs.length,
+      })) ?? null,
   };
 }

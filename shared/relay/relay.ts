@@ -7,7 +7,15 @@
 import { type RelayConfig, describeRelayConfig } from './config';
 import { type BufferPool, createBufferPool } from '../buffers/pool';
 import { HttpError } from '../errors';
-import { EXCEPT_ENDPOINTS_HEADER, ONLY_ENDPOINTS_HEADER, STRAGGLER_TIMEOUT_HEADER, answerFor, fanout, parseStragglerTimeout, selectEndpoints } from '../fanout/fanout';
+import {
+  EXCEPT_ENDPOINTS_HEADER,
+  ONLY_ENDPOINTS_HEADER,
+  STRAGGLER_TIMEOUT_HEADER,
+  answerFor,
+  fanout,
+  parseStragglerTimeout,
+  selectEndpoints,
+} from '../fanout/fanout';
 import type { EndpointOutcome } from '../fanout/send';
 import { createCredential } from '../identity/credential';
 import { TokenError, type TokenSource, createTokenSource } from '../identity/token-source';
@@ -63,7 +71,12 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
     const credential = source ? undefined : createCredential(identity);
     if (!source && credential) {
       source = createTokenSource(credential, identity.scope, {
-        onRefreshError: (err) => log.warn('token refresh failed, still using the cached token', { error: err.message, identityType: identity.type, ...(identity.clientId ? { clientId: identity.clientId } : {}) }),
+        onRefreshError: (err) =>
+          log.warn('token refresh failed, still using the cached token', {
+            error: err.message,
+            identityType: identity.type,
+            ...(identity.clientId ? { clientId: identity.clientId } : {}),
+          }),
       });
       tokenSources.set(key, source);
     }
@@ -75,7 +88,11 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
   const pool = createBufferPool();
   const targets = writeTargets(cfg, tokensFor, pool);
   // shared state (AzureWebJobsStorage): HA dedup and each tenant's bucket as this instance's share (docs/ha.md)
-  const quotaTenants = [...targets.values()].flatMap((t) => (t.tenant && t.bucket && t.samplesPerSecond && t.burstSamples ? [{ name: t.tenant, samplesPerSecond: t.samplesPerSecond, burstSamples: t.burstSamples, bucket: t.bucket }] : []));
+  const quotaTenants = [...targets.values()].flatMap((t) =>
+    t.tenant && t.bucket && t.samplesPerSecond && t.burstSamples
+      ? [{ name: t.tenant, samplesPerSecond: t.samplesPerSecond, burstSamples: t.burstSamples, bucket: t.bucket }]
+      : [],
+  );
   const { ha, quotas } = startSharedState(cfg, quotaTenants, log);
   const callers = cfg.tenants ? createCallerResolver(cfg.tenants, cfg.tenants.entra ? createEntraVerifier(cfg.tenants.entra) : undefined) : undefined;
   const publishLog = deps.publishLog ?? createPublishLog({ intervalMs: cfg.publishLogIntervalMs, write: log.line });
@@ -107,23 +124,40 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
 
   const reject = (err: HttpError, tenant?: string): WriteAnswer => {
     telemetry.rejected(err.reason);
-    warnOnce(`reject:${tenant ?? ''}:${err.reason}`, 'warn', 'request rejected', { status: err.status, reason: err.reason, ...(tenant ? { tenant } : {}), detail: err.message });
+    warnOnce(`reject:${tenant ?? ''}:${err.reason}`, 'warn', 'request rejected', {
+      status: err.status,
+      reason: err.reason,
+      ...(tenant ? { tenant } : {}),
+      detail: err.message,
+    });
     return { status: err.status, headers: err.retryAfterSeconds !== undefined ? { 'retry-after': String(err.retryAfterSeconds) } : {}, body: err.message };
   };
 
   const reportEndpointProblems = (outcomes: readonly EndpointOutcome[], target: WriteTarget): void => {
     for (const o of outcomes) {
       if (o.kind === 'retryable' && o.authProblem) {
-        warnOnce(`auth:${o.endpoint.id}`, 'error', `ingestion endpoint refused the token (HTTP ${o.status}): check that the identity has the "Monitoring Metrics Publisher" role on the workspace's data collection rule (new role assignments take up to 30 minutes), that IDENTITY_TYPE/AZURE_CLIENT_ID name that identity, and that the audience ${target.identity.scope} matches the endpoint's cloud`, {
-          endpoint: o.endpoint.host,
-          identityType: target.identity.type,
-          ...(target.identity.clientId ? { clientId: target.identity.clientId } : {}),
-          ...(target.tenant ? { tenant: target.tenant } : {}),
-        });
+        warnOnce(
+          `auth:${o.endpoint.id}`,
+          'error',
+          `ingestion endpoint refused the token (HTTP ${o.status}): check that the identity has the "Monitoring Metrics Publisher" role on the workspace's data collection rule (new role assignments take up to 30 minutes), that IDENTITY_TYPE/AZURE_CLIENT_ID name that identity, and that the audience ${target.identity.scope} matches the endpoint's cloud`,
+          {
+            endpoint: o.endpoint.host,
+            identityType: target.identity.type,
+            ...(target.identity.clientId ? { clientId: target.identity.clientId } : {}),
+            ...(target.tenant ? { tenant: target.tenant } : {}),
+          },
+        );
       } else if (o.kind === 'retryable') {
-        warnOnce(`retry:${o.endpoint.id}:${o.status ?? 'net'}`, 'warn', 'ingestion endpoint failed, the sender will retry', { endpoint: o.endpoint.host, reason: o.reason });
+        warnOnce(`retry:${o.endpoint.id}:${o.status ?? 'net'}`, 'warn', 'ingestion endpoint failed, the sender will retry', {
+          endpoint: o.endpoint.host,
+          reason: o.reason,
+        });
       } else if (o.kind === 'rejected') {
-        warnOnce(`rejected:${o.endpoint.id}`, 'warn', 'ingestion endpoint rejected the data', { endpoint: o.endpoint.host, status: o.status, reason: o.reason });
+        warnOnce(`rejected:${o.endpoint.id}`, 'warn', 'ingestion endpoint rejected the data', {
+          endpoint: o.endpoint.host,
+          status: o.status,
+          reason: o.reason,
+        });
       }
     }
   };
@@ -146,7 +180,13 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
         if (endpoints.length === 0) return { outcome: 'nothing', protocol };
         // An empty bucket refuses before the body is even decompressed: flooding is cheap to turn away.
         const wait = target.bucket?.waitSeconds() ?? 0;
-        if (wait > 0) throw new HttpError(429, 'over_quota', `tenant "${target.tenant}" is over its ${target.samplesPerSecond} samples/s quota; retry after ${wait} s`, wait);
+        if (wait > 0)
+          throw new HttpError(
+            429,
+            'over_quota',
+            `tenant "${target.tenant}" is over its ${target.samplesPerSecond} samples/s quota; retry after ${wait} s`,
+            wait,
+          );
         return target.intake;
       },
     };
@@ -178,7 +218,10 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
     telemetry.samplesReceived(samples);
     if (admission.foreignCluster > 0) {
       telemetry.clusterOverwritten(target.tenant ?? '', admission.foreignCluster);
-      warnOnce(`overwrite:${target.tenant}`, 'warn', 'series claimed another cluster; overwritten with the tenant\'s', { tenant: target.tenant ?? '', series: admission.foreignCluster });
+      warnOnce(`overwrite:${target.tenant}`, 'warn', "series claimed another cluster; overwritten with the tenant's", {
+        tenant: target.tenant ?? '',
+        series: admission.foreignCluster,
+      });
     }
     const v2 = protocol === 'v2' ? admission.written : undefined;
 
@@ -187,17 +230,28 @@ export function createRelay(cfg: RelayConfig, deps: RelayDeps = {}): Relay {
       token = target.tokens ? await target.tokens.getToken() : undefined;
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
-      warnOnce(`token:${target.identity.clientId ?? ''}`, 'error', 'cannot get a token for the ingestion endpoints; answering 503 so senders retry', { error: err.message, identityType: target.identity.type });
-      return withWritten(protocol, { status: 503, headers: { 'retry-after': '5' }, body: `relay cannot get a token yet, retry: ${err.message}` }, NOTHING_WRITTEN);
+      warnOnce(`token:${target.identity.clientId ?? ''}`, 'error', 'cannot get a token for the ingestion endpoints; answering 503 so senders retry', {
+        error: err.message,
+        identityType: target.identity.type,
+      });
+      return withWritten(
+        protocol,
+        { status: 503, headers: { 'retry-after': '5' }, body: `relay cannot get a token yet, retry: ${err.message}` },
+        NOTHING_WRITTEN,
+      );
     }
 
-    const outcomes = await fanout(endpoints, { raw, rawLength, original, samples }, {
-      maxUpstreamBytes: cfg.sizes.maxUpstreamBytes,
-      timeoutMs: cfg.upstreamTimeoutMs,
-      userAgent: USER_AGENT,
-      token,
-      stragglerTimeoutMs,
-    });
+    const outcomes = await fanout(
+      endpoints,
+      { raw, rawLength, original, samples },
+      {
+        maxUpstreamBytes: cfg.sizes.maxUpstreamBytes,
+        timeoutMs: cfg.upstreamTimeoutMs,
+        userAgent: USER_AGENT,
+        token,
+        stragglerTimeoutMs,
+      },
+    );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     reportEndpointProblems(outcomes, target);
     let delivered = 0;
@@ -286,7 +340,14 @@ function writeTargets(cfg: RelayConfig, tokensFor: (identity: IdentityConfig) =>
       endpoints: cfg.endpoints,
       identity: cfg.identity,
       tokens: tokensFor(cfg.identity),
-      intake: createIntake({ ...common, maxBodyBytes: cfg.sizes.maxBodyBytes, maxBodyName: 'MAX_BODY_BYTES', cluster: cfg.cluster, onForeignCluster: 'keep', cost: costFor(cfg) }),
+      intake: createIntake({
+        ...common,
+        maxBodyBytes: cfg.sizes.maxBodyBytes,
+        maxBodyName: 'MAX_BODY_BYTES',
+        cluster: cfg.cluster,
+        onForeignCluster: 'keep',
+        cost: costFor(cfg),
+      }),
     });
     return targets;
   }

@@ -24,7 +24,10 @@ export function startSharedState(cfg: RelayConfig, quotaTenants: readonly QuotaT
         createHaTracker({
           table,
           failoverTimeoutMs: cfg.ha.failoverTimeoutMs,
-          onStorageError: (err) => warnOnce('ha:storage', 'warn', 'HA dedup: shared state unreachable; deciding from the cache and accepting what it cannot decide (fail open)', { error: err.message }),
+          onStorageError: (err) =>
+            warnOnce('ha:storage', 'warn', 'HA dedup: shared state unreachable; deciding from the cache and accepting what it cannot decide (fail open)', {
+              error: err.message,
+            }),
           onFailover: (tenant, cluster, from, to) => log.info('HA dedup: failover', { tenant, cluster, from, to }),
         }),
       )
@@ -35,7 +38,10 @@ export function startSharedState(cfg: RelayConfig, quotaTenants: readonly QuotaT
           table,
           tenants: quotaTenants,
           intervalMs: cfg.state.quotaSyncMs,
-          onError: (err) => warnOnce('quota:storage', 'warn', "tenant quotas: shared state unreachable; keeping this instance's last share of each tenant's rate", { error: err.message }),
+          onError: (err) =>
+            warnOnce('quota:storage', 'warn', "tenant quotas: shared state unreachable; keeping this instance's last share of each tenant's rate", {
+              error: err.message,
+            }),
         })
       : undefined;
   return { ha, quotas };

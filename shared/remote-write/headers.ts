@@ -15,9 +15,13 @@ export type WriteProtocol = 'v1' | 'v2';
 export function checkWriteHeaders(header: (name: string) => string | null | undefined, maxBodyBytes: number): WriteProtocol {
   const encoding = (header('content-encoding') ?? '').trim().toLowerCase();
   if (encoding !== 'snappy') {
-    throw new HttpError(415, 'unsupported_media_type', encoding === ''
-      ? 'Content-Encoding header is missing: remote-write bodies must be snappy block-compressed (Content-Encoding: snappy)'
-      : `Content-Encoding "${encoding}" is not supported: send snappy`);
+    throw new HttpError(
+      415,
+      'unsupported_media_type',
+      encoding === ''
+        ? 'Content-Encoding header is missing: remote-write bodies must be snappy block-compressed (Content-Encoding: snappy)'
+        : `Content-Encoding "${encoding}" is not supported: send snappy`,
+    );
   }
   const contentType = header('content-type') ?? '';
   const [mediaType, ...params] = contentType.split(';').map((s) => s.trim());
@@ -30,7 +34,11 @@ export function checkWriteHeaders(header: (name: string) => string | null | unde
     if (k.toLowerCase() !== 'proto') continue;
     if (v === V2_PROTO) protocol = 'v2';
     else if (v !== V1_PROTO) {
-      throw new HttpError(415, 'unsupported_media_type', `remote-write message "${v}" is not supported: send proto=${V1_PROTO} (1.0) or proto=${V2_PROTO} (2.0)`);
+      throw new HttpError(
+        415,
+        'unsupported_media_type',
+        `remote-write message "${v}" is not supported: send proto=${V1_PROTO} (1.0) or proto=${V2_PROTO} (2.0)`,
+      );
     }
   }
   const length = header('content-length');

@@ -35,7 +35,10 @@ const sc: Cursor = { pos: 0 };
  * name or value that is not valid UTF-8 (SUPERSEDED_BAD).
  */
 export function readLabelFields(buf: Buffer, pos: number, end: number, span: LabelSpan): void {
-  let ns = pos, ne = pos, vs = pos, ve = pos;
+  let ns = pos,
+    ne = pos,
+    vs = pos,
+    ve = pos;
   span[SUPERSEDED_BAD] = 0;
   while (pos < end) {
     const t = buf[pos];
@@ -51,7 +54,7 @@ export function readLabelFields(buf: Buffer, pos: number, end: number, span: Lab
       sc.pos = pos;
       tag = readTag(buf, sc, end);
       if (tag !== 0x0a && tag !== 0x12) {
-        if ((tag >>> 3) <= 2) throw new WireError('Label field has the wrong wire type');
+        if (tag >>> 3 <= 2) throw new WireError('Label field has the wrong wire type');
         skipField(buf, sc, end, tag & 7);
         pos = sc.pos;
         continue;

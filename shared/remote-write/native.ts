@@ -18,9 +18,27 @@ export interface NativeBinding {
   partition(raw: Buffer, shards: number, minTime: number, out: Float64Array, alloc?: (length: number) => Buffer, assign?: Uint8Array): boolean | Buffer;
   /** native/fastpath.c seriesHashes(): see partition.ts */
   seriesHashes(block: Buffer, out: Uint32Array): number | false;
-  scan(block: Buffer, maxDecoded: number, limits: Uint32Array, cluster: Buffer | null, enforce: boolean, out: Float64Array, clusterField: Buffer | null, alloc?: (length: number) => Buffer): boolean | Buffer;
+  scan(
+    block: Buffer,
+    maxDecoded: number,
+    limits: Uint32Array,
+    cluster: Buffer | null,
+    enforce: boolean,
+    out: Float64Array,
+    clusterField: Buffer | null,
+    alloc?: (length: number) => Buffer,
+  ): boolean | Buffer;
   /** native/fastpath.c translateV2(): a 2.0 block to the valid 1.0 request as a snappy block, or false to defer */
-  translateV2(block: Buffer, maxDecoded: number, limits: Uint32Array, cluster: Buffer | null, enforce: boolean, out: Float64Array, clusterField: Buffer | null, alloc?: (length: number) => Buffer): false | Buffer;
+  translateV2(
+    block: Buffer,
+    maxDecoded: number,
+    limits: Uint32Array,
+    cluster: Buffer | null,
+    enforce: boolean,
+    out: Float64Array,
+    clusterField: Buffer | null,
+    alloc?: (length: number) => Buffer,
+  ): false | Buffer;
 }
 
 export interface FastScan {
@@ -86,7 +104,14 @@ export interface FastScanner {
  * `alloc`: where a rewritten block goes (the relay leases it from a pool and gives it
  * back after its fan-out); without it each one is a fresh Buffer.
  */
-export function createFastScanner(limits: SeriesLimits, maxDecodedBytes: number, cluster: string | undefined, enforce: boolean, enabled = true, alloc?: (length: number) => Buffer): FastScanner | undefined {
+export function createFastScanner(
+  limits: SeriesLimits,
+  maxDecodedBytes: number,
+  cluster: string | undefined,
+  enforce: boolean,
+  enabled = true,
+  alloc?: (length: number) => Buffer,
+): FastScanner | undefined {
   const b = binding;
   if (!b || !enabled) return undefined;
   const lim = Uint32Array.of(limits.maxLabelsPerSeries, limits.maxLabelNameLength, limits.maxLabelValueLength, limits.maxMetricNameLength);

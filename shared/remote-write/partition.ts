@@ -107,9 +107,23 @@ let busy = false;
 
 let nativeOut = new Float64Array(4 * 8 + 2);
 
-type NativePartition = (raw: Buffer, shards: number, minTime: number, out: Float64Array, alloc: (length: number) => Buffer, assign?: Uint8Array) => boolean | Buffer;
+type NativePartition = (
+  raw: Buffer,
+  shards: number,
+  minTime: number,
+  out: Float64Array,
+  alloc: (length: number) => Buffer,
+  assign?: Uint8Array,
+) => boolean | Buffer;
 
-function partitionNative(partition: NativePartition, raw: Buffer, shards: number, minTime: number, alloc: (length: number) => Buffer, assign: Uint8Array | undefined): Partitioned | undefined {
+function partitionNative(
+  partition: NativePartition,
+  raw: Buffer,
+  shards: number,
+  minTime: number,
+  alloc: (length: number) => Buffer,
+  assign: Uint8Array | undefined,
+): Partitioned | undefined {
   if (nativeOut.length < 4 * shards + 2) nativeOut = new Float64Array(4 * shards + 2);
   const out = nativeOut;
   const r = partition(raw, shards, minTime, out, alloc, assign);

@@ -112,7 +112,16 @@ function applyPlan(buf: Buffer, plan: RewritePlan, clusterField: Buffer | undefi
   return out.subarray(0, o);
 }
 
-function writeSeries(buf: Buffer, start: number, end: number, clusterField: Buffer | undefined, out: Buffer, o: number, fieldBegin: number, overwriteWith?: Buffer): number {
+function writeSeries(
+  buf: Buffer,
+  start: number,
+  end: number,
+  clusterField: Buffer | undefined,
+  out: Buffer,
+  o: number,
+  fieldBegin: number,
+  overwriteWith?: Buffer,
+): number {
   const n = collectLabels(buf, start, end);
   let sorted = true;
   let hasCluster = false;

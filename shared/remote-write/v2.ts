@@ -18,7 +18,20 @@
 import { HttpError } from '../errors';
 import { compareRanges, equalsBytes } from './bytes';
 import { formatSeries } from './format';
-import { type Cursor, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireError, readLenEnd, readTag, readVarint, skipField, skipVarint, varintSize, writeVarint } from './wire';
+import {
+  type Cursor,
+  WIRE_FIXED64,
+  WIRE_LEN,
+  WIRE_VARINT,
+  WireError,
+  readLenEnd,
+  readTag,
+  readVarint,
+  skipField,
+  skipVarint,
+  varintSize,
+  writeVarint,
+} from './wire';
 
 /** What a 2.0 request holds, answered as X-Prometheus-Remote-Write-*-Written. */
 export interface WrittenCounts {
@@ -91,10 +104,18 @@ export function translateV2Request(buf: Buffer, maxBytes: number): V2Translation
     }
     // Fields 1-3 are reserved in 2.0 so that a 1.0 body read as 2.0 is empty: refused, never a 2xx that stored nothing
     if (nsym === 0 && series.length === 0 && end > 0) {
-      throw new HttpError(400, 'bad_protobuf', 'io.prometheus.write.v2.Request holds no symbols and no timeseries, only unknown fields (a remote-write 1.0 body sent as 2.0?)');
+      throw new HttpError(
+        400,
+        'bad_protobuf',
+        'io.prometheus.write.v2.Request holds no symbols and no timeseries, only unknown fields (a remote-write 1.0 body sent as 2.0?)',
+      );
     }
     if (nsym > 0 && symEnd[0] !== symStart[0]) {
-      throw new HttpError(400, 'bad_protobuf', `symbols[0] must be the empty string (remote-write 2.0), it is ${JSON.stringify(buf.toString('utf8', symStart[0], Math.min(symEnd[0], symStart[0] + 64)))}`);
+      throw new HttpError(
+        400,
+        'bad_protobuf',
+        `symbols[0] must be the empty string (remote-write 2.0), it is ${JSON.stringify(buf.toString('utf8', symStart[0], Math.min(symEnd[0], symStart[0] + 64)))}`,
+      );
     }
     const families = new Map<string, Meta>();
     for (let i = 0; i < series.length; i += 2) translateSeries(series[i], series[i + 1], i / 2, counts, families);
@@ -218,7 +239,8 @@ function translateSeries(start: number, end: number, index: number, counts: Writ
   }
   if (samples > 0 && histograms > 0) fail('series has both samples and histograms (remote-write 2.0: one TimeSeries each)', nrefs, index);
   if (hasMeta) {
-    if (metaHelp >= nsym || metaUnit >= nsym) fail(`metadata reference ${Math.max(metaHelp, metaUnit)} is out of range (the request has ${nsym} symbols)`, nrefs, index);
+    if (metaHelp >= nsym || metaUnit >= nsym)
+      fail(`metadata reference ${Math.max(metaHelp, metaUnit)} is out of range (the request has ${nsym} symbols)`, nrefs, index);
     if (nameRef >= 0 && (metaType !== 0 || metaHelp !== 0 || metaUnit !== 0)) noteFamily(families, nameRef, metaType, metaHelp, metaUnit);
   }
   counts.samples += samples;
@@ -272,7 +294,11 @@ function noteFamily(families: Map<string, Meta>, nameRef: number, type: number, 
 function ensure(n: number): void {
   const need = pos + n;
   if (need > limit) {
-    throw new HttpError(413, 'decoded_too_large', `the remote-write 2.0 request spelt out as 1.0 (every label reference replaced by its string) is over MAX_DECODED_BYTES=${limit}`);
+    throw new HttpError(
+      413,
+      'decoded_too_large',
+      `the remote-write 2.0 request spelt out as 1.0 (every label reference replaced by its string) is over MAX_DECODED_BYTES=${limit}`,
+    );
   }
   if (need <= out.length) return;
   const next = Buffer.allocUnsafe(Math.min(Math.max(need, out.length * 2), Math.max(limit, need)));
@@ -390,7 +416,7 @@ function copySample(start: number, end: number): void {
       skipField(src, sc, end, tag & 7);
       copyRange(from, sc.pos);
     } else {
-      if (tag !== 0x18 && (tag >>> 3) <= 3) throw new WireError('Sample field has the wrong wire type');
+      if (tag !== 0x18 && tag >>> 3 <= 3) throw new WireError('Sample field has the wrong wire type');
       skipField(src, sc, end, tag & 7);
     }
   }

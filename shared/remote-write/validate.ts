@@ -5,16 +5,7 @@
 // and checked as byte ranges, sample values are never read as numbers.
 
 import { HttpError, type RejectReason } from '../errors';
-import {
-  type Cursor,
-  WIRE_LEN,
-  WireError,
-  readInt64Number,
-  readLenEnd,
-  readTag,
-  skipField,
-  skipVarint,
-} from './wire';
+import { type Cursor, WIRE_LEN, WireError, readInt64Number, readLenEnd, readTag, skipField, skipVarint } from './wire';
 import { HISTOGRAM_SCHEMA, METADATA_SCHEMA, checkMessage } from './schema';
 import { formatSeries } from './format';
 import { countUtf8Chars, isUtf8Range } from './utf8';
@@ -65,7 +56,18 @@ export interface ScanResult {
 export type ForeignClusterPolicy = 'keep' | 'reject' | 'overwrite';
 
 export function emptyScanResult(): ScanResult {
-  return { series: 0, samples: 0, histograms: 0, exemplars: 0, metadata: 0, unsorted: 0, missingCluster: 0, foreignCluster: 0, minTime: Infinity, maxTime: -Infinity };
+  return {
+    series: 0,
+    samples: 0,
+    histograms: 0,
+    exemplars: 0,
+    metadata: 0,
+    unsorted: 0,
+    missingCluster: 0,
+    foreignCluster: 0,
+    minTime: Infinity,
+    maxTime: -Infinity,
+  };
 }
 
 const NAME_LABEL = Buffer.from('__name__');
@@ -335,7 +337,14 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
           // and so it does with another cluster's value under 'overwrite'
           if (ve > vs && enforced !== undefined && !equalsBytes(buf, vs, ve, enforced)) {
             if (rejectForeign) {
-              fail('foreign_cluster', `series claims cluster ${JSON.stringify(buf.toString('utf8', vs, Math.min(ve, vs + 128)))} but the caller's cluster is "${enforced.toString('utf8')}"`, buf, start, end, 403);
+              fail(
+                'foreign_cluster',
+                `series claims cluster ${JSON.stringify(buf.toString('utf8', vs, Math.min(ve, vs + 128)))} but the caller's cluster is "${enforced.toString('utf8')}"`,
+                buf,
+                start,
+                end,
+                403,
+              );
             }
             emptyCluster = true;
             foreign = true;
@@ -414,7 +423,13 @@ function scanTimeSeries(buf: Buffer, start: number, end: number, limits: SeriesL
   if (!hasName) fail('missing_metric_name', 'series has no __name__ label', buf, start, end);
   const finalLabels = labels + (wantCluster && !hasCluster && !emptyCluster ? 1 : 0);
   if (finalLabels > limits.maxLabelsPerSeries) {
-    fail('too_many_labels', `series has ${finalLabels} labels${finalLabels > labels ? ' (with the cluster label)' : ''}, the limit is ${limits.maxLabelsPerSeries}`, buf, start, end);
+    fail(
+      'too_many_labels',
+      `series has ${finalLabels} labels${finalLabels > labels ? ' (with the cluster label)' : ''}, the limit is ${limits.maxLabelsPerSeries}`,
+      buf,
+      start,
+      end,
+    );
   }
   if (!sorted) {
     checkDuplicatesUnsorted(buf, labels, start, end);
@@ -490,7 +505,7 @@ function scanSample(buf: Buffer, pos: number, end: number): number {
       } else if (tag === 0x10) {
         ts = readInt64Number(buf, sc, end);
       } else {
-        if ((tag >>> 3) <= 2) throw new WireError('Sample field has the wrong wire type');
+        if (tag >>> 3 <= 2) throw new WireError('Sample field has the wrong wire type');
         skipField(buf, sc, end, tag & 7);
       }
       pos = sc.pos;
@@ -514,7 +529,7 @@ function scanExemplar(buf: Buffer, c: Cursor, end: number): void {
           if (!isUtf8Range(buf, c.pos, se)) throw new HttpError(400, 'invalid_utf8', 'exemplar label is not valid UTF-8');
           c.pos = se;
         } else {
-          if ((lt >>> 3) <= 2) throw new WireError('exemplar Label field has the wrong wire type');
+          if (lt >>> 3 <= 2) throw new WireError('exemplar Label field has the wrong wire type');
           skipField(buf, c, labelEnd, lt & 7);
         }
       }
@@ -524,7 +539,7 @@ function scanExemplar(buf: Buffer, c: Cursor, end: number): void {
     } else if (t === 0x18) {
       skipVarint(buf, c, end);
     } else {
-      if ((t >>> 3) <= 3) throw new WireError('Exemplar field has the wrong wire type');
+      if (t >>> 3 <= 3) throw new WireError('Exemplar field has the wrong wire type');
       skipField(buf, c, end, t & 7);
     }
   }
@@ -535,7 +550,13 @@ function checkLabelName(buf: Buffer, s: number, e: number, limits: SeriesLimits,
   let ok = FIRST_CLASS[buf[s]] & LABEL_NAME;
   for (let i = s + 1; i < e; i++) ok &= CHAR_CLASS[buf[i]];
   if (ok === 0) {
-    fail('invalid_label_name', `label name ${JSON.stringify(buf.toString('utf8', s, Math.min(e, s + 64)))} does not match [a-zA-Z_][a-zA-Z0-9_]*`, buf, tsStart, tsEnd);
+    fail(
+      'invalid_label_name',
+      `label name ${JSON.stringify(buf.toString('utf8', s, Math.min(e, s + 64)))} does not match [a-zA-Z_][a-zA-Z0-9_]*`,
+      buf,
+      tsStart,
+      tsEnd,
+    );
   }
   if (e - s > limits.maxLabelNameLength) {
     fail('label_name_too_long', `label name is ${e - s} characters, the limit is ${limits.maxLabelNameLength}`, buf, tsStart, tsEnd);
@@ -547,7 +568,13 @@ function checkMetricName(buf: Buffer, s: number, e: number, limits: SeriesLimits
   let ok = FIRST_CLASS[buf[s]] & METRIC_NAME;
   for (let i = s + 1; i < e; i++) ok &= CHAR_CLASS[buf[i]];
   if (ok === 0) {
-    fail('invalid_metric_name', `metric name ${JSON.stringify(buf.toString('utf8', s, Math.min(e, s + 64)))} does not match [a-zA-Z_:][a-zA-Z0-9_:]*`, buf, tsStart, tsEnd);
+    fail(
+      'invalid_metric_name',
+      `metric name ${JSON.stringify(buf.toString('utf8', s, Math.min(e, s + 64)))} does not match [a-zA-Z_:][a-zA-Z0-9_:]*`,
+      buf,
+      tsStart,
+      tsEnd,
+    );
   }
   if (e - s > limits.maxMetricNameLength) {
     fail('metric_name_too_long', `metric name is ${e - s} characters, the limit is ${limits.maxMetricNameLength}`, buf, tsStart, tsEnd);
@@ -573,7 +600,13 @@ function checkLabelValue(buf: Buffer, s: number, e: number, ns: number, ne: numb
   if (e - s > limits.maxLabelValueLength) {
     const chars = countUtf8Chars(buf, s, e);
     if (chars > limits.maxLabelValueLength) {
-      fail('label_value_too_long', `value of label "${buf.toString('latin1', ns, Math.min(ne, ns + 64))}" is ${chars} characters, the limit is ${limits.maxLabelValueLength}`, buf, tsStart, tsEnd);
+      fail(
+        'label_value_too_long',
+        `value of label "${buf.toString('latin1', ns, Math.min(ne, ns + 64))}" is ${chars} characters, the limit is ${limits.maxLabelValueLength}`,
+        buf,
+        tsStart,
+        tsEnd,
+      );
     }
   }
 }

@@ -32,8 +32,15 @@ export type StateConnection = { kind: 'connectionString'; value: string } | { ki
 
 export function openStateTable(conn: StateConnection, table: string, timeoutMs: number): StateTable {
   // No SDK retries: a slow or down store is answered by the caller's fallback, not by waiting.
-  const options = { retryOptions: { maxRetries: 0 }, allowInsecureConnection: conn.kind === 'connectionString' && /TableEndpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]|UseDevelopmentStorage=true/i.test(conn.value) };
-  const client = conn.kind === 'connectionString' ? TableClient.fromConnectionString(conn.value, table, options) : new TableClient(conn.url, table, conn.credential, options);
+  const options = {
+    retryOptions: { maxRetries: 0 },
+    allowInsecureConnection:
+      conn.kind === 'connectionString' && /TableEndpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]|UseDevelopmentStorage=true/i.test(conn.value),
+  };
+  const client =
+    conn.kind === 'connectionString'
+      ? TableClient.fromConnectionString(conn.value, table, options)
+      : new TableClient(conn.url, table, conn.credential, options);
   const signal = (): { abortSignal: AbortSignal } => ({ abortSignal: AbortSignal.timeout(timeoutMs) });
   let created: Promise<void> | undefined;
   const ensureTable = (): Promise<void> => {

@@ -58,7 +58,11 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const LOOPBACK_HTTP = /^http:\/\/(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?\//i;
 
 /** The table from TENANTS_FILE or RELAY_TENANTS, undefined when neither is set. */
-export function loadTenantTable(env: Readonly<Record<string, string | undefined>>, problems: string[], authorityHost = 'https://login.microsoftonline.com'): TenantTable | undefined {
+export function loadTenantTable(
+  env: Readonly<Record<string, string | undefined>>,
+  problems: string[],
+  authorityHost = 'https://login.microsoftonline.com',
+): TenantTable | undefined {
   const file = env.TENANTS_FILE?.trim();
   const inline = env.RELAY_TENANTS?.trim();
   if (file && inline) {
@@ -138,7 +142,8 @@ function parseTenant(raw: unknown, where: string, problems: string[]): Tenant | 
   const conflict = raw.clusterConflict ?? 'reject';
   if (conflict !== 'reject' && conflict !== 'overwrite') problems.push(`${label}: "clusterConflict" must be "reject" or "overwrite"`);
   const keys = stringList(raw.keySha256, `${label}: "keySha256"`, problems).map((k) => k.toLowerCase().replace(/^sha256:/, ''));
-  for (const k of keys) if (!HEX64.test(k)) problems.push(`${label}: "keySha256" entries must be 64 hex digits (SHA-256 of the key; see docs/tenants.md), not the key itself`);
+  for (const k of keys)
+    if (!HEX64.test(k)) problems.push(`${label}: "keySha256" entries must be 64 hex digits (SHA-256 of the key; see docs/tenants.md), not the key itself`);
   const principals = stringList(raw.principals, `${label}: "principals"`, problems);
   if (keys.length === 0 && principals.length === 0) problems.push(`${label}: give "keySha256" or "principals", or nobody can write as this tenant`);
   const urls = stringList(raw.ingestionUrls, `${label}: "ingestionUrls"`, problems);

@@ -46,28 +46,38 @@ describe('bench report', () => {
   });
 
   it('says what was not measured and why', () => {
-    const md = renderReport(report([result('relay', 'pass-through', 1)], { vmagentNote: 'vmagent is not installed', forwarderNote: 'dist/local-proxy/main.js does not exist' }));
+    const md = renderReport(
+      report([result('relay', 'pass-through', 1)], { vmagentNote: 'vmagent is not installed', forwarderNote: 'dist/local-proxy/main.js does not exist' }),
+    );
     assert.match(md, /not run: vmagent is not installed/);
     assert.match(md, /not measured: dist\/local-proxy\/main\.js does not exist/);
   });
 
   it('judges the drain and one-workspace targets of issue 11 and marks out-of-order delivery FAILED', () => {
     const drained = (target: 'forwarder' | 'vmagent', latencyMs: number, rate: number, us: number, outOfOrder: number, peakMiB = 100): DrainResult => {
-      const rep: DrainRep = { samples: 3e6, seconds: 3e6 / rate, pushSeconds: 2, rate, cpuSeconds: us * 3, usPerSample: us, peakRss: peakMiB * 2 ** 20, outOfOrder, upstreamCalls: 150, maxInFlight: 8 };
+      const rep: DrainRep = {
+        samples: 3e6,
+        seconds: 3e6 / rate,
+        pushSeconds: 2,
+        rate,
+        cpuSeconds: us * 3,
+        usPerSample: us,
+        peakRss: peakMiB * 2 ** 20,
+        outOfOrder,
+        upstreamCalls: 150,
+        maxInFlight: 8,
+      };
       return { target, latencyMs, reps: [rep, rep, rep], medianRate: rate, medianUsPerSample: us, peakRss: peakMiB * 2 ** 20, outOfOrder: outOfOrder * 3 };
     };
-    const r = report(
-      [result('relay', PASS_ONE, 1.1), result('vmagent', PASS_ONE, 2), result('relay', INJECT_ONE, 1.5), result('vmagent', INJECT_ONE, 2)],
-      {
-        drainSettings: { samples: 3e6, reps: 3, latenciesMs: [50, 300], series: 2000 },
-        drain: [
-          drained('forwarder', 50, 900_000, 1, 0),
-          drained('vmagent', 50, 200_000, 3, 500),
-          drained('forwarder', 300, 390_000, 2, 7, 140),
-          drained('vmagent', 300, 90_000, 3, 0),
-        ],
-      },
-    );
+    const r = report([result('relay', PASS_ONE, 1.1), result('vmagent', PASS_ONE, 2), result('relay', INJECT_ONE, 1.5), result('vmagent', INJECT_ONE, 2)], {
+      drainSettings: { samples: 3e6, reps: 3, latenciesMs: [50, 300], series: 2000 },
+      drain: [
+        drained('forwarder', 50, 900_000, 1, 0),
+        drained('vmagent', 50, 200_000, 3, 500),
+        drained('forwarder', 300, 390_000, 2, 7, 140),
+        drained('vmagent', 300, 90_000, 3, 0),
+      ],
+    });
     assert.equal(drainRatio(r, 50, 'medianRate'), 4.5);
     const md = renderReport(r);
     assert.match(md, /drain rate at 50 ms ≥ 4× vmagent's \| 900 k samples\/s, 4\.50× vmagent's 200 k \| met/);

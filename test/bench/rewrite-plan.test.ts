@@ -119,7 +119,7 @@ describe('rewrite from the validation plan', () => {
     assert.ok(decompressBounded(compress(raw), 1 << 20).equals(raw));
   });
 
-  it('under the tenants\' reject policy the plan gives the bytes parsing gives', () => {
+  it("under the tenants' reject policy the plan gives the bytes parsing gives", () => {
     for (let seed = 1; seed <= 100; seed++) {
       const rng = new Rng(seed);
       const req = randomWriteRequest(rng, { clusterProbability: 0.4 });

@@ -101,9 +101,16 @@ describe('parsePositiveDuration', () => {
 
   it('rejects zero (a 0 ms timeout or log interval is a mistake) and non-durations', () => {
     for (const zero of ['0s', '0ms', '0h0m']) {
-      assert.throws(() => parsePositiveDuration(zero), (err: unknown) => err instanceof ConfigProblem && /longer than zero/.test(err.message), zero);
+      assert.throws(
+        () => parsePositiveDuration(zero),
+        (err: unknown) => err instanceof ConfigProblem && /longer than zero/.test(err.message),
+        zero,
+      );
     }
-    assert.throws(() => parsePositiveDuration('20'), (err: unknown) => err instanceof ConfigProblem && /not a duration/.test(err.message));
+    assert.throws(
+      () => parsePositiveDuration('20'),
+      (err: unknown) => err instanceof ConfigProblem && /not a duration/.test(err.message),
+    );
   });
 
   it('parseDuration itself still accepts zero', () => {

@@ -54,8 +54,14 @@ describe('checked-in files', () => {
 
   it('the generated doc has a relay and a forwarder table, each listing its settings once, in table order', () => {
     const doc = renderSettingsDoc();
-    assert.deepEqual(names(tableRows(doc, 'Relay')), SETTINGS.filter((s) => s.components.includes('relay')).map((s) => s.name));
-    assert.deepEqual(names(tableRows(doc, 'Forwarder')), SETTINGS.filter((s) => s.components.includes('forwarder')).map((s) => s.name));
+    assert.deepEqual(
+      names(tableRows(doc, 'Relay')),
+      SETTINGS.filter((s) => s.components.includes('relay')).map((s) => s.name),
+    );
+    assert.deepEqual(
+      names(tableRows(doc, 'Forwarder')),
+      SETTINGS.filter((s) => s.components.includes('forwarder')).map((s) => s.name),
+    );
   });
 
   it('local.settings.sample.json holds every relay setting with its default and a //comment', () => {
@@ -86,9 +92,16 @@ describe('checked-in files', () => {
       const env: NodeJS.ProcessEnv = {};
       const applied = applyLocalSettings(env, file);
       assert.ok(applied.length > 0);
-      assert.ok(applied.every((k) => !k.startsWith('//')), 'comment keys are not applied');
-      assert.throws(() => loadRelayConfig(env), (err: unknown) => err instanceof ConfigError && err.problems.length === 1 && err.problems[0].startsWith('INGESTION_URL'));
-      const url = 'https://dce.eastus-1.metrics.ingest.monitor.azure.com/dataCollectionRules/dcr-1/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24';
+      assert.ok(
+        applied.every((k) => !k.startsWith('//')),
+        'comment keys are not applied',
+      );
+      assert.throws(
+        () => loadRelayConfig(env),
+        (err: unknown) => err instanceof ConfigError && err.problems.length === 1 && err.problems[0].startsWith('INGESTION_URL'),
+      );
+      const url =
+        'https://dce.eastus-1.metrics.ingest.monitor.azure.com/dataCollectionRules/dcr-1/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24';
       assert.deepEqual(loadRelayConfig({ ...env, INGESTION_URL: url }), loadRelayConfig({ INGESTION_URL: url }), 'sample values are the defaults');
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -112,7 +125,10 @@ describe('renderSettingsDoc', () => {
 
   it('shows defaults as code and a dash when there is none', () => {
     const rows = tableRows(renderSettingsDoc(table), 'Forwarder')!;
-    assert.deepEqual(rows.map((r) => r[1]), ['`32MiB`', '`8081`']);
+    assert.deepEqual(
+      rows.map((r) => r[1]),
+      ['`32MiB`', '`8081`'],
+    );
     assert.equal(tableRows(renderSettingsDoc(table), 'Relay')![1][1], '—');
   });
 
@@ -202,11 +218,15 @@ describe('local.settings.sample.json generation', () => {
   });
 
   it('leaves out forwarder-only settings and gives no example values to secrets', () => {
-    const values = (JSON.parse(renderLocalSettingsSample([
-      { name: 'FORWARDER_PORT', default: '8081', components: ['forwarder'], description: 'forwarder only' },
-      { name: 'SOME_SECRET', components: ['relay'], secret: true, description: 'secret' },
-      { name: 'INGESTION_URL', components: ['relay', 'forwarder'], description: 'where to send' },
-    ])) as { Values: Record<string, string> }).Values;
+    const values = (
+      JSON.parse(
+        renderLocalSettingsSample([
+          { name: 'FORWARDER_PORT', default: '8081', components: ['forwarder'], description: 'forwarder only' },
+          { name: 'SOME_SECRET', components: ['relay'], secret: true, description: 'secret' },
+          { name: 'INGESTION_URL', components: ['relay', 'forwarder'], description: 'where to send' },
+        ]),
+      ) as { Values: Record<string, string> }
+    ).Values;
     assert.equal(values.FORWARDER_PORT, undefined);
     assert.equal(values.SOME_SECRET, '');
     assert.match(values['//SOME_SECRET'], /^Secret/);

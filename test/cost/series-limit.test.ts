@@ -13,7 +13,10 @@ const HOUR = 3_600_000;
 
 function request(ids: number[], samplesEach = 2): Buffer {
   const timeseries: TimeSeries[] = ids.map((id) => ({
-    labels: [{ name: '__name__', value: 'm' }, { name: 'id', value: String(id) }],
+    labels: [
+      { name: '__name__', value: 'm' },
+      { name: 'id', value: String(id) },
+    ],
     samples: Array.from({ length: samplesEach }, (_, i) => ({ value: numberToBits(i), timestamp: BigInt(i) })),
     exemplars: [],
     histograms: [],

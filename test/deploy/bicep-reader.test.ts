@@ -42,8 +42,14 @@ output joined string = joined
 describe('Bicep reader', () => {
   test('declarations, decorators, interpolation, loops, conditions and expressions are read and evaluate as ARM would', () => {
     const decls = parseBicep(SAMPLE, 'sample.bicep');
-    assert.deepEqual(decls.map((d) => `${d.kind} ${d.name}`), ['param appName', 'param urls', 'var joined', 'resource id', 'module roles', 'module maybe', 'output joined']);
-    assert.deepEqual(decls[0].decorators.map((d) => d.name), ['description', 'minLength']);
+    assert.deepEqual(
+      decls.map((d) => `${d.kind} ${d.name}`),
+      ['param appName', 'param urls', 'var joined', 'resource id', 'module roles', 'module maybe', 'output joined'],
+    );
+    assert.deepEqual(
+      decls[0].decorators.map((d) => d.name),
+      ['description', 'minLength'],
+    );
     const ev = new Evaluator(decls, { params: { appName: 'relay', urls: ['/s/sub-1/g/x', '/s/sub-2/g/y'] }, platform: {} });
     assert.equal(ev.eval(decls[0].decorators[0].args[0]), "the app's name");
     assert.equal(ev.eval(decls[2].kind === 'var' ? decls[2].value : { kind: 'null' }), '/s/sub-1/g/x,/s/sub-2/g/y');
@@ -65,22 +71,30 @@ describe('Bicep reader', () => {
 
   test('a .bicepparam file: using and param assignments', () => {
     const decls = parseBicep("using 'main.bicep'\nparam appName = 'relay'\nparam urls = [\n  'a'\n]\n", 'main.bicepparam');
-    assert.deepEqual(decls.map((d) => d.kind), ['using', 'param', 'param']);
+    assert.deepEqual(
+      decls.map((d) => d.kind),
+      ['using', 'param', 'param'],
+    );
     assert.ok(decls[0].kind === 'using' && decls[0].path === 'main.bicep');
   });
 
   test('what the subset does not hold is refused with file and line, not read wrong', () => {
     const refused: Array<[string, RegExp]> = [
-      ["param a string\nvar x = { a: 1, b: 2 }\n", /^x\.bicep:2: expected the end of the line/],
+      ['param a string\nvar x = { a: 1, b: 2 }\n', /^x\.bicep:2: expected the end of the line/],
       ["var x = a ?? 'b'\n", /^x\.bicep:1: unexpected "\?\?"/],
-      ["type port = int\n", /^x\.bicep:1: "type" declarations are outside the subset/],
+      ['type port = int\n', /^x\.bicep:1: "type" declarations are outside the subset/],
       ["var x = '''\nmulti\n'''\n", /^x\.bicep:1: multi-line ''' strings/],
       ["var x = 'open\n", /^x\.bicep:1: unclosed string/],
       ["var x = 'a\\qb'\n", /^x\.bicep:1: unknown escape \\q/],
       ['var x = [\n  1, 2\n]\n', /^x\.bicep:2: expected the end of the line/],
       ["@description('dangling')\n", /decorators with nothing to decorate/],
     ];
-    for (const [src, message] of refused) assert.throws(() => parseBicep(src, 'x.bicep'), (e: unknown) => e instanceof Error && message.test(e.message), src);
+    for (const [src, message] of refused)
+      assert.throws(
+        () => parseBicep(src, 'x.bicep'),
+        (e: unknown) => e instanceof Error && message.test(e.message),
+        src,
+      );
   });
 
   test('the evaluator refuses functions and symbols it does not know rather than invent a value', () => {

@@ -16,7 +16,10 @@ function rule(line: string): Rule {
   const dirOnly = line.endsWith('/');
   const body = line.replace(/\/$/, '');
   const anchored = body.includes('/');
-  const glob = body.replace(/^\//, '').replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*');
+  const glob = body
+    .replace(/^\//, '')
+    .replace(/[.+^${}()|\\]/g, '\\$&')
+    .replace(/\*/g, '[^/]*');
   return { re: new RegExp(`^${glob}$`), anchored, dirOnly };
 }
 

@@ -8,7 +8,17 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { type WorkspaceEmulator, startWorkspaceEmulator } from '../../dev/emulators/workspace';
-import { FORWARDER_DASHBOARD, expandVariables, groupingLabels, legendLabels, loadDashboard, metricNames, parseDashboard, parseLabelValues, regexOf } from '../../e2e/lib/dashboard';
+import {
+  FORWARDER_DASHBOARD,
+  expandVariables,
+  groupingLabels,
+  legendLabels,
+  loadDashboard,
+  metricNames,
+  parseDashboard,
+  parseLabelValues,
+  regexOf,
+} from '../../e2e/lib/dashboard';
 import { loadForwarderConfig } from '../../local-proxy/config';
 import { type RunningForwarder, startForwarder } from '../../local-proxy/forwarder';
 import { createLogger } from '../../shared/observability/log';
@@ -51,7 +61,15 @@ describe('Grafana dashboard of the forwarder', () => {
   before(async () => {
     tmp = tempDir('dashboard-test');
     ws = await startWorkspaceEmulator({ name: 'ws' });
-    const cfg = loadForwarderConfig({ LISTENING_PORT: '0', LISTENING_HOST: '127.0.0.1', IDENTITY_TYPE: 'none', SPOOL_DIR: tmp.dir, INGESTION_URL: ws.url, BATCH_MAX_WAIT: '50ms', SHUTDOWN_TIMEOUT: '1s' });
+    const cfg = loadForwarderConfig({
+      LISTENING_PORT: '0',
+      LISTENING_HOST: '127.0.0.1',
+      IDENTITY_TYPE: 'none',
+      SPOOL_DIR: tmp.dir,
+      INGESTION_URL: ws.url,
+      BATCH_MAX_WAIT: '50ms',
+      SHUTDOWN_TIMEOUT: '1s',
+    });
     // default metrics on, as `npm run proxy` runs it: the process panels read them
     f = await startForwarder(cfg, { log: createLogger(() => undefined) });
     assert.equal((await postWrite(f.url, generateRequest(1).body)).status, 204);
@@ -82,7 +100,7 @@ describe('Grafana dashboard of the forwarder', () => {
     assert.deepEqual(unknown, [], 'metrics the forwarder does not export');
   });
 
-  it('every label a legend names is kept by the query\'s aggregation (or the legend shows a blank)', () => {
+  it("every label a legend names is kept by the query's aggregation (or the legend shows a blank)", () => {
     const blank: string[] = [];
     for (const q of dashboard.queries) {
       const kept = new Set(groupingLabels(q.expr));
@@ -97,7 +115,8 @@ describe('Grafana dashboard of the forwarder', () => {
     const usedFamilies = new Set([...used].map(family).concat([...used]));
     const missing = exported.families.filter((n) => n.startsWith('relay_proxy_') && !usedFamilies.has(n) && !NOT_ON_THE_DASHBOARD.has(n));
     assert.deepEqual(missing, [], 'relay_proxy_ metrics without a panel (add one, or list it in NOT_ON_THE_DASHBOARD with the reason)');
-    for (const n of NOT_ON_THE_DASHBOARD) assert.ok(exported.families.includes(n), `${n} is listed as left off the dashboard but the forwarder no longer exports it`);
+    for (const n of NOT_ON_THE_DASHBOARD)
+      assert.ok(exported.families.includes(n), `${n} is listed as left off the dashboard but the forwarder no longer exports it`);
   });
 
   it('the drop counters are there at 0 before anything is dropped, so their panels have data', async () => {
@@ -110,7 +129,10 @@ describe('Grafana dashboard of the forwarder', () => {
   });
 
   it('imports anywhere: a Prometheus datasource variable, every panel and query on it, every variable defined', () => {
-    const raw = JSON.parse(readFileSync(FORWARDER_DASHBOARD, 'utf8')) as { uid?: string; panels: { id: number; type: string; title: string; datasource?: { uid?: string }; targets?: { datasource?: { uid?: string } }[] }[] };
+    const raw = JSON.parse(readFileSync(FORWARDER_DASHBOARD, 'utf8')) as {
+      uid?: string;
+      panels: { id: number; type: string; title: string; datasource?: { uid?: string }; targets?: { datasource?: { uid?: string } }[] }[];
+    };
     assert.ok(raw.uid, 'a fixed uid, so re-importing replaces the dashboard');
     const ds = dashboard.variables.find((v) => v.type === 'datasource');
     assert.ok(ds && ds.query === 'prometheus', 'a datasource variable of type prometheus');
@@ -156,6 +178,9 @@ describe('reading PromQL for metric names', () => {
   });
 
   it('a dashboard whose target lacks an expression is refused', () => {
-    assert.throws(() => parseDashboard(JSON.stringify({ title: 't', panels: [{ title: 'p', targets: [{ refId: 'A' }] }] })), /panel "p" has a target without expr/);
+    assert.throws(
+      () => parseDashboard(JSON.stringify({ title: 't', panels: [{ title: 'p', targets: [{ refId: 'A' }] }] })),
+      /panel "p" has a target without expr/,
+    );
   });
 });

@@ -63,25 +63,41 @@ describe('the published package (.funcignore, production dependencies)', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   const load = (env: Record<string, string>) =>
-    spawnSync(process.execPath, ['-e', `require(${JSON.stringify(`./${String((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { main: string }).main)}`)})`], {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? '', ...env },
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    spawnSync(
+      process.execPath,
+      ['-e', `require(${JSON.stringify(`./${String((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { main: string }).main)}`)})`],
+      {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
 
   test('holds the entry point, host.json and the built relay; no sources, tests, bench, docs, deploy or forwarder', () => {
-    for (const f of ['host.json', 'package.json', 'dist/functions/index.js', 'dist/shared/relay/relay.js']) assert.ok(files.includes(f), `${f} is not in the package`);
+    for (const f of ['host.json', 'package.json', 'dist/functions/index.js', 'dist/shared/relay/relay.js'])
+      assert.ok(files.includes(f), `${f} is not in the package`);
     // native/ and dev/prune-dist.js stay: plain JS the package's install and build scripts run.
-    const unwanted = files.filter((f) => /\.ts$|\.js\.map$|^(test|bench|docs|deploy|local-proxy)\/|^dist\/(test|bench|dev|local-proxy)\/|^local\.settings/.test(f));
+    const unwanted = files.filter((f) =>
+      /\.ts$|\.js\.map$|^(test|bench|docs|deploy|local-proxy)\/|^dist\/(test|bench|dev|local-proxy)\/|^local\.settings/.test(f),
+    );
     assert.deepEqual(unwanted, []);
     // The compiler is a dev dependency only (some @types come in through production packages).
-    assert.ok(modules.includes('node_modules/@azure/functions') && !modules.includes('node_modules/typescript'), 'the package\'s node_modules is not the production set');
+    assert.ok(
+      modules.includes('node_modules/@azure/functions') && !modules.includes('node_modules/typescript'),
+      "the package's node_modules is not the production set",
+    );
   });
 
   test('its entry point loads with production dependencies only, native fast path included when built', () => {
     const native = existsSync(NATIVE_MODULE);
-    const r = load({ INGESTION_URL: 'https://dce.westeurope-1.metrics.ingest.monitor.azure.com/dataCollectionRules/dcr-1/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24', IDENTITY_TYPE: 'userAssigned', AZURE_CLIENT_ID: '11111111-1111-1111-1111-111111111111', NATIVE_FAST_PATH: native ? 'required' : 'auto' });
+    const r = load({
+      INGESTION_URL:
+        'https://dce.westeurope-1.metrics.ingest.monitor.azure.com/dataCollectionRules/dcr-1/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24',
+      IDENTITY_TYPE: 'userAssigned',
+      AZURE_CLIENT_ID: '11111111-1111-1111-1111-111111111111',
+      NATIVE_FAST_PATH: native ? 'required' : 'auto',
+    });
     assert.equal(r.status, 0, r.stdout + r.stderr);
   });
 

@@ -9,7 +9,15 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type KqlQuery as Query, RELAY_KQL, RELAY_WORKBOOK, REGENERATE_HINT, parseKqlQueries as parseQueries, renderWorkbook, workbookFromKqlFile } from '../../dev/relay-workbook';
+import {
+  type KqlQuery as Query,
+  RELAY_KQL,
+  RELAY_WORKBOOK,
+  REGENERATE_HINT,
+  parseKqlQueries as parseQueries,
+  renderWorkbook,
+  workbookFromKqlFile,
+} from '../../dev/relay-workbook';
 import { telemetryFrom } from '../../shared/observability/telemetry';
 import { repoRoot } from '../../dev/kit/repo';
 
@@ -33,7 +41,9 @@ function emittedMetrics(): Map<string, Set<string>> {
 }
 
 const metricNamesIn = (text: string): string[] => [...new Set([...text.matchAll(/"(relay\.[a-z0-9_.]+)"/g)].map((m) => m[1]))];
-const dimensionsIn = (text: string): string[] => [...new Set([...text.matchAll(/customDimensions(?:\.([A-Za-z_]\w*)|\[\s*["']([^"']+)["']\s*\])/g)].map((m) => m[1] ?? m[2]))];
+const dimensionsIn = (text: string): string[] => [
+  ...new Set([...text.matchAll(/customDimensions(?:\.([A-Za-z_]\w*)|\[\s*["']([^"']+)["']\s*\])/g)].map((m) => m[1] ?? m[2])),
+];
 
 /** What is wrong with the queries against what the relay emits: one line each. */
 function problemsIn(queries: Query[], emitted: Map<string, Set<string>>): string[] {
@@ -49,7 +59,7 @@ function problemsIn(queries: Query[], emitted: Map<string, Set<string>>): string
   return problems;
 }
 
-describe('Kusto queries over the relay\'s Application Insights metrics', () => {
+describe("Kusto queries over the relay's Application Insights metrics", () => {
   const queries = parseQueries(readFileSync(RELAY_KQL, 'utf8'));
   const emitted = emittedMetrics();
 
@@ -64,12 +74,18 @@ describe('Kusto queries over the relay\'s Application Insights metrics', () => {
 
   it('every metric the relay emits has a query', () => {
     const used = new Set(queries.flatMap((q) => metricNamesIn(q.text)));
-    assert.deepEqual([...emitted.keys()].filter((n) => !used.has(n)), []);
+    assert.deepEqual(
+      [...emitted.keys()].filter((n) => !used.has(n)),
+      [],
+    );
   });
 
   it('titles are unique (docs/dashboards.md refers to queries by title)', () => {
     const titles = queries.map((q) => q.title);
-    assert.deepEqual(titles.filter((t, i) => titles.indexOf(t) !== i), []);
+    assert.deepEqual(
+      titles.filter((t, i) => titles.indexOf(t) !== i),
+      [],
+    );
     const docs = readFileSync(path.join(repoRoot, 'docs/dashboards.md'), 'utf8');
     for (const t of titles) assert.ok(docs.includes(t), `docs/dashboards.md does not describe "${t}"`);
   });
@@ -98,14 +114,23 @@ describe('the Azure Workbook generated from the queries', () => {
     assert.equal(readFileSync(RELAY_WORKBOOK, 'utf8'), workbookFromKqlFile(), `deploy/azure-monitor/relay-workbook.json is out of date: ${REGENERATE_HINT}`);
   });
 
-  it('has one chart per query, on the time range parameter, without the Logs blade\'s render line', () => {
+  it("has one chart per query, on the time range parameter, without the Logs blade's render line", () => {
     const queries = parseQueries(readFileSync(RELAY_KQL, 'utf8'));
-    const wb = JSON.parse(workbookFromKqlFile()) as { version: string; items: { type: number; content: { title?: string; query?: string; visualization?: string; timeContextFromParameter?: string; parameters?: { name: string }[] } }[] };
+    const wb = JSON.parse(workbookFromKqlFile()) as {
+      version: string;
+      items: {
+        type: number;
+        content: { title?: string; query?: string; visualization?: string; timeContextFromParameter?: string; parameters?: { name: string }[] };
+      }[];
+    };
     assert.equal(wb.version, 'Notebook/1.0');
     const params = wb.items.find((i) => i.type === 9)?.content.parameters?.map((p) => p.name);
     assert.deepEqual(params, ['TimeRange']);
     const charts = wb.items.filter((i) => i.type === 3).map((i) => i.content);
-    assert.deepEqual(charts.map((c) => c.title), queries.map((q) => q.title));
+    assert.deepEqual(
+      charts.map((c) => c.title),
+      queries.map((q) => q.title),
+    );
     for (const c of charts) {
       assert.equal(c.timeContextFromParameter, 'TimeRange', c.title);
       assert.equal(c.visualization, 'timechart', c.title);
@@ -115,6 +140,9 @@ describe('the Azure Workbook generated from the queries', () => {
   });
 
   it('refuses a chart it cannot show, naming the query', () => {
-    assert.throws(() => renderWorkbook([{ title: 'pie', text: 'customMetrics\n| summarize count() by name\n| render piechart' }]), /"pie": render piechart has no workbook visualization/);
+    assert.throws(
+      () => renderWorkbook([{ title: 'pie', text: 'customMetrics\n| summarize count() by name\n| render piechart' }]),
+      /"pie": render piechart has no workbook visualization/,
+    );
   });
 });

@@ -27,7 +27,12 @@ const KEY_VAULT_SECRETS_USER = '4633458b-17de-408a-b874-0445c86b69e6';
 
 // Settings the Functions host reads, not the relay: they are not in the settings table, and
 // docs/deploy.md documents each (checked below).
-const HOST_SETTINGS = ['AzureWebJobsStorage__accountName', 'AzureWebJobsStorage__credential', 'AzureWebJobsStorage__clientId', 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT'];
+const HOST_SETTINGS = [
+  'AzureWebJobsStorage__accountName',
+  'AzureWebJobsStorage__credential',
+  'AzureWebJobsStorage__clientId',
+  'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT',
+];
 
 // What Azure would return for the resources the template reads from: stand-ins, so the
 // evaluation can show which value lands where.
@@ -58,8 +63,7 @@ function platformFor(decls: readonly Declaration[]): Record<string, Value> {
 }
 
 /** `<placeholder>` → `placeholder`, so the example's values parse as URLs and resource ids. */
-const fillPlaceholders = (v: Value): Value =>
-  typeof v === 'string' ? v.replace(/<([a-z0-9-]+)>/g, '$1') : Array.isArray(v) ? v.map(fillPlaceholders) : v;
+const fillPlaceholders = (v: Value): Value => (typeof v === 'string' ? v.replace(/<([a-z0-9-]+)>/g, '$1') : Array.isArray(v) ? v.map(fillPlaceholders) : v);
 
 /** The example parameters file's values, placeholders filled. */
 function exampleParams(): Record<string, Value> {
@@ -69,7 +73,11 @@ function exampleParams(): Record<string, Value> {
   return out;
 }
 
-const find = <K extends Declaration['kind']>(decls: readonly Declaration[], kind: K, pred: (d: Extract<Declaration, { kind: K }>) => boolean = () => true): Array<Extract<Declaration, { kind: K }>> =>
+const find = <K extends Declaration['kind']>(
+  decls: readonly Declaration[],
+  kind: K,
+  pred: (d: Extract<Declaration, { kind: K }>) => boolean = () => true,
+): Array<Extract<Declaration, { kind: K }>> =>
   decls.filter((d): d is Extract<Declaration, { kind: K }> => d.kind === kind && pred(d as Extract<Declaration, { kind: K }>));
 
 const one = <T>(xs: readonly T[], what: string): T => {
@@ -141,7 +149,9 @@ const TENANTS = JSON.stringify({
       name: 'payments-prod',
       cluster: 'aks-payments-weu',
       keySha256: ['9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'],
-      ingestionUrls: ['https://dce-payments.westeurope-1.metrics.ingest.monitor.azure.com/dataCollectionRules/dcr-1/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24'],
+      ingestionUrls: [
+        'https://dce-payments.westeurope-1.metrics.ingest.monitor.azure.com/dataCollectionRules/dcr-1/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24',
+      ],
     },
   ],
 });
@@ -182,8 +192,16 @@ describe('deploy/azure: the template and its example parameters', () => {
     // Whatever a user may choose, not only the example's: the parameter's allowed values.
     const version = entry(site.value, 'properties', 'functionAppConfig', 'runtime', 'version');
     assert.equal(version.kind, 'ident', 'runtime.version is a parameter');
-    const versionParam = one(find(main, 'param', (p) => p.name === (version as { name: string }).name), 'runtime version parameter');
-    const allowed = new Evaluator(main, { params: {}, platform }).eval(one(versionParam.decorators.filter((d) => d.name === 'allowed'), '@allowed').args[0]);
+    const versionParam = one(
+      find(main, 'param', (p) => p.name === (version as { name: string }).name),
+      'runtime version parameter',
+    );
+    const allowed = new Evaluator(main, { params: {}, platform }).eval(
+      one(
+        versionParam.decorators.filter((d) => d.name === 'allowed'),
+        '@allowed',
+      ).args[0],
+    );
     assert.ok(Array.isArray(allowed) && allowed.length > 0);
     for (const v of allowed) assert.ok(v === '20' || v === '22', `node ${String(v)} is allowed; the relay runs on 20 or 22`);
     assert.equal(field(evaluateSite({ ...params, [versionParam.name]: '22' }), 'properties', 'functionAppConfig', 'runtime', 'version'), '22');
@@ -209,25 +227,40 @@ describe('deploy/azure: the template and its example parameters', () => {
     const cfg = loadRelayConfig(relayEnv(params));
     assert.equal(cfg.identity.type, 'userAssigned');
     assert.equal(cfg.identity.clientId, IDENTITY.properties.clientId);
-    assert.deepEqual(cfg.endpoints.map((e) => e.url), params.ingestionUrls);
+    assert.deepEqual(
+      cfg.endpoints.map((e) => e.url),
+      params.ingestionUrls,
+    );
     assert.equal(cfg.cluster, params.cluster);
     assert.equal(cfg.appInsightsConnectionString, CONNECTION_STRING);
     assert.equal(cfg.tenants, undefined);
   });
 
   test('several ingestion endpoints become one comma-separated INGESTION_URL', () => {
-    const urls = ['https://a.westeurope-1.metrics.ingest.monitor.azure.com/dataCollectionRules/dcr-a/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24', 'https://b.northeurope-1.metrics.ingest.monitor.azure.com/dataCollectionRules/dcr-b/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24'];
+    const urls = [
+      'https://a.westeurope-1.metrics.ingest.monitor.azure.com/dataCollectionRules/dcr-a/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24',
+      'https://b.northeurope-1.metrics.ingest.monitor.azure.com/dataCollectionRules/dcr-b/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24',
+    ];
     const cfg = loadRelayConfig(relayEnv({ ...exampleParams(), ingestionUrls: urls }));
-    assert.deepEqual(cfg.endpoints.map((e) => e.url), urls);
+    assert.deepEqual(
+      cfg.endpoints.map((e) => e.url),
+      urls,
+    );
   });
 
   test('no endpoints and no tenant table: the relay refuses to start, naming INGESTION_URL', () => {
-    assert.throws(() => loadRelayConfig(relayEnv({ ...exampleParams(), ingestionUrls: [] })), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith('INGESTION_URL')));
+    assert.throws(
+      () => loadRelayConfig(relayEnv({ ...exampleParams(), ingestionUrls: [] })),
+      (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith('INGESTION_URL')),
+    );
   });
 
   test('a tenant table from the parameters file reaches the relay as RELAY_TENANTS', () => {
     const cfg = loadRelayConfig(relayEnv({ ...exampleParams(), ingestionUrls: [], tenantsJson: TENANTS }));
-    assert.deepEqual(cfg.tenants?.tenants.map((t) => t.name), ['payments-prod']);
+    assert.deepEqual(
+      cfg.tenants?.tenants.map((t) => t.name),
+      ['payments-prod'],
+    );
   });
 
   test('a tenant table in Key Vault: a reference resolved with the relay identity, which may read the vault', () => {
@@ -236,11 +269,20 @@ describe('deploy/azure: the template and its example parameters', () => {
     assert.equal(written?.value, '@Microsoft.KeyVault(VaultName=kv-relay;SecretName=relay-tenants)');
     assert.equal(field(evaluateSite(params), 'properties', 'keyVaultReferenceIdentity'), IDENTITY.id);
     const cfg = loadRelayConfig(relayEnv(params, { 'VaultName=kv-relay;SecretName=relay-tenants': TENANTS }));
-    assert.deepEqual(cfg.tenants?.tenants.map((t) => t.name), ['payments-prod']);
+    assert.deepEqual(
+      cfg.tenants?.tenants.map((t) => t.name),
+      ['payments-prod'],
+    );
     // Unresolved (no access, no secret), App Service passes the reference through as text:
     // the relay must stop at start-up naming RELAY_TENANTS, not run without its tenants.
-    assert.throws(() => loadRelayConfig(relayEnv(params)), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.includes('RELAY_TENANTS')));
-    const mod = one(find(main, 'module', (m) => m.path === 'keyvault-role.bicep'), 'Key Vault role module');
+    assert.throws(
+      () => loadRelayConfig(relayEnv(params)),
+      (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.includes('RELAY_TENANTS')),
+    );
+    const mod = one(
+      find(main, 'module', (m) => m.path === 'keyvault-role.bicep'),
+      'Key Vault role module',
+    );
     assert.equal(mod.value.kind, 'if');
     const ev = new Evaluator(main, { params, platform: platformFor(main) });
     const deployed = ev.eval(mod.value);
@@ -248,7 +290,10 @@ describe('deploy/azure: the template and its example parameters', () => {
     assert.equal(field(deployed, 'params', 'principalId'), IDENTITY.properties.principalId);
     assert.equal(new Evaluator(main, { params: exampleParams(), platform: platformFor(main) }).eval(mod.value), null, 'without a vault, no role on one');
     const role = one(find(read('keyvault-role.bicep'), 'resource', ofType('Microsoft.Authorization/roleAssignments')), 'role assignment');
-    const inner = new Evaluator(read('keyvault-role.bicep'), { params: { keyVaultName: 'kv-relay', principalId: 'p' }, platform: { vault: { id: '/vault', name: 'kv-relay' } } }).eval(role.value);
+    const inner = new Evaluator(read('keyvault-role.bicep'), {
+      params: { keyVaultName: 'kv-relay', principalId: 'p' },
+      platform: { vault: { id: '/vault', name: 'kv-relay' } },
+    }).eval(role.value);
     assert.match(text(field(inner, 'properties', 'roleDefinitionId')), new RegExp(`/roleDefinitions/${KEY_VAULT_SECRETS_USER}$`));
     assert.deepEqual(field(inner, 'scope'), { id: '/vault', name: 'kv-relay' });
   });
@@ -261,22 +306,43 @@ describe('deploy/azure: the template and its example parameters', () => {
     assert.ok(hostLimit > relayLimit, `host limit ${hostLimit} ≤ MAX_BODY_BYTES ${relayLimit}`);
   });
 
-  test('one Monitoring Metrics Publisher assignment per data collection rule, in the rule\'s own subscription and group', () => {
-    const mod = one(find(main, 'module', (m) => m.path === 'dcr-role.bicep'), 'DCR role module');
+  test("one Monitoring Metrics Publisher assignment per data collection rule, in the rule's own subscription and group", () => {
+    const mod = one(
+      find(main, 'module', (m) => m.path === 'dcr-role.bicep'),
+      'DCR role module',
+    );
     assert.equal(mod.value.kind, 'for');
     const loop = mod.value;
     assert.deepEqual(loop.source, { kind: 'ident', name: 'dataCollectionRuleIds' });
-    const rules = ['/subscriptions/sub-a/resourceGroups/ws-a/providers/Microsoft.Insights/dataCollectionRules/dcr-a', '/subscriptions/sub-b/resourceGroups/ws-b/providers/Microsoft.Insights/dataCollectionRules/dcr-b'];
+    const rules = [
+      '/subscriptions/sub-a/resourceGroups/ws-a/providers/Microsoft.Insights/dataCollectionRules/dcr-a',
+      '/subscriptions/sub-b/resourceGroups/ws-b/providers/Microsoft.Insights/dataCollectionRules/dcr-b',
+    ];
     const ev = new Evaluator(main, { params: { ...exampleParams(), dataCollectionRuleIds: rules }, platform: platformFor(main) });
     const instances = ev.each(loop);
     assert.equal(instances.length, 2);
-    assert.deepEqual(instances.map((m) => field(m, 'scope')), [{ subscriptionId: 'sub-a', name: 'ws-a' }, { subscriptionId: 'sub-b', name: 'ws-b' }]);
-    assert.deepEqual(instances.map((m) => field(m, 'params', 'dataCollectionRuleName')), ['dcr-a', 'dcr-b']);
+    assert.deepEqual(
+      instances.map((m) => field(m, 'scope')),
+      [
+        { subscriptionId: 'sub-a', name: 'ws-a' },
+        { subscriptionId: 'sub-b', name: 'ws-b' },
+      ],
+    );
+    assert.deepEqual(
+      instances.map((m) => field(m, 'params', 'dataCollectionRuleName')),
+      ['dcr-a', 'dcr-b'],
+    );
     assert.equal(new Set(instances.map((m) => field(m, 'name'))).size, 2, 'module deployment names must differ');
     for (const m of instances) assert.equal(field(m, 'params', 'principalId'), IDENTITY.properties.principalId);
     // At least one rule: a relay that may publish nowhere is a mistake caught at deployment.
-    const rulesParam = one(find(main, 'param', (p) => p.name === 'dataCollectionRuleIds'), 'dataCollectionRuleIds');
-    assert.ok(rulesParam.value === undefined && rulesParam.decorators.some((d) => d.name === 'minLength' && JSON.stringify(d.args) === JSON.stringify([{ kind: 'number', value: 1 }])));
+    const rulesParam = one(
+      find(main, 'param', (p) => p.name === 'dataCollectionRuleIds'),
+      'dataCollectionRuleIds',
+    );
+    assert.ok(
+      rulesParam.value === undefined &&
+        rulesParam.decorators.some((d) => d.name === 'minLength' && JSON.stringify(d.args) === JSON.stringify([{ kind: 'number', value: 1 }])),
+    );
 
     // Inside the module: exactly one assignment, unconditional, on the rule, for that principal.
     const inner = read('dcr-role.bicep');
@@ -284,14 +350,20 @@ describe('deploy/azure: the template and its example parameters', () => {
     assert.equal(rule.existing, true);
     const role = one(find(inner, 'resource', ofType('Microsoft.Authorization/roleAssignments')), 'role assignment in dcr-role.bicep');
     assert.equal(role.value.kind, 'object', 'the assignment is neither looped nor conditional');
-    const assignment = new Evaluator(inner, { params: { dataCollectionRuleName: 'dcr-a', principalId: 'principal-1' }, platform: { [rule.name]: { id: '/dcr-a', name: 'dcr-a' } } }).eval(role.value);
+    const assignment = new Evaluator(inner, {
+      params: { dataCollectionRuleName: 'dcr-a', principalId: 'principal-1' },
+      platform: { [rule.name]: { id: '/dcr-a', name: 'dcr-a' } },
+    }).eval(role.value);
     assert.deepEqual(field(assignment, 'scope'), { id: '/dcr-a', name: 'dcr-a' });
-    assert.match(text(field(assignment, 'properties', 'roleDefinitionId')), new RegExp(`/providers/Microsoft\\.Authorization/roleDefinitions/${MONITORING_METRICS_PUBLISHER}$`));
+    assert.match(
+      text(field(assignment, 'properties', 'roleDefinitionId')),
+      new RegExp(`/providers/Microsoft\\.Authorization/roleDefinitions/${MONITORING_METRICS_PUBLISHER}$`),
+    );
     assert.equal(field(assignment, 'properties', 'principalId'), 'principal-1');
     assert.equal(field(assignment, 'properties', 'principalType'), 'ServicePrincipal');
   });
 
-  test('the identity tokens come from is the one the app runs as, and it owns the host\'s storage', () => {
+  test("the identity tokens come from is the one the app runs as, and it owns the host's storage", () => {
     const params = exampleParams();
     const app = evaluateSite(params);
     assert.equal(field(app, 'identity', 'type'), 'UserAssigned');
@@ -300,12 +372,23 @@ describe('deploy/azure: the template and its example parameters', () => {
     assert.equal(env.AzureWebJobsStorage__accountName, STORAGE.name);
     assert.equal(env.AzureWebJobsStorage__credential, 'managedidentity');
     assert.equal(env.AzureWebJobsStorage__clientId, IDENTITY.properties.clientId);
-    assert.deepEqual(field(app, 'properties', 'functionAppConfig', 'deployment', 'storage', 'authentication'), { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: IDENTITY.id });
-    assert.match(text(field(app, 'properties', 'functionAppConfig', 'deployment', 'storage', 'value')), /^https:\/\/stexample\.blob\.core\.windows\.net\/[a-z0-9-]+$/);
+    assert.deepEqual(field(app, 'properties', 'functionAppConfig', 'deployment', 'storage', 'authentication'), {
+      type: 'UserAssignedIdentity',
+      userAssignedIdentityResourceId: IDENTITY.id,
+    });
+    assert.match(
+      text(field(app, 'properties', 'functionAppConfig', 'deployment', 'storage', 'value')),
+      /^https:\/\/stexample\.blob\.core\.windows\.net\/[a-z0-9-]+$/,
+    );
     const ev = new Evaluator(main, { params, platform: platformFor(main) });
     const owners = find(main, 'resource', ofType('Microsoft.Authorization/roleAssignments')).map((r) => ev.eval(r.value));
     assert.ok(
-      owners.some((o) => JSON.stringify(field(o, 'scope')) === JSON.stringify(STORAGE) && text(field(o, 'properties', 'roleDefinitionId')).endsWith(STORAGE_BLOB_DATA_OWNER) && field(o, 'properties', 'principalId') === IDENTITY.properties.principalId),
+      owners.some(
+        (o) =>
+          JSON.stringify(field(o, 'scope')) === JSON.stringify(STORAGE) &&
+          text(field(o, 'properties', 'roleDefinitionId')).endsWith(STORAGE_BLOB_DATA_OWNER) &&
+          field(o, 'properties', 'principalId') === IDENTITY.properties.principalId,
+      ),
       'the identity needs Storage Blob Data Owner on the storage account',
     );
   });

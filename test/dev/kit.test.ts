@@ -46,28 +46,46 @@ describe('metrics text', () => {
 describe('waitUntil', () => {
   test('resolves once the probe holds, retrying a probe that throws', async () => {
     let calls = 0;
-    await waitUntil('the third call', () => {
-      calls++;
-      if (calls === 1) throw new Error('not yet listening');
-      return calls >= 3;
-    }, 2000, 1);
+    await waitUntil(
+      'the third call',
+      () => {
+        calls++;
+        if (calls === 1) throw new Error('not yet listening');
+        return calls >= 3;
+      },
+      2000,
+      1,
+    );
     assert.equal(calls, 3);
   });
 
   test('times out naming what it waited for and the last error', async () => {
     await assert.rejects(
-      waitUntil('the relay to listen', () => {
-        throw new Error('ECONNREFUSED');
-      }, 30, 5),
+      waitUntil(
+        'the relay to listen',
+        () => {
+          throw new Error('ECONNREFUSED');
+        },
+        30,
+        5,
+      ),
       /timed out after 30 ms waiting for the relay to listen \(last error: ECONNREFUSED\)/,
     );
   });
 
   test('WaitAborted ends the wait at once', async () => {
     const started = Date.now();
-    await assert.rejects(waitUntil('a process that exited', () => {
-      throw new WaitAborted('exited with code 2');
-    }, 5000, 5), WaitAborted);
+    await assert.rejects(
+      waitUntil(
+        'a process that exited',
+        () => {
+          throw new WaitAborted('exited with code 2');
+        },
+        5000,
+        5,
+      ),
+      WaitAborted,
+    );
     assert.ok(Date.now() - started < 1000);
   });
 });
@@ -93,7 +111,10 @@ describe('child processes', () => {
 
   test('waitForOutput finds the start-up line; the child sees only PATH and what it was given', async () => {
     process.env.KIT_TEST_LEAK = 'leaked';
-    const c = spawnNode(script('up.js', 'console.log(`up port=4242 leak=${process.env.KIT_TEST_LEAK} given=${process.env.GIVEN}`); setTimeout(() => {}, 10_000);'), { GIVEN: 'yes' });
+    const c = spawnNode(
+      script('up.js', 'console.log(`up port=4242 leak=${process.env.KIT_TEST_LEAK} given=${process.env.GIVEN}`); setTimeout(() => {}, 10_000);'),
+      { GIVEN: 'yes' },
+    );
     delete process.env.KIT_TEST_LEAK;
     const m = await waitForOutput(c, /port=(\d+) leak=(\S+) given=(\S+)/, 5000, 'start');
     assert.deepEqual(m.slice(1), ['4242', 'undefined', 'yes']);
@@ -113,7 +134,7 @@ describe('child processes', () => {
     assert.equal(await c.exited, 'SIGKILL');
   });
 
-  test('killChild SIGKILLs at once, with no SIGTERM first (the e2e\'s crash of the forwarder)', async () => {
+  test("killChild SIGKILLs at once, with no SIGTERM first (the e2e's crash of the forwarder)", async () => {
     const c = spawnNode(script('crash.js', 'process.on("SIGTERM", () => console.log("got SIGTERM")); console.log("ready"); setInterval(() => {}, 1000);'), {});
     await waitForOutput(c, /ready/, 5000, 'start');
     await killChild(c.child, 5000);
@@ -121,7 +142,7 @@ describe('child processes', () => {
     assert.doesNotMatch(c.output(), /got SIGTERM/);
   });
 
-  test('a program that cannot be started exits with the reason instead of throwing (the e2e\'s missing peer binary)', async () => {
+  test("a program that cannot be started exits with the reason instead of throwing (the e2e's missing peer binary)", async () => {
     const { exited } = spawnProgram(join(tmp.dir, 'no-such-binary'), [], { env: {}, stdio: 'ignore' });
     const e = await exited;
     assert.equal(e.code, -1);

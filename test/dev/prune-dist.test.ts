@@ -20,11 +20,25 @@ test('outputs of deleted sources are removed, the rest kept', () => {
       fs.writeFileSync(path.join(root, rel), '');
     };
     for (const f of ['shared/a.ts', 'test/x/kept.test.ts', 'shared/data.json']) put(f);
-    for (const f of ['dist/shared/a.js', 'dist/shared/a.js.map', 'dist/shared/gone.js', 'dist/shared/gone.js.map', 'dist/test/x/kept.test.js', 'dist/test/old/old.test.js', 'dist/shared/data.json', 'dist/shared/notes.txt']) put(f);
+    for (const f of [
+      'dist/shared/a.js',
+      'dist/shared/a.js.map',
+      'dist/shared/gone.js',
+      'dist/shared/gone.js.map',
+      'dist/test/x/kept.test.js',
+      'dist/test/old/old.test.js',
+      'dist/shared/data.json',
+      'dist/shared/notes.txt',
+    ])
+      put(f);
     const removed = pruneDist(root).sort();
-    assert.deepEqual(removed, ['shared/gone.js', 'shared/gone.js.map', 'test/old/old.test.js'].map((p) => path.normalize(p)));
+    assert.deepEqual(
+      removed,
+      ['shared/gone.js', 'shared/gone.js.map', 'test/old/old.test.js'].map((p) => path.normalize(p)),
+    );
     assert.ok(!fs.existsSync(path.join(root, 'dist/test/old')), 'an emptied directory goes too');
-    for (const f of ['dist/shared/a.js', 'dist/shared/a.js.map', 'dist/test/x/kept.test.js', 'dist/shared/data.json', 'dist/shared/notes.txt']) assert.ok(fs.existsSync(path.join(root, f)), f);
+    for (const f of ['dist/shared/a.js', 'dist/shared/a.js.map', 'dist/test/x/kept.test.js', 'dist/shared/data.json', 'dist/shared/notes.txt'])
+      assert.ok(fs.existsSync(path.join(root, f)), f);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

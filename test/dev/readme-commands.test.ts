@@ -23,7 +23,10 @@ interface Shown {
 
 /** `npm run x` / `npm start` / `sudo apt-get install …` → the key; env assignments and sudo left out. */
 function keyOf(command: string): string {
-  const words = command.replace(/^(?:[A-Z_][A-Z0-9_]*=\S*\s+)+/, '').replace(/^sudo\s+/, '').split(/\s+/);
+  const words = command
+    .replace(/^(?:[A-Z_][A-Z0-9_]*=\S*\s+)+/, '')
+    .replace(/^sudo\s+/, '')
+    .split(/\s+/);
   return words.slice(0, words[0] === 'npm' && words[1] === 'run' ? 3 : 2).join(' ');
 }
 
@@ -45,7 +48,12 @@ function readmeCommands(md: string): Shown[] {
     if (/every command in this section \**needs Azure/i.test(section)) continue;
     // Code blocks: marked by the paragraph just before them.
     for (const m of section.matchAll(fence)) {
-      const before = section.slice(0, m.index).trimEnd().split(/\n\s*\n/).pop() ?? '';
+      const before =
+        section
+          .slice(0, m.index)
+          .trimEnd()
+          .split(/\n\s*\n/)
+          .pop() ?? '';
       if (!NEEDS_AZURE.test(before)) for (const line of m[1].split('\n')) add(line);
     }
     // Inline code outside the blocks: in a table the command column of a row not marked, in
@@ -54,7 +62,7 @@ function readmeCommands(md: string): Shown[] {
       for (const line of para.split('\n')) {
         const inTable = line.startsWith('|');
         if (NEEDS_AZURE.test(inTable ? line : para)) continue;
-        const text = inTable ? line.split(/(?<!\\)\|/)[1] ?? '' : line;
+        const text = inTable ? (line.split(/(?<!\\)\|/)[1] ?? '') : line;
         for (const m of text.matchAll(/`((?:sudo )?(?:npm|func|az|kubectl|helm|curl|apt-get) [^`]*)`/g)) add(m[1]);
       }
     }
@@ -98,27 +106,43 @@ describe('README.md commands', () => {
     return d;
   };
   const node = (file: string, env: Record<string, string>, args: string[] = []) =>
-    spawnSync(process.execPath, [join(repoRoot, file), ...args], { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 60_000 });
+    spawnSync(process.execPath, [join(repoRoot, file), ...args], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
 
   test('every command the README shows is run by a test, by CI or by the e2e, or is marked as needing Azure', () => {
     const shown = readmeCommands(readme);
     assert.ok(shown.length >= 10, `found only ${shown.length} commands: the reader of README.md is broken`);
     const unplaced = shown.filter((s) => !(s.key in RUN_ELSEWHERE) && !RUN_HERE.includes(s.key));
-    assert.deepEqual(unplaced.map((s) => s.command), [], 'README commands no test runs: add a test, or mark them "needs Azure" where that is why');
+    assert.deepEqual(
+      unplaced.map((s) => s.command),
+      [],
+      'README commands no test runs: add a test, or mark them "needs Azure" where that is why',
+    );
     for (const key of new Set(shown.map((s) => s.key))) {
       const where = RUN_ELSEWHERE[key];
-      if (where) assert.ok(readFileSync(join(repoRoot, where.file), 'utf8').includes(where.evidence), `${key}: ${where.file} no longer holds ${JSON.stringify(where.evidence)}`);
+      if (where)
+        assert.ok(
+          readFileSync(join(repoRoot, where.file), 'utf8').includes(where.evidence),
+          `${key}: ${where.file} no longer holds ${JSON.stringify(where.evidence)}`,
+        );
     }
   });
 
-  test('the README\'s commands are found, and a mark leaves out only what it marks', () => {
+  test("the README's commands are found, and a mark leaves out only what it marks", () => {
     const md = [
       '# T\n\nRun `npm start`.\n\n| `npm run a` | as `func start` would |\n| `func start` | needs Azure |\n\nNeeds Azure:\n\n```sh\naz login\n```\n',
       '```sh\nFOO=1 npm run b && sudo apt-get install -y x   # once\n```\n\n',
       '## Deploy\n\nEvery command in this section **needs Azure**.\n\n```sh\naz group create\n```\n\nThen `func azure functionapp publish`.\n\n',
       '## After\n\n`npm run c`\n',
     ].join('');
-    assert.deepEqual(readmeCommands(md).map((s) => s.key), ['npm run b', 'apt-get install', 'npm start', 'npm run a', 'npm run c']);
+    assert.deepEqual(
+      readmeCommands(md).map((s) => s.key),
+      ['npm run b', 'apt-get install', 'npm start', 'npm run a', 'npm run c'],
+    );
   });
 
   test('npm run fuzz: a bounded run of the full harness passes', () => {
@@ -149,16 +173,19 @@ describe('README.md commands', () => {
     assert.equal(r.stdout, readFileSync(join(repoRoot, 'deploy/azure-monitor/relay-workbook.json'), 'utf8'));
   });
 
-  test('npm run format: rewrites code in the repo\'s style; generated files, Markdown and captures are left as they are', () => {
+  test("npm run format: rewrites code in the repo's style; generated files, Markdown and captures are left as they are", () => {
     // The repo's own Prettier config and ignore file, over a small tree in a temporary directory.
     const dir = tmp();
     for (const f of ['.prettierrc.json', '.prettierignore']) writeFileSync(join(dir, f), readFileSync(join(repoRoot, f)));
     // each as Prettier would not write it: a table it would pad, an array it would join
     const untouched = new Map(
-      ['docs/settings.md', 'local.settings.sample.json', 'deploy/azure-monitor/relay-workbook.json', 'deploy/grafana/forwarder.json', 'test/fixtures/p/req-0001.headers.json'].map((f) => [
-        f,
-        f.endsWith('.md') ? '| a | b |\n| --- | --- |\n| longer cell | c |\n' : '{"a":[\n1]}\n',
-      ]),
+      [
+        'docs/settings.md',
+        'local.settings.sample.json',
+        'deploy/azure-monitor/relay-workbook.json',
+        'deploy/grafana/forwarder.json',
+        'test/fixtures/p/req-0001.headers.json',
+      ].map((f) => [f, f.endsWith('.md') ? '| a | b |\n| --- | --- |\n| longer cell | c |\n' : '{"a":[\n1]}\n']),
     );
     for (const [f, text] of untouched) {
       mkdirSync(join(dir, f, '..'), { recursive: true });
@@ -167,7 +194,12 @@ describe('README.md commands', () => {
     writeFileSync(join(dir, 'x.ts'), 'export const a = "b"\n');
     writeFileSync(join(dir, 'values.yaml'), "url: 'http://x'\n");
     const run = (script: string) =>
-      spawnSync('sh', ['-c', scripts[script]], { cwd: dir, env: { PATH: `${join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}` }, encoding: 'utf8', timeout: 60_000 });
+      spawnSync('sh', ['-c', scripts[script]], {
+        cwd: dir,
+        env: { PATH: `${join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}` },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
     const before = run('format:check');
     assert.equal(before.status, 1, before.stdout + before.stderr);
     assert.match(before.stdout + before.stderr, /x\.ts/);

@@ -104,10 +104,21 @@ describe('relay host over HTTP', () => {
 describe('function host limits', () => {
   test('a chunked body over the host limit → 413 before the handler sees it whole', async () => {
     let seen = 0;
-    const server = createFunctionHost([{ name: 'echo', methods: ['POST'], authLevel: 'anonymous', route: 'echo', handler: async (req) => {
-      seen += (await req.arrayBuffer()).byteLength;
-      return { status: 200 };
-    } }], { maxRequestBytes: 50_000 });
+    const server = createFunctionHost(
+      [
+        {
+          name: 'echo',
+          methods: ['POST'],
+          authLevel: 'anonymous',
+          route: 'echo',
+          handler: async (req) => {
+            seen += (await req.arrayBuffer()).byteLength;
+            return { status: 200 };
+          },
+        },
+      ],
+      { maxRequestBytes: 50_000 },
+    );
     await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/echo`;
@@ -166,7 +177,13 @@ describe('processes', () => {
     const ws = await startWorkspaceEmulator();
     try {
       const dir = mkTmp(dirs);
-      writeFileSync(join(dir, 'local.settings.json'), JSON.stringify({ IsEncrypted: false, Values: { INGESTION_URL: ws.url, IDENTITY_TYPE: 'none', CLUSTER: 'from-local-settings', '//CLUSTER': 'a comment' } }));
+      writeFileSync(
+        join(dir, 'local.settings.json'),
+        JSON.stringify({
+          IsEncrypted: false,
+          Values: { INGESTION_URL: ws.url, IDENTITY_TYPE: 'none', CLUSTER: 'from-local-settings', '//CLUSTER': 'a comment' },
+        }),
+      );
       const p = run('dev/relay-host.js', { PORT: '0' }, dir);
       const [, url] = await waitFor(p, /url=(http:\/\/127\.0\.0\.1:\d+)\/api\/v1\/write/);
       const health = (await (await fetch(`${url}/api/health`)).json()) as { cluster: string };
@@ -196,8 +213,21 @@ describe('processes', () => {
     const now = Date.now();
     const v2 = await fetch(writeUrl, {
       method: 'POST',
-      headers: { ...REMOTE_WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request', 'x-prometheus-remote-write-version': '2.0.0' },
-      body: compressSync(encodeV2Request([{ labels: [{ name: '__name__', value: 'npm_start_v2' }], samples: [2, 1, 0].map((ago) => ({ value: numberToBits(ago), timestamp: BigInt(now - ago * 1000), startTimestamp: BigInt(now - 60_000) })), histograms: [], exemplars: [] }])),
+      headers: {
+        ...REMOTE_WRITE_HEADERS,
+        'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request',
+        'x-prometheus-remote-write-version': '2.0.0',
+      },
+      body: compressSync(
+        encodeV2Request([
+          {
+            labels: [{ name: '__name__', value: 'npm_start_v2' }],
+            samples: [2, 1, 0].map((ago) => ({ value: numberToBits(ago), timestamp: BigInt(now - ago * 1000), startTimestamp: BigInt(now - 60_000) })),
+            histograms: [],
+            exemplars: [],
+          },
+        ]),
+      ),
     });
     assert.equal(v2.status, 204, await v2.text());
     assert.equal(v2.headers.get('x-prometheus-remote-write-samples-written'), '3');
@@ -253,7 +283,17 @@ describe('processes', () => {
     p.child.kill('SIGINT');
     assert.equal(await p.exited, 0);
 
-    const bad = run('dev/start.js', { PORT: '0', WORKSPACE_EMULATOR_PORT: '0', AZURITE_TABLE_PORT: '0', WORKSPACE_EMULATOR_MAX_AGE: '20', WORKSPACE_EMULATOR_MAX_REQUESTS_PER_MINUTE: 'many' }, mkTmp(dirs));
+    const bad = run(
+      'dev/start.js',
+      {
+        PORT: '0',
+        WORKSPACE_EMULATOR_PORT: '0',
+        AZURITE_TABLE_PORT: '0',
+        WORKSPACE_EMULATOR_MAX_AGE: '20',
+        WORKSPACE_EMULATOR_MAX_REQUESTS_PER_MINUTE: 'many',
+      },
+      mkTmp(dirs),
+    );
     assert.equal(await bad.exited, 2);
     assert.match(bad.output(), /WORKSPACE_EMULATOR_MAX_AGE: "20" is not a duration/);
     assert.match(bad.output(), /WORKSPACE_EMULATOR_MAX_REQUESTS_PER_MINUTE: "many" is not a positive whole number/);

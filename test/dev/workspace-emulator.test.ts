@@ -17,11 +17,22 @@ import { type Histogram, type Label, type TimeSeries, numberToBits } from '../..
 import { REMOTE_WRITE_HEADERS } from '../../dev/kit/relay-harness';
 
 const MIN = 60_000;
-const UP: Label[] = [{ name: '__name__', value: 'up' }, { name: 'job', value: 'a' }];
-const OTHER: Label[] = [{ name: '__name__', value: 'up' }, { name: 'job', value: 'b' }];
+const UP: Label[] = [
+  { name: '__name__', value: 'up' },
+  { name: 'job', value: 'a' },
+];
+const OTHER: Label[] = [
+  { name: '__name__', value: 'up' },
+  { name: 'job', value: 'b' },
+];
 
 function series(labels: Label[], times: number[], histTimes: number[] = []): TimeSeries {
-  const histograms: Histogram[] = histTimes.map((t) => ({ ...emptyHistogram(), count: { kind: 'int', value: 1n }, sum: numberToBits(1), timestamp: BigInt(t) }));
+  const histograms: Histogram[] = histTimes.map((t) => ({
+    ...emptyHistogram(),
+    count: { kind: 'int', value: 1n },
+    sum: numberToBits(1),
+    timestamp: BigInt(t),
+  }));
   return { labels, samples: times.map((t, i) => ({ value: numberToBits(i), timestamp: BigInt(t) })), exemplars: [], histograms };
 }
 
@@ -54,14 +65,19 @@ describe('memory mode', () => {
     const { emu, warnings } = await emulator();
     const now = Date.now();
     assert.equal((await post(emu, body(series(UP, [now - 5000, now - 3000])))).status, 200);
-    const res = await post(emu, body(series(UP, [
-      now - 21 * MIN, // too old
-      now + 21 * MIN, // too new
-      now - 3000, // duplicate of the newest
-      now - 5000, // duplicate of an older one
-      now - 4000, // out of order: older than the newest ingested, never seen
-      now - 1000, // ingested
-    ])));
+    const res = await post(
+      emu,
+      body(
+        series(UP, [
+          now - 21 * MIN, // too old
+          now + 21 * MIN, // too new
+          now - 3000, // duplicate of the newest
+          now - 5000, // duplicate of an older one
+          now - 4000, // out of order: older than the newest ingested, never seen
+          now - 1000, // ingested
+        ]),
+      ),
+    );
     assert.equal(res.status, 200, 'Azure answers success before it judges the samples');
     assert.deepEqual(emu.summary().dropped, { outOfOrder: 1, tooOld: 1, tooNew: 1, duplicate: 2 });
     assert.deepEqual(storedTimes(emu, UP), [now - 5000, now - 3000, now - 1000]);
@@ -78,7 +94,7 @@ describe('memory mode', () => {
     }
   });
 
-  test('the defaults are Azure\'s 20 minutes either side', async () => {
+  test("the defaults are Azure's 20 minutes either side", async () => {
     const { emu } = await emulator();
     const now = Date.now();
     await post(emu, body(series(UP, [now - 19 * MIN, now + 19 * MIN]), series(OTHER, [now - 21 * MIN, now + 21 * MIN])));
@@ -98,7 +114,10 @@ describe('memory mode', () => {
     const { emu } = await emulator();
     const now = Date.now();
     const reversed = [...UP].reverse();
-    const res = await post(emu, body(series(UP, [now - 3000]), series(OTHER, [now - 9000]), series(reversed, [now - 4000, now - 2000]), series(UP, [now - 2000, now - 1000])));
+    const res = await post(
+      emu,
+      body(series(UP, [now - 3000]), series(OTHER, [now - 9000]), series(reversed, [now - 4000, now - 2000]), series(UP, [now - 2000, now - 1000])),
+    );
     assert.equal(res.status, 200);
     assert.deepEqual(storedTimes(emu, UP), [now - 3000, now - 2000, now - 1000]);
     assert.deepEqual(emu.summary().dropped, { outOfOrder: 1, tooOld: 0, tooNew: 0, duplicate: 1 });
@@ -131,7 +150,10 @@ describe('memory mode', () => {
     // Too old, out of order or duplicate, none ingested, yet not all duplicates: 200.
     assert.equal((await post(emu, body(series(UP, [now - 30 * MIN, now - 700, now - 500])))).status, 200);
     assert.deepEqual(emu.summary().dropped, { outOfOrder: 1, tooOld: 1, tooNew: 0, duplicate: 7 });
-    assert.deepEqual(emu.requests.map((r) => r.status), [200, 422, 422, 200, 200]);
+    assert.deepEqual(
+      emu.requests.map((r) => r.status),
+      [200, 422, 422, 200, 200],
+    );
   });
 
   test('429 past maxRequestsPerMinute, without Retry-After; throttled requests are not ingested', async () => {
@@ -235,7 +257,10 @@ describe('proxy mode', () => {
     assert.deepEqual(emu.summary().dropped, { outOfOrder: 1, tooOld: 1, tooNew: 1, duplicate: 2 });
     assert.equal(emu.summary().ingested, 5);
     assert.equal(emu.series.size, 0, 'proxy mode stores nothing');
-    assert.equal(emu.requests.reduce((n, r) => n + r.samples, 0), 10);
+    assert.equal(
+      emu.requests.reduce((n, r) => n + r.samples, 0),
+      10,
+    );
   });
 
   test('a request the store refuses is passed through and not judged', async () => {

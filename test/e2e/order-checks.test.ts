@@ -31,9 +31,19 @@ test('an emulator summary without drop counts is an error naming what is missing
   const old = emulatorDrops({ name: 'workspace-prometheus', requests: 3, accepted: 3 }, 'prometheus');
   assert.equal(typeof old, 'string');
   assert.match(old as string, /no dropped\.outOfOrder.*throttled.*too old/);
-  assert.equal(typeof emulatorDrops({ dropped: { outOfOrder: '0', tooOld: 0, tooNew: 0, duplicate: 0 }, throttled: 0 }, 'x'), 'string', 'a string count is not a count');
+  assert.equal(
+    typeof emulatorDrops({ dropped: { outOfOrder: '0', tooOld: 0, tooNew: 0, duplicate: 0 }, throttled: 0 }, 'x'),
+    'string',
+    'a string count is not a count',
+  );
   assert.equal(typeof emulatorDrops(null, 'x'), 'string');
-  assert.deepEqual(emulatorDrops({ dropped: { outOfOrder: 2, tooOld: 1, tooNew: 0, duplicate: 5 }, throttled: 3 }, 'x'), { outOfOrder: 2, tooOld: 1, tooNew: 0, duplicate: 5, throttled: 3 });
+  assert.deepEqual(emulatorDrops({ dropped: { outOfOrder: 2, tooOld: 1, tooNew: 0, duplicate: 5 }, throttled: 3 }, 'x'), {
+    outOfOrder: 2,
+    tooOld: 1,
+    tooNew: 0,
+    duplicate: 5,
+    throttled: 3,
+  });
 });
 
 test('zero refusals and drops pass; duplicates alone are no problem', () => {

@@ -11,7 +11,8 @@ import { tempDir } from '../../dev/kit/temp-dir';
 describe('e2e supervisor', () => {
   const tmp = tempDir('e2e-supervisor-');
   const sup = new Supervisor(tmp.dir);
-  const node = (name: string, src: string) => sup.start({ name, command: process.execPath, args: ['-e', src], env: { PATH: process.env.PATH ?? '' }, cwd: tmp.dir });
+  const node = (name: string, src: string) =>
+    sup.start({ name, command: process.execPath, args: ['-e', src], env: { PATH: process.env.PATH ?? '' }, cwd: tmp.dir });
   // the log's first line is the command, script included: look for whole lines
   const ready = async (logPath: string): Promise<void> => {
     for (let i = 0; i < 100 && !/^ready$/m.test(readFileSync(logPath, 'utf8')); i++) await new Promise((r) => setTimeout(r, 50));
@@ -36,7 +37,10 @@ describe('e2e supervisor', () => {
     const missing = sup.start({ name: 'missing', command: `${tmp.dir}/no-such-binary`, args: [], env: {}, cwd: tmp.dir });
     await missing.exited;
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(sup.unexpectedExits().map((x) => x.spec.name), ['quits', 'missing']);
+    assert.deepEqual(
+      sup.unexpectedExits().map((x) => x.spec.name),
+      ['quits', 'missing'],
+    );
     assert.match(readFileSync(missing.logPath, 'utf8'), /spawn failed: .*ENOENT/);
     assert.deepEqual(sup.running(), []);
     await sup.stopAll();

@@ -34,7 +34,11 @@ describe('fuzz: hostile write bodies', () => {
   test(`${CASES} generated cases (seed ${SEED}): the oracle's status every time, valid writes keep arriving, memory bounded`, async (t) => {
     const report = await runCases(h, ctx, { seed: SEED, cases: CASES, checkEvery: 50 });
     for (const line of formatReport(report).split('\n')) t.diagnostic(line);
-    assert.deepEqual(KINDS.filter((k) => report.byKind.get(k)!.cases === 0), [], 'every kind of case ran');
+    assert.deepEqual(
+      KINDS.filter((k) => report.byKind.get(k)!.cases === 0),
+      [],
+      'every kind of case ran',
+    );
     assert.ok(report.sentinels >= Math.floor(CASES / 50), 'valid writes were checked throughout');
     assert.equal(report.violations.length, 0, `\n${report.violations.map(formatViolation).join('\n\n')}`);
   });
@@ -44,7 +48,10 @@ describe('fuzz: hostile write bodies', () => {
     try {
       const results = (await Promise.all(http.targets.map(({ target, timeouts }) => runHttpCases(target, timeouts)))).flat();
       for (const r of results) t.diagnostic(`${r.ok ? 'ok  ' : 'FAIL'} ${r.target}: ${r.name}: ${r.detail}`);
-      assert.deepEqual(results.filter((r) => !r.ok).map((r) => `${r.target}: ${r.name}: ${r.detail}`), []);
+      assert.deepEqual(
+        results.filter((r) => !r.ok).map((r) => `${r.target}: ${r.name}: ${r.detail}`),
+        [],
+      );
       assert.ok(results.length >= 40);
     } finally {
       await http.close();
@@ -53,11 +60,17 @@ describe('fuzz: hostile write bodies', () => {
 
   test("the servers' own timeouts bound every request (the mechanism the HTTP cases exercise, scaled down)", () => {
     // Node's defaults: headers within 60 s, the whole request within 300 s, enforced every 30 s.
-    for (const [name, server] of [['dev Function host', createFunctionHost([])], ['forwarder server', createForwarderServer(stubForwarderRoutes(1024))]] as const) {
+    for (const [name, server] of [
+      ['dev Function host', createFunctionHost([])],
+      ['forwarder server', createForwarderServer(stubForwarderRoutes(1024))],
+    ] as const) {
       const t = serverTimeouts(server);
       assert.ok(t.headersTimeout > 0 && t.headersTimeout <= 60_000, `${name}: headersTimeout ${t.headersTimeout}`);
       assert.ok(t.requestTimeout > 0 && t.requestTimeout <= 300_000, `${name}: requestTimeout ${t.requestTimeout}`);
-      assert.ok(t.connectionsCheckingInterval > 0 && t.connectionsCheckingInterval <= 30_000, `${name}: connectionsCheckingInterval ${t.connectionsCheckingInterval}`);
+      assert.ok(
+        t.connectionsCheckingInterval > 0 && t.connectionsCheckingInterval <= 30_000,
+        `${name}: connectionsCheckingInterval ${t.connectionsCheckingInterval}`,
+      );
     }
   });
 });

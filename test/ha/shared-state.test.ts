@@ -73,7 +73,17 @@ describe('shared state on Azurite', () => {
     const now = (): number => clock.t;
     const instances = ['one', 'two', 'three'].map((id) => {
       const bucket = createBucket(1000, 1000, now);
-      return { bucket, q: startSharedQuotas({ table, tenants: [{ name: 'q1', samplesPerSecond: 1000, burstSamples: 1000, bucket }], intervalMs: 1000, instanceId: id, now, manual: true }) };
+      return {
+        bucket,
+        q: startSharedQuotas({
+          table,
+          tenants: [{ name: 'q1', samplesPerSecond: 1000, burstSamples: 1000, bucket }],
+          intervalMs: 1000,
+          instanceId: id,
+          now,
+          manual: true,
+        }),
+      };
     });
     const [one, two] = instances;
     // the first epoch: one and two alone; nothing measured yet, so an even split
@@ -124,17 +134,34 @@ describe('shared state on Azurite', () => {
     assert.equal(await one.check('t4', 'c1', 'b'), 'drop');
     // and two quota instances with an even split
     const errors: string[] = [];
-    const quotas = ['q-one', 'q-two'].map((id) => startSharedQuotas({ table, tenants: [{ name: 'q2', samplesPerSecond: 1000, burstSamples: 1000, bucket: createBucket(1000, 1000, () => clock.t) }], intervalMs: 1000, instanceId: id, now: () => clock.t, manual: true, onError: (e) => errors.push(e.message) }));
+    const quotas = ['q-one', 'q-two'].map((id) =>
+      startSharedQuotas({
+        table,
+        tenants: [{ name: 'q2', samplesPerSecond: 1000, burstSamples: 1000, bucket: createBucket(1000, 1000, () => clock.t) }],
+        intervalMs: 1000,
+        instanceId: id,
+        now: () => clock.t,
+        manual: true,
+        onError: (e) => errors.push(e.message),
+      }),
+    );
     clock.t += 1000;
     for (const q of quotas) await q.publish();
     for (const q of quotas) await q.apply();
-    assert.deepEqual(quotas.map((q) => q.shares().q2), [0.5, 0.5]);
+    assert.deepEqual(
+      quotas.map((q) => q.shares().q2),
+      [0.5, 0.5],
+    );
     await azurite.stop();
     try {
       clock.t += 1000;
       for (const q of quotas) await q.publish();
       for (const q of quotas) await q.apply();
-      assert.deepEqual(quotas.map((q) => q.shares().q2), [0.5, 0.5], 'quota shares stay as they were');
+      assert.deepEqual(
+        quotas.map((q) => q.shares().q2),
+        [0.5, 0.5],
+        'quota shares stay as they were',
+      );
       assert.ok(errors.length >= 2, 'each failed round is reported');
       clock.t -= 1000;
       clock.t += 20_000; // past the update timeout: a's refresh fails in the background

@@ -46,7 +46,6 @@ async function post(relay: RelayProcess, body: Buffer, key = HA_KEY): Promise<{ 
   return { status: res.status, text: await res.text(), ms: Date.now() - started };
 }
 
-
 describe('two relay processes on one Azurite', () => {
   let azurite: Azurite;
   let ws: WorkspaceEmulator;
@@ -58,7 +57,13 @@ describe('two relay processes on one Azurite', () => {
       tenants: [
         // the HA pair's clusters: "prod", and the new-* ones of the storage-down test
         { name: 'pair', cluster: 'prod', clusterConflict: 'overwrite', keySha256: [sha(HA_KEY)], ingestionUrls: [ws.url] },
-        { name: 'metered', cluster: 'metered', keySha256: [sha(METERED_KEY)], ingestionUrls: [ws.url], limits: { samplesPerSecond: QUOTA, burstSamples: QUOTA } },
+        {
+          name: 'metered',
+          cluster: 'metered',
+          keySha256: [sha(METERED_KEY)],
+          ingestionUrls: [ws.url],
+          limits: { samplesPerSecond: QUOTA, burstSamples: QUOTA },
+        },
       ],
     };
     const env = {
@@ -137,7 +142,11 @@ describe('two relay processes on one Azurite', () => {
       compressSync(
         encodeWriteRequest({
           timeseries: Array.from({ length: 10 }, (_, i) => ({
-            labels: [{ name: '__name__', value: 'load' }, { name: 'cluster', value: 'metered' }, { name: 'i', value: `${loop}-${i}` }],
+            labels: [
+              { name: '__name__', value: 'load' },
+              { name: 'cluster', value: 'metered' },
+              { name: 'i', value: `${loop}-${i}` },
+            ],
             samples: Array.from({ length: 20 }, (_, k) => ({ value: numberToBits(k), timestamp: BigInt(Date.now() - 60_000 + n * 20 + k) })),
             exemplars: [],
             histograms: [],
@@ -145,7 +154,8 @@ describe('two relay processes on one Azurite', () => {
           metadata: [],
         }),
       );
-    const share = async (r: RelayProcess): Promise<number> => ((await (await fetch(`${r.url}/api/health`)).json()) as { quotaShares: Record<string, number> }).quotaShares.metered;
+    const share = async (r: RelayProcess): Promise<number> =>
+      ((await (await fetch(`${r.url}/api/health`)).json()) as { quotaShares: Record<string, number> }).quotaShares.metered;
     let warmupEnd = Infinity;
     // measured from two intervals after both instances took a share (the first round may be slow on a loaded machine)
     void (async () => {
@@ -174,7 +184,10 @@ describe('two relay processes on one Azurite', () => {
     const expected = QUOTA * 6;
     console.log(`# admitted ${admitted} samples in 6 s (quota ${expected}): one ${counts.one}, two ${counts.two}; ${refused} requests refused`);
     assert.ok(refused > 20, 'the senders offered more than the quota (else this test measures nothing)');
-    assert.ok(Math.abs(admitted - expected) <= expected * 0.1, `admitted ${admitted} samples in 6 s across both, quota ${expected} (one ${counts.one}, two ${counts.two})`);
+    assert.ok(
+      Math.abs(admitted - expected) <= expected * 0.1,
+      `admitted ${admitted} samples in 6 s across both, quota ${expected} (one ${counts.one}, two ${counts.two})`,
+    );
     const [s1, s2] = [await share(one), await share(two)];
     assert.ok(Math.abs(s1 + s2 - 1) < 0.05, `shares ${s1} + ${s2} make the whole rate`);
     assert.ok(s1 > s2 * 1.5, `the busier instance has the larger share (${s1} vs ${s2})`);
@@ -186,7 +199,11 @@ describe('two relay processes on one Azurite', () => {
     for (let i = 0; i < 6; i++) {
       t += 1000;
       const relay = i % 2 ? one : two;
-      const [b, fresh, metered] = await Promise.all([post(relay, scrape('b', t)), post(relay, scrape('x', t, `new-${i}`)), post(relay, scrape('m', t, 'metered'), METERED_KEY)]);
+      const [b, fresh, metered] = await Promise.all([
+        post(relay, scrape('b', t)),
+        post(relay, scrape('x', t, `new-${i}`)),
+        post(relay, scrape('m', t, 'metered'), METERED_KEY),
+      ]);
       assert.equal(b.status, 204, 'the elected replica keeps going');
       assert.equal(fresh.status, 204, 'an unknown cluster is accepted without storage (fail open)');
       assert.ok(metered.status === 204 || metered.status === 429, `quota still decided locally: ${metered.status}`);

@@ -25,14 +25,30 @@ export function mutate(rng: Rng, buf: Buffer, tags: readonly number[]): Buffer {
   return b;
 }
 
-export type Agree = (scanner: FastScanner, block: Buffer, limits: SeriesLimits, cluster: string | undefined, policy: ForeignClusterPolicy, what: string) => boolean;
+export type Agree = (
+  scanner: FastScanner,
+  block: Buffer,
+  limits: SeriesLimits,
+  cluster: string | undefined,
+  policy: ForeignClusterPolicy,
+  what: string,
+) => boolean;
 
 /**
  * Checks each block with `agree` under no cluster, and cluster "c1" kept, enforced by
  * rejection and by overwriting; counts the cases and how many native took.
  */
-export function underEveryPolicy(limits: SeriesLimits, maxDecoded: number, agree: Agree): { check(block: Buffer, what: string): void; taken(): number; cases(): number } {
-  const configs: Array<[string | undefined, ForeignClusterPolicy]> = [[undefined, 'keep'], ['c1', 'keep'], ['c1', 'reject'], ['c1', 'overwrite']];
+export function underEveryPolicy(
+  limits: SeriesLimits,
+  maxDecoded: number,
+  agree: Agree,
+): { check(block: Buffer, what: string): void; taken(): number; cases(): number } {
+  const configs: Array<[string | undefined, ForeignClusterPolicy]> = [
+    [undefined, 'keep'],
+    ['c1', 'keep'],
+    ['c1', 'reject'],
+    ['c1', 'overwrite'],
+  ];
   const scanners = configs.map(([c, p]) => createFastScanner(limits, maxDecoded, c, p !== 'keep')!);
   let taken = 0;
   let cases = 0;
@@ -58,15 +74,31 @@ export interface Counted {
 
 /** The native scan's counts are the JS path's. */
 export function assertSameCounts(fast: FastScan, js: Counted, what: string): void {
-  assert.deepEqual([fast.series, fast.samples, fast.minTime, fast.maxTime], [js.series, js.samples, js.minTime, js.maxTime], `${what}: series, samples, oldest and newest sample time`);
+  assert.deepEqual(
+    [fast.series, fast.samples, fast.minTime, fast.maxTime],
+    [js.series, js.samples, js.minTime, js.maxTime],
+    `${what}: series, samples, oldest and newest sample time`,
+  );
 }
 
 /** What the JS path makes of a decompressed 1.0 request (throws where it refuses): its counts, and the request rewritten if it rewrites it. */
-export function viaJsValidation(raw: Buffer, limits: SeriesLimits, cluster: string | undefined, policy: ForeignClusterPolicy): Counted & { onlyMissingCluster: boolean; rewritten?: Buffer } {
+export function viaJsValidation(
+  raw: Buffer,
+  limits: SeriesLimits,
+  cluster: string | undefined,
+  policy: ForeignClusterPolicy,
+): Counted & { onlyMissingCluster: boolean; rewritten?: Buffer } {
   const r = validateWriteRequest(raw, limits, cluster, policy);
   const rewrite = r.unsorted + r.missingCluster + r.foreignCluster > 0;
   const rewritten = rewrite ? rewriteLabels(raw, { cluster, overwriteCluster: policy === 'overwrite' }) : undefined;
-  return { series: r.series, samples: r.samples + r.histograms, minTime: r.minTime, maxTime: r.maxTime, onlyMissingCluster: r.unsorted + r.foreignCluster === 0, rewritten };
+  return {
+    series: r.series,
+    samples: r.samples + r.histograms,
+    minTime: r.minTime,
+    maxTime: r.maxTime,
+    onlyMissingCluster: r.unsorted + r.foreignCluster === 0,
+    rewritten,
+  };
 }
 
 /**
@@ -74,7 +106,13 @@ export function viaJsValidation(raw: Buffer, limits: SeriesLimits, cluster: stri
  * "bench-weu-1") over every body `rounds` times, interleaved: every thread must get the same
  * block for each body (the native buffers are per thread). Resolves once both workers agree.
  */
-export async function sameBlocksInThreads(method: 'scan' | 'scanV2', bodies: readonly Buffer[], limits: SeriesLimits, maxDecoded: number, rounds: number): Promise<void> {
+export async function sameBlocksInThreads(
+  method: 'scan' | 'scanV2',
+  bodies: readonly Buffer[],
+  limits: SeriesLimits,
+  maxDecoded: number,
+  rounds: number,
+): Promise<void> {
   const scanner = createFastScanner(limits, maxDecoded, 'bench-weu-1', false)!;
   const hash = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
   const expected = bodies.map((b) => hash(scanner[method](b)!.rewrittenBlock!));
@@ -89,7 +127,10 @@ export async function sameBlocksInThreads(method: 'scan' | 'scanV2', bodies: rea
     parentPort.postMessage([...seen]);`;
   const run = (): Promise<string[]> =>
     new Promise((ok, fail) => {
-      const w = new Worker(source, { eval: true, workerData: { native: require.resolve('../../shared/remote-write/native'), limits, max: maxDecoded, bodies, rounds, method } });
+      const w = new Worker(source, {
+        eval: true,
+        workerData: { native: require.resolve('../../shared/remote-write/native'), limits, max: maxDecoded, bodies, rounds, method },
+      });
       w.once('message', ok);
       w.once('error', fail);
     });

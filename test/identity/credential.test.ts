@@ -9,12 +9,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import {
-  ClientCertificateCredential,
-  ClientSecretCredential,
-  ManagedIdentityCredential,
-  WorkloadIdentityCredential,
-} from '@azure/identity';
+import { ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential, WorkloadIdentityCredential } from '@azure/identity';
 import type { Env } from '../../shared/config/settings';
 import { createCredential } from '../../shared/identity/credential';
 import { type IdentityConfig, loadIdentityConfig } from '../../shared/identity/identity-config';
@@ -98,7 +93,12 @@ describe('createCredential', () => {
       // loadIdentityConfig refuses a missing file, so build the config directly: the point is
       // that the credential reads the configured path (before any network call).
       const file = missingFile('cert.pem');
-      const cfg: IdentityConfig = { ...identity({ ...env, AZURE_CLIENT_SECRET: 'x' }), clientSecret: undefined, certificatePath: file, certificatePassword: 'pw' };
+      const cfg: IdentityConfig = {
+        ...identity({ ...env, AZURE_CLIENT_SECRET: 'x' }),
+        clientSecret: undefined,
+        certificatePath: file,
+        certificatePassword: 'pw',
+      };
       const cred = createCredential(cfg)!;
       assertOnly(cred, ClientCertificateCredential);
       const message = await tokenError(cred);
@@ -115,7 +115,10 @@ describe('createCredential', () => {
       assert.equal(secretCfg.authorityHost, 'https://login.microsoftonline.us');
       assertOnly(createCredential(secretCfg), ClientSecretCredential);
       assert.throws(() => createCredential({ ...secretCfg, authorityHost: 'http://login.example.cloud' }), /https/);
-      assert.throws(() => createCredential({ ...secretCfg, clientSecret: undefined, certificatePath: missingFile('c.pem'), authorityHost: 'http://login.example.cloud' }), /https/);
+      assert.throws(
+        () => createCredential({ ...secretCfg, clientSecret: undefined, certificatePath: missingFile('c.pem'), authorityHost: 'http://login.example.cloud' }),
+        /https/,
+      );
     });
   });
 });

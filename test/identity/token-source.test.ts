@@ -40,7 +40,10 @@ const flush = (): Promise<void> => new Promise((ok) => setImmediate(ok));
 /** Whether p has settled once pending callbacks have run. */
 async function isSettled(p: Promise<unknown>): Promise<boolean> {
   let settled = false;
-  p.then(() => (settled = true), () => (settled = true));
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
   await flush();
   return settled;
 }
@@ -176,7 +179,11 @@ describe('createTokenSource with a fake credential', () => {
     assert.equal(cred.calls.length, 1);
     cred.calls[0].reject(new Error('ManagedIdentityCredential: no identity\nstack and details'));
     for (const p of [a, b]) {
-      await assert.rejects(p, (err: unknown) => err instanceof TokenError && err.message.includes(SCOPE) && /no identity/.test(err.message) && !err.message.includes('stack and details'));
+      await assert.rejects(
+        p,
+        (err: unknown) =>
+          err instanceof TokenError && err.message.includes(SCOPE) && /no identity/.test(err.message) && !err.message.includes('stack and details'),
+      );
     }
     assert.equal(ts.state().hasToken, false);
     assert.match(ts.state().lastError ?? '', /no identity/);
@@ -293,7 +300,17 @@ describe('createTokenSource with the real ManagedIdentityCredential and the iden
   let emu: IdentityEmulator;
   const sources: TokenSource[] = [];
   const saved: Record<string, string | undefined> = {};
-  const MI_VARS = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'MSI_ENDPOINT', 'MSI_SECRET', 'IMDS_ENDPOINT', 'IDENTITY_SERVER_THUMBPRINT', 'AZURE_CLIENT_ID', 'AZURE_POD_IDENTITY_AUTHORITY_HOST', 'AZURE_FEDERATED_TOKEN_FILE'];
+  const MI_VARS = [
+    'IDENTITY_ENDPOINT',
+    'IDENTITY_HEADER',
+    'MSI_ENDPOINT',
+    'MSI_SECRET',
+    'IMDS_ENDPOINT',
+    'IDENTITY_SERVER_THUMBPRINT',
+    'AZURE_CLIENT_ID',
+    'AZURE_POD_IDENTITY_AUTHORITY_HOST',
+    'AZURE_FEDERATED_TOKEN_FILE',
+  ];
 
   before(async () => {
     emu = await startIdentityEmulator({ key });
@@ -386,7 +403,8 @@ describe('createTokenSource with the real ManagedIdentityCredential and the iden
     const seen = new Set<string>([first]);
     let slowest = 0;
     let writes = 0;
-    while (Date.now() < issuedAt + lifetime + 300) { // past the first token's expiry
+    while (Date.now() < issuedAt + lifetime + 300) {
+      // past the first token's expiry
       const started = Date.now();
       const token = await ts.getToken();
       slowest = Math.max(slowest, Date.now() - started);
@@ -430,10 +448,18 @@ describe('createTokenSource with the real ManagedIdentityCredential and the iden
 
     emu.failUntil = 0;
     let fresh = during;
-    await waitUntil('a new token after recovery', () => {
-      void ts.getToken().then((t) => (fresh = t), () => undefined);
-      return fresh !== cached;
-    }, 6000, 10);
+    await waitUntil(
+      'a new token after recovery',
+      () => {
+        void ts.getToken().then(
+          (t) => (fresh = t),
+          () => undefined,
+        );
+        return fresh !== cached;
+      },
+      6000,
+      10,
+    );
     assertValid(fresh, resource);
     assert.ok(assertValid(fresh, resource).exp * 1000 > expiry);
     ts.close(); // B's refresh is a timer away: nothing is left in flight

@@ -40,7 +40,20 @@ const post = (body: Buffer) => ({ header: (name: string) => (REMOTE_WRITE_HEADER
 
 const withCluster = compressSync(
   encodeWriteRequest({
-    timeseries: [{ labels: [{ name: '__name__', value: 'up' }, { name: 'cluster', value: 'c1' }], samples: [{ value: 0n, timestamp: 1_700_000_000_000n }, { value: 0n, timestamp: 1_700_000_000_500n }], exemplars: [], histograms: [] }],
+    timeseries: [
+      {
+        labels: [
+          { name: '__name__', value: 'up' },
+          { name: 'cluster', value: 'c1' },
+        ],
+        samples: [
+          { value: 0n, timestamp: 1_700_000_000_000n },
+          { value: 0n, timestamp: 1_700_000_000_500n },
+        ],
+        exemplars: [],
+        histograms: [],
+      },
+    ],
     metadata: [],
   }),
 );
@@ -60,7 +73,7 @@ for (const native of [false, true]) {
       assert.equal(appended.length, 0);
     });
 
-    it('a request with nothing to change is spooled as the sender\'s own bytes, with its samples and time range', async () => {
+    it("a request with nothing to change is spooled as the sender's own bytes, with its samples and time range", async () => {
       const { write, appended } = handler(native);
       const a = await write(post(withCluster));
       assert.equal(a.status, 204, a.body);
@@ -72,7 +85,16 @@ for (const native of [false, true]) {
 
     it('a refused request answers its status with a one-line reason and spools nothing', async () => {
       const { write, appended } = handler(native);
-      const a = await write(post(compressSync(encodeWriteRequest({ timeseries: [{ labels: [{ name: 'job', value: 'x' }], samples: [{ value: 0n, timestamp: 1n }], exemplars: [], histograms: [] }], metadata: [] }))));
+      const a = await write(
+        post(
+          compressSync(
+            encodeWriteRequest({
+              timeseries: [{ labels: [{ name: 'job', value: 'x' }], samples: [{ value: 0n, timestamp: 1n }], exemplars: [], histograms: [] }],
+              metadata: [],
+            }),
+          ),
+        ),
+      );
       assert.equal(a.status, 400);
       assert.match(a.body, /^series has no __name__ label: \{job="x"\}\n$/);
       assert.equal(appended.length, 0);

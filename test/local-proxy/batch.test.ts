@@ -87,7 +87,10 @@ describe('merge', () => {
     for (const b of batches) {
       const expected = union(inputs.slice(at, at + b.records.length));
       assert.deepEqual(canonical(decodeWriteRequest(uncompressSync(mergeRecords(b.records), { asBuffer: true }) as Buffer)), canonical(expected));
-      assert.deepEqual(b.records.map((r) => r.samples), Array.from({ length: b.records.length }, (_, k) => at + k));
+      assert.deepEqual(
+        b.records.map((r) => r.samples),
+        Array.from({ length: b.records.length }, (_, k) => at + k),
+      );
       at += b.records.length;
     }
     assert.equal(at, 150, 'every record in exactly one batch, in order');
@@ -98,7 +101,8 @@ describe('merge', () => {
 describe('unreadable records', () => {
   it('a record that is not a snappy block (bad header, or a header lying about its size) is told apart; the rest merge', async () => {
     const spool = openSpool();
-    const good = (n: number): Buffer => compressSync(encodeWriteRequest({ timeseries: [], metadata: [{ type: 1, metricFamilyName: `m${n}`, help: '', unit: '' }] }));
+    const good = (n: number): Buffer =>
+      compressSync(encodeWriteRequest({ timeseries: [], metadata: [{ type: 1, metricFamilyName: `m${n}`, help: '', unit: '' }] }));
     await spool.append(good(1), 1);
     await spool.append(Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80]), 2); // no varint end
     await spool.append(Buffer.from([0xff, 0xff, 0x03, 0x00]), 3); // declares 65 535 bytes behind 1
@@ -112,10 +116,19 @@ describe('unreadable records', () => {
       else readable.push(b);
     }
     assert.deepEqual(unreadable, [2, 3]);
-    assert.deepEqual(readable.map((x) => x.samples), [1, 4]);
+    assert.deepEqual(
+      readable.map((x) => x.samples),
+      [1, 4],
+    );
     const merged = uncompressSync(mergeRecords(readable), { asBuffer: true }) as Buffer;
-    assert.equal(merged.length, readable.reduce((n, x) => n + x.bytes, 0));
-    assert.deepEqual(decodeWriteRequest(merged).metadata.map((m) => m.metricFamilyName), ['m1', 'm4']);
+    assert.equal(
+      merged.length,
+      readable.reduce((n, x) => n + x.bytes, 0),
+    );
+    assert.deepEqual(
+      decodeWriteRequest(merged).metadata.map((m) => m.metricFamilyName),
+      ['m1', 'm4'],
+    );
     await spool.close();
   });
 });
@@ -126,7 +139,10 @@ describe('limits', () => {
     const body = compressSync(encodeWriteRequest({ timeseries: [], metadata: [] }));
     for (let i = 0; i < 100; i++) await spool.append(body, 500);
     const batches = await drain(spool, { maxBytes: 8 * 1024 * 1024, maxSamples: 20000, maxWaitMs: 0 });
-    assert.deepEqual(batches.map((b) => b.samples), [20000, 20000, 10000]);
+    assert.deepEqual(
+      batches.map((b) => b.samples),
+      [20000, 20000, 10000],
+    );
     await spool.close();
   });
 
@@ -139,7 +155,10 @@ describe('limits', () => {
     await spool.append(compressSync(Buffer.concat([field(big.length)])), 1);
     await spool.append(compressSync(field(10)), 1);
     const batches = await drain(spool, { maxBytes: 20_000, maxSamples: 1e9, maxWaitMs: 0 });
-    assert.deepEqual(batches.map((b) => b.records.length), [2, 1, 2, 1, 1]);
+    assert.deepEqual(
+      batches.map((b) => b.records.length),
+      [2, 1, 2, 1, 1],
+    );
     for (const b of batches) assert.ok(b.bytes <= 20_000 || b.records.length === 1);
     await spool.close();
   });

@@ -14,7 +14,8 @@ import { SETTINGS } from '../../shared/config/settings';
 import { endpointId } from '../../shared/fanout/endpoints';
 import { repoRoot } from '../../dev/kit/repo';
 
-const INGESTION = 'https://my-azure-monitor-workspace.eastus2-1.metrics.ingest.monitor.azure.com/dataCollectionRules/dcr-00000000000000000/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2021-11-01-preview';
+const INGESTION =
+  'https://my-azure-monitor-workspace.eastus2-1.metrics.ingest.monitor.azure.com/dataCollectionRules/dcr-00000000000000000/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2021-11-01-preview';
 const RELAY = 'https://my-relay.azurewebsites.net/api/v1/write';
 const CLIENT = '00000000-0000-0000-0000-00000000000a';
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -44,9 +45,15 @@ function direct(cfg: ForwarderConfig): Extract<ForwarderConfig['target'], { mode
   return cfg.target;
 }
 
-describe('the seed side car\'s environments load unchanged (direct mode)', () => {
+describe("the seed side car's environments load unchanged (direct mode)", () => {
   it('managed identity (the seed YAML): userAssigned', () => {
-    const cfg = loadForwarderConfig({ INGESTION_URL: INGESTION, LISTENING_PORT: '8081', IDENTITY_TYPE: 'userAssigned', AZURE_CLIENT_ID: CLIENT, CLUSTER: 'aks-prod' });
+    const cfg = loadForwarderConfig({
+      INGESTION_URL: INGESTION,
+      LISTENING_PORT: '8081',
+      IDENTITY_TYPE: 'userAssigned',
+      AZURE_CLIENT_ID: CLIENT,
+      CLUSTER: 'aks-prod',
+    });
     const t = direct(cfg);
     assert.equal(cfg.listen.port, 8081);
     assert.equal(cfg.listen.host, undefined, 'all interfaces: the kubelet probes the pod IP');
@@ -105,7 +112,10 @@ describe('the seed side car\'s environments load unchanged (direct mode)', () =>
   it('several INGESTION_URLs: one lane per endpoint, by stable id', () => {
     const other = INGESTION.replace('eastus2-1', 'westeurope-1');
     const t = direct(loadForwarderConfig({ INGESTION_URL: `${INGESTION}, ${other}`, IDENTITY_TYPE: 'systemAssigned' }));
-    assert.deepEqual(t.endpoints.map((e) => e.id), [endpointId(INGESTION), endpointId(other)]);
+    assert.deepEqual(
+      t.endpoints.map((e) => e.id),
+      [endpointId(INGESTION), endpointId(other)],
+    );
   });
 });
 
@@ -120,7 +130,14 @@ describe('relay mode', () => {
   });
 
   it('RELAY_SCOPE (Easy Auth): token from the identity settings, with that scope', () => {
-    const cfg = loadForwarderConfig({ RELAY_URL: RELAY, RELAY_SCOPE: 'api://relay-app/.default', IDENTITY_TYPE: 'workloadIdentity', AZURE_CLIENT_ID: CLIENT, AZURE_TENANT_ID: TENANT, AZURE_FEDERATED_TOKEN_FILE: '/t' });
+    const cfg = loadForwarderConfig({
+      RELAY_URL: RELAY,
+      RELAY_SCOPE: 'api://relay-app/.default',
+      IDENTITY_TYPE: 'workloadIdentity',
+      AZURE_CLIENT_ID: CLIENT,
+      AZURE_TENANT_ID: TENANT,
+      AZURE_FEDERATED_TOKEN_FILE: '/t',
+    });
     assert.equal(cfg.target.mode, 'relay');
     if (cfg.target.mode !== 'relay') return;
     assert.equal(cfg.target.identity?.scope, 'api://relay-app/.default');
@@ -139,21 +156,36 @@ describe('mistakes stop start-up with what to set', () => {
     ['relay key in direct mode', { INGESTION_URL: INGESTION, RELAY_KEY: KEY }, /RELAY_KEY is set but RELAY_URL is not/],
     ['two relay URLs', { RELAY_URL: `${RELAY},${RELAY.replace('my-relay', 'other')}` }, /RELAY_URL holds 2 URLs/],
     ['plain http to a remote relay', { RELAY_URL: 'http://relay.example.com/api/v1/write' }, /RELAY_URL .* must use https/],
-    ['RELAY_SCOPE without an identity', { RELAY_URL: RELAY, RELAY_SCOPE: 'api://x/.default', IDENTITY_TYPE: 'none' }, /RELAY_SCOPE is set but IDENTITY_TYPE=none/],
+    [
+      'RELAY_SCOPE without an identity',
+      { RELAY_URL: RELAY, RELAY_SCOPE: 'api://x/.default', IDENTITY_TYPE: 'none' },
+      /RELAY_SCOPE is set but IDENTITY_TYPE=none/,
+    ],
     ['userAssigned without client id', { INGESTION_URL: INGESTION, IDENTITY_TYPE: 'userAssigned' }, /AZURE_CLIENT_ID/],
     ['bad port', { INGESTION_URL: INGESTION, LISTENING_PORT: '80808' }, /LISTENING_PORT: .*port number/],
     ['bad size', { INGESTION_URL: INGESTION, SPOOL_MAX_BYTES: '1TB' }, /SPOOL_MAX_BYTES: .*KiB, MiB or GiB/],
     ['bad duration', { INGESTION_URL: INGESTION, BATCH_MAX_WAIT: '1 second' }, /BATCH_MAX_WAIT: .*500ms, 30s/],
     ['bad policy', { INGESTION_URL: INGESTION, SPOOL_FULL_POLICY: 'block' }, /SPOOL_FULL_POLICY: .*reject .* drop-oldest/],
-    ['spool smaller than two segments', { INGESTION_URL: INGESTION, SPOOL_MAX_BYTES: '16MiB' }, /SPOOL_MAX_BYTES=16MiB must be at least twice SPOOL_SEGMENT_BYTES=16MiB/],
-    ['backoff bounds reversed', { INGESTION_URL: INGESTION, RETRY_MIN_BACKOFF: '1m', RETRY_MAX_BACKOFF: '10s' }, /RETRY_MIN_BACKOFF .* longer than RETRY_MAX_BACKOFF/],
+    [
+      'spool smaller than two segments',
+      { INGESTION_URL: INGESTION, SPOOL_MAX_BYTES: '16MiB' },
+      /SPOOL_MAX_BYTES=16MiB must be at least twice SPOOL_SEGMENT_BYTES=16MiB/,
+    ],
+    [
+      'backoff bounds reversed',
+      { INGESTION_URL: INGESTION, RETRY_MIN_BACKOFF: '1m', RETRY_MAX_BACKOFF: '10s' },
+      /RETRY_MIN_BACKOFF .* longer than RETRY_MAX_BACKOFF/,
+    ],
     ['zero samples per batch', { INGESTION_URL: INGESTION, BATCH_MAX_SAMPLES: '0' }, /BATCH_MAX_SAMPLES: .*positive/],
     ['negative catch-up rate', { INGESTION_URL: INGESTION, CATCHUP_MAX_RATE: '-5' }, /CATCHUP_MAX_RATE: .*whole number/],
   ];
   for (const [what, env, re] of cases) {
     it(what, () => {
       const p = problems({ IDENTITY_TYPE: 'none', ...env });
-      assert.ok(p.some((x) => re.test(x)), `${p.join('\n')}\n  does not match ${re}`);
+      assert.ok(
+        p.some((x) => re.test(x)),
+        `${p.join('\n')}\n  does not match ${re}`,
+      );
     });
   }
 
@@ -197,20 +229,40 @@ describe('nothing secret is described', () => {
     const text = JSON.stringify(relay);
     assert.ok(!text.includes(KEY) && !text.includes('url-key-secret'), text);
     assert.match(text, /"functionKey":"set"/);
-    const d = JSON.stringify(describeForwarderConfig(loadForwarderConfig({
-      INGESTION_URL: INGESTION,
-      IDENTITY_TYPE: 'aadApplication',
-      AZURE_CLIENT_ID: CLIENT,
-      AZURE_TENANT_ID: TENANT,
-      AZURE_CLIENT_CERTIFICATE_PATH: cert,
-      AZURE_CLIENT_CERTIFICATE_PASSWORD: 'pfx-password-secret',
-    })));
+    const d = JSON.stringify(
+      describeForwarderConfig(
+        loadForwarderConfig({
+          INGESTION_URL: INGESTION,
+          IDENTITY_TYPE: 'aadApplication',
+          AZURE_CLIENT_ID: CLIENT,
+          AZURE_TENANT_ID: TENANT,
+          AZURE_CLIENT_CERTIFICATE_PATH: cert,
+          AZURE_CLIENT_CERTIFICATE_PASSWORD: 'pfx-password-secret',
+        }),
+      ),
+    );
     assert.ok(!d.includes('pfx-password-secret') && !d.includes('dcr-00000000000000000'), d);
   });
 
   it('every forwarder setting is in the settings table, with a description; RELAY_KEY is secret', () => {
     const forwarder = SETTINGS.filter((s) => s.components.includes('forwarder')).map((s) => s.name);
-    for (const name of ['LISTENING_PORT', 'RELAY_URL', 'RELAY_KEY', 'RELAY_SCOPE', 'SPOOL_DIR', 'SPOOL_MAX_BYTES', 'SPOOL_FULL_POLICY', 'BATCH_MAX_BYTES', 'BATCH_MAX_SAMPLES', 'BATCH_MAX_WAIT', 'CATCHUP_MAX_RATE', 'INGESTION_URL', 'CLUSTER', 'IDENTITY_TYPE', 'UPSTREAM_TIMEOUT']) {
+    for (const name of [
+      'LISTENING_PORT',
+      'RELAY_URL',
+      'RELAY_KEY',
+      'RELAY_SCOPE',
+      'SPOOL_DIR',
+      'SPOOL_MAX_BYTES',
+      'SPOOL_FULL_POLICY',
+      'BATCH_MAX_BYTES',
+      'BATCH_MAX_SAMPLES',
+      'BATCH_MAX_WAIT',
+      'CATCHUP_MAX_RATE',
+      'INGESTION_URL',
+      'CLUSTER',
+      'IDENTITY_TYPE',
+      'UPSTREAM_TIMEOUT',
+    ]) {
       assert.ok(forwarder.includes(name), name);
     }
     assert.equal(SETTINGS.find((s) => s.name === 'RELAY_KEY')?.secret, true);
@@ -252,7 +304,7 @@ describe('deploy/ values', () => {
     return out;
   }
 
-  it('each mode\'s values file gives a configuration that loads, in the mode it says', () => {
+  it("each mode's values file gives a configuration that loads, in the mode it says", () => {
     const webhook = { AZURE_CLIENT_ID: CLIENT, AZURE_TENANT_ID: TENANT, AZURE_FEDERATED_TOKEN_FILE: '/var/run/secrets/azure/tokens/azure-identity-token' };
     const expect: [string, string, string | undefined, Record<string, string>][] = [
       ['values-direct-user-assigned.yaml', 'direct', 'userAssigned', {}],

@@ -73,13 +73,36 @@ describe('answers to senders', () => {
     const cases: [string, Promise<{ status: number; text: string }>, number, RegExp][] = [
       ['no Content-Encoding', postWrite(f.url, good, { 'content-type': 'application/x-protobuf' }), 415, /snappy/],
       ['zstd (vmagent ≥ 1.116 tries it first)', postWrite(f.url, good, { ...WRITE_HEADERS, 'content-encoding': 'zstd' }), 415, /zstd/],
-      ['a proto= neither 1.0 nor 2.0', postWrite(f.url, good, { ...WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v3.Request' }), 415, /io\.prometheus\.write\.v3\.Request/],
-      ['a 1.0 body labelled 2.0', postWrite(f.url, good, { ...WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' }), 400, /a remote-write 1\.0 body sent as 2\.0/],
+      [
+        'a proto= neither 1.0 nor 2.0',
+        postWrite(f.url, good, { ...WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v3.Request' }),
+        415,
+        /io\.prometheus\.write\.v3\.Request/,
+      ],
+      [
+        'a 1.0 body labelled 2.0',
+        postWrite(f.url, good, { ...WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' }),
+        400,
+        /a remote-write 1\.0 body sent as 2\.0/,
+      ],
       ['body over MAX_BODY_BYTES', postWrite(f.url, Buffer.alloc(70 * 1024, 1)), 413, /MAX_BODY_BYTES/],
       ['declared decoded size over MAX_DECODED_BYTES', postWrite(f.url, compressSync(Buffer.alloc(300 * 1024, 0))), 413, /MAX_DECODED_BYTES/],
       ['not snappy', postWrite(f.url, Buffer.from([0x05, 0xff, 0xff, 0xff])), 400, /snappy/],
       ['not protobuf', postWrite(f.url, compressSync(Buffer.from([0x0a, 0x50, 0x01]))), 400, /protobuf/],
-      ['series without __name__', postWrite(f.url, compressSync(encodeWriteRequest({ timeseries: [{ labels: [{ name: 'job', value: 'x' }], samples: [{ value: numberToBits(1), timestamp: 1n }], exemplars: [], histograms: [] }], metadata: [] }))), 400, /__name__/],
+      [
+        'series without __name__',
+        postWrite(
+          f.url,
+          compressSync(
+            encodeWriteRequest({
+              timeseries: [{ labels: [{ name: 'job', value: 'x' }], samples: [{ value: numberToBits(1), timestamp: 1n }], exemplars: [], histograms: [] }],
+              metadata: [],
+            }),
+          ),
+        ),
+        400,
+        /__name__/,
+      ],
       ['empty body', postWrite(f.url, Buffer.alloc(0)), 204, /^$/],
       ['a good request', postWrite(f.url, good), 204, /^$/],
     ];
@@ -103,14 +126,23 @@ describe('answers to senders', () => {
   it('remote-write 2.0: 204 with the Written counts once spooled, forwarded as 1.0; a refusal answers zeros', async () => {
     const ws = await workspace();
     const f = await forwarder({ INGESTION_URL: ws.url });
-    const v2Headers = { ...WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request', 'x-prometheus-remote-write-version': '2.0.0' };
+    const v2Headers = {
+      ...WRITE_HEADERS,
+      'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request',
+      'x-prometheus-remote-write-version': '2.0.0',
+    };
     const req = decodeWriteRequest(uncompressSync(generateRequest(1).body, { asBuffer: true }) as Buffer);
     const ok = await postWrite(f.url, compressSync(encodeV2Request(v2SeriesOf(req, 1n))), v2Headers);
     assert.equal(ok.status, 204, ok.text);
-    const written = (r: { headers: Headers }): (string | null)[] => ['samples', 'histograms', 'exemplars'].map((k) => r.headers.get(`x-prometheus-remote-write-${k}-written`));
+    const written = (r: { headers: Headers }): (string | null)[] =>
+      ['samples', 'histograms', 'exemplars'].map((k) => r.headers.get(`x-prometheus-remote-write-${k}-written`));
     assert.deepEqual(written(ok), ['500', '0', '0']);
     await waitFor('delivered', () => receivedKeys(ws).size === 500);
-    const bad = await postWrite(f.url, compressSync(encodeV2Request([{ labels: [{ name: 'job', value: 'x' }], samples: [{ value: 0n, timestamp: 1n }], histograms: [], exemplars: [] }])), v2Headers);
+    const bad = await postWrite(
+      f.url,
+      compressSync(encodeV2Request([{ labels: [{ name: 'job', value: 'x' }], samples: [{ value: 0n, timestamp: 1n }], histograms: [], exemplars: [] }])),
+      v2Headers,
+    );
     assert.equal(bad.status, 400);
     assert.match(bad.text, /no __name__/);
     assert.deepEqual(written(bad), ['0', '0', '0']);
@@ -120,9 +152,27 @@ describe('answers to senders', () => {
   it('a bad request never reaches a batch: good requests around it all arrive', async () => {
     const ws = await workspace();
     const f = await forwarder({ INGESTION_URL: ws.url, BATCH_MAX_WAIT: '300ms' });
-    const bad = compressSync(encodeWriteRequest({ timeseries: [{ labels: [{ name: '__name__', value: 'x' }, { name: '0bad', value: 'y' }], samples: [{ value: 0n, timestamp: 1n }], exemplars: [], histograms: [] }], metadata: [] }));
+    const bad = compressSync(
+      encodeWriteRequest({
+        timeseries: [
+          {
+            labels: [
+              { name: '__name__', value: 'x' },
+              { name: '0bad', value: 'y' },
+            ],
+            samples: [{ value: 0n, timestamp: 1n }],
+            exemplars: [],
+            histograms: [],
+          },
+        ],
+        metadata: [],
+      }),
+    );
     const results = await Promise.all([1, 2, 3].map((n) => postWrite(f.url, generateRequest(n).body)).concat([postWrite(f.url, bad)]));
-    assert.deepEqual(results.map((r) => r.status), [204, 204, 204, 400]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      [204, 204, 204, 400],
+    );
     await waitFor('delivered', () => receivedKeys(ws).size === 1500);
     assert.equal(ws.requests.filter((r) => r.status === 400).length, 0);
   });
@@ -157,7 +207,13 @@ describe('probes and metrics', () => {
     const m = await fetch(`${f.url}/metrics`);
     assert.match(m.headers.get('content-type') ?? '', /text\/plain/);
     const text = await m.text();
-    for (const name of ['relay_proxy_received_requests_total', 'relay_proxy_spool_bytes', 'relay_proxy_batch_samples', 'relay_proxy_upstream_request_duration_seconds', 'relay_proxy_dropped_samples_total']) {
+    for (const name of [
+      'relay_proxy_received_requests_total',
+      'relay_proxy_spool_bytes',
+      'relay_proxy_batch_samples',
+      'relay_proxy_upstream_request_duration_seconds',
+      'relay_proxy_dropped_samples_total',
+    ]) {
       assert.ok(text.includes(`# TYPE ${name}`), name);
     }
   });
@@ -229,7 +285,10 @@ describe('delivery', () => {
     assert.equal((await postWrite(f.url, generateRequest(2).body)).status, 204);
     await waitFor('second delivered', () => receivedKeys(ws).size === 500);
     await waitFor('dropped counted', async () => metricValue(await metrics(f), 'relay_proxy_dropped_samples_total', { reason: 'upstream_rejected' }) === 500);
-    assert.ok(logs.some((l) => l.includes('dropped') && l.includes('out of bounds')), logs.join('\n'));
+    assert.ok(
+      logs.some((l) => l.includes('dropped') && l.includes('out of bounds')),
+      logs.join('\n'),
+    );
     await waitFor('cursor past both', () => f.lanes()[0].spec.reader.pendingBytes() === 0);
   });
 
@@ -269,8 +328,8 @@ describe('delivery', () => {
   });
 });
 
-describe('Azure\'s window, end to end', () => {
-  it('an outage longer than MAX_SAMPLE_AGE: the too-old data is counted and never sent; the workspace (Azure\'s rules) drops nothing; everything newer arrives', async () => {
+describe("Azure's window, end to end", () => {
+  it("an outage longer than MAX_SAMPLE_AGE: the too-old data is counted and never sent; the workspace (Azure's rules) drops nothing; everything newer arrives", async () => {
     // Azure's 20 minutes scaled down to 3 s, on both sides
     const ws = await workspace('ws', { maxAgeMs: 3000 });
     const f = await forwarder({ INGESTION_URL: ws.url, MAX_SAMPLE_AGE: '3s', UPSTREAM_TIMEOUT: '1s', MIN_SHARDS: '2', MAX_SHARDS: '4' });
@@ -280,7 +339,18 @@ describe('Azure\'s window, end to end', () => {
     const writes: { t: number; keys: string[] }[] = [];
     for (let i = 0; Date.now() - t0 < 7000; i++) {
       const t = Date.now();
-      const req = { timeseries: [0, 1, 2, 3, 4].map((s) => ({ labels: [{ name: '__name__', value: 'window_e2e' }, { name: 'instance', value: `h${s}` }], samples: [{ value: numberToBits(i), timestamp: BigInt(t) }], exemplars: [], histograms: [] })), metadata: [] };
+      const req = {
+        timeseries: [0, 1, 2, 3, 4].map((s) => ({
+          labels: [
+            { name: '__name__', value: 'window_e2e' },
+            { name: 'instance', value: `h${s}` },
+          ],
+          samples: [{ value: numberToBits(i), timestamp: BigInt(t) }],
+          exemplars: [],
+          histograms: [],
+        })),
+        metadata: [],
+      };
       const r = await postWrite(f.url, compressSync(encodeWriteRequest(req)));
       assert.equal(r.status, 204);
       writes.push({ t, keys: sampleKeys(req) });
@@ -293,7 +363,12 @@ describe('Azure\'s window, end to end', () => {
     assert.equal(got.size + tooOld, all.length, 'each sample delivered or counted too old');
     assert.ok(tooOld > 0);
     assert.deepEqual(ws.summary().dropped, { outOfOrder: 0, tooOld: 0, tooNew: 0, duplicate: 0 }, 'nothing sent that Azure would drop');
-    for (const w of writes) if (w.t > recovered - 1000) assert.ok(w.keys.every((k) => got.has(k)), `a write from ${recovered - w.t} ms before recovery is missing`);
+    for (const w of writes)
+      if (w.t > recovered - 1000)
+        assert.ok(
+          w.keys.every((k) => got.has(k)),
+          `a write from ${recovered - w.t} ms before recovery is missing`,
+        );
     assert.ok(logs.some((l) => l.includes('older than MAX_SAMPLE_AGE')));
   });
 });
@@ -322,7 +397,9 @@ describe('batching figure', () => {
     const avg = calls.reduce((n, r) => n + r.samples, 0) / calls.length;
     latencies.sort((a, b) => a - b);
     const p99 = latencies[Math.floor(latencies.length * 0.99)];
-    t.diagnostic(`${seconds * perSecond} requests of 500 samples at 20 000 samples/s → ${calls.length} upstream calls, ${Math.round(avg)} samples per call on average; ack latency p50 ${latencies[latencies.length >> 1]} ms, p99 ${p99} ms`);
+    t.diagnostic(
+      `${seconds * perSecond} requests of 500 samples at 20 000 samples/s → ${calls.length} upstream calls, ${Math.round(avg)} samples per call on average; ack latency p50 ${latencies[latencies.length >> 1]} ms, p99 ${p99} ms`,
+    );
     assert.ok(avg >= 10_000, `average ${avg} samples per upstream call`);
   });
 });

@@ -76,7 +76,11 @@ export const WRITE_HEADERS = {
   'x-prometheus-remote-write-version': '0.1.0',
 };
 
-export async function postWrite(baseUrl: string, body: Buffer, headers: Record<string, string> = WRITE_HEADERS): Promise<{ status: number; text: string; headers: Headers }> {
+export async function postWrite(
+  baseUrl: string,
+  body: Buffer,
+  headers: Record<string, string> = WRITE_HEADERS,
+): Promise<{ status: number; text: string; headers: Headers }> {
   const res = await fetch(`${baseUrl}/api/v1/write`, { method: 'POST', body, headers });
   return { status: res.status, text: await res.text(), headers: res.headers };
 }

@@ -32,7 +32,11 @@ export interface FakeUpstream extends Upstream {
 
 export const ok = (): UpstreamOutcome => ({ kind: 'delivered', status: 204, bytes: 10 });
 
-export function recorder(batch = { maxBytes: 8 * 1024 * 1024, maxSamples: 20_000, maxWaitMs: 20 }, backoff = { minMs: 10, maxMs: 40 }, extra: Partial<LaneDeps> = {}): Recorder {
+export function recorder(
+  batch = { maxBytes: 8 * 1024 * 1024, maxSamples: 20_000, maxWaitMs: 20 },
+  backoff = { minMs: 10, maxMs: 40 },
+  extra: Partial<LaneDeps> = {},
+): Recorder {
   const logs: string[] = [];
   const published: PublishResult[] = [];
   const log: Logger = {
@@ -61,7 +65,7 @@ export function fakeUpstream(answer: (req: UpstreamRequest, call: number) => Ups
       req = { ...req, block: Buffer.from(req.block) };
       u.calls.push({ req, at: Date.now() });
       const raw = uncompressSync(req.block, { asBuffer: true }) as Buffer;
-      assert.equal(raw.length, req.bytes, 'bytes is the block\'s uncompressed length');
+      assert.equal(raw.length, req.bytes, "bytes is the block's uncompressed length");
       const o = await answer(req, u.calls.length);
       if (o.kind === 'delivered' || o.kind === 'partial') u.delivered.push(raw);
       return o;

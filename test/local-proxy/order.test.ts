@@ -68,7 +68,7 @@ describe('lane: several calls in flight, per-series order', () => {
     // the same 50 series in every request: the worst case, each request touches every shard
     const gen = await fill(spool, 120, { series: 50, perSeries: 10 });
     let seed = 7;
-    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const check = orderCheckingUpstream(async () => {
       await sleep(5 + rand() * 40);
       const r = rand();
@@ -99,10 +99,14 @@ describe('lane: several calls in flight, per-series order', () => {
     const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 1000, maxWaitMs: 5 }, undefined, { shards: { min: 1, max: 6 }, busy: () => 0 });
     const lane = startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
     let most = 0;
-    await waitFor('all delivered', () => {
-      most = Math.max(most, lane.stats().shards);
-      return spool.reader('r').pendingBytes() === 0;
-    }, 20_000);
+    await waitFor(
+      'all delivered',
+      () => {
+        most = Math.max(most, lane.stats().shards);
+        return spool.reader('r').pendingBytes() === 0;
+      },
+      20_000,
+    );
     assert.equal(most, 6, 'scaled to MAX_SHARDS');
     assert.ok(check.maxConcurrent() > 2 && check.maxConcurrent() <= 6, `calls in flight at once: ${check.maxConcurrent()}`);
     assert.deepEqual(check.violations, []);
@@ -128,7 +132,7 @@ describe('lane: several calls in flight, per-series order', () => {
     assert.deepEqual(check.violations, []);
   });
 
-  it('senders whose streams keep their series apart (Prometheus\'s shards), a busy CPU: each request goes whole, as the sender\'s bytes, several calls in flight, every series in order', async () => {
+  it("senders whose streams keep their series apart (Prometheus's shards), a busy CPU: each request goes whole, as the sender's bytes, several calls in flight, every series in order", async () => {
     const spool = openSpool();
     // 5 streams of 30 series each, requests taking turns, every series rising from request to request
     const streams = 5;
@@ -177,7 +181,10 @@ describe('lane: several calls in flight, per-series order', () => {
     const bodies = new Set(gen.map((g) => g.body.toString('base64')));
     assert.ok(check.up.calls.every((c) => c.req.samples % 500 === 0));
     assert.ok(check.up.calls.some((c) => bodies.has(c.req.block.toString('base64')) || c.req.samples > 500));
-    assert.equal(check.delivered.size, gen.reduce((n, g) => n + g.keys.length, 0));
+    assert.equal(
+      check.delivered.size,
+      gen.reduce((n, g) => n + g.keys.length, 0),
+    );
   });
 });
 
@@ -217,13 +224,17 @@ async function appendAt(spool: Spool, t: number, series = 10): Promise<string[]>
   return r.keys;
 }
 
-describe('lane: Azure\'s time window (MAX_SAMPLE_AGE)', () => {
+describe("lane: Azure's time window (MAX_SAMPLE_AGE)", () => {
   it('an outage longer than the window: the too-old data is counted and never sent, everything newer arrives in order', async () => {
     const spool = openSpool();
     let down = true;
     const check = orderCheckingUpstream(async () => (down ? { kind: 'retry', reason: 'network error: ECONNREFUSED', bytes: 0 } : ok()));
     const tooOld: number[] = [];
-    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 200, maxWaitMs: 5 }, { minMs: 20, maxMs: 50 }, { shards: { min: 2, max: 4 }, maxSampleAgeMs: 1500, onTooOld: (n) => tooOld.push(n) });
+    const rec = recorder(
+      { maxBytes: 8 * 1024 * 1024, maxSamples: 200, maxWaitMs: 5 },
+      { minMs: 20, maxMs: 50 },
+      { shards: { min: 2, max: 4 }, maxSampleAgeMs: 1500, onTooOld: (n) => tooOld.push(n) },
+    );
     startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
     // a sender keeps writing every 50 ms through a 3 s outage (twice the window)
     const written: { t: number; keys: string[] }[] = [];
@@ -245,7 +256,11 @@ describe('lane: Azure\'s time window (MAX_SAMPLE_AGE)', () => {
     const all = written.flatMap((w) => w.keys);
     const dropped = metricValue(await rec.metricsText(), 'relay_proxy_dropped_samples_total', { reason: 'too_old' });
     assert.equal(check.delivered.size + dropped, all.length, 'every sample either delivered or counted too old, never both');
-    assert.equal(tooOld.reduce((a, b) => a + b, 0), dropped, 'the per-minute line gets the same count');
+    assert.equal(
+      tooOld.reduce((a, b) => a + b, 0),
+      dropped,
+      'the per-minute line gets the same count',
+    );
     assert.ok(dropped > 0 && check.delivered.size > 0);
     // nothing older than the window at recovery was sent; everything written within it arrived
     for (const w of written) {
@@ -253,6 +268,9 @@ describe('lane: Azure\'s time window (MAX_SAMPLE_AGE)', () => {
       if (w.t < recovered - 1500) assert.equal(sent, 0, `data from ${recovered - w.t} ms before recovery must not be sent`);
       if (w.t > recovered - 800) assert.equal(sent, w.keys.length, `data from ${recovered - w.t} ms before recovery must arrive`);
     }
-    assert.ok(rec.logs.some((l) => l.includes('older than MAX_SAMPLE_AGE')), 'a warning says so');
+    assert.ok(
+      rec.logs.some((l) => l.includes('older than MAX_SAMPLE_AGE')),
+      'a warning says so',
+    );
   });
 });

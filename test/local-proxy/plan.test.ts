@@ -15,7 +15,10 @@ import { sampleKeys } from './helpers';
 function record(series: number, times: number[]) {
   const req = {
     timeseries: Array.from({ length: series }, (_, s) => ({
-      labels: [{ name: '__name__', value: 'plan_test' }, { name: 'instance', value: `h${s}` }],
+      labels: [
+        { name: '__name__', value: 'plan_test' },
+        { name: 'instance', value: `h${s}` },
+      ],
       samples: times.map((t) => ({ value: numberToBits(t), timestamp: BigInt(t) })),
       exemplars: [],
       histograms: [],
@@ -24,18 +27,24 @@ function record(series: number, times: number[]) {
   };
   const raw = encodeWriteRequest(req);
   const block = compressSync(raw);
-  return { req, rec: { block, bytes: raw.length, samples: series * times.length, end: { segment: 1, offset: 1 }, minTime: Math.min(...times), maxTime: Math.max(...times) } };
+  return {
+    req,
+    rec: { block, bytes: raw.length, samples: series * times.length, end: { segment: 1, offset: 1 }, minTime: Math.min(...times), maxTime: Math.max(...times) },
+  };
 }
 
 const keys = (blocks: Buffer[]): string[] => blocks.flatMap((b) => sampleKeys(decodeWriteRequest(uncompressSync(b, { asBuffer: true }) as Buffer)));
 
 describe('plan', () => {
-  it('several shards with an owners table: a record of free series goes whole, as it came; a record straddling the window is trimmed on its owner; a crowded shard\'s series move by hash, waiting for it', () => {
+  it("several shards with an owners table: a record of free series goes whole, as it came; a record straddling the window is trimmed on its owner; a crowded shard's series move by hash, waiting for it", () => {
     const table = new SeriesOwners();
     const owners = { table, leastLoaded: () => 2, spread: false, crowded: () => false };
     const { rec } = record(20, [1000, 2000]);
     const p = planRecord(rec, { shards: 4, cutoff: 500, owners });
-    assert.deepEqual(p.shares.map((s) => [s.shard, s.block === rec.block]), [[2, true]]);
+    assert.deepEqual(
+      p.shares.map((s) => [s.shard, s.block === rec.block]),
+      [[2, true]],
+    );
     assert.equal(p.from, undefined);
     // straddling the cutoff: trimmed, on the owning shard
     const edge = record(20, [400, 4000]);
@@ -46,14 +55,20 @@ describe('plan', () => {
     const moved = planRecord(record(20, [5000]).rec, { shards: 4, cutoff: 500, owners: { ...owners, spread: true, crowded: (i) => i === 2 } });
     assert.ok(moved.shares.length > 1, 'split by hash');
     assert.equal(moved.from, 2);
-    assert.equal(moved.shares.reduce((a, s) => a + s.samples, 0), 20);
+    assert.equal(
+      moved.shares.reduce((a, s) => a + s.samples, 0),
+      20,
+    );
     // and they stay where they moved: the next record is split the same way, nothing to wait for
     const next = planRecord(record(20, [6000]).rec, { shards: 4, cutoff: 500, owners });
-    assert.deepEqual(next.shares.map((s) => [s.shard, s.samples]), moved.shares.map((s) => [s.shard, s.samples]));
+    assert.deepEqual(
+      next.shares.map((s) => [s.shard, s.samples]),
+      moved.shares.map((s) => [s.shard, s.samples]),
+    );
     assert.equal(next.from, undefined);
   });
 
-  it('one shard, all inside the window: the record\'s own block, untouched', () => {
+  it("one shard, all inside the window: the record's own block, untouched", () => {
     const { rec } = record(20, [1000, 2000]);
     const p = planRecord(rec, { shards: 1, cutoff: 500 });
     assert.equal(p.shares.length, 1);
@@ -70,7 +85,12 @@ describe('plan', () => {
     const { rec, req } = record(20, [1000, 2000, 3000]);
     const p = planRecord(rec, { shards: 1, cutoff: 2000 });
     assert.equal(p.tooOld, 20);
-    assert.deepEqual(keys(p.shares.map((s) => s.block)).sort(), sampleKeys(req).filter((k) => !k.endsWith('@1000')).sort());
+    assert.deepEqual(
+      keys(p.shares.map((s) => s.block)).sort(),
+      sampleKeys(req)
+        .filter((k) => !k.endsWith('@1000'))
+        .sort(),
+    );
     assert.equal(p.shares[0].minTime, 2000);
     const t = trimToWindow({ block: rec.block, samples: rec.samples, minTime: rec.minTime, maxTime: rec.maxTime }, 3000);
     assert.equal(t?.tooOld, 40);
@@ -84,9 +104,13 @@ describe('plan', () => {
     const pb = planRecord(b.rec, { shards: 4, cutoff: -Infinity });
     assert.ok(pa.shares.length > 1);
     assert.deepEqual(keys(pa.shares.map((s) => s.block)).sort(), sampleKeys(a.req).sort());
-    const shardOf = (p: typeof pa): Map<string, number> => new Map(p.shares.flatMap((s) => keys([s.block]).map((k) => [k.split('@')[0], s.shard] as [string, number])));
+    const shardOf = (p: typeof pa): Map<string, number> =>
+      new Map(p.shares.flatMap((s) => keys([s.block]).map((k) => [k.split('@')[0], s.shard] as [string, number])));
     const sa = shardOf(pa);
     for (const [series, shard] of shardOf(pb)) assert.equal(sa.get(series), shard, series);
-    assert.equal(pa.shares.reduce((n, s) => n + s.samples, 0), 64);
+    assert.equal(
+      pa.shares.reduce((n, s) => n + s.samples, 0),
+      64,
+    );
   });
 });

@@ -104,12 +104,19 @@ describe('crash recovery', () => {
 
     ws.fault = undefined;
     await start(); // the third life, stopped by afterEach
-    await waitFor('every acknowledged sample delivered', () => {
-      const got = receivedKeys(ws);
-      return acked.every((k) => got.has(k));
-    }, 20_000, 100);
+    await waitFor(
+      'every acknowledged sample delivered',
+      () => {
+        const got = receivedKeys(ws);
+        return acked.every((k) => got.has(k));
+      },
+      20_000,
+      100,
+    );
     const accepted = ws.requests.filter((r) => r.status === 200 || r.status === 422).reduce((n, r) => n + r.samples, 0);
-    t.diagnostic(`${acked.length} acknowledged samples across two kill -9, all delivered; ${accepted - receivedKeys(ws).size} samples delivered twice (at least once)`);
+    t.diagnostic(
+      `${acked.length} acknowledged samples across two kill -9, all delivered; ${accepted - receivedKeys(ws).size} samples delivered twice (at least once)`,
+    );
   });
 });
 
@@ -129,14 +136,21 @@ describe('SIGTERM', () => {
     const took = Date.now() - t0;
     assert.ok(took < 5000, `exit took ${took} ms`);
     assert.match(fwd.output(), /msg="stopped; spool and cursors saved"/);
-    assert.match(fwd.output(), /msg="Metric packets published in last 1 minute" avgBytesPerRequest=\d+ avgRequestDuration=[\d.e-]+ failedPublishingToAll=\d+ successfullyPublishedToAll=\d+ successfullyPublishedToSome=\d+ spoolBytes=\d+ spoolRecords=\d+/);
+    assert.match(
+      fwd.output(),
+      /msg="Metric packets published in last 1 minute" avgBytesPerRequest=\d+ avgRequestDuration=[\d.e-]+ failedPublishingToAll=\d+ successfullyPublishedToAll=\d+ successfullyPublishedToSome=\d+ spoolBytes=\d+ spoolRecords=\d+/,
+    );
 
     ws.fault = undefined;
     await start();
-    await waitFor('delivered after restart', () => {
-      const got = receivedKeys(ws);
-      return acked.every((k) => got.has(k));
-    }, 10_000);
+    await waitFor(
+      'delivered after restart',
+      () => {
+        const got = receivedKeys(ws);
+        return acked.every((k) => got.has(k));
+      },
+      10_000,
+    );
   });
 
   it('with a send hanging: gives it SHUTDOWN_TIMEOUT, then exits 0; the batch is sent again after restart', async () => {
@@ -185,7 +199,11 @@ describe('direct mode with managed identity (real @azure/identity, emulated endp
     try {
       const fwd = await start({ INGESTION_URL: secured.url, IDENTITY_TYPE: 'userAssigned', AZURE_CLIENT_ID: 'client-1', ...identity.env() });
       assert.equal((await postWrite(fwd.url, generateRequest(1).body)).status, 204);
-      await waitFor('loud log', () => /level=error msg="upstream refused the forwarder's credentials.*Monitoring Metrics Publisher.*monitor\.azure\.com/.test(fwd.output()), 10_000);
+      await waitFor(
+        'loud log',
+        () => /level=error msg="upstream refused the forwarder's credentials.*Monitoring Metrics Publisher.*monitor\.azure\.com/.test(fwd.output()),
+        10_000,
+      );
       const m = await (await fetch(`${fwd.url}/metrics`)).text();
       assert.ok(metricValue(m, 'relay_proxy_retries_total', { reason: 'http_403' }) >= 1);
       assert.equal(metricValue(m, 'relay_proxy_dropped_samples_total'), 0);

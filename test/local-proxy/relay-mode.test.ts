@@ -38,7 +38,10 @@ afterEach(async () => {
 async function workspaces(): Promise<[WorkspaceEmulator, WorkspaceEmulator]> {
   const a = await startWorkspaceEmulator({ name: 'a' });
   const b = await startWorkspaceEmulator({ name: 'b' });
-  closers.push(() => a.close(), () => b.close());
+  closers.push(
+    () => a.close(),
+    () => b.close(),
+  );
   return [a, b];
 }
 
@@ -95,7 +98,6 @@ function acceptedSamples(ws: WorkspaceEmulator): number {
   return ws.requests.filter((r) => r.status === 200).reduce((n, r) => n + r.samples, 0);
 }
 
-
 describe('relay mode', () => {
   it('delivers through the relay with the function key; batches reach both workspaces', async () => {
     const [a, b] = await workspaces();
@@ -118,7 +120,7 @@ describe('relay mode', () => {
     await waitFor('delivered after the relay came up', () => hasAll(a, gen) && hasAll(b, gen), 5000);
   });
 
-  it('partial failure: the failed workspace\'s share waits on its own durable lane; the healthy one is not held up and gets no duplicates', async () => {
+  it("partial failure: the failed workspace's share waits on its own durable lane; the healthy one is not held up and gets no duplicates", async () => {
     const [a, b] = await workspaces();
     b.fault = { status: 503, untilMs: Date.now() + 60_000 };
     const r = await relay(a, b);
@@ -127,7 +129,13 @@ describe('relay mode', () => {
     await waitFor('a has everything while b is down', () => hasAll(a, gen), 5000);
     const idB = endpointId(b.url);
     await waitFor('a lane spool for b', () => existsSync(path.join(tmp.dir, 'lanes', idB)));
-    assert.deepEqual(f.lanes().map((l) => l.name).sort(), [`lane:${idB}`, 'relay']);
+    assert.deepEqual(
+      f
+        .lanes()
+        .map((l) => l.name)
+        .sort(),
+      [`lane:${idB}`, 'relay'],
+    );
     // New data keeps flowing to a while b is still down.
     const more = await send(f, 20, 5);
     await waitFor('a has the new data too', () => hasAll(a, more), 5000);
@@ -150,11 +158,17 @@ describe('relay mode', () => {
     const gen = await send(f, 0, 10);
     await waitFor('a has everything', () => hasAll(a, gen), 5000);
     const idB = endpointId(b.url);
-    await waitFor('parked on b\'s lane, main cursor past it', () => existsSync(path.join(tmp.dir, 'lanes', idB)) && f.spool.reader('relay').pendingBytes() === 0);
+    await waitFor(
+      "parked on b's lane, main cursor past it",
+      () => existsSync(path.join(tmp.dir, 'lanes', idB)) && f.spool.reader('relay').pendingBytes() === 0,
+    );
     await f.stop();
 
     f = await forwarder(r.url);
-    assert.ok(f.lanes().some((l) => l.name === `lane:${idB}`), 'the lane is back after the restart');
+    assert.ok(
+      f.lanes().some((l) => l.name === `lane:${idB}`),
+      'the lane is back after the restart',
+    );
     b.fault = undefined;
     await waitFor('b has everything', () => hasAll(b, gen), 5000);
     assert.equal(acceptedSamples(a), 10 * 500, 'nothing went to a twice');
@@ -173,11 +187,15 @@ describe('relay mode', () => {
       await new Promise((res) => setTimeout(res, 20));
     }
     await waitFor('both have everything', () => hasAll(a, gen) && hasAll(b, gen), 15_000);
-    assert.deepEqual(b.summary().dropped, { outOfOrder: 0, tooOld: 0, tooNew: 0, duplicate: b.summary().dropped.duplicate }, 'no sample of b dropped as Azure would, but for duplicates of replays');
+    assert.deepEqual(
+      b.summary().dropped,
+      { outOfOrder: 0, tooOld: 0, tooNew: 0, duplicate: b.summary().dropped.duplicate },
+      'no sample of b dropped as Azure would, but for duplicates of replays',
+    );
     assert.equal(a.summary().dropped.outOfOrder, 0);
     assert.equal(acceptedSamples(a), gen.length * 500, 'the healthy workspace got each sample once');
     const text = await (await fetch(`${f.url}/metrics`)).text();
-    assert.ok(metricValue(text, 'relay_proxy_lane_parked_batches_total', { endpoint: endpointId(b.url) }) >= 1, 'b\'s share went through its lane');
+    assert.ok(metricValue(text, 'relay_proxy_lane_parked_batches_total', { endpoint: endpointId(b.url) }) >= 1, "b's share went through its lane");
   });
 
   it('a hanging workspace does not hold up the healthy one (X-Relay-Straggler-Timeout); it gets its data in order once it answers', async () => {
@@ -211,7 +229,10 @@ describe('relay mode', () => {
     const r = await relay(a, b);
     const f = await forwarder(r.url, { RELAY_KEY: 'wrong-key' });
     await send(f, 0, 1);
-    await waitFor('an auth retry', async () => metricValue(await (await fetch(`${f.url}/metrics`)).text(), 'relay_proxy_retries_total', { reason: 'http_401' }) >= 2);
+    await waitFor(
+      'an auth retry',
+      async () => metricValue(await (await fetch(`${f.url}/metrics`)).text(), 'relay_proxy_retries_total', { reason: 'http_401' }) >= 2,
+    );
     const loud = logs.find((l) => l.includes('level=error') && l.includes('RELAY_KEY'));
     assert.ok(loud, logs.join('\n'));
     assert.ok(!logs.some((l) => l.includes('wrong-key')), 'the key is never logged');

@@ -14,10 +14,19 @@ const hashes = (...h: number[]): Uint32Array => Uint32Array.from(h);
 describe('series owners', () => {
   it('a record of free series goes whole to the least loaded shard, and the next one with any of them follows it', () => {
     const t = new SeriesOwners();
-    assert.deepEqual(t.route(hashes(1, 2, 3), 4, () => 2), { whole: 2, owned: false });
-    assert.deepEqual(t.route(hashes(3, 4), 4, () => 0), { whole: 2, owned: true });
+    assert.deepEqual(
+      t.route(hashes(1, 2, 3), 4, () => 2),
+      { whole: 2, owned: false },
+    );
+    assert.deepEqual(
+      t.route(hashes(3, 4), 4, () => 0),
+      { whole: 2, owned: true },
+    );
     // series 4 came along: it is shard 2's now too
-    assert.deepEqual(t.route(hashes(4), 4, () => 1), { whole: 2, owned: true });
+    assert.deepEqual(
+      t.route(hashes(4), 4, () => 1),
+      { whole: 2, owned: true },
+    );
   });
 
   it('a record whose series two shards own is split by owner; its free series go with the first owner', () => {
@@ -27,14 +36,20 @@ describe('series owners', () => {
     const r = t.route(hashes(20, 99, 10), 4, () => 1);
     assert.ok('assign' in r);
     assert.deepEqual([...r.assign], [3, 3, 0]);
-    assert.deepEqual(t.route(hashes(99), 4, () => 1), { whole: 3, owned: true });
+    assert.deepEqual(
+      t.route(hashes(99), 4, () => 1),
+      { whole: 3, owned: true },
+    );
   });
 
   it('once a shard has sent everything (idle), its series are free again', () => {
     const t = new SeriesOwners();
     t.route(hashes(1, 2), 4, () => 1);
     t.idle(1);
-    assert.deepEqual(t.route(hashes(1, 2), 4, () => 3), { whole: 3, owned: false });
+    assert.deepEqual(
+      t.route(hashes(1, 2), 4, () => 3),
+      { whole: 3, owned: false },
+    );
   });
 
   it('spread: free series go to their hash shard, owned ones stay', () => {
@@ -43,7 +58,10 @@ describe('series owners', () => {
     const r = t.route(hashes(5, 8, 9), 4, () => 0, true);
     assert.ok('assign' in r);
     assert.deepEqual([...r.assign], [2, 8 % 4, 9 % 4]);
-    assert.deepEqual(t.route(hashes(9), 4, () => 0), { whole: 1, owned: true });
+    assert.deepEqual(
+      t.route(hashes(9), 4, () => 0),
+      { whole: 1, owned: true },
+    );
   });
 
   it('a full table places free series by hash (home mode) until reset, and never grows past its size', () => {
@@ -57,20 +75,50 @@ describe('series owners', () => {
     assert.ok('assign' in r || r.whole === 9 % 8);
     if ('assign' in r) assert.deepEqual([...r.assign], [1, 2]);
     // owned series still go to their owner in home mode
-    assert.deepEqual(t.route(hashes(1000), 8, () => 5), { whole: 0, owned: true });
+    assert.deepEqual(
+      t.route(hashes(1000), 8, () => 5),
+      { whole: 0, owned: true },
+    );
     t.reset();
     assert.equal(t.homeMode, false);
     assert.equal(t.size, 0);
   });
 
-  it('a crowded shard\'s series move to their hash\'s shards, naming the shard they leave; the next record follows them', () => {
+  it("a crowded shard's series move to their hash's shards, naming the shard they leave; the next record follows them", () => {
     const t = new SeriesOwners();
     const hs = hashes(0, 1, 2, 3, 4, 5, 6, 7);
-    assert.deepEqual(t.route(hs, 4, () => 1), { whole: 1, owned: false });
+    assert.deepEqual(
+      t.route(hs, 4, () => 1),
+      { whole: 1, owned: false },
+    );
     // not crowded, or not spreading: the record stays whole on its owner
-    assert.deepEqual(t.route(hs, 4, () => 0, true, () => false), { whole: 1, owned: true });
-    assert.deepEqual(t.route(hs, 4, () => 0, false, () => true), { whole: 1, owned: true });
-    const r = t.route(hs, 4, () => 0, true, (s) => s === 1);
+    assert.deepEqual(
+      t.route(
+        hs,
+        4,
+        () => 0,
+        true,
+        () => false,
+      ),
+      { whole: 1, owned: true },
+    );
+    assert.deepEqual(
+      t.route(
+        hs,
+        4,
+        () => 0,
+        false,
+        () => true,
+      ),
+      { whole: 1, owned: true },
+    );
+    const r = t.route(
+      hs,
+      4,
+      () => 0,
+      true,
+      (s) => s === 1,
+    );
     assert.ok('assign' in r);
     assert.deepEqual([[...r.assign], r.from], [[0, 1, 2, 3, 0, 1, 2, 3], 1]);
     const next = t.route(hs, 4, () => 0);
@@ -78,7 +126,7 @@ describe('series owners', () => {
     assert.deepEqual([[...next.assign], next.from], [[0, 1, 2, 3, 0, 1, 2, 3], undefined]);
   });
 
-  it('model check with moves: a series\' samples are sent in the order they were queued, whatever the records, idles, spreads, moves and sends', () => {
+  it("model check with moves: a series' samples are sent in the order they were queued, whatever the records, idles, spreads, moves and sends", () => {
     let seed = 777;
     // the LCG's high bits: its low ones repeat with short periods (rand(2) would alternate)
     const rand = (n: number): number => {
@@ -89,7 +137,11 @@ describe('series owners', () => {
       const shards = 5;
       const t = new SeriesOwners(slots, shards);
       // each shard's FIFO: items with their global order, series, and the barrier (shard, settled count)
-      interface Item { order: number; series: number[]; after?: { shard: number; seq: number } }
+      interface Item {
+        order: number;
+        series: number[];
+        after?: { shard: number; seq: number };
+      }
       const queues = Array.from({ length: shards }, () => ({ items: [] as Item[], enqueued: 0, settled: 0 }));
       let order = 0;
       let sends = 0;
@@ -105,7 +157,10 @@ describe('series owners', () => {
               for (let o = 0; o < shards; o++) {
                 if (o === s) continue;
                 for (const other of queues[o].items) {
-                  assert.ok(!(other.order < item.order && other.series.includes(h)), `slots ${slots} step ${step}: series ${h} sent by shard ${s} before its earlier samples on shard ${o}`);
+                  assert.ok(
+                    !(other.order < item.order && other.series.includes(h)),
+                    `slots ${slots} step ${step}: series ${h} sent by shard ${s} before its earlier samples on shard ${o}`,
+                  );
                 }
               }
             }
@@ -126,7 +181,13 @@ describe('series owners', () => {
         const base = stream ? 20 * rand(4) : rand(4) === 0 ? rand(70) : 100 + rand(70);
         const n = stream ? 8 : 1 + rand(12);
         const hs = Uint32Array.from({ length: n }, (_, i) => (stream ? base + i : base + rand(10)));
-        const r = t.route(hs, shards, () => rand(shards), rand(4) === 0, () => rand(2) === 0);
+        const r = t.route(
+          hs,
+          shards,
+          () => rand(shards),
+          rand(4) === 0,
+          () => rand(2) === 0,
+        );
         const after = 'assign' in r && r.from !== undefined ? { shard: r.from, seq: queues[r.from].enqueued } : undefined;
         if (after) moves++;
         const by = new Map<number, number[]>();

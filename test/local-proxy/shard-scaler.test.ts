@@ -42,7 +42,7 @@ describe('shard scaler', () => {
     assert.deepEqual(got.slice(1), [20, 20]);
   });
 
-  it('the same backlog against a near endpoint (5 ms calls) stays on one shard: the senders\' own bytes, no splitting', () => {
+  it("the same backlog against a near endpoint (5 ms calls) stays on one shard: the senders' own bytes, no splitting", () => {
     const s = new ShardScaler({ min: 1, max: 16 });
     const got = feed(s, steady(5, { inRate: 100_000, callSeconds: 0.005, perCall: 20_000, pending: 3_000_000 }));
     assert.deepEqual(got, [1, 1, 1, 1, 1]);
@@ -59,14 +59,22 @@ describe('shard scaler', () => {
   it('never scales up while the lane is failing', () => {
     const s = new ShardScaler({ min: 1, max: 8 });
     const calls = steady(3, { inRate: 0, callSeconds: 0.3, perCall: 20_000, pending: 1_000_000 });
-    const got = feed(s, [{ ...calls[0], failing: true }, { ...calls[1], failing: true }, { ...calls[2], failing: false }]);
+    const got = feed(s, [
+      { ...calls[0], failing: true },
+      { ...calls[1], failing: true },
+      { ...calls[2], failing: false },
+    ]);
     assert.deepEqual(got, [1, 1, 4], '15 µs × 1 M / 5 s × 1.3 ≈ 4, once the lane delivers again');
   });
 
   it('never scales up while the event loop is busy (calls are slow for want of CPU, not network)', () => {
     const s = new ShardScaler({ min: 1, max: 16 });
     const calls = steady(3, { inRate: 0, callSeconds: 0.3, perCall: 20_000, pending: 3_000_000 });
-    const got = feed(s, [{ ...calls[0], busy: 0.95 }, { ...calls[1], busy: 0.95 }, { ...calls[2], busy: 0.4 }]);
+    const got = feed(s, [
+      { ...calls[0], busy: 0.95 },
+      { ...calls[1], busy: 0.95 },
+      { ...calls[2], busy: 0.4 },
+    ]);
     assert.deepEqual(got, [1, 1, 12]);
   });
 
@@ -74,7 +82,13 @@ describe('shard scaler', () => {
     const s = new ShardScaler({ min: 2, max: 8, downHoldMs: 3000 });
     const up = steady(2, { inRate: 0, callSeconds: 0.3, perCall: 20_000, pending: 2_000_000 });
     const last = up[up.length - 1];
-    const got = feed(s, [...up, { ...last, pendingSamples: 0 }, { ...last, pendingSamples: 0 }, { ...last, pendingSamples: 0 }, { ...last, pendingSamples: 0 }]);
+    const got = feed(s, [
+      ...up,
+      { ...last, pendingSamples: 0 },
+      { ...last, pendingSamples: 0 },
+      { ...last, pendingSamples: 0 },
+      { ...last, pendingSamples: 0 },
+    ]);
     assert.equal(got[1], 8);
     assert.equal(got[2], 8, 'held');
     assert.equal(got[3], 8, 'held');

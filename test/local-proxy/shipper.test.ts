@@ -24,8 +24,14 @@ describe('lane: delivery and retries', () => {
     const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 20_000, maxWaitMs: 500 });
     startLane({ reader: spool.reader('r'), upstream: up }, rec);
     await waitFor('all delivered', () => spool.reader('r').pendingBytes() === 0);
-    assert.deepEqual(up.calls.map((c) => c.req.samples), [20000, 20000, 10000]);
-    assert.deepEqual(keysOf(up.delivered), gen.flatMap((g) => g.keys));
+    assert.deepEqual(
+      up.calls.map((c) => c.req.samples),
+      [20000, 20000, 10000],
+    );
+    assert.deepEqual(
+      keysOf(up.delivered),
+      gen.flatMap((g) => g.keys),
+    );
     const text = await rec.metricsText();
     assert.equal(metricValue(text, 'relay_proxy_sent_samples_total'), 50_000);
     assert.equal(metricValue(text, 'relay_proxy_sent_batches_total'), 3);
@@ -48,7 +54,10 @@ describe('lane: delivery and retries', () => {
     assert.equal(up.calls.length, 5);
     const gaps = up.calls.slice(1).map((c, i) => c.at - up.calls[i].at);
     for (const [i, g] of gaps.entries()) assert.ok(g >= 10 * 2 ** i - 2, `gap ${i} was ${g} ms: ${gaps.join(',')}`);
-    assert.deepEqual(keysOf(up.delivered), gen.flatMap((g) => g.keys));
+    assert.deepEqual(
+      keysOf(up.delivered),
+      gen.flatMap((g) => g.keys),
+    );
     const text = await rec.metricsText();
     assert.equal(metricValue(text, 'relay_proxy_retries_total', { reason: 'network' }), 2);
     assert.equal(metricValue(text, 'relay_proxy_retries_total', { reason: 'http_5xx' }), 2);
@@ -87,7 +96,11 @@ describe('lane: data upstream refuses', () => {
     const bad = await fill(spool, 1, { run: 'refused-by-upstream', from: 10 });
     const good2 = await fill(spool, 9, { run: 'good', from: 11 });
     const marker = Buffer.from('refused-by-upstream');
-    const up = fakeUpstream((req) => ((uncompressSync(req.block, { asBuffer: true }) as Buffer).includes(marker) ? { kind: 'rejected', status: 400, reason: 'HTTP 400: out of order sample', bytes: 0 } : ok()));
+    const up = fakeUpstream((req) =>
+      (uncompressSync(req.block, { asBuffer: true }) as Buffer).includes(marker)
+        ? { kind: 'rejected', status: 400, reason: 'HTTP 400: out of order sample', bytes: 0 }
+        : ok(),
+    );
     const rec = recorder();
     startLane({ reader: spool.reader('r'), upstream: up }, rec);
     await waitFor('settled', () => spool.reader('r').pendingBytes() === 0);
@@ -96,7 +109,10 @@ describe('lane: data upstream refuses', () => {
     const text = await rec.metricsText();
     assert.equal(metricValue(text, 'relay_proxy_dropped_samples_total', { reason: 'upstream_rejected' }), 500);
     assert.equal(metricValue(text, 'relay_proxy_dropped_requests_total', { reason: 'upstream_rejected' }), 1);
-    assert.ok(rec.logs.some((l) => l.startsWith('warn') && l.includes('dropped') && l.includes('out of order')), rec.logs.join('\n'));
+    assert.ok(
+      rec.logs.some((l) => l.startsWith('warn') && l.includes('dropped') && l.includes('out of order')),
+      rec.logs.join('\n'),
+    );
     assert.equal(bad.length, 1);
   });
 
@@ -109,7 +125,11 @@ describe('lane: data upstream refuses', () => {
     startLane({ reader: spool.reader('r'), upstream: up }, rec);
     await waitFor('settled', () => spool.reader('r').pendingBytes() === 0);
     assert.ok(up.delivered.every((b) => b.length <= limit));
-    assert.deepEqual(keysOf(up.delivered), gen.flatMap((g) => g.keys), 'every sample, in order');
+    assert.deepEqual(
+      keysOf(up.delivered),
+      gen.flatMap((g) => g.keys),
+      'every sample, in order',
+    );
     assert.equal(metricValue(await rec.metricsText(), 'relay_proxy_dropped_samples_total'), 0);
   });
 });
@@ -122,7 +142,9 @@ describe('lane: relay partial failure', () => {
     const spool = openSpool();
     await fill(spool, 60); // two batches: 20 000 + 10 000 samples
     const parked: { ids: string[]; samples: number }[] = [];
-    const up = fakeUpstream((_r, n) => (n === 1 ? { kind: 'partial', failed: [B], reason: 'HTTP 503: 1 of 2 endpoints failed', retryAfterSeconds: 30, bytes: 5 } : ok()));
+    const up = fakeUpstream((_r, n) =>
+      n === 1 ? { kind: 'partial', failed: [B], reason: 'HTTP 503: 1 of 2 endpoints failed', retryAfterSeconds: 30, bytes: 5 } : ok(),
+    );
     const rec = recorder();
     startLane({ name: 'relay', reader: spool.reader('r'), upstream: up, park: async (ids, b) => void parked.push({ ids, samples: b.samples }) }, rec);
     await waitFor('settled', () => spool.reader('r').pendingBytes() === 0);
@@ -144,7 +166,10 @@ describe('lane: relay partial failure', () => {
     assert.equal(parked.length, 1);
     const requests = up.calls[0].req.samples / 500;
     assert.ok(requests > 1, `the first batch merged ${requests} requests`);
-    assert.deepEqual(keysOf([uncompressSync(parked[0], { asBuffer: true }) as Buffer]), gen.slice(0, requests).flatMap((g) => g.keys));
+    assert.deepEqual(
+      keysOf([uncompressSync(parked[0], { asBuffer: true }) as Buffer]),
+      gen.slice(0, requests).flatMap((g) => g.keys),
+    );
   });
 
   it('a lane retries only its own endpoint (X-Relay-Only-Endpoints) until it takes the data', async () => {
@@ -164,15 +189,18 @@ describe('lane: relay partial failure', () => {
     let parks = 0;
     const up = fakeUpstream((_r, n) => (n <= 2 ? { kind: 'partial', failed: [A], reason: 'HTTP 503', bytes: 0 } : ok()));
     const rec = recorder();
-    startLane({
-      name: 'relay',
-      reader: spool.reader('r'),
-      upstream: up,
-      park: async () => {
-        parks++;
-        if (parks === 1) throw new Error('disk full');
+    startLane(
+      {
+        name: 'relay',
+        reader: spool.reader('r'),
+        upstream: up,
+        park: async () => {
+          parks++;
+          if (parks === 1) throw new Error('disk full');
+        },
       },
-    }, rec);
+      rec,
+    );
     await waitFor('settled', () => spool.reader('r').pendingBytes() === 0);
     assert.equal(parks, 2);
     assert.equal(up.calls.length, 2);
@@ -180,7 +208,7 @@ describe('lane: relay partial failure', () => {
 });
 
 describe('lanes: independence, pacing, stop', () => {
-  it('a dead endpoint\'s lane does not hold up a healthy one reading the same spool', async () => {
+  it("a dead endpoint's lane does not hold up a healthy one reading the same spool", async () => {
     const spool = openSpool(['dead', 'healthy']);
     const gen = await fill(spool, 60);
     const dead = fakeUpstream(() => ({ kind: 'retry', reason: 'network error: ECONNREFUSED', bytes: 0 }));
@@ -189,12 +217,18 @@ describe('lanes: independence, pacing, stop', () => {
     startLane({ name: 'dead', reader: spool.reader('dead'), upstream: dead }, rec);
     startLane({ name: 'healthy', reader: spool.reader('healthy'), upstream: healthy }, rec);
     await waitFor('healthy lane drained', () => spool.reader('healthy').pendingBytes() === 0, 3000);
-    assert.deepEqual(keysOf(healthy.delivered), gen.flatMap((g) => g.keys));
+    assert.deepEqual(
+      keysOf(healthy.delivered),
+      gen.flatMap((g) => g.keys),
+    );
     assert.ok(spool.reader('dead').pendingBytes() > 0, 'the dead lane keeps its data');
     // More data keeps flowing to the healthy lane while the dead one backs off.
     const more = await fill(spool, 5, { from: 60 });
     await waitFor('new data delivered', () => spool.reader('healthy').pendingBytes() === 0, 3000);
-    assert.deepEqual(keysOf(healthy.delivered).slice(-more.length * 500), more.flatMap((g) => g.keys));
+    assert.deepEqual(
+      keysOf(healthy.delivered).slice(-more.length * 500),
+      more.flatMap((g) => g.keys),
+    );
   });
 
   it('catch-up is paced by CATCHUP_MAX_RATE', async () => {

@@ -129,7 +129,11 @@ describe('spool parts: the tail cache', () => {
     const n = (2 * TAIL_CACHE_BYTES) / size;
     for (let i = 0; i < n; i++) tail.remember(1 + Math.floor(i / 8), (i % 8) * size, Buffer.alloc(size), 1, { minTime: 0, maxTime: 0 });
     const kept = Array.from({ length: n }, (_, i) => tail.get(1 + Math.floor(i / 8), (i % 8) * size) !== undefined);
-    assert.deepEqual(kept, Array.from({ length: n }, (_, i) => i >= n - TAIL_CACHE_BYTES / size), 'exactly the newest TAIL_CACHE_BYTES');
+    assert.deepEqual(
+      kept,
+      Array.from({ length: n }, (_, i) => i >= n - TAIL_CACHE_BYTES / size),
+      'exactly the newest TAIL_CACHE_BYTES',
+    );
     const newest = 1 + Math.floor((n - 1) / 8);
     tail.forgetSegment(newest);
     assert.equal(tail.get(newest, 0), undefined);

@@ -65,7 +65,10 @@ describe('spool: append and read', () => {
     assert.ok(s.segmentCount > 5, `expected several segments, got ${s.segmentCount}`);
     const got = await readAll(s.reader('a'));
     assert.deepEqual(got.ids, range(500));
-    assert.deepEqual(got.samples, range(500).map((i) => i % 7));
+    assert.deepEqual(
+      got.samples,
+      range(500).map((i) => i % 7),
+    );
     await s.close();
   });
 
@@ -98,7 +101,7 @@ describe('spool: append and read', () => {
 });
 
 describe('spool: restart and recovery', () => {
-  it('each record keeps its samples\' time range, from memory and from the file, across a restart', async () => {
+  it("each record keeps its samples' time range, from memory and from the file, across a restart", async () => {
     let s = open();
     await s.append(payload(1), 3, { minTime: 1_764_000_000_000, maxTime: 1_764_000_015_000 });
     await s.append(payload(2), 0, { minTime: Infinity, maxTime: -Infinity });
@@ -111,7 +114,11 @@ describe('spool: restart and recovery', () => {
     const fromFile = [];
     const r2 = s.reader('a');
     for (let rec = await r2.next(); rec; rec = await r2.next()) fromFile.push([rec.minTime, rec.maxTime]);
-    const want = [[1_764_000_000_000, 1_764_000_015_000], [Infinity, -Infinity], [NaN, NaN]];
+    const want = [
+      [1_764_000_000_000, 1_764_000_015_000],
+      [Infinity, -Infinity],
+      [NaN, NaN],
+    ];
     assert.deepEqual(fromMemory, want);
     assert.deepEqual(fromFile, want);
     await s.close();
@@ -135,15 +142,24 @@ describe('spool: restart and recovery', () => {
     const r = s.reader('a');
     const got: { id: number; samples: number; minTime: number }[] = [];
     for (let rec = await r.next(); rec; rec = await r.next()) got.push({ id: rec.payload.readUInt32LE(0), samples: rec.samples, minTime: rec.minTime });
-    assert.deepEqual(got.map((g) => g.id), [...range(5), ...range(3, 5), ...range(2, 8)]);
-    assert.deepEqual(got.map((g) => g.samples), [...range(8).map(() => 7), ...range(2).map(() => 9)]);
-    assert.ok(got.slice(0, 8).every((g) => Number.isNaN(g.minTime)), 'old records: times unknown');
+    assert.deepEqual(
+      got.map((g) => g.id),
+      [...range(5), ...range(3, 5), ...range(2, 8)],
+    );
+    assert.deepEqual(
+      got.map((g) => g.samples),
+      [...range(8).map(() => 7), ...range(2).map(() => 9)],
+    );
+    assert.ok(
+      got.slice(0, 8).every((g) => Number.isNaN(g.minTime)),
+      'old records: times unknown',
+    );
     assert.ok(got.slice(8).every((g) => g.minTime === 1));
     assert.equal(s.records, 10);
     await s.close();
   });
 
-  it('keeps every record and each reader\'s cursor across a restart', async () => {
+  it("keeps every record and each reader's cursor across a restart", async () => {
     let s = open({ readers: ['a', 'b'] });
     for (const i of range(100)) await s.append(payload(i), 1);
     const a = s.reader('a');
@@ -162,7 +178,9 @@ describe('spool: restart and recovery', () => {
     let s = open();
     for (const i of range(10)) await s.append(payload(i), 1);
     await s.close();
-    const seg = readdirSync(path.join(tmp.dir, 'main')).filter((f) => f.endsWith('.seg')).sort()[0];
+    const seg = readdirSync(path.join(tmp.dir, 'main'))
+      .filter((f) => f.endsWith('.seg'))
+      .sort()[0];
     const file = path.join(tmp.dir, 'main', seg);
     const size = statSync(file).size;
     // The process died mid-append: a header and part of its payload.
@@ -171,19 +189,23 @@ describe('spool: restart and recovery', () => {
     appendFileSync(file, Buffer.concat([header, Buffer.alloc(30, 7)]));
 
     s = open({ warnings });
-    assert.ok(warnings.some((w) => w.includes('torn')), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => w.includes('torn')),
+      warnings.join('\n'),
+    );
     assert.equal(statSync(file).size, size);
     await s.append(payload(10), 1);
     assert.deepEqual((await readAll(s.reader('a'))).ids, range(11));
     await s.close();
-
   });
 
   it('cuts the last record when its checksum does not match (torn payload)', async () => {
     let s = open();
     for (const i of range(10)) await s.append(payload(i), 1);
     await s.close();
-    const seg = readdirSync(path.join(tmp.dir, 'main')).filter((f) => f.endsWith('.seg')).sort()[0];
+    const seg = readdirSync(path.join(tmp.dir, 'main'))
+      .filter((f) => f.endsWith('.seg'))
+      .sort()[0];
     const file = path.join(tmp.dir, 'main', seg);
     const bytes = readFileSync(file);
     bytes[bytes.length - 5] ^= 0xff;
@@ -277,7 +299,10 @@ describe('spool: space', () => {
     assert.ok(budget.used <= 200 * 1024);
     assert.ok(drops.length > 0);
     const lostRecords = drops.reduce((n, d) => n + d.records, 0);
-    assert.equal(drops.reduce((n, d) => n + d.samples, 0), lostRecords * 2);
+    assert.equal(
+      drops.reduce((n, d) => n + d.samples, 0),
+      lostRecords * 2,
+    );
     const got = (await readAll(s.reader('a'))).ids;
     assert.equal(got.length + lostRecords, 1000, 'every record is either read or counted as dropped');
     assert.deepEqual(got, range(got.length, 1000 - got.length), 'what is left is the newest data, in order');
@@ -296,7 +321,15 @@ describe('spool: space', () => {
 
     const budget2 = new SpoolBudget(256 * 1024, 'drop-oldest');
     const drops: DropInfo[] = [];
-    const lane2 = Spool.open({ dir: path.join(tmp.dir, 'lanes2', 'x'), name: 'lane:x', segmentBytes: 64 * 1024, readers: ['lane'], budget: budget2, capExempt: true, onDrop: (d) => drops.push(d) });
+    const lane2 = Spool.open({
+      dir: path.join(tmp.dir, 'lanes2', 'x'),
+      name: 'lane:x',
+      segmentBytes: 64 * 1024,
+      readers: ['lane'],
+      budget: budget2,
+      capExempt: true,
+      onDrop: (d) => drops.push(d),
+    });
     const main2 = open({ budget: budget2, segmentBytes: 64 * 1024, dir: path.join(tmp.dir, 'main2'), drops });
     for (const i of range(150)) await lane2.append(payload(i, 1000), 1);
     for (const i of range(150)) await main2.append(payload(i, 1000), 1);
@@ -351,7 +384,9 @@ describe('spool: damaged segments', () => {
     let s = open({ segmentBytes: 64 * 1024 });
     for (const i of range(200)) await s.append(payload(i, 1000), 1);
     await s.close();
-    const segs = readdirSync(path.join(tmp.dir, 'main')).filter((f) => f.endsWith('.seg')).sort();
+    const segs = readdirSync(path.join(tmp.dir, 'main'))
+      .filter((f) => f.endsWith('.seg'))
+      .sort();
     const first = path.join(tmp.dir, 'main', segs[0]);
     const size = statSync(first).size;
     const bytes = readFileSync(first);
@@ -372,7 +407,9 @@ describe('spool: damaged segments', () => {
     let s = open({ segmentBytes: 64 * 1024 });
     for (const i of range(200)) await s.append(payload(i, 1000), 1);
     await s.close();
-    const segs = readdirSync(path.join(tmp.dir, 'main')).filter((f) => f.endsWith('.seg')).sort();
+    const segs = readdirSync(path.join(tmp.dir, 'main'))
+      .filter((f) => f.endsWith('.seg'))
+      .sort();
     const first = path.join(tmp.dir, 'main', segs[0]);
     const bytes = readFileSync(first);
     bytes[HEADER_BYTES + 500] ^= 0xff; // a payload byte of the first record

@@ -150,7 +150,11 @@ describe('direct client: the batch block', () => {
     reply = { status: 204 };
     seen.length = 0;
     const g = generateRequest(3);
-    const o = await createDirectUpstream({ endpoint: endpoint(), timeoutMs: 2000, maxUpstreamBytes: 1 << 20 }).send({ block: g.body, bytes: g.raw.length, samples: 500 });
+    const o = await createDirectUpstream({ endpoint: endpoint(), timeoutMs: 2000, maxUpstreamBytes: 1 << 20 }).send({
+      block: g.body,
+      bytes: g.raw.length,
+      samples: 500,
+    });
     assert.equal(o.kind, 'delivered');
     assert.equal(seen.length, 1);
     assert.ok(seen[0].body.equals(g.body));
@@ -161,7 +165,11 @@ describe('direct client: the batch block', () => {
     seen.length = 0;
     const g = generateRequest(4);
     const max = Math.ceil(g.raw.length / 3);
-    const o = await createDirectUpstream({ endpoint: endpoint(), timeoutMs: 2000, maxUpstreamBytes: max }).send({ block: g.body, bytes: g.raw.length, samples: 500 });
+    const o = await createDirectUpstream({ endpoint: endpoint(), timeoutMs: 2000, maxUpstreamBytes: max }).send({
+      block: g.body,
+      bytes: g.raw.length,
+      samples: 500,
+    });
     assert.equal(o.kind, 'delivered');
     assert.ok(seen.length >= 3, `${seen.length} requests`);
     for (const s of seen) assert.ok(decoded(s.body).length <= max);
@@ -173,7 +181,11 @@ describe('direct client: the batch block', () => {
     replies.push({ status: 413 });
     seen.length = 0;
     const g = generateRequest(5);
-    const o = await createDirectUpstream({ endpoint: endpoint(), timeoutMs: 2000, maxUpstreamBytes: 1 << 20 }).send({ block: g.body, bytes: g.raw.length, samples: 500 });
+    const o = await createDirectUpstream({ endpoint: endpoint(), timeoutMs: 2000, maxUpstreamBytes: 1 << 20 }).send({
+      block: g.body,
+      bytes: g.raw.length,
+      samples: 500,
+    });
     assert.equal(o.kind, 'delivered');
     assert.equal(seen.length, 3);
     assert.ok(Buffer.concat(seen.slice(1).map((s) => decoded(s.body))).equals(g.raw));

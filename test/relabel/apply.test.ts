@@ -45,7 +45,10 @@ describe('relabelWriteRequest', () => {
     const raw = encodeWriteRequest(req);
     const counters = createRelabelCounters(parseRelabelYaml(RULES, 't'));
     const out = relabelWriteRequest(raw, counters);
-    assert.deepEqual({ series: out.series, droppedSeries: out.droppedSeries, droppedSamples: out.droppedSamples }, { series: 2, droppedSeries: 1, droppedSamples: 4 });
+    assert.deepEqual(
+      { series: out.series, droppedSeries: out.droppedSeries, droppedSamples: out.droppedSamples },
+      { series: 2, droppedSeries: 1, droppedSamples: 4 },
+    );
     const got = decodeWriteRequest(out.raw);
     assert.deepEqual(got.timeseries[0], {
       ...changed,
@@ -72,7 +75,10 @@ describe('relabelWriteRequest', () => {
 
   it('a series seen before gets the same verdict from the cache: same bytes out, drops counted again', () => {
     const counters = createRelabelCounters(parseRelabelYaml(RULES, 't'));
-    const raw = encodeWriteRequest({ timeseries: [series({ __name__: 'go_x' }, 3), series({ __name__: 'm', pod: 'p', instance: 'h:1' }), series({ __name__: 'up' })], metadata: [] });
+    const raw = encodeWriteRequest({
+      timeseries: [series({ __name__: 'go_x' }, 3), series({ __name__: 'm', pod: 'p', instance: 'h:1' }), series({ __name__: 'up' })],
+      metadata: [],
+    });
     const first = relabelWriteRequest(raw, counters);
     assert.deepEqual({ entries: counters.cache.entries, misses: counters.cache.misses, hits: counters.cache.hits }, { entries: 3, misses: 3, hits: 0 });
     const again = relabelWriteRequest(Buffer.from(raw), counters);
@@ -89,10 +95,18 @@ describe('relabelWriteRequest', () => {
   });
 
   it('every series dropped: nothing left; series emptied or left without __name__ count as dropped too', () => {
-    const counters = createRelabelCounters(parseRelabelYaml(`
+    const counters = createRelabelCounters(
+      parseRelabelYaml(
+        `
 - {source_labels: [job], regex: drop-me, action: drop}
-- {regex: __name__, action: labeldrop}`, 't'));
-    const out = relabelWriteRequest(encodeWriteRequest({ timeseries: [series({ __name__: 'a', job: 'drop-me' }, 1), series({ __name__: 'b', job: 'x' }, 2)], metadata: [] }), counters);
+- {regex: __name__, action: labeldrop}`,
+        't',
+      ),
+    );
+    const out = relabelWriteRequest(
+      encodeWriteRequest({ timeseries: [series({ __name__: 'a', job: 'drop-me' }, 1), series({ __name__: 'b', job: 'x' }, 2)], metadata: [] }),
+      counters,
+    );
     assert.equal(out.series, 0);
     assert.equal(out.droppedSeries, 2);
     assert.equal(decodeWriteRequest(out.raw).timeseries.length, 0);
@@ -104,10 +118,29 @@ describe('relabelWriteRequest', () => {
     const cases: [Buffer, string][] = [
       [Buffer.from([0x0a, 0x50, 0x01]), 'bad_protobuf'],
       [encodeWriteRequest({ timeseries: [series({ __name__: 'up', job: 'j' })], metadata: [] }).fill(0xff, 8, 9), 'invalid_utf8'],
-      [encodeWriteRequest({ timeseries: [{ ...series({ __name__: 'up' }), labels: [{ name: '__name__', value: 'up' }, { name: 'a', value: '1' }, { name: 'a', value: '2' }] }], metadata: [] }), 'duplicate_label_name'],
+      [
+        encodeWriteRequest({
+          timeseries: [
+            {
+              ...series({ __name__: 'up' }),
+              labels: [
+                { name: '__name__', value: 'up' },
+                { name: 'a', value: '1' },
+                { name: 'a', value: '2' },
+              ],
+            },
+          ],
+          metadata: [],
+        }),
+        'duplicate_label_name',
+      ],
     ];
     for (const [raw, reason] of cases) {
-      assert.throws(() => relabelWriteRequest(raw, rules), (err: unknown) => err instanceof HttpError && err.status === 400 && err.reason === reason, reason);
+      assert.throws(
+        () => relabelWriteRequest(raw, rules),
+        (err: unknown) => err instanceof HttpError && err.status === 400 && err.reason === reason,
+        reason,
+      );
     }
   });
 });

@@ -28,15 +28,23 @@ function configError(yaml: string): string {
 
 describe('relabel actions', () => {
   it('replace: capture groups in the replacement, ${1} and $1', () => {
-    assert.deepEqual(run(`
+    assert.deepEqual(
+      run(
+        `
 - source_labels: [a]
   regex: f(.*)
   target_label: d
-  replacement: ch\${1}-ch$1`, { a: 'foo', b: 'bar' }), { a: 'foo', b: 'bar', d: 'choo-choo' });
+  replacement: ch\${1}-ch$1`,
+        { a: 'foo', b: 'bar' },
+      ),
+      { a: 'foo', b: 'bar', d: 'choo-choo' },
+    );
   });
 
   it('replace: source labels joined by the separator; later rules see earlier results', () => {
-    assert.deepEqual(run(`
+    assert.deepEqual(
+      run(
+        `
 - source_labels: [a, b]
   regex: f(.*);(.*)r
   target_label: a
@@ -44,65 +52,129 @@ describe('relabel actions', () => {
 - source_labels: [c, a]
   regex: (b).*b(.*)ba(.*)
   target_label: d
-  replacement: $1$2$2$3`, { a: 'foo', b: 'bar', c: 'baz' }), { a: 'boobam', b: 'bar', c: 'baz', d: 'boooom' });
-    assert.deepEqual(run(`
+  replacement: $1$2$2$3`,
+        { a: 'foo', b: 'bar', c: 'baz' },
+      ),
+      { a: 'boobam', b: 'bar', c: 'baz', d: 'boooom' },
+    );
+    assert.deepEqual(
+      run(
+        `
 - source_labels: [a, b]
   separator: '|'
-  target_label: joined`, { a: 'x', b: 'y' }), { a: 'x', b: 'y', joined: 'x|y' });
+  target_label: joined`,
+        { a: 'x', b: 'y' },
+      ),
+      { a: 'x', b: 'y', joined: 'x|y' },
+    );
   });
 
   it('replace defaults: regex (.*) fully anchored, replacement $1, action replace', () => {
-    assert.deepEqual(run(`
+    assert.deepEqual(
+      run(
+        `
 - source_labels: [instance]
-  target_label: host`, { instance: 'h:9100' }), { instance: 'h:9100', host: 'h:9100' });
+  target_label: host`,
+        { instance: 'h:9100' },
+      ),
+      { instance: 'h:9100', host: 'h:9100' },
+    );
     // anchored: "f" does not match "boo" although "o" would be found inside it
-    assert.deepEqual(run(`
+    assert.deepEqual(
+      run(
+        `
 - source_labels: [a]
   regex: f|o
   target_label: b
-  replacement: hit`, { a: 'foo' }), { a: 'foo' });
+  replacement: hit`,
+        { a: 'foo' },
+      ),
+      { a: 'foo' },
+    );
   });
 
   it('replace: no match leaves the labels alone; an empty result deletes the target', () => {
-    assert.deepEqual(run(`
+    assert.deepEqual(
+      run(
+        `
 - source_labels: [a]
   regex: f
   target_label: b
-  replacement: bar`, { a: 'boo' }), { a: 'boo' });
-    assert.deepEqual(run(`
+  replacement: bar`,
+        { a: 'boo' },
+      ),
+      { a: 'boo' },
+    );
+    assert.deepEqual(
+      run(
+        `
 - source_labels: [missing]
-  target_label: a`, { a: 'x', __name__: 'm' }), { __name__: 'm' });
+  target_label: a`,
+        { a: 'x', __name__: 'm' },
+      ),
+      { __name__: 'm' },
+    );
     // the literal fast path: an absent source sets a literal replacement
-    assert.deepEqual(run(`
+    assert.deepEqual(
+      run(
+        `
 - target_label: env
-  replacement: prod`, { __name__: 'm' }), { __name__: 'm', env: 'prod' });
+  replacement: prod`,
+        { __name__: 'm' },
+      ),
+      { __name__: 'm', env: 'prod' },
+    );
   });
 
   it('replace: target_label templating; an invalid expanded name changes nothing', () => {
-    assert.deepEqual(run(`
+    assert.deepEqual(
+      run(
+        `
 - source_labels: [a]
   regex: some-([^-]+)-([^,]+)
   target_label: \${1}
-  replacement: \${2}`, { a: 'some-name-value' }), { a: 'some-name-value', name: 'value' });
-    assert.deepEqual(run(`
+  replacement: \${2}`,
+        { a: 'some-name-value' },
+      ),
+      { a: 'some-name-value', name: 'value' },
+    );
+    assert.deepEqual(
+      run(
+        `
 - source_labels: [a]
   regex: some-([^-]+)-([^,]+)
   target_label: \${3}
-  replacement: \${1}`, { a: 'some-name-0' }), { a: 'some-name-0' });
+  replacement: \${1}`,
+        { a: 'some-name-0' },
+      ),
+      { a: 'some-name-0' },
+    );
     // $$ is a literal dollar, a $ not followed by a name stays as written, $1x is group "1x" (absent)
-    assert.deepEqual(run(`
+    assert.deepEqual(
+      run(
+        `
 - source_labels: [a]
   regex: (.*)
   target_label: out
-  replacement: $$-$-$1x-\${1}x`, { a: 'v' }), { a: 'v', out: '$-$--vx' });
+  replacement: $$-$-$1x-\${1}x`,
+        { a: 'v' },
+      ),
+      { a: 'v', out: '$-$--vx' },
+    );
   });
 
   it('replace: named groups, in both RE2 spellings', () => {
-    assert.deepEqual(run(`
+    assert.deepEqual(
+      run(
+        `
 - source_labels: [pod]
   regex: (?P<app>[a-z]+)-(?<hash>[0-9a-f]+)
   target_label: app
-  replacement: \${app}/$hash`, { pod: 'web-7f3a' }), { pod: 'web-7f3a', app: 'web/7f3a' });
+  replacement: \${app}/$hash`,
+        { pod: 'web-7f3a' },
+      ),
+      { pod: 'web-7f3a', app: 'web/7f3a' },
+    );
   });
 
   it('keep and drop judge the joined source values against the anchored regex', () => {
@@ -119,10 +191,16 @@ describe('relabel actions', () => {
     assert.deepEqual(run(keep, { __name__: 'up', job: 'node' }), { __name__: 'up', job: 'node' });
     assert.equal(run(keep, { __name__: 'up', job: 'nodes' }), 'dropped by rule 0');
     // an absent label reads as "": keep on a label a series lacks drops it
-    assert.equal(run(`
+    assert.equal(
+      run(
+        `
 - source_labels: [team]
   regex: .+
-  action: keep`, { __name__: 'up' }), 'dropped by rule 0');
+  action: keep`,
+        { __name__: 'up' },
+      ),
+      'dropped by rule 0',
+    );
   });
 
   it('keepequal and dropequal compare the source value with the target label', () => {
@@ -133,17 +211,22 @@ describe('relabel actions', () => {
     assert.deepEqual(run('- {source_labels: [__tmp_port], action: dropequal, target_label: __port2}', input), input);
   });
 
-  it('hashmod: md5, last 8 bytes as a big-endian uint64, modulo (Prometheus\'s values)', () => {
+  it("hashmod: md5, last 8 bytes as a big-endian uint64, modulo (Prometheus's values)", () => {
     assert.deepEqual(run('- {source_labels: [c], target_label: d, action: hashmod, modulus: 1000}', { c: 'baz' }), { c: 'baz', d: '976' });
     assert.deepEqual(run('- {source_labels: [a], target_label: b, action: hashmod, modulus: 1000}', { a: 'foo\nbar' }), { a: 'foo\nbar', b: '734' });
   });
 
   it('labelmap copies matching labels under the expanded name; the originals stay', () => {
-    assert.deepEqual(run(`
+    assert.deepEqual(
+      run(
+        `
 - regex: __meta_(my.*)
   replacement: \${1}
-  action: labelmap`, { a: 'foo', __meta_my_bar: 'aaa', __meta_my_baz: 'bbb', __meta_other: 'ccc' }),
-    { __meta_my_bar: 'aaa', __meta_my_baz: 'bbb', __meta_other: 'ccc', a: 'foo', my_bar: 'aaa', my_baz: 'bbb' });
+  action: labelmap`,
+        { a: 'foo', __meta_my_bar: 'aaa', __meta_my_baz: 'bbb', __meta_other: 'ccc' },
+      ),
+      { __meta_my_bar: 'aaa', __meta_my_baz: 'bbb', __meta_other: 'ccc', a: 'foo', my_bar: 'aaa', my_baz: 'bbb' },
+    );
   });
 
   it('labeldrop and labelkeep remove labels by name', () => {
@@ -153,26 +236,41 @@ describe('relabel actions', () => {
   });
 
   it('lowercase and uppercase set the target from the joined sources, as Go maps each character', () => {
-    assert.deepEqual(run(`
+    assert.deepEqual(
+      run(
+        `
 - {source_labels: [foo], action: uppercase, target_label: foo_uppercase}
-- {source_labels: [foo], action: lowercase, target_label: foo_lowercase}`, { foo: 'bAr123Foo' }),
-    { foo: 'bAr123Foo', foo_lowercase: 'bar123foo', foo_uppercase: 'BAR123FOO' });
+- {source_labels: [foo], action: lowercase, target_label: foo_lowercase}`,
+        { foo: 'bAr123Foo' },
+      ),
+      { foo: 'bAr123Foo', foo_lowercase: 'bar123foo', foo_uppercase: 'BAR123FOO' },
+    );
     // Go's strings.ToUpper keeps ß (no one-character upper case); JS alone would give "SS"
     assert.deepEqual(run('- {source_labels: [s], action: uppercase, target_label: u}', { s: 'straße' }), { s: 'straße', u: 'STRAßE' });
     assert.deepEqual(run('- {source_labels: [s], action: lowercase, target_label: l}', { s: 'İSTANBUL' }), { s: 'İSTANBUL', l: 'istanbul' });
   });
 
   it('rules run in order and the first drop ends the walk', () => {
-    assert.equal(run(`
+    assert.equal(
+      run(
+        `
 - {source_labels: [a], regex: .*o.*, action: drop}
-- {source_labels: [a], regex: f(.*), target_label: d, replacement: ch$1}`, { a: 'foo' }), 'dropped by rule 0');
+- {source_labels: [a], regex: f(.*), target_label: d, replacement: ch$1}`,
+        { a: 'foo' },
+      ),
+      'dropped by rule 0',
+    );
     // a label deleted by one rule is gone for the next (Prometheus issue 12283's case)
-    assert.deepEqual(run(`
+    assert.deepEqual(
+      run(
+        `
 - {regex: ^__meta_kubernetes_pod_container_port_name$, action: labeldrop}
 - {source_labels: [__meta_kubernetes_pod_annotation_XXX_metrics_port], regex: (.+), replacement: metrics, target_label: __meta_kubernetes_pod_container_port_name}
 - {source_labels: [__meta_kubernetes_pod_container_port_name], regex: ^metrics$, action: keep}`,
-    { __meta_kubernetes_pod_container_port_name: 'foo', __meta_kubernetes_pod_annotation_XXX_metrics_port: '9091' }),
-    { __meta_kubernetes_pod_annotation_XXX_metrics_port: '9091', __meta_kubernetes_pod_container_port_name: 'metrics' });
+        { __meta_kubernetes_pod_container_port_name: 'foo', __meta_kubernetes_pod_annotation_XXX_metrics_port: '9091' },
+      ),
+      { __meta_kubernetes_pod_annotation_XXX_metrics_port: '9091', __meta_kubernetes_pod_container_port_name: 'metrics' },
+    );
   });
 
   it('actions are case-insensitive and an empty file is no rules', () => {
@@ -191,7 +289,7 @@ describe('RE2 semantics in JavaScript', () => {
     assert.equal(run('- {source_labels: [a], regex: "(?s)a.b", action: drop}', { a: 'a\nb' }), 'dropped by rule 0');
   });
 
-  it('\\s is RE2\'s ASCII [\\t\\n\\f\\r ]: no vertical tab, no Unicode spaces', () => {
+  it("\\s is RE2's ASCII [\\t\\n\\f\\r ]: no vertical tab, no Unicode spaces", () => {
     const rules = '- {source_labels: [a], regex: "x\\\\sy", action: drop}';
     assert.equal(run(rules, { a: 'x y' }), 'dropped by rule 0');
     assert.deepEqual(run(rules, { a: 'x\u000by' }), { a: 'x\u000by' });
@@ -251,7 +349,7 @@ describe('relabel configuration errors name the rule and the field', () => {
     it(yaml.replace(/\n/g, ' '), () => assert.match(configError(yaml), expected));
   }
 
-  it('accepts Prometheus\'s valid target templates', () => {
+  it("accepts Prometheus's valid target templates", () => {
     for (const target of ['label', 'label${1}', '${1}label', '$1', 'asd$2asd', '_${1}_', 'foo${bar}foo']) {
       assert.doesNotThrow(() => parseRelabelYaml(`- {source_labels: [a], regex: (.*), target_label: "${target}"}`, 't'), target);
     }

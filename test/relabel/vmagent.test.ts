@@ -45,7 +45,7 @@ export const PROOF_RULES = String.raw`
   separator: /
   regex: (kube-.*)/(.+)
   target_label: workload
-  replacement: ${"$"}{1}_${"$"}{2}
+  replacement: ${'$'}{1}_${'$'}{2}
 - regex: k8s_(.+)
   action: labelmap
   replacement: kube_$1
@@ -73,7 +73,16 @@ export const PROOF_RULES = String.raw`
   action: labeldrop
 `;
 
-const NAMES = ['go_goroutines', 'process_cpu_seconds_total', 'http_requests_total', 'node_load1', 'kube_pod_info', 'apiserver_request_duration_seconds_bucket', 'up', 'http_debug_total'];
+const NAMES = [
+  'go_goroutines',
+  'process_cpu_seconds_total',
+  'http_requests_total',
+  'node_load1',
+  'kube_pod_info',
+  'apiserver_request_duration_seconds_bucket',
+  'up',
+  'http_debug_total',
+];
 const LES = ['0.005', '0.05', '0.5', '1', '+Inf'];
 const METHODS = ['GET', 'POST', 'Put', 'delete'];
 
@@ -103,79 +112,108 @@ function request(r: number, t0: bigint): Buffer {
   return compressSync(encodeWriteRequest({ timeseries, metadata: [] }));
 }
 
-describe('same rules, same traffic: vmagent and the forwarder store the same series', { skip: !VMAGENT && process.env.CI !== 'true' ? 'vmagent is not installed (apt-get install victoria-metrics)' : false }, () => {
-  let dir: string;
-  let vmWs: WorkspaceEmulator;
-  let ourWs: WorkspaceEmulator;
-  let vmagent: ChildProcess;
-  let vmagentUrl: string;
-  let fwd: RunningForwarder;
+describe(
+  'same rules, same traffic: vmagent and the forwarder store the same series',
+  { skip: !VMAGENT && process.env.CI !== 'true' ? 'vmagent is not installed (apt-get install victoria-metrics)' : false },
+  () => {
+    let dir: string;
+    let vmWs: WorkspaceEmulator;
+    let ourWs: WorkspaceEmulator;
+    let vmagent: ChildProcess;
+    let vmagentUrl: string;
+    let fwd: RunningForwarder;
 
-  before(async () => {
-    assert.ok(VMAGENT, 'vmagent is not installed: CI needs the victoria-metrics package (.ci/run installs it)');
-    dir = mkdtempSync(path.join(tmpdir(), 'relabel-vmagent-'));
-    const rules = path.join(dir, 'rules.yaml');
-    writeFileSync(rules, PROOF_RULES);
-    vmWs = await startWorkspaceEmulator({ name: 'vmagent-ws', maxAgeMs: Infinity, maxFutureMs: Infinity });
-    ourWs = await startWorkspaceEmulator({ name: 'forwarder-ws', maxAgeMs: Infinity, maxFutureMs: Infinity });
-    const port = await freePort();
-    vmagent = spawn(VMAGENT, [
-      `-httpListenAddr=127.0.0.1:${port}`,
-      `-remoteWrite.url=${vmWs.url}`,
-      `-remoteWrite.urlRelabelConfig=${rules}`,
-      `-remoteWrite.tmpDataPath=${path.join(dir, 'vmagent-queue')}`,
-      '-remoteWrite.flushInterval=200ms',
-      // one queue: with several, vmagent's blocks can arrive out of order and the store drops some
-      '-remoteWrite.queues=1',
-      '-loggerLevel=ERROR',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    vmagent.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    vmagentUrl = `http://127.0.0.1:${port}`;
-    await waitFor(`vmagent to start (${stderr})`, async () => (await fetch(`${vmagentUrl}/health`).catch(() => undefined))?.ok === true, 15_000, 100);
-    fwd = await startForwarder(loadForwarderConfig({
-      INGESTION_URL: ourWs.url, RELABEL_CONFIG_FILE: rules, LISTENING_PORT: '0', LISTENING_HOST: '127.0.0.1', IDENTITY_TYPE: 'none',
-      SPOOL_DIR: path.join(dir, 'spool'), BATCH_MAX_WAIT: '100ms', SHUTDOWN_TIMEOUT: '1s', MAX_SAMPLE_AGE: '0',
-    }), { log: createLogger(() => undefined), defaultMetrics: false });
-  });
-
-  after(async () => {
-    await fwd?.stop();
-    vmagent?.kill('SIGKILL');
-    await vmWs?.close();
-    await ourWs?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
-  it('the two workspaces hold the same samples under the same label sets', async () => {
-    const t0 = BigInt(Date.now()) - 60_000n;
-    for (let r = 0; r < 10; r++) {
-      const body = request(r, t0);
-      const [a, b] = await Promise.all([postWrite(`${vmagentUrl}`, body, WRITE_HEADERS), postWrite(fwd.url, body)]);
-      assert.equal(a.status, 204, `vmagent: ${a.text}`);
-      assert.equal(b.status, 204, `forwarder: ${b.text}`);
-    }
-    // Once the forwarder has delivered all it took, vmagent must come to hold as many samples.
-    // (Series the rules make equal — labeldrop of pod_uid — collide: both stores keep one
-    // sample per series and timestamp, as Azure does.)
-    await waitFor('the forwarder to deliver', async () => {
-      const text = await (await fetch(`${fwd.url}/metrics`)).text();
-      const received = metricValue(text, 'relay_proxy_received_samples_total');
-      return received > 0 && metricValue(text, 'relay_proxy_sent_samples_total') === received;
+    before(async () => {
+      assert.ok(VMAGENT, 'vmagent is not installed: CI needs the victoria-metrics package (.ci/run installs it)');
+      dir = mkdtempSync(path.join(tmpdir(), 'relabel-vmagent-'));
+      const rules = path.join(dir, 'rules.yaml');
+      writeFileSync(rules, PROOF_RULES);
+      vmWs = await startWorkspaceEmulator({ name: 'vmagent-ws', maxAgeMs: Infinity, maxFutureMs: Infinity });
+      ourWs = await startWorkspaceEmulator({ name: 'forwarder-ws', maxAgeMs: Infinity, maxFutureMs: Infinity });
+      const port = await freePort();
+      vmagent = spawn(
+        VMAGENT,
+        [
+          `-httpListenAddr=127.0.0.1:${port}`,
+          `-remoteWrite.url=${vmWs.url}`,
+          `-remoteWrite.urlRelabelConfig=${rules}`,
+          `-remoteWrite.tmpDataPath=${path.join(dir, 'vmagent-queue')}`,
+          '-remoteWrite.flushInterval=200ms',
+          // one queue: with several, vmagent's blocks can arrive out of order and the store drops some
+          '-remoteWrite.queues=1',
+          '-loggerLevel=ERROR',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      vmagent.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      vmagentUrl = `http://127.0.0.1:${port}`;
+      await waitFor(`vmagent to start (${stderr})`, async () => (await fetch(`${vmagentUrl}/health`).catch(() => undefined))?.ok === true, 15_000, 100);
+      fwd = await startForwarder(
+        loadForwarderConfig({
+          INGESTION_URL: ourWs.url,
+          RELABEL_CONFIG_FILE: rules,
+          LISTENING_PORT: '0',
+          LISTENING_HOST: '127.0.0.1',
+          IDENTITY_TYPE: 'none',
+          SPOOL_DIR: path.join(dir, 'spool'),
+          BATCH_MAX_WAIT: '100ms',
+          SHUTDOWN_TIMEOUT: '1s',
+          MAX_SAMPLE_AGE: '0',
+        }),
+        { log: createLogger(() => undefined), defaultMetrics: false },
+      );
     });
-    await waitFor('vmagent to deliver as many samples', () => receivedKeys(vmWs).size >= receivedKeys(ourWs).size, 20_000, 100).catch(() => undefined);
-    const ours = [...receivedKeys(ourWs)].sort();
-    const theirs = [...receivedKeys(vmWs)].sort();
-    assert.deepEqual(ours, theirs);
-    // not vacuous: the rules did drop, relabel and keep
-    const series = [...ourWs.series.keys()];
-    assert.ok(series.length > 30, `${series.length} series`);
-    assert.ok(ours.length < 10 * 120, 'something was dropped');
-    for (const must of ['host="node-host-', 'workload="kube-system_pod-', 'kube_node="', 'write="yes"', 'env="unknown"', 'zone_upper="EU-WEST-', 'team="payments-äö"']) {
-      assert.ok(series.some((s) => s.includes(must)), `no series has ${must}`);
-    }
-    for (const mustNot of ['go_goroutines', 'process_', '"up"', 'pod_uid', 'debug=', 'k8s_node', 'le="+Inf"']) {
-      assert.ok(!series.some((s) => s.includes(mustNot)), `a series still has ${mustNot}`);
-    }
-  });
-});
+
+    after(async () => {
+      await fwd?.stop();
+      vmagent?.kill('SIGKILL');
+      await vmWs?.close();
+      await ourWs?.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('the two workspaces hold the same samples under the same label sets', async () => {
+      const t0 = BigInt(Date.now()) - 60_000n;
+      for (let r = 0; r < 10; r++) {
+        const body = request(r, t0);
+        const [a, b] = await Promise.all([postWrite(`${vmagentUrl}`, body, WRITE_HEADERS), postWrite(fwd.url, body)]);
+        assert.equal(a.status, 204, `vmagent: ${a.text}`);
+        assert.equal(b.status, 204, `forwarder: ${b.text}`);
+      }
+      // Once the forwarder has delivered all it took, vmagent must come to hold as many samples.
+      // (Series the rules make equal — labeldrop of pod_uid — collide: both stores keep one
+      // sample per series and timestamp, as Azure does.)
+      await waitFor('the forwarder to deliver', async () => {
+        const text = await (await fetch(`${fwd.url}/metrics`)).text();
+        const received = metricValue(text, 'relay_proxy_received_samples_total');
+        return received > 0 && metricValue(text, 'relay_proxy_sent_samples_total') === received;
+      });
+      await waitFor('vmagent to deliver as many samples', () => receivedKeys(vmWs).size >= receivedKeys(ourWs).size, 20_000, 100).catch(() => undefined);
+      const ours = [...receivedKeys(ourWs)].sort();
+      const theirs = [...receivedKeys(vmWs)].sort();
+      assert.deepEqual(ours, theirs);
+      // not vacuous: the rules did drop, relabel and keep
+      const series = [...ourWs.series.keys()];
+      assert.ok(series.length > 30, `${series.length} series`);
+      assert.ok(ours.length < 10 * 120, 'something was dropped');
+      for (const must of [
+        'host="node-host-',
+        'workload="kube-system_pod-',
+        'kube_node="',
+        'write="yes"',
+        'env="unknown"',
+        'zone_upper="EU-WEST-',
+        'team="payments-äö"',
+      ]) {
+        assert.ok(
+          series.some((s) => s.includes(must)),
+          `no series has ${must}`,
+        );
+      }
+      for (const mustNot of ['go_goroutines', 'process_', '"up"', 'pod_uid', 'debug=', 'k8s_node', 'le="+Inf"']) {
+        assert.ok(!series.some((s) => s.includes(mustNot)), `a series still has ${mustNot}`);
+      }
+    });
+  },
+);

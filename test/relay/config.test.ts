@@ -14,7 +14,8 @@ import { endpointId } from '../../shared/fanout/endpoints';
 
 const DCR = 'dcr-5f0c2a9e8b7d4c3fa1b2c3d4e5f60718';
 const URL_A = `https://ws-a-abcd.eastus-1.metrics.ingest.monitor.azure.com/dataCollectionRules/${DCR}/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24`;
-const URL_B = 'https://ws-b-efgh.westeurope-1.metrics.ingest.monitor.azure.com/dataCollectionRules/dcr-0000aaaa/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24';
+const URL_B =
+  'https://ws-b-efgh.westeurope-1.metrics.ingest.monitor.azure.com/dataCollectionRules/dcr-0000aaaa/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24';
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const CLIENT = '3c1d9a2e-0b4f-4e7a-9c8d-1a2b3c4d5e6f';
@@ -85,7 +86,11 @@ describe('loadRelayConfig: misconfigurations', () => {
   });
 
   it('INGESTION_URL malformed is not echoed (it may hold a secret)', () => {
-    const p = expectProblem(env({ INGESTION_URL: `${URL_A},https//user:s3cr3t-value@host/x` }), 'INGESTION_URL', /entry 2 \(\d+ characters\) is not a valid URL/);
+    const p = expectProblem(
+      env({ INGESTION_URL: `${URL_A},https//user:s3cr3t-value@host/x` }),
+      'INGESTION_URL',
+      /entry 2 \(\d+ characters\) is not a valid URL/,
+    );
     assert.ok(!p.includes('s3cr3t-value'));
   });
 
@@ -121,7 +126,12 @@ describe('loadRelayConfig: misconfigurations', () => {
   });
 
   it('IDENTITY_TYPE unknown', () => {
-    expectProblem(env({ IDENTITY_TYPE: 'managedIdentity' }), 'IDENTITY_TYPE', /managedIdentity/, /systemAssigned, userAssigned, workloadIdentity, aadApplication or none/);
+    expectProblem(
+      env({ IDENTITY_TYPE: 'managedIdentity' }),
+      'IDENTITY_TYPE',
+      /managedIdentity/,
+      /systemAssigned, userAssigned, workloadIdentity, aadApplication or none/,
+    );
   });
 
   it('userAssigned without AZURE_CLIENT_ID', () => {
@@ -129,7 +139,12 @@ describe('loadRelayConfig: misconfigurations', () => {
   });
 
   describe('workloadIdentity', () => {
-    const full = { IDENTITY_TYPE: 'workloadIdentity', AZURE_CLIENT_ID: CLIENT, AZURE_TENANT_ID: TENANT, AZURE_FEDERATED_TOKEN_FILE: '/var/run/secrets/azure/tokens/azure-identity-token' };
+    const full = {
+      IDENTITY_TYPE: 'workloadIdentity',
+      AZURE_CLIENT_ID: CLIENT,
+      AZURE_TENANT_ID: TENANT,
+      AZURE_FEDERATED_TOKEN_FILE: '/var/run/secrets/azure/tokens/azure-identity-token',
+    };
 
     it('loads when complete', () => {
       const cfg = loadRelayConfig(env(full));
@@ -146,7 +161,12 @@ describe('loadRelayConfig: misconfigurations', () => {
     });
 
     it('without AZURE_FEDERATED_TOKEN_FILE', () => {
-      expectProblem(env({ ...full, AZURE_FEDERATED_TOKEN_FILE: '' }), 'AZURE_FEDERATED_TOKEN_FILE', /IDENTITY_TYPE=workloadIdentity/, /azure\.workload\.identity\/use=true/);
+      expectProblem(
+        env({ ...full, AZURE_FEDERATED_TOKEN_FILE: '' }),
+        'AZURE_FEDERATED_TOKEN_FILE',
+        /IDENTITY_TYPE=workloadIdentity/,
+        /azure\.workload\.identity\/use=true/,
+      );
     });
   });
 
@@ -168,17 +188,33 @@ describe('loadRelayConfig: misconfigurations', () => {
     });
 
     it('with neither certificate nor secret', () => {
-      expectProblem(env({ ...withSecret, AZURE_CLIENT_SECRET: undefined }), 'AZURE_CLIENT_CERTIFICATE_PATH', /IDENTITY_TYPE=aadApplication/, /AZURE_CLIENT_SECRET/);
+      expectProblem(
+        env({ ...withSecret, AZURE_CLIENT_SECRET: undefined }),
+        'AZURE_CLIENT_CERTIFICATE_PATH',
+        /IDENTITY_TYPE=aadApplication/,
+        /AZURE_CLIENT_SECRET/,
+      );
     });
 
     it('with a certificate path that does not exist', () => {
       const missing = join(tmp, 'missing.pem');
-      expectProblem(env({ ...withSecret, AZURE_CLIENT_SECRET: undefined, AZURE_CLIENT_CERTIFICATE_PATH: missing }), 'AZURE_CLIENT_CERTIFICATE_PATH', /does not exist/, new RegExp(missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), /mount|fix the path/);
+      expectProblem(
+        env({ ...withSecret, AZURE_CLIENT_SECRET: undefined, AZURE_CLIENT_CERTIFICATE_PATH: missing }),
+        'AZURE_CLIENT_CERTIFICATE_PATH',
+        /does not exist/,
+        new RegExp(missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+        /mount|fix the path/,
+      );
     });
   });
 
   it('INGESTION_AAD_AUDIENCE not ending in /.default', () => {
-    expectProblem(env({ INGESTION_AAD_AUDIENCE: 'https://monitor.azure.com' }), 'INGESTION_AAD_AUDIENCE', /must end in \/\.default/, /https:\/\/monitor\.azure\.com\/\.default/);
+    expectProblem(
+      env({ INGESTION_AAD_AUDIENCE: 'https://monitor.azure.com' }),
+      'INGESTION_AAD_AUDIENCE',
+      /must end in \/\.default/,
+      /https:\/\/monitor\.azure\.com\/\.default/,
+    );
   });
 
   it('CLOUD unknown', () => {
@@ -191,7 +227,14 @@ describe('loadRelayConfig: misconfigurations', () => {
 
   it('CLOUD=AZURECUSTOM with an Entra application but no AAD_HOST_ENDPOINT', () => {
     expectProblem(
-      env({ CLOUD: 'AZURECUSTOM', INGESTION_AAD_AUDIENCE: 'https://monitor.example.cloud/.default', IDENTITY_TYPE: 'aadApplication', AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: 's' }),
+      env({
+        CLOUD: 'AZURECUSTOM',
+        INGESTION_AAD_AUDIENCE: 'https://monitor.example.cloud/.default',
+        IDENTITY_TYPE: 'aadApplication',
+        AZURE_TENANT_ID: TENANT,
+        AZURE_CLIENT_ID: CLIENT,
+        AZURE_CLIENT_SECRET: 's',
+      }),
       'AAD_HOST_ENDPOINT',
       /login host/,
     );
@@ -228,7 +271,13 @@ describe('loadRelayConfig: misconfigurations', () => {
   }
 
   it('reports several problems together, each naming its setting', () => {
-    const err = configError({ IDENTITY_TYPE: 'userAssigned', CLOUD: 'mars', MAX_BODY_BYTES: 'big', UPSTREAM_TIMEOUT: 'soon', INGESTION_AAD_AUDIENCE: 'api://x' });
+    const err = configError({
+      IDENTITY_TYPE: 'userAssigned',
+      CLOUD: 'mars',
+      MAX_BODY_BYTES: 'big',
+      UPSTREAM_TIMEOUT: 'soon',
+      INGESTION_AAD_AUDIENCE: 'api://x',
+    });
     const expected = ['INGESTION_URL', 'AZURE_CLIENT_ID', 'CLOUD', 'MAX_BODY_BYTES', 'UPSTREAM_TIMEOUT', 'INGESTION_AAD_AUDIENCE'];
     assert.equal(err.problems.length, expected.length, err.message);
     for (const name of expected) {
@@ -273,11 +322,19 @@ describe('loadRelayConfig: valid settings', () => {
   });
 
   it('reads every limit', () => {
-    const cfg = loadRelayConfig(env({
-      MAX_BODY_BYTES: '1MiB', MAX_DECODED_BYTES: '4MiB', MAX_UPSTREAM_BYTES: '512KiB',
-      MAX_LABELS_PER_SERIES: '40', MAX_LABEL_NAME_LENGTH: '100', MAX_LABEL_VALUE_LENGTH: '200', MAX_METRIC_NAME_LENGTH: '300',
-      UPSTREAM_TIMEOUT: '5s', PUBLISH_LOG_INTERVAL: '1h30m',
-    }));
+    const cfg = loadRelayConfig(
+      env({
+        MAX_BODY_BYTES: '1MiB',
+        MAX_DECODED_BYTES: '4MiB',
+        MAX_UPSTREAM_BYTES: '512KiB',
+        MAX_LABELS_PER_SERIES: '40',
+        MAX_LABEL_NAME_LENGTH: '100',
+        MAX_LABEL_VALUE_LENGTH: '200',
+        MAX_METRIC_NAME_LENGTH: '300',
+        UPSTREAM_TIMEOUT: '5s',
+        PUBLISH_LOG_INTERVAL: '1h30m',
+      }),
+    );
     assert.deepEqual(cfg.sizes, { maxBodyBytes: 1024 * 1024, maxDecodedBytes: 4 * 1024 * 1024, maxUpstreamBytes: 512 * 1024 });
     assert.deepEqual(cfg.limits, { maxLabelsPerSeries: 40, maxLabelNameLength: 100, maxLabelValueLength: 200, maxMetricNameLength: 300 });
     assert.equal(cfg.upstreamTimeoutMs, 5000);
@@ -302,14 +359,16 @@ describe('loadRelayConfig: valid settings', () => {
     });
   }
 
-  it('INGESTION_AAD_AUDIENCE overrides the cloud\'s audience', () => {
+  it("INGESTION_AAD_AUDIENCE overrides the cloud's audience", () => {
     const cfg = loadRelayConfig(env({ CLOUD: 'AzureChina', INGESTION_AAD_AUDIENCE: 'https://monitor.example.cloud/.default' }));
     assert.equal(cfg.identity.scope, 'https://monitor.example.cloud/.default');
     assert.equal(cfg.identity.cloud, 'AZURECHINA');
   });
 
   it('CLOUD=AZURECUSTOM with audience and AAD host', () => {
-    const cfg = loadRelayConfig(env({ CLOUD: 'AzureCustom', INGESTION_AAD_AUDIENCE: 'https://monitor.example.cloud/.default', AAD_HOST_ENDPOINT: 'login.example.cloud' }));
+    const cfg = loadRelayConfig(
+      env({ CLOUD: 'AzureCustom', INGESTION_AAD_AUDIENCE: 'https://monitor.example.cloud/.default', AAD_HOST_ENDPOINT: 'login.example.cloud' }),
+    );
     assert.equal(cfg.identity.cloud, 'AZURECUSTOM');
     assert.equal(cfg.identity.scope, 'https://monitor.example.cloud/.default');
     assert.equal(cfg.identity.authorityHost, 'https://login.example.cloud');
@@ -332,16 +391,29 @@ describe('loadRelayConfig: valid settings', () => {
     const raw = ` ${URL_A} ,${URL_B},, ${local} `;
     const a = loadRelayConfig(env({ INGESTION_URL: raw }));
     const b = loadRelayConfig(env({ INGESTION_URL: `${URL_A},${URL_B},${local}` }));
-    assert.deepEqual(a.endpoints.map((e) => e.url), [URL_A, URL_B, local]);
-    assert.deepEqual(a.endpoints.map((e) => e.host), ['ws-a-abcd.eastus-1.metrics.ingest.monitor.azure.com', 'ws-b-efgh.westeurope-1.metrics.ingest.monitor.azure.com', '127.0.0.1:9091']);
+    assert.deepEqual(
+      a.endpoints.map((e) => e.url),
+      [URL_A, URL_B, local],
+    );
+    assert.deepEqual(
+      a.endpoints.map((e) => e.host),
+      ['ws-a-abcd.eastus-1.metrics.ingest.monitor.azure.com', 'ws-b-efgh.westeurope-1.metrics.ingest.monitor.azure.com', '127.0.0.1:9091'],
+    );
     const ids = a.endpoints.map((e) => e.id);
     for (const id of ids) assert.match(id, /^[0-9a-f]{10}$/);
     assert.equal(new Set(ids).size, 3, 'ids are distinct');
-    assert.deepEqual(b.endpoints.map((e) => e.id), ids, 'ids are stable across loads');
+    assert.deepEqual(
+      b.endpoints.map((e) => e.id),
+      ids,
+      'ids are stable across loads',
+    );
     assert.equal(ids[0], endpointId(URL_A));
     // an id depends on the URL only, not on its position in the list
     const reordered = loadRelayConfig(env({ INGESTION_URL: `${URL_B},${URL_A}` }));
-    assert.deepEqual(reordered.endpoints.map((e) => e.id), [ids[1], ids[0]]);
+    assert.deepEqual(
+      reordered.endpoints.map((e) => e.id),
+      [ids[1], ids[0]],
+    );
     // and no id reveals the DCR id
     for (const id of ids) assert.ok(!DCR.includes(id));
   });
@@ -375,22 +447,40 @@ describe('describeRelayConfig', () => {
 
   function assertSafe(cfg: RelayConfig): string {
     const text = JSON.stringify(describeRelayConfig(cfg));
-    for (const secret of [CLIENT_SECRET, CERT_PASSWORD, AI, '9f8e7d6c-5b4a-3210-fedc-ba9876543210', 'eastus-8.in.applicationinsights', DCR, QUERY, '/dataCollectionRules/', URL_A]) {
+    for (const secret of [
+      CLIENT_SECRET,
+      CERT_PASSWORD,
+      AI,
+      '9f8e7d6c-5b4a-3210-fedc-ba9876543210',
+      'eastus-8.in.applicationinsights',
+      DCR,
+      QUERY,
+      '/dataCollectionRules/',
+      URL_A,
+    ]) {
       assert.ok(!text.includes(secret), `describeRelayConfig shows ${secret}: ${text}`);
     }
     return text;
   }
 
   it('shows no client secret, connection string, DCR id or query string', () => {
-    const cfg = loadRelayConfig(env({
-      INGESTION_URL: `${URL_A},${URL_B}`,
-      IDENTITY_TYPE: 'aadApplication', AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: CLIENT_SECRET,
-      APPLICATIONINSIGHTS_CONNECTION_STRING: AI,
-    }));
+    const cfg = loadRelayConfig(
+      env({
+        INGESTION_URL: `${URL_A},${URL_B}`,
+        IDENTITY_TYPE: 'aadApplication',
+        AZURE_TENANT_ID: TENANT,
+        AZURE_CLIENT_ID: CLIENT,
+        AZURE_CLIENT_SECRET: CLIENT_SECRET,
+        APPLICATIONINSIGHTS_CONNECTION_STRING: AI,
+      }),
+    );
     const text = assertSafe(cfg);
     // it still says what is configured
     const d = describeRelayConfig(cfg) as { endpoints: { id: string; host: string }[]; identity: Record<string, unknown>; applicationInsights: string };
-    assert.deepEqual(d.endpoints, cfg.endpoints.map((e) => ({ id: e.id, host: e.host })));
+    assert.deepEqual(
+      d.endpoints,
+      cfg.endpoints.map((e) => ({ id: e.id, host: e.host })),
+    );
     assert.equal(d.identity.type, 'aadApplication');
     assert.equal(d.identity.credential, 'secret');
     assert.equal(d.applicationInsights, 'enabled');
@@ -399,18 +489,29 @@ describe('describeRelayConfig', () => {
   });
 
   it('shows no certificate password', () => {
-    const cfg = loadRelayConfig(env({
-      IDENTITY_TYPE: 'aadApplication', AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT,
-      AZURE_CLIENT_CERTIFICATE_PATH: certPath, AZURE_CLIENT_CERTIFICATE_PASSWORD: CERT_PASSWORD,
-    }));
+    const cfg = loadRelayConfig(
+      env({
+        IDENTITY_TYPE: 'aadApplication',
+        AZURE_TENANT_ID: TENANT,
+        AZURE_CLIENT_ID: CLIENT,
+        AZURE_CLIENT_CERTIFICATE_PATH: certPath,
+        AZURE_CLIENT_CERTIFICATE_PASSWORD: CERT_PASSWORD,
+      }),
+    );
     assertSafe(cfg);
     assert.equal((describeRelayConfig(cfg).identity as Record<string, unknown>).credential, 'certificate');
   });
 
   it('the secrets it hides are really in the loaded config (the check above can fail)', () => {
-    const cfg = loadRelayConfig(env({
-      IDENTITY_TYPE: 'aadApplication', AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: CLIENT_SECRET, APPLICATIONINSIGHTS_CONNECTION_STRING: AI,
-    }));
+    const cfg = loadRelayConfig(
+      env({
+        IDENTITY_TYPE: 'aadApplication',
+        AZURE_TENANT_ID: TENANT,
+        AZURE_CLIENT_ID: CLIENT,
+        AZURE_CLIENT_SECRET: CLIENT_SECRET,
+        APPLICATIONINSIGHTS_CONNECTION_STRING: AI,
+      }),
+    );
     const raw = JSON.stringify(cfg);
     for (const s of [CLIENT_SECRET, DCR, QUERY]) assert.ok(raw.includes(s), s);
     assert.ok(raw.includes('9f8e7d6c-5b4a-3210-fedc-ba9876543210'));
@@ -428,10 +529,14 @@ describe('loadRelayConfig: shared state and HA dedup', () => {
     expectProblem(env({ HA_DEDUP: 'on', AzureWebJobsStorage: CONN, HA_REPLICA_LABEL: 'replica-id' }), 'HA_REPLICA_LABEL', /not a Prometheus label name/);
     expectProblem(env({ AzureWebJobsStorage: CONN, STATE_TABLE: 'relay-state' }), 'STATE_TABLE', /letters and digits/);
     expectProblem(env({ AzureWebJobsStorage__accountName: 'relayapp', IDENTITY_TYPE: 'none' }), 'AzureWebJobsStorage', /needs an identity: set IDENTITY_TYPE/);
-    expectProblem(env({ AzureWebJobsStorage__tableServiceUri: 'http://relayapp.table.core.windows.net' }), 'AzureWebJobsStorage__tableServiceUri', /https:\/\//);
+    expectProblem(
+      env({ AzureWebJobsStorage__tableServiceUri: 'http://relayapp.table.core.windows.net' }),
+      'AzureWebJobsStorage__tableServiceUri',
+      /https:\/\//,
+    );
   });
 
-  it('loads the defaults (Mimir\'s 30 s failover, cluster and __replica__) and never shows the connection string', () => {
+  it("loads the defaults (Mimir's 30 s failover, cluster and __replica__) and never shows the connection string", () => {
     const cfg = loadRelayConfig(env({ HA_DEDUP: 'ON', AzureWebJobsStorage: CONN }));
     assert.deepEqual(cfg.ha, { clusterLabel: 'cluster', replicaLabel: '__replica__', failoverTimeoutMs: 30_000 });
     assert.deepEqual(cfg.state, { source: { kind: 'connectionString', value: CONN }, table: 'relaystate', timeoutMs: 2000, quotaSyncMs: 5000 });

@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { endpointId } from '../../shared/fanout/endpoints';
-import { EXCEPT_ENDPOINTS_HEADER, FAILED_ENDPOINTS_HEADER, ONLY_ENDPOINTS_HEADER, STRAGGLER_TIMEOUT_HEADER, parseStragglerTimeout } from '../../shared/fanout/fanout';
+import {
+  EXCEPT_ENDPOINTS_HEADER,
+  FAILED_ENDPOINTS_HEADER,
+  ONLY_ENDPOINTS_HEADER,
+  STRAGGLER_TIMEOUT_HEADER,
+  parseStragglerTimeout,
+} from '../../shared/fanout/fanout';
 import { type Harness, REMOTE_WRITE_HEADERS, startHarness } from '../../dev/kit/relay-harness';
 import { loadFixtures } from '../../dev/kit/repo';
 
@@ -25,7 +31,10 @@ describe('X-Relay-Except-Endpoints', () => {
     h = await startHarness({ workspaces: 3 });
     const res = await h.write(body, withHeaders({ [EXCEPT_ENDPOINTS_HEADER]: endpointId(h.workspaces[1].url) }));
     assert.equal(res.status, 204, res.body);
-    assert.deepEqual(h.workspaces.map((w) => w.requests.length), [1, 0, 1]);
+    assert.deepEqual(
+      h.workspaces.map((w) => w.requests.length),
+      [1, 0, 1],
+    );
   });
 
   test('with X-Relay-Only-Endpoints: only minus except; unknown ids in Only still mean all', async () => {
@@ -33,18 +42,27 @@ describe('X-Relay-Except-Endpoints', () => {
     const [a, b, c] = h.workspaces.map((w) => endpointId(w.url));
     const res = await h.write(body, withHeaders({ [ONLY_ENDPOINTS_HEADER]: `${a},${b}`, [EXCEPT_ENDPOINTS_HEADER]: b }));
     assert.equal(res.status, 204, res.body);
-    assert.deepEqual(h.workspaces.map((w) => w.requests.length), [1, 0, 0]);
+    assert.deepEqual(
+      h.workspaces.map((w) => w.requests.length),
+      [1, 0, 0],
+    );
 
     const unknownOnly = await h.write(body, withHeaders({ [ONLY_ENDPOINTS_HEADER]: 'ffffffffff', [EXCEPT_ENDPOINTS_HEADER]: ` ${c} ` }));
     assert.equal(unknownOnly.status, 204, unknownOnly.body);
-    assert.deepEqual(h.workspaces.map((w) => w.requests.length), [2, 1, 0]);
+    assert.deepEqual(
+      h.workspaces.map((w) => w.requests.length),
+      [2, 1, 0],
+    );
   });
 
   test('unknown ids are ignored', async () => {
     h = await startHarness({ workspaces: 2 });
     const res = await h.write(body, withHeaders({ [EXCEPT_ENDPOINTS_HEADER]: 'ffffffffff,,0000000000' }));
     assert.equal(res.status, 204, res.body);
-    assert.deepEqual(h.workspaces.map((w) => w.requests.length), [1, 1]);
+    assert.deepEqual(
+      h.workspaces.map((w) => w.requests.length),
+      [1, 1],
+    );
   });
 
   test('every endpoint left out → 204 with no upstream request and no token fetched', async () => {
@@ -52,14 +70,20 @@ describe('X-Relay-Except-Endpoints', () => {
     const all = h.workspaces.map((w) => endpointId(w.url)).join(',');
     const res = await h.write(body, withHeaders({ [EXCEPT_ENDPOINTS_HEADER]: all }));
     assert.equal(res.status, 204, res.body);
-    assert.deepEqual(h.workspaces.map((w) => w.requests.length), [0, 0]);
+    assert.deepEqual(
+      h.workspaces.map((w) => w.requests.length),
+      [0, 0],
+    );
     const health = (await h.health()).body as { token: { requests: number } };
     assert.equal(health.token.requests, 0, 'no token was requested');
     // Only and Except naming the same endpoint: nothing left either
     const a = endpointId(h.workspaces[0].url);
     const again = await h.write(body, withHeaders({ [ONLY_ENDPOINTS_HEADER]: a, [EXCEPT_ENDPOINTS_HEADER]: a }));
     assert.equal(again.status, 204);
-    assert.deepEqual(h.workspaces.map((w) => w.requests.length), [0, 0]);
+    assert.deepEqual(
+      h.workspaces.map((w) => w.requests.length),
+      [0, 0],
+    );
   });
 });
 
@@ -83,7 +107,11 @@ describe('X-Relay-Straggler-Timeout', () => {
     assert.match(res.body, /no answer within 500 ms after the other endpoints delivered/);
     assert.ok(took >= 450, `answered after ${took} ms: the straggler got its 500 ms`);
     assert.ok(took < 4000, `answered after ${took} ms, long before the hanging endpoint would have (6 s) and UPSTREAM_TIMEOUT (20 s)`);
-    assert.deepEqual(a.requests.map((r) => r.status), [200], 'the healthy workspace got the data once');
+    assert.deepEqual(
+      a.requests.map((r) => r.status),
+      [200],
+      'the healthy workspace got the data once',
+    );
 
     const warn = h.logs.find((l) => l.includes('ingestion endpoint failed, the sender will retry'));
     assert.ok(warn, 'the cut-off is logged like other retryable failures');
@@ -103,7 +131,10 @@ describe('X-Relay-Straggler-Timeout', () => {
     h.workspaces[1].fault = { status: 0, delayMs: 300, times: 1 };
     const res = await h.write(body, withHeaders({ [STRAGGLER_TIMEOUT_HEADER]: '5000' }));
     assert.equal(res.status, 204, res.body);
-    assert.deepEqual(h.workspaces.map((w) => w.requests.map((r) => r.status)), [[200], [200]]);
+    assert.deepEqual(
+      h.workspaces.map((w) => w.requests.map((r) => r.status)),
+      [[200], [200]],
+    );
   });
 
   test('without the header the relay waits for the slow endpoint as before', async () => {
@@ -114,7 +145,10 @@ describe('X-Relay-Straggler-Timeout', () => {
     const took = Date.now() - started;
     assert.equal(res.status, 204, res.body);
     assert.ok(took >= 1400, `answered after ${took} ms: it waited for the slow endpoint`);
-    assert.deepEqual(h.workspaces.map((w) => w.requests.map((r) => r.status)), [[200], [200]]);
+    assert.deepEqual(
+      h.workspaces.map((w) => w.requests.map((r) => r.status)),
+      [[200], [200]],
+    );
   });
 
   test('no endpoint delivered: no cut-off, UPSTREAM_TIMEOUT decides', async () => {

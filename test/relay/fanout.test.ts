@@ -19,7 +19,11 @@ function bigRequest(series: number, t0 = 1_700_000_000_000n): Buffer {
   const req: WriteRequest = { timeseries: [], metadata: [] };
   for (let i = 0; i < series; i++) {
     req.timeseries.push({
-      labels: [{ name: '__name__', value: 'big_metric' }, { name: 'instance', value: `host-${i}` }, { name: 'job', value: 'split-test' }],
+      labels: [
+        { name: '__name__', value: 'big_metric' },
+        { name: 'instance', value: `host-${i}` },
+        { name: 'job', value: 'split-test' },
+      ],
       samples: [{ value: BigInt(i), timestamp: t0 }],
       exemplars: [],
       histograms: [],
@@ -39,7 +43,10 @@ describe('fan-out', () => {
     h = await startHarness({ workspaces: 3 });
     const res = await h.write(body);
     assert.equal(res.status, 204);
-    assert.deepEqual(h.workspaces.map((w) => w.requests.length), [1, 1, 1]);
+    assert.deepEqual(
+      h.workspaces.map((w) => w.requests.length),
+      [1, 1, 1],
+    );
   });
 
   test('one endpoint fails → 503 naming only it; the retry with its id reaches only it', async () => {
@@ -74,7 +81,10 @@ describe('fan-out', () => {
     h = await startHarness({ workspaces: 2 });
     const res = await h.write(body, { ...REMOTE_WRITE_HEADERS, [ONLY_ENDPOINTS_HEADER]: 'ffffffffff' });
     assert.equal(res.status, 204);
-    assert.deepEqual(h.workspaces.map((w) => w.requests.length), [1, 1]);
+    assert.deepEqual(
+      h.workspaces.map((w) => w.requests.length),
+      [1, 1],
+    );
   });
 
   test('429 and 503 with Retry-After → 503 with the largest Retry-After (never 429: Prometheus would drop)', async () => {
@@ -156,6 +166,12 @@ async function startHarnessWith(deadUrl: string): Promise<Harness> {
   // Reuse the live workspace emulator with a relay that also lists the dead URL.
   probe.relay.close();
   const h = await startHarness({ workspaces: 0, env: { INGESTION_URL: `${deadUrl},${live.url}` } });
-  return { ...h, workspaces: [live], close: async () => { await h.close(); await live.close(); } };
+  return {
+    ...h,
+    workspaces: [live],
+    close: async () => {
+      await h.close();
+      await live.close();
+    },
+  };
 }
-

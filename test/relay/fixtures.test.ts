@@ -73,7 +73,10 @@ describe('real Prometheus 2.42 captures through the write handler', () => {
       assert.equal(ws.requests.length, fixtures.length);
       // Nothing needed changing, so the sender's compressed bytes went out untouched.
       ws.requests.forEach((r, i) => assert.equal(r.sha256, sha256(fixtures[i].body), `${ws.name} request ${i}`));
-      assert.ok(ws.requests.every((r) => r.auth?.startsWith('Bearer emu1.')), 'every request carries the emulated token');
+      assert.ok(
+        ws.requests.every((r) => r.auth?.startsWith('Bearer emu1.')),
+        'every request carries the emulated token',
+      );
     }
     // Many writes, one token request.
     assert.ok(h.identity.requests.length - identityRequestsBefore <= 1, `identity requests: ${h.identity.requests.length - identityRequestsBefore}`);

@@ -16,7 +16,7 @@ import { createLogger } from '../../shared/observability/log';
 const fixtures = loadFixtures();
 
 describe('publish log line', () => {
-  test('has the side car\'s message and fields, averaged over the interval, then resets', () => {
+  test("has the side car's message and fields, averaged over the interval, then resets", () => {
     const log = createPublishLog({ intervalMs: 3_600_000, write: () => undefined, now: () => new Date('2026-11-26T10:00:00.123Z') });
     log.record(1000, 0.25, 'all');
     log.record(3000, 0.5, 'some');
@@ -67,11 +67,17 @@ describe('telemetry', () => {
       await h.close();
     }
     const received = tracked.filter((m) => m.name === 'relay.samples_received');
-    assert.deepEqual(received.map((m) => m.value), [500]);
+    assert.deepEqual(
+      received.map((m) => m.value),
+      [500],
+    );
     const published = tracked.filter((m) => m.name === 'relay.samples_published');
     assert.equal(published.length, 2);
     assert.ok(published.every((m) => m.value === 500 && /^127\.0\.0\.1:\d+$/.test(m.properties?.endpoint ?? '')));
-    assert.deepEqual(tracked.filter((m) => m.name === 'relay.rejections').map((m) => m.properties?.reason), ['unsupported_media_type']);
+    assert.deepEqual(
+      tracked.filter((m) => m.name === 'relay.rejections').map((m) => m.properties?.reason),
+      ['unsupported_media_type'],
+    );
     assert.equal(tracked.filter((m) => m.name === 'relay.fanout_latency_ms').length, 1);
   });
 });

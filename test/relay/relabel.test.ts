@@ -53,7 +53,10 @@ describe('relay relabelling', () => {
         RELAY_TENANTS: JSON.stringify({
           tenants: [
             {
-              name: 'team-a', cluster: 'aks-a', keySha256: [sha(KEY_A)], ingestionUrls: [ws[0].url],
+              name: 'team-a',
+              cluster: 'aks-a',
+              keySha256: [sha(KEY_A)],
+              ingestionUrls: [ws[0].url],
               relabelConfigs: [
                 { source_labels: ['__name__'], regex: 'debug_.*', action: 'drop' },
                 { regex: 'pod', action: 'labeldrop' },
@@ -71,9 +74,13 @@ describe('relay relabelling', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the file\'s rules for every tenant, then the tenant\'s, then its cluster label; dropped series never arrive', async () => {
+  it("the file's rules for every tenant, then the tenant's, then its cluster label; dropped series never arrive", async () => {
     const [wsA, wsB] = h.workspaces;
-    const sent = body([['go_goroutines', {}], ['debug_x', {}], ['http_requests_total', { pod: 'p-1', job: 'api' }]]);
+    const sent = body([
+      ['go_goroutines', {}],
+      ['debug_x', {}],
+      ['http_requests_total', { pod: 'p-1', job: 'api' }],
+    ]);
     const a = await h.write(sent, asA);
     assert.equal(a.status, 204, a.body);
     assert.deepEqual([...wsA.series.keys()], ['__name__="http_requests_total",cluster="aks-a",job="api"']);
@@ -88,18 +95,47 @@ describe('relay relabelling', () => {
   it('every series dropped: 204 and no upstream call', async () => {
     const [wsA] = h.workspaces;
     const calls = wsA.requests.length;
-    const r = await h.write(body([['go_threads', {}], ['debug_y', { pod: 'p' }]]), asA);
+    const r = await h.write(
+      body([
+        ['go_threads', {}],
+        ['debug_y', { pod: 'p' }],
+      ]),
+      asA,
+    );
     assert.equal(r.status, 204, r.body);
     assert.equal(wsA.requests.length, calls);
   });
 
-  it('a tenant\'s maxHourlySeries: new series over it are dropped, known ones flow, all-over is 204 with no call', async () => {
+  it("a tenant's maxHourlySeries: new series over it are dropped, known ones flow, all-over is 204 with no call", async () => {
     const wsC = h.workspaces[2];
-    assert.equal((await h.write(body([['a', {}], ['b', {}], ['c', {}]]), asC)).status, 204);
+    assert.equal(
+      (
+        await h.write(
+          body([
+            ['a', {}],
+            ['b', {}],
+            ['c', {}],
+          ]),
+          asC,
+        )
+      ).status,
+      204,
+    );
     const calls = wsC.requests.length;
     assert.equal((await h.write(body([['d', {}]]), asC)).status, 204);
     assert.equal(wsC.requests.length, calls);
-    assert.equal((await h.write(body([['b', { x: '1' }], ['a', {}]]), asC)).status, 204);
+    assert.equal(
+      (
+        await h.write(
+          body([
+            ['b', { x: '1' }],
+            ['a', {}],
+          ]),
+          asC,
+        )
+      ).status,
+      204,
+    );
     assert.deepEqual([...wsC.series.keys()].sort(), ['__name__="a",cluster="aks-c"', '__name__="b",cluster="aks-c"']);
   });
 
@@ -119,8 +155,25 @@ describe('relay relabel configuration', () => {
   it('a bad tenant rule stops start-up naming the tenant, the rule and the field', () => {
     const env = {
       INGESTION_URL: 'http://127.0.0.1:1/x',
-      RELAY_TENANTS: JSON.stringify({ tenants: [{ name: 't1', cluster: 'c', keySha256: [sha('k')], ingestionUrls: ['http://127.0.0.1:1/x'], relabelConfigs: [{ action: 'keep', source_labels: ['a'] }, { action: 'labelmap', regex: 'x', replacement: '-bad' }] }] }),
+      RELAY_TENANTS: JSON.stringify({
+        tenants: [
+          {
+            name: 't1',
+            cluster: 'c',
+            keySha256: [sha('k')],
+            ingestionUrls: ['http://127.0.0.1:1/x'],
+            relabelConfigs: [
+              { action: 'keep', source_labels: ['a'] },
+              { action: 'labelmap', regex: 'x', replacement: '-bad' },
+            ],
+          },
+        ],
+      }),
     };
-    assert.throws(() => loadRelayConfig(env), (err: unknown) => err instanceof ConfigError && /tenants\[0\] \(t1\): "relabelConfigs": rule 1, replacement: "-bad" is not a valid label name/.test(err.message));
+    assert.throws(
+      () => loadRelayConfig(env),
+      (err: unknown) =>
+        err instanceof ConfigError && /tenants\[0\] \(t1\): "relabelConfigs": rule 1, replacement: "-bad" is not a valid label name/.test(err.message),
+    );
   });
 });

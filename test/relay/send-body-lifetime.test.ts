@@ -64,27 +64,35 @@ test('an early answer settles the send only once the socket is done with the bod
 test('a straggler cut off mid-body: the fan-out returns only once its request no longer reads the body', async () => {
   const body = randomBytes(64 * 1024 * 1024);
   // healthy: reads the whole body, then answers
-  const healthyUrl = await listen(createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200).end());
-  }));
+  const healthyUrl = await listen(
+    createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200).end());
+    }),
+  );
   // hanging: takes the headers, reads nothing until told to, never answers
   let arrive!: (req: IncomingMessage) => void;
   const arrived = new Promise<IncomingMessage>((r) => (arrive = r));
-  const hangingUrl = await listen(createServer((req) => {
-    req.pause();
-    arrive(req);
-  }));
+  const hangingUrl = await listen(
+    createServer((req) => {
+      req.pause();
+      arrive(req);
+    }),
+  );
   const endpoint = (url: string): Parameters<typeof fanout>[0][number] => ({ url, id: endpointId(url), host: new URL(url).host });
 
   const original = Buffer.from(body);
   const started = Date.now();
-  const outcomes = await fanout([endpoint(healthyUrl), endpoint(hangingUrl)], { raw: Buffer.alloc(0), rawLength: 0, original: body, samples: 1 }, {
-    maxUpstreamBytes: 1 << 30,
-    timeoutMs: 20_000,
-    userAgent: 'test',
-    stragglerTimeoutMs: 200,
-  });
+  const outcomes = await fanout(
+    [endpoint(healthyUrl), endpoint(hangingUrl)],
+    { raw: Buffer.alloc(0), rawLength: 0, original: body, samples: 1 },
+    {
+      maxUpstreamBytes: 1 << 30,
+      timeoutMs: 20_000,
+      userAgent: 'test',
+      stragglerTimeoutMs: 200,
+    },
+  );
   const took = Date.now() - started;
   body.fill(0); // what a reused buffer would hold by now
   assert.equal(outcomes[0].kind, 'delivered');

@@ -54,7 +54,6 @@ function forSeeds(n: number, check: (req: WriteRequest, seed: number) => void): 
   }
 }
 
-
 describe('double bit helpers', () => {
   it('staleMarkerBits is the Prometheus stale NaN', () => {
     assert.equal(staleMarkerBits, 0x7ff0000000000002n);
@@ -143,8 +142,14 @@ describe('codec against protobufjs, random requests', () => {
     const req: WriteRequest = {
       timeseries: [
         {
-          labels: [{ name: '__name__', value: 'up' }, { name: 'job', value: 'node €' }],
-          samples: [{ value: numberToBits(1), timestamp: 1700000000000n }, { value: numberToBits(-0.5), timestamp: -5n }],
+          labels: [
+            { name: '__name__', value: 'up' },
+            { name: 'job', value: 'node €' },
+          ],
+          samples: [
+            { value: numberToBits(1), timestamp: 1700000000000n },
+            { value: numberToBits(-0.5), timestamp: -5n },
+          ],
           exemplars: [{ labels: [{ name: 'trace_id', value: 'abc' }], value: numberToBits(3), timestamp: I64_MAX }],
           histograms: [],
         },
@@ -209,7 +214,10 @@ describe('codec edge cases', () => {
       ...emptyHistogram(),
       count: { kind: 'int', value: U64_MAX },
       schema: -2147483648,
-      negativeSpans: [{ offset: -2147483648, length: 0xffffffff }, { offset: 2147483647, length: 1 }],
+      negativeSpans: [
+        { offset: -2147483648, length: 0xffffffff },
+        { offset: 2147483647, length: 1 },
+      ],
       negativeDeltas: [I64_MIN, I64_MAX, -1n, 1n, 0n],
       positiveSpans: [{ offset: 0, length: 0 }],
       positiveDeltas: [0n],
@@ -240,12 +248,14 @@ describe('codec edge cases', () => {
     const deltas = [5n, -3n, I64_MIN];
     const counts = [numberToBits(1), staleMarkerBits];
     const zz = (v: bigint): bigint => BigInt.asUintN(64, (v << 1n) ^ (v >> 63n));
-    const packed = Buffer.concat([
-      rawLen(12, ...deltas.map((d) => rawVarint(zz(d)))),
-      rawLen(13, ...counts.map((c) => rawFixed64(1, c).subarray(1))),
-    ]);
+    const packed = Buffer.concat([rawLen(12, ...deltas.map((d) => rawVarint(zz(d)))), rawLen(13, ...counts.map((c) => rawFixed64(1, c).subarray(1)))]);
     const unpacked = Buffer.concat([...deltas.map((d) => rawVarintField(12, zz(d))), ...counts.map((c) => rawFixed64(13, c))]);
-    const mixed = Buffer.concat([rawVarintField(12, zz(5n)), rawLen(12, rawVarint(zz(-3n)), rawVarint(zz(I64_MIN))), rawFixed64(13, counts[0]), rawLen(13, rawFixed64(1, counts[1]).subarray(1))]);
+    const mixed = Buffer.concat([
+      rawVarintField(12, zz(5n)),
+      rawLen(12, rawVarint(zz(-3n)), rawVarint(zz(I64_MIN))),
+      rawFixed64(13, counts[0]),
+      rawLen(13, rawFixed64(1, counts[1]).subarray(1)),
+    ]);
     for (const body of [packed, unpacked, mixed]) {
       const h = decodeWriteRequest(rawSeries(rawLabel('__name__', 'h'), rawLen(4, body))).timeseries[0].histograms[0];
       assert.deepStrictEqual(h.positiveDeltas, deltas);

@@ -43,7 +43,10 @@ describe('Label reader', () => {
   });
 
   it('the rewrite reads non-canonical labels as validation does: sorted by the name that won', () => {
-    const req = rawSeries(rawLen(1, Buffer.concat([rawLen(2, 'b'), rawLen(1, 'zone')])), rawLen(1, Buffer.concat([rawLen(1, 'ignored'), rawLen(1, '__name__'), rawLen(2, 'up')])));
+    const req = rawSeries(
+      rawLen(1, Buffer.concat([rawLen(2, 'b'), rawLen(1, 'zone')])),
+      rawLen(1, Buffer.concat([rawLen(1, 'ignored'), rawLen(1, '__name__'), rawLen(2, 'up')])),
+    );
     const scan = validateWriteRequest(req, AZURE_MONITOR_LIMITS, 'c');
     assert.equal(scan.unsorted, 1);
     const out = rewriteLabels(req, { cluster: 'c' });

@@ -35,7 +35,8 @@ test('no runtime file (functions/, shared/, local-proxy/) imports the materialis
     for (const file of tsFiles(path.join(repoRoot, dir))) {
       if (file.startsWith(MODEL_DIR + path.sep)) continue;
       for (const target of importsOf(file)) {
-        if (target === MODEL_DIR || target.startsWith(MODEL_DIR + path.sep)) offenders.push(`${path.relative(repoRoot, file)} → ${path.relative(repoRoot, target)}`);
+        if (target === MODEL_DIR || target.startsWith(MODEL_DIR + path.sep))
+          offenders.push(`${path.relative(repoRoot, file)} → ${path.relative(repoRoot, target)}`);
       }
     }
   }
@@ -45,5 +46,8 @@ test('no runtime file (functions/, shared/, local-proxy/) imports the materialis
 test('the check sees an import of the codec where there is one', () => {
   // dev/emulators/workspace.ts shows what it received, so it decodes: the scan must find that.
   const targets = importsOf(path.join(repoRoot, 'dev/emulators/workspace.ts'));
-  assert.ok(targets.some((t) => t.startsWith(MODEL_DIR + path.sep)), 'workspace.ts imports model/decode');
+  assert.ok(
+    targets.some((t) => t.startsWith(MODEL_DIR + path.sep)),
+    'workspace.ts imports model/decode',
+  );
 });

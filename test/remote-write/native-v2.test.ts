@@ -28,7 +28,17 @@ const status = nativeStatus();
 // as in native.test.ts: CI builds the module, so there these tests must run
 const skip = !status.loaded && process.env.CI !== 'true' ? `native fast path not built here (${status.reason})` : false;
 
-type Reference = { ok: true; sent: Buffer; series: number; samples: number; minTime: number; maxTime: number; written: { samples: number; histograms: number; exemplars: number } } | { ok: false };
+type Reference =
+  | {
+      ok: true;
+      sent: Buffer;
+      series: number;
+      samples: number;
+      minTime: number;
+      maxTime: number;
+      written: { samples: number; histograms: number; exemplars: number };
+    }
+  | { ok: false };
 
 /** What the JS path sends for a 2.0 block (as relay.ts does it), or that it refuses or sends nothing. */
 function viaJs(block: Buffer, limits: SeriesLimits, cluster: string | undefined, policy: ForeignClusterPolicy): Reference {
@@ -74,10 +84,21 @@ function plainSeries(rng: Rng): V2Series[] {
     if (rng.chance(0.6)) names.add('cluster');
     const labels = [
       { name: '__name__', value: pick('abcdefghijklmnopqrstuvwxyz_:', 1, 40) },
-      ...[...names].map((name) => ({ name, value: name === 'cluster' && rng.chance(0.7) ? 'c1' : rng.chance(0.5) ? shared[rng.int(0, 3)] : pick(' !#%+-./0123456789:=ABCXYZabcxyz~', 1, rng.chance(0.1) ? 200 : 30) })),
+      ...[...names].map((name) => ({
+        name,
+        value:
+          name === 'cluster' && rng.chance(0.7)
+            ? 'c1'
+            : rng.chance(0.5)
+              ? shared[rng.int(0, 3)]
+              : pick(' !#%+-./0123456789:=ABCXYZabcxyz~', 1, rng.chance(0.1) ? 200 : 30),
+      })),
     ];
     labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const samples = Array.from({ length: rng.int(1, 3) }, () => ({ value: BigInt(rng.int(0, 2 ** 31)) << 20n, timestamp: rng.chance(0.8) ? BigInt(rng.int(0, 2 ** 31)) * 1000n : randomTimestamp(rng) }));
+    const samples = Array.from({ length: rng.int(1, 3) }, () => ({
+      value: BigInt(rng.int(0, 2 ** 31)) << 20n,
+      timestamp: rng.chance(0.8) ? BigInt(rng.int(0, 2 ** 31)) * 1000n : randomTimestamp(rng),
+    }));
     return { labels, samples, histograms: [], exemplars: [] };
   });
 }
@@ -87,12 +108,16 @@ describe('native remote-write 2.0 path', { skip }, () => {
   const withoutCluster = syntheticPayloads({ requests: 4, series: 2000, withCluster: false });
   const v2 = (raw: Buffer): Buffer => compress(encodeV2Request(v2SeriesOf(decodeWriteRequest(raw))));
 
-  test('takes the bench\'s requests, with and without the cluster label, as the JS path sends them', () => {
+  test("takes the bench's requests, with and without the cluster label, as the JS path sends them", () => {
     const scanner = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false)!;
-    for (const p of withCluster.payloads) assert.ok(agree(scanner, v2(p.raw), L, 'bench-weu-1', 'keep', 'synthetic'), 'a plain 2.0 request must take the native path');
+    for (const p of withCluster.payloads)
+      assert.ok(agree(scanner, v2(p.raw), L, 'bench-weu-1', 'keep', 'synthetic'), 'a plain 2.0 request must take the native path');
     for (const p of withoutCluster.payloads) {
       const block = v2(p.raw);
-      assert.ok(agree(scanner, block, L, 'bench-weu-1', 'keep', 'synthetic without cluster'), 'a plain 2.0 request lacking the cluster label must take the native path');
+      assert.ok(
+        agree(scanner, block, L, 'bench-weu-1', 'keep', 'synthetic without cluster'),
+        'a plain 2.0 request lacking the cluster label must take the native path',
+      );
       // the 1.0 request the relay then forwards: every series with the cluster label
       const sent = decodeWriteRequest(decompressBounded(scanner.scanV2(block)!.rewrittenBlock!, MAX_DECODED));
       assert.ok(sent.timeseries.every((ts) => ts.labels.some((l) => l.name === 'cluster' && l.value === 'bench-weu-1')));
@@ -123,24 +148,29 @@ describe('native remote-write 2.0 path', { skip }, () => {
       exemplars: [],
       metadata: { type, help, unit: type === MetricType.GAUGE ? 'bytes' : '' },
     });
-    const block = compress(encodeV2Request([
-      series('req_seconds_bucket', { le: '0.5' }, MetricType.HISTOGRAM, 'Request time.'),
-      series('req_seconds_bucket', { le: '+Inf' }, MetricType.HISTOGRAM, 'Request time.'),
-      series('req_seconds_count', {}, MetricType.HISTOGRAM, 'Request time.'),
-      series('rpc_quantile_sum', {}, MetricType.SUMMARY, 'RPC time.'),
-      series('mem', { zone: 'a' }, MetricType.GAUGE, 'Memory.'),
-      series('mem', { zone: 'b' }, MetricType.GAUGE, 'Other help: the first series speaks for the family.'),
-      series('jobs_count', {}, MetricType.COUNTER, 'A counter keeps its _count.'),
-      series('plain', {}, 0, ''),
-    ]));
+    const block = compress(
+      encodeV2Request([
+        series('req_seconds_bucket', { le: '0.5' }, MetricType.HISTOGRAM, 'Request time.'),
+        series('req_seconds_bucket', { le: '+Inf' }, MetricType.HISTOGRAM, 'Request time.'),
+        series('req_seconds_count', {}, MetricType.HISTOGRAM, 'Request time.'),
+        series('rpc_quantile_sum', {}, MetricType.SUMMARY, 'RPC time.'),
+        series('mem', { zone: 'a' }, MetricType.GAUGE, 'Memory.'),
+        series('mem', { zone: 'b' }, MetricType.GAUGE, 'Other help: the first series speaks for the family.'),
+        series('jobs_count', {}, MetricType.COUNTER, 'A counter keeps its _count.'),
+        series('plain', {}, 0, ''),
+      ]),
+    );
     assert.ok(agree(scanner, block, L, 'c1', 'keep', 'families'), 'series with metadata take the native path');
     const sent = decodeWriteRequest(decompressBounded(scanner.scanV2(block)!.rewrittenBlock!, MAX_DECODED));
-    assert.deepEqual(sent.metadata.map((m) => [m.metricFamilyName, m.type, m.help, m.unit]), [
-      ['req_seconds', MetricType.HISTOGRAM, 'Request time.', ''],
-      ['rpc_quantile', MetricType.SUMMARY, 'RPC time.', ''],
-      ['mem', MetricType.GAUGE, 'Memory.', 'bytes'],
-      ['jobs_count', MetricType.COUNTER, 'A counter keeps its _count.', ''],
-    ]);
+    assert.deepEqual(
+      sent.metadata.map((m) => [m.metricFamilyName, m.type, m.help, m.unit]),
+      [
+        ['req_seconds', MetricType.HISTOGRAM, 'Request time.', ''],
+        ['rpc_quantile', MetricType.SUMMARY, 'RPC time.', ''],
+        ['mem', MetricType.GAUGE, 'Memory.', 'bytes'],
+        ['jobs_count', MetricType.COUNTER, 'A counter keeps its _count.', ''],
+      ],
+    );
   });
 
   test('with an allocator the block is written into the Buffer it hands out (the relay leases it)', () => {
@@ -153,7 +183,7 @@ describe('native remote-write 2.0 path', { skip }, () => {
     const plain = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false)!;
     const block = v2(withoutCluster.payloads[0].raw);
     const got = leased.scanV2(block)!.rewrittenBlock!;
-    assert.equal(got, given.at(-1), 'the allocator\'s own Buffer comes back');
+    assert.equal(got, given.at(-1), "the allocator's own Buffer comes back");
     assert.deepEqual(got, plain.scanV2(block)!.rewrittenBlock);
     const failing = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false, true, () => {
       throw new Error('pool exhausted');
@@ -163,8 +193,17 @@ describe('native remote-write 2.0 path', { skip }, () => {
 
   test('defers what the JS path must decide or word', () => {
     const scanner = createFastScanner(L, MAX_DECODED, undefined, false)!;
-    const up = [{ name: '__name__', value: 'up' }, { name: 'job', value: 'a' }];
-    const s = (extra: Partial<V2Series> = {}, labels = up): V2Series => ({ labels, samples: [{ value: 0n, timestamp: 1n }], histograms: [], exemplars: [], ...extra });
+    const up = [
+      { name: '__name__', value: 'up' },
+      { name: 'job', value: 'a' },
+    ];
+    const s = (extra: Partial<V2Series> = {}, labels = up): V2Series => ({
+      labels,
+      samples: [{ value: 0n, timestamp: 1n }],
+      histograms: [],
+      exemplars: [],
+      ...extra,
+    });
     const defers = (what: string, raw: Buffer, sc = scanner): void => assert.equal(sc.scanV2(compress(raw)), undefined, what);
     assert.ok(scanner.scanV2(compress(encodeV2Request([s()]))), 'the plain series itself is taken');
     defers('symbols[0] not empty', encodeV2Request([s()], { symbols: ['x', ''] }));
@@ -181,14 +220,21 @@ describe('native remote-write 2.0 path', { skip }, () => {
     defers('a series without samples', encodeV2Request([s({ samples: [] })]));
     defers('an exemplar', encodeV2Request([s({ exemplars: [{ labels: [], value: 0n, timestamp: 1n }] })]));
     defers('symbols only', encodeV2Request([]));
-    defers('a 1.0 body sent as 2.0', encodeWriteRequest({ timeseries: [{ labels: up, samples: [{ value: 0n, timestamp: 1n }], exemplars: [], histograms: [] }], metadata: [] }));
+    defers(
+      'a 1.0 body sent as 2.0',
+      encodeWriteRequest({ timeseries: [{ labels: up, samples: [{ value: 0n, timestamp: 1n }], exemplars: [], histograms: [] }], metadata: [] }),
+    );
     // one long value referenced by three series: a 2.0 body of ~350 bytes, ~1 070 spelt out as 1.0
     const long = ['a', 'b', 'c'].map((v) => s({}, [up[0], { name: 'job', value: v }, { name: 'path', value: 'p'.repeat(300) }]));
     assert.ok(createFastScanner(L, 2000, undefined, false)!.scanV2(compress(encodeV2Request(long))), 'under MAX_DECODED_BYTES');
     defers('over MAX_DECODED_BYTES once spelt out', encodeV2Request(long), createFastScanner(L, 700, undefined, false));
     defers('over the label limit', encodeV2Request([s()]), createFastScanner({ ...L, maxLabelsPerSeries: 1 }, MAX_DECODED, undefined, false));
     defers('no room for the cluster label', encodeV2Request([s()]), createFastScanner({ ...L, maxLabelsPerSeries: 2 }, MAX_DECODED, 'c1', false));
-    defers('another cluster under reject/overwrite', encodeV2Request([s({}, [up[0], { name: 'cluster', value: 'c2' }])]), createFastScanner(L, MAX_DECODED, 'c1', true));
+    defers(
+      'another cluster under reject/overwrite',
+      encodeV2Request([s({}, [up[0], { name: 'cluster', value: 'c2' }])]),
+      createFastScanner(L, MAX_DECODED, 'c1', true),
+    );
     const byteCheck = createFastScanner(L, MAX_DECODED, undefined, false)!;
     assert.equal(byteCheck.scanV2(Buffer.from([0x05, 0x10, 0x22, 0x00, 0x2a, 0x00])), undefined, 'a malformed snappy block');
   });

@@ -47,7 +47,10 @@ function agree(scanner: FastScanner, block: Buffer, limits: SeriesLimits, cluste
     assert.ok(decoded.equals(js.sent), `${what}: the native rewrite decodes to other bytes than rewriteLabels returns`);
     assert.equal(fast.rawLength, js.sent.length, `${what}: rewritten length`);
     // every element written stands for at least half its own size (the splice's buffer bound)
-    assert.ok(fast.rewrittenBlock.length <= 2 * js.sent.length + 16, `${what}: spliced block ${fast.rewrittenBlock.length} bytes for ${js.sent.length} decoded`);
+    assert.ok(
+      fast.rewrittenBlock.length <= 2 * js.sent.length + 16,
+      `${what}: spliced block ${fast.rewrittenBlock.length} bytes for ${js.sent.length} decoded`,
+    );
   } else {
     assert.equal(js.sent, undefined, `${what}: native said forward as is, the JS path would rewrite`);
     assert.equal(fast.rawLength, decompressBounded(block, MAX_DECODED).length, `${what}: decoded length`);
@@ -68,9 +71,15 @@ function plainRequest(rng: Rng): Buffer {
     const names = new Set<string>();
     for (let i = rng.int(0, 9); i > 0; i--) names.add(pick('abcdefghijklmnopqrstuvwxyz_', 1, 12));
     if (rng.chance(0.6)) names.add('cluster');
-    const labels = [{ name: '__name__', value: pick('abcdefghijklmnopqrstuvwxyz_:', 1, 40) }, ...[...names].map((name) => ({ name, value: name === 'cluster' && rng.chance(0.7) ? 'c1' : pick(' !#%+-./0123456789:=ABCXYZabcxyz~', 1, 30) }))];
+    const labels = [
+      { name: '__name__', value: pick('abcdefghijklmnopqrstuvwxyz_:', 1, 40) },
+      ...[...names].map((name) => ({ name, value: name === 'cluster' && rng.chance(0.7) ? 'c1' : pick(' !#%+-./0123456789:=ABCXYZabcxyz~', 1, 30) })),
+    ];
     labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const samples = Array.from({ length: rng.int(1, 3) }, () => ({ value: BigInt(rng.int(0, 2 ** 31)) << 20n, timestamp: rng.chance(0.8) ? BigInt(rng.int(0, 2 ** 31)) * 1000n : randomTimestamp(rng) }));
+    const samples = Array.from({ length: rng.int(1, 3) }, () => ({
+      value: BigInt(rng.int(0, 2 ** 31)) << 20n,
+      timestamp: rng.chance(0.8) ? BigInt(rng.int(0, 2 ** 31)) * 1000n : randomTimestamp(rng),
+    }));
     return { labels, samples, exemplars: [], histograms: [] };
   });
   return encodeWriteRequest({ timeseries, metadata: [] });
@@ -88,7 +97,8 @@ describe('native fast path', { skip }, () => {
 
   test('takes the common request and agrees with the JS path on it', () => {
     const scanner = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false)!;
-    for (const p of withCluster.payloads) assert.ok(agree(scanner, p.body, L, 'bench-weu-1', 'keep', 'synthetic'), 'a plain request with its cluster label must take the fast path');
+    for (const p of withCluster.payloads)
+      assert.ok(agree(scanner, p.body, L, 'bench-weu-1', 'keep', 'synthetic'), 'a plain request with its cluster label must take the fast path');
     // the synthetic set's k-th request spans t0 + 15 s × k + [0, 14 s]
     withCluster.payloads.forEach((p, k) => {
       const fast = scanner.scan(p.body)!;
@@ -104,7 +114,10 @@ describe('native fast path', { skip }, () => {
   test('adds a missing cluster label exactly as rewriteLabels does', () => {
     const scanner = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false)!;
     for (const p of withoutCluster.payloads) {
-      assert.ok(agree(scanner, p.body, L, 'bench-weu-1', 'keep', 'synthetic without cluster'), 'a plain request without its cluster label must take the fast path');
+      assert.ok(
+        agree(scanner, p.body, L, 'bench-weu-1', 'keep', 'synthetic without cluster'),
+        'a plain request without its cluster label must take the fast path',
+      );
       const fast = scanner.scan(p.body);
       assert.ok(fast?.rewrittenBlock, 'and come back rewritten');
       // close to a fresh compression of the rewritten request: the sender's copies survive
@@ -131,7 +144,7 @@ describe('native fast path', { skip }, () => {
     for (const p of withoutCluster.payloads) {
       const expected = plain.scan(p.body)!.rewrittenBlock!;
       const got = leased.scan(p.body)!.rewrittenBlock!;
-      assert.equal(got, given.at(-1), 'the allocator\'s own Buffer comes back');
+      assert.equal(got, given.at(-1), "the allocator's own Buffer comes back");
       assert.deepEqual(got, expected);
     }
     const before = given.length;
@@ -152,24 +165,66 @@ describe('native fast path', { skip }, () => {
     assert.equal(tight.scan(withCluster.payloads[0].body), undefined, '10 labels over a limit of 9');
     const small = createFastScanner(L, 1000, 'bench-weu-1', false)!;
     assert.equal(small.scan(withCluster.payloads[0].body), undefined, 'over MAX_DECODED_BYTES');
-    const unsorted = encodeWriteRequest({ timeseries: [{ labels: [{ name: '__name__', value: 'up' }, { name: 'job', value: 'a' }, { name: 'instance', value: 'b' }], samples: [{ value: 0n, timestamp: 1n }], exemplars: [], histograms: [] }], metadata: [] });
+    const unsorted = encodeWriteRequest({
+      timeseries: [
+        {
+          labels: [
+            { name: '__name__', value: 'up' },
+            { name: 'job', value: 'a' },
+            { name: 'instance', value: 'b' },
+          ],
+          samples: [{ value: 0n, timestamp: 1n }],
+          exemplars: [],
+          histograms: [],
+        },
+      ],
+      metadata: [],
+    });
     const noName = createFastScanner(L, MAX_DECODED, undefined, false)!;
     assert.equal(noName.scan(compress(unsorted)), undefined, 'unsorted labels');
     for (const [what, labels] of [
-      ['non-ASCII value', [{ name: '__name__', value: 'up' }, { name: 'job', value: 'é' }]],
-      ['bad label name', [{ name: '__name__', value: 'up' }, { name: 'jo-b', value: 'a' }]],
+      [
+        'non-ASCII value',
+        [
+          { name: '__name__', value: 'up' },
+          { name: 'job', value: 'é' },
+        ],
+      ],
+      [
+        'bad label name',
+        [
+          { name: '__name__', value: 'up' },
+          { name: 'jo-b', value: 'a' },
+        ],
+      ],
       ['bad metric name', [{ name: '__name__', value: 'u p' }]],
       ['no metric name', [{ name: 'job', value: 'a' }]],
-      ['duplicate name', [{ name: '__name__', value: 'up' }, { name: 'job', value: 'a' }, { name: 'job', value: 'b' }]],
+      [
+        'duplicate name',
+        [
+          { name: '__name__', value: 'up' },
+          { name: 'job', value: 'a' },
+          { name: 'job', value: 'b' },
+        ],
+      ],
     ] as const) {
-      const raw = encodeWriteRequest({ timeseries: [{ labels: [...labels], samples: [{ value: 0n, timestamp: 1n }], exemplars: [], histograms: [] }], metadata: [] });
+      const raw = encodeWriteRequest({
+        timeseries: [{ labels: [...labels], samples: [{ value: 0n, timestamp: 1n }], exemplars: [], histograms: [] }],
+        metadata: [],
+      });
       assert.equal(noName.scan(compress(raw)), undefined, what);
     }
   });
 
   test('worker threads each get their own buffers: the same answers side by side', async () => {
     // each worker scans every payload many times, interleaved with the other worker and with this thread
-    await sameBlocksInThreads('scan', withoutCluster.payloads.map((p) => p.body), L, MAX_DECODED, 20);
+    await sameBlocksInThreads(
+      'scan',
+      withoutCluster.payloads.map((p) => p.body),
+      L,
+      MAX_DECODED,
+      20,
+    );
   });
 
   test('never says valid where the JS path disagrees: random and mutated requests', () => {

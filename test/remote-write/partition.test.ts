@@ -24,7 +24,9 @@ const stamp = (s: { value: bigint; timestamp: bigint }): string => `${s.value}@$
 function kept(ts: TimeSeries, minTime: number): { samples: string[]; histograms: string[] } {
   return {
     samples: ts.samples.filter((s) => !(Number(s.timestamp) < minTime)).map(stamp),
-    histograms: ts.histograms.filter((h) => !(Number(h.timestamp) < minTime)).map((h) => JSON.stringify(h, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))),
+    histograms: ts.histograms
+      .filter((h) => !(Number(h.timestamp) < minTime))
+      .map((h) => JSON.stringify(h, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))),
   };
 }
 
@@ -111,7 +113,11 @@ describe('partitionBySeries', () => {
         const r = partitionBySeries(raw, shards, { minTime, native });
         if (!homes.has(shards)) homes.set(shards, new Map());
         checkSplit(raw, shards, minTime, r, homes.get(shards)!, `random ${i} (${shards} shards, minTime ${minTime})`);
-        if (minTime === undefined) assert.equal(r.samples.reduce((a, b) => a + b, 0), range.samples);
+        if (minTime === undefined)
+          assert.equal(
+            r.samples.reduce((a, b) => a + b, 0),
+            range.samples,
+          );
       }
     });
 
@@ -137,7 +143,13 @@ describe('partitionBySeries', () => {
       const r = partitionBySeries(raw, 1, { minTime: 150, native });
       assert.equal(r.droppedTooOld, 4);
       const out = decodeWriteRequest(r.parts[0]);
-      assert.deepEqual(out.timeseries.map((ts) => [ts.labels[1].value, ts.samples.map((s) => s.timestamp), ts.exemplars.length]), [['a', [300n, 200n], 1], ['c', [500n], 0]]);
+      assert.deepEqual(
+        out.timeseries.map((ts) => [ts.labels[1].value, ts.samples.map((s) => s.timestamp), ts.exemplars.length]),
+        [
+          ['a', [300n, 200n], 1],
+          ['c', [500n], 0],
+        ],
+      );
       assert.deepEqual([r.samples, r.minTime, r.maxTime], [[3], [200], [500]]);
       // the untouched series is the input's own bytes
       assert.ok(r.parts[0].subarray(r.parts[0].length - untouched.length).equals(untouched));
@@ -156,21 +168,35 @@ describe('partitionBySeries', () => {
       assert.ok(r.parts[0].subarray(0, unknown.length).equals(unknown), 'the unknown fields first, as they came');
       assert.ok(r.parts[0].includes(metadata));
       for (let p = 1; p < 4; p++) assert.ok(!r.parts[p].includes(metadata) && !r.parts[p].includes(unknown));
-      assert.ok(r.parts.every((p) => p.length > 0), '40 series over 4 parts');
-      assert.equal(r.parts.reduce((a, p) => a + p.length, 0), raw.length, 'nothing added or lost');
+      assert.ok(
+        r.parts.every((p) => p.length > 0),
+        '40 series over 4 parts',
+      );
+      assert.equal(
+        r.parts.reduce((a, p) => a + p.length, 0),
+        raw.length,
+        'nothing added or lost',
+      );
     });
   }
 
   test('the native and the JS walk give the same bytes', { skip: walks.length < 2 ? 'native module not loaded' : false }, () => {
     const rng = new Rng(99);
-    const inputs = [...fixtures.map((f) => f.raw), ...synthetic.payloads.map((p) => p.raw), ...Array.from({ length: 300 }, () => encodeWriteRequest(randomWriteRequest(rng)))];
+    const inputs = [
+      ...fixtures.map((f) => f.raw),
+      ...synthetic.payloads.map((p) => p.raw),
+      ...Array.from({ length: 300 }, () => encodeWriteRequest(randomWriteRequest(rng))),
+    ];
     for (const raw of inputs) {
       for (const shards of [1, 2, 7, 8, 64]) {
         const { minTime, maxTime } = sampleTimeRange(raw);
         for (const cut of [undefined, Number.isFinite(minTime) ? minTime + (maxTime - minTime) / 3 : undefined]) {
           const a = partitionBySeries(raw, shards, { minTime: cut, native: false });
           const b = partitionBySeries(raw, shards, { minTime: cut, native: true });
-          assert.deepEqual(b.parts.map((p) => p.toString('hex')), a.parts.map((p) => p.toString('hex')));
+          assert.deepEqual(
+            b.parts.map((p) => p.toString('hex')),
+            a.parts.map((p) => p.toString('hex')),
+          );
           assert.deepEqual([b.samples, b.minTime, b.maxTime, b.droppedTooOld], [a.samples, a.minTime, a.maxTime, a.droppedTooOld]);
         }
       }
@@ -179,7 +205,11 @@ describe('partitionBySeries', () => {
 
   test('seriesHashes: per series, the hash partitionBySeries shards by, from the compressed block; assign splits by a given part per series', () => {
     const rng = new Rng(2024);
-    const inputs = [...fixtures.map((f) => f.raw), ...synthetic.payloads.map((p) => p.raw), ...Array.from({ length: 200 }, () => encodeWriteRequest(randomWriteRequest(rng)))];
+    const inputs = [
+      ...fixtures.map((f) => f.raw),
+      ...synthetic.payloads.map((p) => p.raw),
+      ...Array.from({ length: 200 }, () => encodeWriteRequest(randomWriteRequest(rng))),
+    ];
     for (const raw of inputs) {
       const block = compress(raw);
       const byWalk = walks.map((native) => [...(seriesHashes(block, { native }) ?? [])]);
@@ -191,7 +221,10 @@ describe('partitionBySeries', () => {
         const assign = Uint8Array.from(h, (x) => x % shards);
         for (const native of walks) {
           const byAssign = partitionBySeries(raw, shards, { assign, native });
-          assert.deepEqual(byAssign.parts.map((p) => p.toString('hex')), byHash.parts.map((p) => p.toString('hex')));
+          assert.deepEqual(
+            byAssign.parts.map((p) => p.toString('hex')),
+            byHash.parts.map((p) => p.toString('hex')),
+          );
         }
       }
       // any assignment: each series lands in its part, in order, and nothing is lost
@@ -233,10 +266,19 @@ describe('partitionBySeries', () => {
       const leases: Buffer[] = [];
       const r = partitionBySeries(synthetic.payloads[1].raw, 8, { native, alloc: (n) => leases[leases.push(Buffer.alloc(n)) - 1] });
       assert.equal(leases.length, 1);
-      assert.equal(r.parts.reduce((a, p) => a + p.length, 0), leases[0].length);
+      assert.equal(
+        r.parts.reduce((a, p) => a + p.length, 0),
+        leases[0].length,
+      );
       assert.ok(r.parts.every((p) => p.buffer === leases[0].buffer));
-      assert.throws(() => partitionBySeries(synthetic.payloads[1].raw, 8, { native, alloc: (n) => Buffer.alloc(n + 1) }), /alloc\(n\) must return a Buffer of n bytes/);
-      assert.throws(() => partitionBySeries(synthetic.payloads[1].raw, 8, { native, alloc: (n) => (partitionBySeries(synthetic.payloads[0].raw, 2), Buffer.alloc(n)) }), /from its own alloc/);
+      assert.throws(
+        () => partitionBySeries(synthetic.payloads[1].raw, 8, { native, alloc: (n) => Buffer.alloc(n + 1) }),
+        /alloc\(n\) must return a Buffer of n bytes/,
+      );
+      assert.throws(
+        () => partitionBySeries(synthetic.payloads[1].raw, 8, { native, alloc: (n) => (partitionBySeries(synthetic.payloads[0].raw, 2), Buffer.alloc(n)) }),
+        /from its own alloc/,
+      );
     }
   });
 

@@ -201,7 +201,10 @@ describe('rewriteLabels on captured Prometheus 2.42 traffic', () => {
     for (const f of fixtures) {
       const req = decodeWriteRequest(f.raw);
       for (const ts of req.timeseries) {
-        assert.ok(ts.labels.some((l) => l.name === 'cluster' && l.value === 'capture-test'), f.name);
+        assert.ok(
+          ts.labels.some((l) => l.name === 'cluster' && l.value === 'capture-test'),
+          f.name,
+        );
       }
       assert.ok(rewriteLabels(f.raw, { cluster: 'capture-test' }).equals(f.raw), f.name);
       assert.ok(rewriteLabels(f.raw, { cluster: 'some-other-cluster' }).equals(f.raw), f.name); // existing label wins
@@ -346,7 +349,10 @@ describe('tenant cluster enforcement', () => {
       const out = rewriteLabels(raw, { cluster: 'tenant-c', overwriteCluster: true });
       const expected: WriteRequest = {
         metadata: req.metadata,
-        timeseries: req.timeseries.map((ts) => ({ ...ts, labels: sortLabels([...ts.labels.filter((l) => l.name !== 'cluster'), { name: 'cluster', value: 'tenant-c' }]) })),
+        timeseries: req.timeseries.map((ts) => ({
+          ...ts,
+          labels: sortLabels([...ts.labels.filter((l) => l.name !== 'cluster'), { name: 'cluster', value: 'tenant-c' }]),
+        })),
       };
       assert.deepStrictEqual(decodeWriteRequest(out), expected, `seed ${seed}`);
       assert.deepEqual(canonicalPb(ref.decode(out)), canonical(expected), `seed ${seed}`);
@@ -383,10 +389,17 @@ describe('tenant cluster enforcement', () => {
     assert.equal(validateWriteRequest(Buffer.concat([own, missing]), LIMITS, 'mine', 'reject').missingCluster, 1);
     assert.throws(
       () => validateWriteRequest(Buffer.concat([own, other]), LIMITS, 'mine', 'reject'),
-      (err: unknown) => err instanceof HttpError && err.status === 403 && err.reason === 'foreign_cluster' && /claims cluster "theirs" but the caller's cluster is "mine": c\{cluster="theirs"\}/.test(err.message),
+      (err: unknown) =>
+        err instanceof HttpError &&
+        err.status === 403 &&
+        err.reason === 'foreign_cluster' &&
+        /claims cluster "theirs" but the caller's cluster is "mine": c\{cluster="theirs"\}/.test(err.message),
     );
     // keep (single tenant): another cluster's label stays as it came
     const kept = rewriteLabels(Buffer.concat([other, missing]), { cluster: 'mine' });
-    assert.deepEqual(decodeWriteRequest(kept).timeseries.map((t) => t.labels.find((l) => l.name === 'cluster')?.value), ['theirs', 'mine']);
+    assert.deepEqual(
+      decodeWriteRequest(kept).timeseries.map((t) => t.labels.find((l) => l.name === 'cluster')?.value),
+      ['theirs', 'mine'],
+    );
   });
 });

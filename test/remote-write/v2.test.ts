@@ -34,15 +34,21 @@ function expected(series: readonly V2Series[]): TimeSeries[] {
 }
 
 function rejects(body: Buffer, message: RegExp, status = 400): void {
-  assert.throws(() => translateV2Request(body, MAX), (err: unknown) => {
-    assert.ok(err instanceof HttpError, String(err));
-    assert.equal(err.status, status);
-    assert.match(err.message, message);
-    return true;
-  });
+  assert.throws(
+    () => translateV2Request(body, MAX),
+    (err: unknown) => {
+      assert.ok(err instanceof HttpError, String(err));
+      assert.equal(err.status, status);
+      assert.match(err.message, message);
+      return true;
+    },
+  );
 }
 
-const up = [{ name: '__name__', value: 'up' }, { name: 'job', value: 'node' }];
+const up = [
+  { name: '__name__', value: 'up' },
+  { name: 'job', value: 'node' },
+];
 const T = 1_700_000_000_000n;
 
 describe('remote-write 2.0 → 1.0: the same data', () => {
@@ -86,20 +92,35 @@ describe('remote-write 2.0 → 1.0: the same data', () => {
   });
 
   it('keeps the stale marker bit for bit and drops start timestamps (1.0 has no place for them)', () => {
-    const raw = translateV2Request(encodeV2Request([{ labels: up, samples: [{ value: staleMarkerBits, timestamp: T, startTimestamp: T - 5000n }], histograms: [], exemplars: [] }]), MAX).request;
+    const raw = translateV2Request(
+      encodeV2Request([{ labels: up, samples: [{ value: staleMarkerBits, timestamp: T, startTimestamp: T - 5000n }], histograms: [], exemplars: [] }]),
+      MAX,
+    ).request;
     assert.deepStrictEqual(decodeWriteRequest(raw).timeseries[0].samples, [{ value: staleMarkerBits, timestamp: T }]);
     assert.equal(raw.indexOf(rawVarint(T - 5000n)), -1, 'start timestamp left in the 1.0 bytes');
   });
 
-  it('tolerates the drafts\' series-level created_timestamp, and drops it', () => {
-    const back = translate([{ labels: up, samples: [{ value: 0x3ff0000000000000n, timestamp: T }], histograms: [], exemplars: [], createdTimestamp: T - 1000n }]);
+  it("tolerates the drafts' series-level created_timestamp, and drops it", () => {
+    const back = translate([
+      { labels: up, samples: [{ value: 0x3ff0000000000000n, timestamp: T }], histograms: [], exemplars: [], createdTimestamp: T - 1000n },
+    ]);
     assert.deepStrictEqual(back.timeseries, [{ labels: up, samples: [{ value: 0x3ff0000000000000n, timestamp: T }], exemplars: [], histograms: [] }]);
   });
 
   it('custom-bucket histograms keep their bounds (custom_values, field 16 in 1.0 too)', () => {
-    const h = { ...emptyHistogram(), schema: -53, count: { kind: 'int' as const, value: 3n }, positiveSpans: [{ offset: 0, length: 2 }], positiveDeltas: [1n, 1n], timestamp: T };
+    const h = {
+      ...emptyHistogram(),
+      schema: -53,
+      count: { kind: 'int' as const, value: 3n },
+      positiveSpans: [{ offset: 0, length: 2 }],
+      positiveDeltas: [1n, 1n],
+      timestamp: T,
+    };
     const bounds = [0x3fe0000000000000n, 0x3ff0000000000000n]; // 0.5, 1
-    const raw = translateV2Request(encodeV2Request([{ labels: up, samples: [], histograms: [{ ...h, customValues: bounds, startTimestamp: T - 1n }], exemplars: [] }]), MAX).request;
+    const raw = translateV2Request(
+      encodeV2Request([{ labels: up, samples: [], histograms: [{ ...h, customValues: bounds, startTimestamp: T - 1n }], exemplars: [] }]),
+      MAX,
+    ).request;
     assert.deepStrictEqual(decodeWriteRequest(raw).timeseries[0].histograms, [h]);
     const packed = Buffer.alloc(16);
     packed.writeBigUInt64LE(bounds[0], 0);
@@ -110,8 +131,19 @@ describe('remote-write 2.0 → 1.0: the same data', () => {
 
   it('metadata becomes one 1.0 entry per family, strings resolved', () => {
     const meta = { type: MetricType.HISTOGRAM, help: 'Request latency.', unit: 'seconds' };
-    const s = (name: string): V2Series => ({ labels: [{ name: '__name__', value: name }], samples: [{ value: 0n, timestamp: T }], histograms: [], exemplars: [], metadata: meta });
-    const back = translate([s('rpc_seconds_bucket'), s('rpc_seconds_sum'), s('rpc_seconds_count'), { ...s('up'), metadata: { type: MetricType.GAUGE, help: '', unit: '' } }]);
+    const s = (name: string): V2Series => ({
+      labels: [{ name: '__name__', value: name }],
+      samples: [{ value: 0n, timestamp: T }],
+      histograms: [],
+      exemplars: [],
+      metadata: meta,
+    });
+    const back = translate([
+      s('rpc_seconds_bucket'),
+      s('rpc_seconds_sum'),
+      s('rpc_seconds_count'),
+      { ...s('up'), metadata: { type: MetricType.GAUGE, help: '', unit: '' } },
+    ]);
     assert.deepStrictEqual(back.metadata, [
       { type: MetricType.HISTOGRAM, metricFamilyName: 'rpc_seconds', help: 'Request latency.', unit: 'seconds' },
       { type: MetricType.GAUGE, metricFamilyName: 'up', help: '', unit: '' },
@@ -135,28 +167,46 @@ describe('remote-write 2.0 rules: 400 naming the series', () => {
   const series = (refs: number[], ...fields: Buffer[]): Buffer => rawLen(5, rawLen(1, Buffer.concat(refs.map((r) => rawVarint(r)))), ...fields);
 
   it('symbols[0] must be the empty string', () => {
-    rejects(encodeV2Request([{ labels: up, samples: [{ value: 0n, timestamp: T }], histograms: [], exemplars: [] }], { symbols: ['__name__'] }), /symbols\[0\] must be the empty string/);
+    rejects(
+      encodeV2Request([{ labels: up, samples: [{ value: 0n, timestamp: T }], histograms: [], exemplars: [] }], { symbols: ['__name__'] }),
+      /symbols\[0\] must be the empty string/,
+    );
   });
   it('a label reference past the symbols', () => {
-    rejects(Buffer.concat([symbols('', '__name__', 'up'), series([1, 2, 1, 9], sample)]), /label reference 9 is out of range \(the request has 3 symbols\): series #0 up\{\}/);
+    rejects(
+      Buffer.concat([symbols('', '__name__', 'up'), series([1, 2, 1, 9], sample)]),
+      /label reference 9 is out of range \(the request has 3 symbols\): series #0 up\{\}/,
+    );
   });
   it('an odd number of label references', () => {
     rejects(Buffer.concat([symbols('', '__name__', 'up', 'job'), series([1, 2, 3], sample)]), /odd number \(3\) of references: series #0 up\{\}/);
   });
   it('labels not sorted by name', () => {
-    rejects(Buffer.concat([symbols('', '__name__', 'up', 'zone', 'a', 'job'), series([1, 2, 3, 4, 5, 4], sample)]), /not sorted by name.*series #0 up\{zone="a",job="a"\}/);
+    rejects(
+      Buffer.concat([symbols('', '__name__', 'up', 'zone', 'a', 'job'), series([1, 2, 3, 4, 5, 4], sample)]),
+      /not sorted by name.*series #0 up\{zone="a",job="a"\}/,
+    );
   });
   it('a label name twice', () => {
-    rejects(Buffer.concat([symbols('', '__name__', 'up', 'job', 'a', 'b'), series([1, 2, 3, 4, 3, 5], sample)]), /duplicate label name "job".*up\{job="a",job="b"\}/);
+    rejects(
+      Buffer.concat([symbols('', '__name__', 'up', 'job', 'a', 'b'), series([1, 2, 3, 4, 3, 5], sample)]),
+      /duplicate label name "job".*up\{job="a",job="b"\}/,
+    );
   });
   it('samples and histograms in one series', () => {
     rejects(Buffer.concat([symbols('', '__name__', 'up'), series([1, 2], sample, rawLen(3, rawVarintField(1, 1)))]), /both samples and histograms.*up\{\}/);
   });
   it('an exemplar label reference past the symbols', () => {
-    rejects(Buffer.concat([symbols('', '__name__', 'up'), series([1, 2], sample, rawLen(4, rawLen(1, rawVarint(1), rawVarint(7))))]), /exemplar label reference 7 is out of range.*up\{\}/);
+    rejects(
+      Buffer.concat([symbols('', '__name__', 'up'), series([1, 2], sample, rawLen(4, rawLen(1, rawVarint(1), rawVarint(7))))]),
+      /exemplar label reference 7 is out of range.*up\{\}/,
+    );
   });
   it('a metadata reference past the symbols', () => {
-    rejects(Buffer.concat([symbols('', '__name__', 'up'), series([1, 2], sample, rawLen(5, rawVarintField(1, 2), rawVarintField(3, 5)))]), /metadata reference 5 is out of range.*up\{\}/);
+    rejects(
+      Buffer.concat([symbols('', '__name__', 'up'), series([1, 2], sample, rawLen(5, rawVarintField(1, 2), rawVarintField(3, 5)))]),
+      /metadata reference 5 is out of range.*up\{\}/,
+    );
   });
   it('malformed protobuf: truncated, wrong wire types', () => {
     rejects(Buffer.concat([symbols('', '__name__', 'up'), series([1, 2], sample)]).subarray(0, 20), /malformed protobuf io\.prometheus\.write\.v2\.Request/);
@@ -165,12 +215,23 @@ describe('remote-write 2.0 rules: 400 naming the series', () => {
   });
   it('a translation over MAX_DECODED_BYTES is 413: one long symbol referenced many times', () => {
     const long = 'v'.repeat(1000);
-    const many = Array.from({ length: 200 }, (): V2Series => ({ labels: [{ name: '__name__', value: 'up' }, { name: 'x', value: long }], samples: [{ value: 0n, timestamp: T }], histograms: [], exemplars: [] }));
+    const many = Array.from({ length: 200 }, (): V2Series => ({
+      labels: [
+        { name: '__name__', value: 'up' },
+        { name: 'x', value: long },
+      ],
+      samples: [{ value: 0n, timestamp: T }],
+      histograms: [],
+      exemplars: [],
+    }));
     const body = encodeV2Request(many);
     assert.ok(body.length < 20_000);
     rejects(body, /spelt out as 1\.0.*over MAX_DECODED_BYTES=100000/, 413);
     function rejects(b: Buffer, m: RegExp, status: number): void {
-      assert.throws(() => translateV2Request(b, 100_000), (err: unknown) => err instanceof HttpError && err.status === status && m.test(err.message));
+      assert.throws(
+        () => translateV2Request(b, 100_000),
+        (err: unknown) => err instanceof HttpError && err.status === status && m.test(err.message),
+      );
     }
   });
 });

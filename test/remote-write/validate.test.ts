@@ -145,7 +145,16 @@ describe('validateWriteRequest rejects malformed protobuf (400 bad_protobuf)', (
 
 describe('validateWriteRequest rejects series that break the label rules', () => {
   it('missing __name__', () => {
-    const err = rejects(series([['instance', 'host:9100'], ['job', 'node']], SAMPLE), 'missing_metric_name');
+    const err = rejects(
+      series(
+        [
+          ['instance', 'host:9100'],
+          ['job', 'node'],
+        ],
+        SAMPLE,
+      ),
+      'missing_metric_name',
+    );
     assert.match(err.message, /instance="host:9100"/);
     assert.match(err.message, /job="node"/);
     // a series with no labels at all
@@ -154,7 +163,16 @@ describe('validateWriteRequest rejects series that break the label rules', () =>
 
   it('invalid metric name', () => {
     for (const bad of ['1abc', 'a-b', 'a b', 'a.b', 'caf\u00e9', 'a{b}', '']) {
-      const err = rejects(series([['__name__', bad], ['job', 'node']], SAMPLE), 'invalid_metric_name');
+      const err = rejects(
+        series(
+          [
+            ['__name__', bad],
+            ['job', 'node'],
+          ],
+          SAMPLE,
+        ),
+        'invalid_metric_name',
+      );
       assert.ok(err.message.includes(`job="node"`), err.message);
       if (bad !== '') assert.ok(err.message.includes(`${bad}{`), err.message);
     }
@@ -271,14 +289,29 @@ describe('validateWriteRequest rejects series that break the label rules', () =>
   it('metric name too long', () => {
     const ok = `m${'_'.repeat(509)}x`; // 511
     assert.doesNotThrow(() => validateWriteRequest(series([['__name__', ok]], SAMPLE), LIMITS));
-    const err = rejects(series([['__name__', `${ok}y`], ['job', 'node']], SAMPLE), 'metric_name_too_long');
+    const err = rejects(
+      series(
+        [
+          ['__name__', `${ok}y`],
+          ['job', 'node'],
+        ],
+        SAMPLE,
+      ),
+      'metric_name_too_long',
+    );
     assert.match(err.message, /metric name is 512 characters, the limit is 511/);
     assert.ok(err.message.includes(`: m___`), err.message); // the rendered series starts with the name
   });
 
   it('the first bad series is the one named', () => {
     const good = series([['__name__', 'good_metric']], SAMPLE);
-    const bad = series([['__name__', 'bad_metric'], ['1x', 'v']], SAMPLE);
+    const bad = series(
+      [
+        ['__name__', 'bad_metric'],
+        ['1x', 'v'],
+      ],
+      SAMPLE,
+    );
     const err = rejects(Buffer.concat([good, bad, good]), 'invalid_label_name');
     assert.match(err.message, /bad_metric\{/);
     assert.doesNotMatch(err.message, /good_metric/);
@@ -287,7 +320,18 @@ describe('validateWriteRequest rejects series that break the label rules', () =>
 
 function decodedCounts(raw: Buffer, cluster?: string): ScanResult {
   const req = decodeWriteRequest(raw);
-  const r: ScanResult = { series: 0, samples: 0, histograms: 0, exemplars: 0, metadata: req.metadata.length, unsorted: 0, missingCluster: 0, foreignCluster: 0, minTime: Infinity, maxTime: -Infinity };
+  const r: ScanResult = {
+    series: 0,
+    samples: 0,
+    histograms: 0,
+    exemplars: 0,
+    metadata: req.metadata.length,
+    unsorted: 0,
+    missingCluster: 0,
+    foreignCluster: 0,
+    minTime: Infinity,
+    maxTime: -Infinity,
+  };
   for (const ts of req.timeseries) {
     // Number(bigint) rounds to the nearest double, as the validator must
     for (const t of [...ts.samples.map((x) => x.timestamp), ...ts.histograms.map((h) => h.timestamp)]) {
@@ -308,7 +352,7 @@ function decodedCounts(raw: Buffer, cluster?: string): ScanResult {
 describe('validateWriteRequest accepts valid traffic', () => {
   const fixtures = loadFixtures().map((f) => ({ name: f.name, raw: decompressBounded(f.body, 64 * 1024 * 1024) }));
 
-  it('every captured Prometheus 2.42 request passes, with the decoder\'s counts', () => {
+  it("every captured Prometheus 2.42 request passes, with the decoder's counts", () => {
     const total = { series: 0, samples: 0, metadata: 0 };
     for (const f of fixtures) {
       const r = validateWriteRequest(f.raw, LIMITS, 'capture-test');
@@ -323,7 +367,7 @@ describe('validateWriteRequest accepts valid traffic', () => {
     assert.deepEqual(total, { series: 114188, samples: 114188, metadata: 27827 });
   });
 
-  it('random valid requests pass, with the decoder\'s counts', () => {
+  it("random valid requests pass, with the decoder's counts", () => {
     for (let seed = 1; seed <= 200; seed++) {
       const raw = encodeWriteRequest(randomWriteRequest(new Rng(seed)));
       assert.deepEqual(validateWriteRequest(raw, LIMITS), decodedCounts(raw), `seed ${seed}`);
@@ -344,7 +388,18 @@ describe('validateWriteRequest accepts valid traffic', () => {
     const raw = Buffer.concat([u, s1, u, s2, metadata, rawLen(2, 'reserved field 2'), u]);
     const r = validateWriteRequest(raw, LIMITS, 'c');
     // the exemplar's timestamp (5) is not counted; the histogram's (77) and the sample's (123) are
-    assert.deepEqual(r, { series: 2, samples: 1, histograms: 1, exemplars: 1, metadata: 1, unsorted: 0, missingCluster: 2, foreignCluster: 0, minTime: 77, maxTime: 123 });
+    assert.deepEqual(r, {
+      series: 2,
+      samples: 1,
+      histograms: 1,
+      exemplars: 1,
+      metadata: 1,
+      unsorted: 0,
+      missingCluster: 2,
+      foreignCluster: 0,
+      minTime: 77,
+      maxTime: 123,
+    });
     assert.deepEqual(r, decodedCounts(raw, 'c'));
   });
 

@@ -74,8 +74,12 @@ describe('caller authentication', () => {
     assert.equal(await resolve({ authorization: `Bearer ${issuer.sign({ aud: ['other', 'api://relay'], azp: 'app-b' })}` }), 'team-b');
   });
 
-  test('a valid token of nobody\'s principal → 403', async () => {
-    await rejects(resolve({ authorization: `Bearer ${issuer.sign({ aud: 'api://relay', oid: 'stranger' })}` }), 403, /stranger holds a valid token but belongs to no tenant/);
+  test("a valid token of nobody's principal → 403", async () => {
+    await rejects(
+      resolve({ authorization: `Bearer ${issuer.sign({ aud: 'api://relay', oid: 'stranger' })}` }),
+      403,
+      /stranger holds a valid token but belongs to no tenant/,
+    );
   });
 
   test('bad tokens → 401 with the reason', async () => {
@@ -121,7 +125,12 @@ describe('tenant table', () => {
 
   test('a good table has no problems, and tenantId fills issuers and JWKS', () => {
     const problems: string[] = [];
-    const t = parseTenantTable({ tenants: [{ ...ok, principals: ['p'] }], entra: { audience: 'api://relay', tenantId: 'tid' } }, 'x', problems, 'https://login.microsoftonline.com');
+    const t = parseTenantTable(
+      { tenants: [{ ...ok, principals: ['p'] }], entra: { audience: 'api://relay', tenantId: 'tid' } },
+      'x',
+      problems,
+      'https://login.microsoftonline.com',
+    );
     assert.deepEqual(problems, []);
     assert.deepEqual(t?.entra?.issuers, ['https://sts.windows.net/tid/', 'https://login.microsoftonline.com/tid/v2.0']);
     assert.equal(t?.entra?.jwksUrl, 'https://login.microsoftonline.com/tid/discovery/v2.0/keys');
@@ -141,14 +150,21 @@ describe('tenant table', () => {
     ['bad conflict mode', { tenants: [{ ...ok, clusterConflict: 'merge' }] }, /"reject" or "overwrite"/],
     ['bad limits', { tenants: [{ ...ok, limits: { samplesPerSecond: -1, maxBodyBytes: '1XB' } }] }, /samplesPerSecond" must be a positive number/],
     // a list used to pass as its one element's text ("32MiB"), an object as "[object Object]"
-    ['body limit not a size', { tenants: [{ ...ok, limits: { maxBodyBytes: ['32MiB'] } }] }, /"limits.maxBodyBytes" must be a size like "32MiB" or a number of bytes/],
+    [
+      'body limit not a size',
+      { tenants: [{ ...ok, limits: { maxBodyBytes: ['32MiB'] } }] },
+      /"limits.maxBodyBytes" must be a size like "32MiB" or a number of bytes/,
+    ],
     ['principals without entra', { tenants: [{ ...ok, principals: ['p'] }] }, /"entra" needs at least/],
     ['entra without audience', { tenants: [ok], entra: { tenantId: 't' } }, /"audience" is required/],
   ];
   for (const [name, json, re] of bad) {
     test(`${name} → a problem naming it`, () => {
       const problems = parse(json);
-      assert.ok(problems.some((p) => re.test(p)), problems.join('\n'));
+      assert.ok(
+        problems.some((p) => re.test(p)),
+        problems.join('\n'),
+      );
     });
   }
 });

@@ -26,7 +26,15 @@ const fixture = loadFixtures()[0]; // 500 series, each with cluster="capture-tes
 function noClusterBody(t = 1_700_000_000_000n): Buffer {
   const req: WriteRequest = { timeseries: [], metadata: [] };
   for (let i = 0; i < 500; i++) {
-    req.timeseries.push({ labels: [{ name: '__name__', value: 'm' }, { name: 'i', value: String(i) }], samples: [{ value: 0n, timestamp: t }], exemplars: [], histograms: [] });
+    req.timeseries.push({
+      labels: [
+        { name: '__name__', value: 'm' },
+        { name: 'i', value: String(i) },
+      ],
+      samples: [{ value: 0n, timestamp: t }],
+      exemplars: [],
+      histograms: [],
+    });
   }
   return compressSync(encodeWriteRequest(req));
 }
@@ -65,7 +73,7 @@ describe('multi-tenant relay', () => {
 
   const received = (): number[] => h.workspaces.map((w) => w.requests.length);
 
-  test('a key caller writes only to its tenant\'s workspace, with its cluster label', async () => {
+  test("a key caller writes only to its tenant's workspace, with its cluster label", async () => {
     const res = await h.write(noClusterBody(), asA);
     assert.equal(res.status, 204, res.body);
     assert.deepEqual(received(), [1, 0, 0]);
@@ -80,7 +88,10 @@ describe('multi-tenant relay', () => {
     const before = received();
     assert.equal((await h.write(fixture.body)).status, 401);
     assert.equal((await h.write(fixture.body, { ...REMOTE_WRITE_HEADERS, 'x-relay-key': 'guess' })).status, 401);
-    assert.equal((await h.write(fixture.body, { ...REMOTE_WRITE_HEADERS, authorization: `Bearer ${issuer.sign({ aud: 'api://elsewhere', oid: 'oid-b' })}` })).status, 401);
+    assert.equal(
+      (await h.write(fixture.body, { ...REMOTE_WRITE_HEADERS, authorization: `Bearer ${issuer.sign({ aud: 'api://elsewhere', oid: 'oid-b' })}` })).status,
+      401,
+    );
     assert.deepEqual(received(), before);
   });
 
@@ -90,7 +101,10 @@ describe('multi-tenant relay', () => {
     assert.equal(wsB.requests.length, 1);
     const clusters = new Set([...wsB.series.values()].map((s) => s.labels.find((l) => l.name === 'cluster')?.value));
     assert.deepEqual([...clusters], ['aks-b'], 'capture-test was overwritten');
-    assert.ok(h.identity.requests.some((r) => r.clientId === 'uai-team-b'), 'token requested for the tenant\'s user-assigned identity');
+    assert.ok(
+      h.identity.requests.some((r) => r.clientId === 'uai-team-b'),
+      "token requested for the tenant's user-assigned identity",
+    );
     assert.ok(h.logs.some((l) => /overwritten/.test(l) && /tenant=team-b/.test(l)));
   });
 
@@ -102,13 +116,13 @@ describe('multi-tenant relay', () => {
     assert.deepEqual(received(), before);
   });
 
-  test('writing as another tenant → 403; naming another tenant\'s endpoint reaches nothing of it', async () => {
+  test("writing as another tenant → 403; naming another tenant's endpoint reaches nothing of it", async () => {
     const res = await h.write(noClusterBody(), { ...asA, 'x-relay-tenant': 'team-b' });
     assert.equal(res.status, 403);
     const bBefore = wsB.requests.length;
     const sneaky = await h.write(noClusterBody(1_700_000_001_000n), { ...asA, [ONLY_ENDPOINTS_HEADER]: endpointId(wsB.url) });
     assert.equal(sneaky.status, 204);
-    assert.equal(wsB.requests.length, bBefore, 'tenant B\'s workspace never sees tenant A\'s data');
+    assert.equal(wsB.requests.length, bBefore, "tenant B's workspace never sees tenant A's data");
   });
 
   test('over quota → 429 with Retry-After, refused before decoding; the bucket refills', async () => {
@@ -125,7 +139,7 @@ describe('multi-tenant relay', () => {
     assert.equal((await h.write(noClusterBody(4n), asC)).status, 204);
   });
 
-  test('a flooding tenant does not slow another: B\'s median latency under A\'s flood stays within bounds', async () => {
+  test("a flooding tenant does not slow another: B's median latency under A's flood stays within bounds", async () => {
     // Over real HTTP (the dev host), as callers reach the relay: in-process calls would
     // have no I/O between them and measure a busy loop, not a server.
     const server = createFunctionHost(relayRoutes(h.relay));
@@ -170,7 +184,9 @@ describe('multi-tenant relay', () => {
     await new Promise<void>((ok) => server.close(() => ok()));
     const median = (xs: number[]): number => xs[Math.floor(xs.length / 2)];
     assert.ok(flood > 100 && refused > flood * 0.9, `flood ${flood}, refused ${refused}`);
-    process.stdout.write(`# B median ${median(baseline).toFixed(1)} ms alone, ${median(during).toFixed(1)} ms under a flood of ${flood} requests (${refused} refused)\n`);
+    process.stdout.write(
+      `# B median ${median(baseline).toFixed(1)} ms alone, ${median(during).toFixed(1)} ms under a flood of ${flood} requests (${refused} refused)\n`,
+    );
     // One Node process serves everyone (and here also runs the 16 flooding clients), so B
     // waits its turn behind the flood's requests; the bound says the flood cannot starve B:
     // every write of B succeeds, its median stays far below any sender's timeout (Prometheus:
@@ -179,7 +195,10 @@ describe('multi-tenant relay', () => {
     // then waits no longer than a flooding request does, give or take, rather than 250 ms.
     const floodMedian = median(floodTimes.sort((a, b) => a - b));
     const bound = Math.max(250, 3 * floodMedian);
-    assert.ok(median(during) < bound, `B median ${median(baseline).toFixed(1)} ms alone, ${median(during).toFixed(1)} ms under a ${flood}-request flood (a flood request's median ${floodMedian.toFixed(1)} ms; bound ${bound.toFixed(0)} ms)`);
+    assert.ok(
+      median(during) < bound,
+      `B median ${median(baseline).toFixed(1)} ms alone, ${median(during).toFixed(1)} ms under a ${flood}-request flood (a flood request's median ${floodMedian.toFixed(1)} ms; bound ${bound.toFixed(0)} ms)`,
+    );
     assert.ok(during[during.length - 1] < 2000, `B slowest ${during[during.length - 1].toFixed(1)} ms under the flood`);
   });
 

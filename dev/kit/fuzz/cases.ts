@@ -189,7 +189,11 @@ function request(ts: TimeSeries[]): Buffer {
 
 // ---- the kinds ----
 
-const V2_HEADERS = { ...REMOTE_WRITE_HEADERS, 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request', 'x-prometheus-remote-write-version': '2.0.0' };
+const V2_HEADERS = {
+  ...REMOTE_WRITE_HEADERS,
+  'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request',
+  'x-prometheus-remote-write-version': '2.0.0',
+};
 
 /**
  * A remote-write 2.0 body: a random valid request (204), or one with a 2.0 rule broken
@@ -205,7 +209,7 @@ function remoteWrite2(rng: Rng, ctx: FuzzContext): { body: Buffer; name: string;
   if (variant === 1) return { body: v2(series, ['__name__']), name: '2.0: symbols[0] is not the empty string', expect: 400 };
   if (variant === 2) {
     target.labels = [...target.labels].reverse();
-    return { body: v2(series), name: '2.0: one series\'s labels in reverse order', expect: target.labels.length > 1 ? 400 : 204 };
+    return { body: v2(series), name: "2.0: one series's labels in reverse order", expect: target.labels.length > 1 ? 400 : 204 };
   }
   if (variant === 3) {
     target.labels = [...target.labels, target.labels[target.labels.length - 1]];
@@ -229,7 +233,20 @@ function remoteWrite2(rng: Rng, ctx: FuzzContext): { body: Buffer; name: string;
   // over MAX_DECODED_BYTES spelt out
   const table = ['', '__name__', 'm', 'a', 'x'.repeat(1000)];
   const symbols = encodeV2Request([], { symbols: table });
-  const one = encodeV2Request([{ labels: [{ name: '__name__', value: 'm' }, { name: 'a', value: table[4] }], samples: [{ value: 0n, timestamp: 1n }], histograms: [], exemplars: [] }], { symbols: table });
+  const one = encodeV2Request(
+    [
+      {
+        labels: [
+          { name: '__name__', value: 'm' },
+          { name: 'a', value: table[4] },
+        ],
+        samples: [{ value: 0n, timestamp: 1n }],
+        histograms: [],
+        exemplars: [],
+      },
+    ],
+    { symbols: table },
+  );
   const n = Math.ceil(ctx.cfg.maxDecodedBytes / 1000) + 1;
   const body = Buffer.concat([symbols, ...Array.from({ length: n }, () => one.subarray(symbols.length))]);
   return { body: compressSync(body), name: `2.0: ${n} series referencing one 1000-byte symbol`, expect: 413 };
@@ -346,15 +363,40 @@ const KIND_SPECS = {
       const ok = 'fine';
       const word = (s: string): Buffer => Buffer.concat([Buffer.from(s.slice(0, 2)), bad, Buffer.from(s.slice(2))]);
       const bodies: [string, Buffer][] = [
-        ['label value', series([['__name__', 'up'], ['job', word('apiserver')]])],
-        ['label name', series([['__name__', 'up'], [word('job'), ok]])],
+        [
+          'label value',
+          series([
+            ['__name__', 'up'],
+            ['job', word('apiserver')],
+          ]),
+        ],
+        [
+          'label name',
+          series([
+            ['__name__', 'up'],
+            [word('job'), ok],
+          ]),
+        ],
         ['metric name', series([['__name__', word('up_total')]])],
         ['metadata help', rawLen(3, rawVarintField(1, 1), rawLen(2, 'up'), rawLen(4, word('help text')))],
         ['metadata family name / unit', rawLen(3, rawVarintField(1, 1), rawLen(2, word('up_total')), rawLen(5, word('seconds')))],
-        ['exemplar label', rawSeries(rawLabel('__name__', 'up'), rawSample(0n, 1n), rawLen(3, rawLabel(rng.chance(0.5) ? word('trace_id') : 'trace_id', word('abcdef')), rawFixed64(2, 0n)))],
+        [
+          'exemplar label',
+          rawSeries(
+            rawLabel('__name__', 'up'),
+            rawSample(0n, 1n),
+            rawLen(3, rawLabel(rng.chance(0.5) ? word('trace_id') : 'trace_id', word('abcdef')), rawFixed64(2, 0n)),
+          ),
+        ],
         // a repeated field inside one Label: the last occurrence wins, but the earlier one is forwarded too
-        ['a label value superseded by a later value field', rawSeries(rawLabel('__name__', 'up'), rawLen(1, rawLen(1, 'job'), rawLen(2, word('first')), rawLen(2, 'second')), rawSample(0n, 1n))],
-        ['a label name superseded by a later name field', rawSeries(rawLabel('__name__', 'up'), rawLen(1, rawLen(1, word('first')), rawLen(1, 'job'), rawLen(2, 'v')), rawSample(0n, 1n))],
+        [
+          'a label value superseded by a later value field',
+          rawSeries(rawLabel('__name__', 'up'), rawLen(1, rawLen(1, 'job'), rawLen(2, word('first')), rawLen(2, 'second')), rawSample(0n, 1n)),
+        ],
+        [
+          'a label name superseded by a later name field',
+          rawSeries(rawLabel('__name__', 'up'), rawLen(1, rawLen(1, word('first')), rawLen(1, 'job'), rawLen(2, 'v')), rawSample(0n, 1n)),
+        ],
       ];
       const [what, body] = bodies[where];
       return { body: compressSync(body), name: `invalid UTF-8 ${bad.toString('hex')} in ${what}`, expect: 400 };
@@ -364,7 +406,14 @@ const KIND_SPECS = {
     weight: 2,
     make(rng) {
       const hist = encodeWriteRequest({
-        timeseries: [{ labels: [{ name: '__name__', value: 'h' }], samples: [], exemplars: [], histograms: Array.from({ length: rng.int(1, 3) }, () => randomHistogram(rng)) }],
+        timeseries: [
+          {
+            labels: [{ name: '__name__', value: 'h' }],
+            samples: [],
+            exemplars: [],
+            histograms: Array.from({ length: rng.int(1, 3) }, () => randomHistogram(rng)),
+          },
+        ],
         metadata: [],
       });
       const odd: [string, Buffer][] = [
@@ -378,7 +427,10 @@ const KIND_SPECS = {
         ['group wire type', Buffer.concat([rawVarint(3 * 8 + 3), Buffer.from([0x00])])],
         ['empty histogram (valid)', Buffer.alloc(0)],
         ['unknown nested LEN 1000 deep (valid: skipped)', rawLen(99, nest(1000))],
-        ['spans with 11-byte varints', rawLen(11, Buffer.concat([rawVarint(8), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])]))],
+        [
+          'spans with 11-byte varints',
+          rawLen(11, Buffer.concat([rawVarint(8), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])])),
+        ],
         ['reset_hint as LEN', rawLen(14, 'x')],
       ];
       if (rng.chance(0.4)) {
@@ -399,9 +451,25 @@ const KIND_SPECS = {
       let pos = 0;
       while (f.body[pos] >= 0x80) pos++;
       const real = f.raw.length;
-      const declared = rng.pick([real - 1, real + 1, real - rng.int(2, 1000), real + rng.int(2, 100_000), 0, 1, real * 2, max, max + 1, 2 ** 32 - 1, 2 ** 35 - 1]);
+      const declared = rng.pick([
+        real - 1,
+        real + 1,
+        real - rng.int(2, 1000),
+        real + rng.int(2, 100_000),
+        0,
+        1,
+        real * 2,
+        max,
+        max + 1,
+        2 ** 32 - 1,
+        2 ** 35 - 1,
+      ]);
       if (rng.chance(0.1)) {
-        return { body: Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x01, ...f.body.subarray(pos + 1, pos + 64)]), name: `${f.name}: 6-byte snappy length header`, expect: 400 };
+        return {
+          body: Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x01, ...f.body.subarray(pos + 1, pos + 64)]),
+          name: `${f.name}: 6-byte snappy length header`,
+          expect: 400,
+        };
       }
       const header = varintBytes(BigInt(Math.max(0, declared)));
       const dataOnly = rng.chance(0.15);
@@ -454,22 +522,95 @@ const KIND_SPECS = {
         [`${l.maxLabelsPerSeries} labels, no cluster`, labels(l.maxLabelsPerSeries, false)],
         [`${l.maxLabelsPerSeries - 1} labels, no cluster`, labels(l.maxLabelsPerSeries - 1, false)],
         [`${l.maxLabelsPerSeries + 1} labels`, labels(l.maxLabelsPerSeries + 1, true)],
-        [`label value of ${l.maxLabelValueLength} × ${char}`, [{ name: '__name__', value: 'm' }, { name: 'v', value: char.repeat(l.maxLabelValueLength) }]],
-        [`label value of ${l.maxLabelValueLength + 1} × ${char}`, [{ name: '__name__', value: 'm' }, { name: 'v', value: char.repeat(l.maxLabelValueLength + 1) }]],
-        [`label name of ${l.maxLabelNameLength}`, [{ name: '__name__', value: 'm' }, { name: name(l.maxLabelNameLength), value: 'v' }]],
-        [`label name of ${l.maxLabelNameLength + 1}`, [{ name: '__name__', value: 'm' }, { name: name(l.maxLabelNameLength + 1), value: 'v' }]],
+        [
+          `label value of ${l.maxLabelValueLength} × ${char}`,
+          [
+            { name: '__name__', value: 'm' },
+            { name: 'v', value: char.repeat(l.maxLabelValueLength) },
+          ],
+        ],
+        [
+          `label value of ${l.maxLabelValueLength + 1} × ${char}`,
+          [
+            { name: '__name__', value: 'm' },
+            { name: 'v', value: char.repeat(l.maxLabelValueLength + 1) },
+          ],
+        ],
+        [
+          `label name of ${l.maxLabelNameLength}`,
+          [
+            { name: '__name__', value: 'm' },
+            { name: name(l.maxLabelNameLength), value: 'v' },
+          ],
+        ],
+        [
+          `label name of ${l.maxLabelNameLength + 1}`,
+          [
+            { name: '__name__', value: 'm' },
+            { name: name(l.maxLabelNameLength + 1), value: 'v' },
+          ],
+        ],
         [`metric name of ${l.maxMetricNameLength}`, [{ name: '__name__', value: 'm'.repeat(l.maxMetricNameLength) }]],
         [`metric name of ${l.maxMetricNameLength + 1}`, [{ name: '__name__', value: 'm'.repeat(l.maxMetricNameLength + 1) }]],
         ['empty metric name', [{ name: '__name__', value: '' }]],
-        ['empty label name', [{ name: '', value: 'x' }, { name: '__name__', value: 'm' }]],
+        [
+          'empty label name',
+          [
+            { name: '', value: 'x' },
+            { name: '__name__', value: 'm' },
+          ],
+        ],
         ['metric name with a colon (valid)', [{ name: '__name__', value: ':a:b_c:' }]],
-        ['label name with a colon', [{ name: '__name__', value: 'm' }, { name: 'a:b', value: 'x' }]],
-        ['label name starting with a digit', [{ name: '0a', value: 'x' }, { name: '__name__', value: 'm' }]],
-        ['reserved-looking __label (valid)', [{ name: '__name__', value: 'm' }, { name: '__x', value: 'x' }]],
-        ['cluster only empty (valid)', [{ name: '__name__', value: 'm' }, { name: 'cluster', value: '' }]],
-        ['unsorted labels (valid)', [{ name: 'z', value: '1' }, { name: '__name__', value: 'm' }, { name: 'a', value: '2' }]],
-        ['NUL and controls in a value (valid)', [{ name: '__name__', value: 'm' }, { name: 'v', value: '\u0000\u0001\n\u007f' }]],
-        ['random valid value', [{ name: '__name__', value: 'm' }, { name: 'v', value: randomLabelValue(rng, 40) }]],
+        [
+          'label name with a colon',
+          [
+            { name: '__name__', value: 'm' },
+            { name: 'a:b', value: 'x' },
+          ],
+        ],
+        [
+          'label name starting with a digit',
+          [
+            { name: '0a', value: 'x' },
+            { name: '__name__', value: 'm' },
+          ],
+        ],
+        [
+          'reserved-looking __label (valid)',
+          [
+            { name: '__name__', value: 'm' },
+            { name: '__x', value: 'x' },
+          ],
+        ],
+        [
+          'cluster only empty (valid)',
+          [
+            { name: '__name__', value: 'm' },
+            { name: 'cluster', value: '' },
+          ],
+        ],
+        [
+          'unsorted labels (valid)',
+          [
+            { name: 'z', value: '1' },
+            { name: '__name__', value: 'm' },
+            { name: 'a', value: '2' },
+          ],
+        ],
+        [
+          'NUL and controls in a value (valid)',
+          [
+            { name: '__name__', value: 'm' },
+            { name: 'v', value: '\u0000\u0001\n\u007f' },
+          ],
+        ],
+        [
+          'random valid value',
+          [
+            { name: '__name__', value: 'm' },
+            { name: 'v', value: randomLabelValue(rng, 40) },
+          ],
+        ],
       ];
       const [what, ls] = rng.pick(variants);
       const samples = [{ value: 0n, timestamp: BigInt(rng.int(0, 1_000_000)) }];
@@ -500,7 +641,11 @@ const KIND_SPECS = {
         ['Content-Encoding "snappy, gzip"', h({ 'content-encoding': 'snappy, gzip' }), 415],
         ['no Content-Type', h({}, 'content-type'), 415],
         ['Content-Type application/json', h({ 'content-type': 'application/json' }), 415],
-        ['a 1.0 capture labelled proto=io.prometheus.write.v2.Request (2.0 reserves its fields)', h({ 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' }), 400],
+        [
+          'a 1.0 capture labelled proto=io.prometheus.write.v2.Request (2.0 reserves its fields)',
+          h({ 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' }),
+          400,
+        ],
         ['proto=io.prometheus.write.v3.Request', h({ 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v3.Request' }), 415],
         ['proto= with no value', h({ 'content-type': 'application/x-protobuf; proto=' }), 415],
         ['Content-Type with odd case and v1 proto (accepted)', h({ 'content-type': 'Application/X-Protobuf ; proto=prometheus.WriteRequest' }), 204],
@@ -546,14 +691,45 @@ const KIND_SPECS = {
     make(rng) {
       const MiB = 1024 * 1024;
       const variants: [string, () => Buffer][] = [
-        ['1 MiB ASCII label value', () => series([['__name__', 'm'], ['v', 'x'.repeat(MiB)]])],
-        ['1 Mi × "é" label value', () => series([['__name__', 'm'], ['v', 'é'.repeat(MiB)]])],
-        ['1 MiB label name', () => series([['__name__', 'm'], ['n'.repeat(MiB), 'v']])],
+        [
+          '1 MiB ASCII label value',
+          () =>
+            series([
+              ['__name__', 'm'],
+              ['v', 'x'.repeat(MiB)],
+            ]),
+        ],
+        [
+          '1 Mi × "é" label value',
+          () =>
+            series([
+              ['__name__', 'm'],
+              ['v', 'é'.repeat(MiB)],
+            ]),
+        ],
+        [
+          '1 MiB label name',
+          () =>
+            series([
+              ['__name__', 'm'],
+              ['n'.repeat(MiB), 'v'],
+            ]),
+        ],
         ['1 MiB metric name', () => series([['__name__', 'm'.repeat(MiB)]])],
         ['1 MiB metadata help (valid)', () => rawLen(3, rawVarintField(1, 1), rawLen(2, 'm'), rawLen(4, 'h'.repeat(MiB)))],
-        ['1 MiB exemplar label value (valid: only UTF-8 is checked)', () => rawSeries(rawLabel('__name__', 'm'), rawSample(0n, 1n), rawLen(3, rawLabel('trace_id', 't'.repeat(MiB)), rawFixed64(2, 0n)))],
+        [
+          '1 MiB exemplar label value (valid: only UTF-8 is checked)',
+          () => rawSeries(rawLabel('__name__', 'm'), rawSample(0n, 1n), rawLen(3, rawLabel('trace_id', 't'.repeat(MiB)), rawFixed64(2, 0n))),
+        ],
         ['1 MiB unknown field in a series (valid)', () => series([['__name__', 'm']], rawLen(77, Buffer.alloc(MiB, 0x41)))],
-        ['1 MiB label value of invalid UTF-8', () => series([['__name__', 'm'], ['v', Buffer.alloc(MiB, 0xff)]])],
+        [
+          '1 MiB label value of invalid UTF-8',
+          () =>
+            series([
+              ['__name__', 'm'],
+              ['v', Buffer.alloc(MiB, 0xff)],
+            ]),
+        ],
       ];
       const [what, make] = rng.pick(variants);
       return { body: compressSync(make()), name: what };
@@ -567,7 +743,12 @@ const KIND_SPECS = {
       const body = filler(rng, size);
       if (rng.chance(0.5)) varintBytes(1000n).copy(body); // a small, plausible header: the size alone must refuse it
       const withLength = rng.chance(0.5);
-      return { body, headers: withLength ? { ...REMOTE_WRITE_HEADERS, 'content-length': String(size) } : undefined, name: `${size}-byte body (MAX_BODY_BYTES + ${size - ctx.cfg.maxBodyBytes})${withLength ? ' with its Content-Length' : ''}`, expect: 413 };
+      return {
+        body,
+        headers: withLength ? { ...REMOTE_WRITE_HEADERS, 'content-length': String(size) } : undefined,
+        name: `${size}-byte body (MAX_BODY_BYTES + ${size - ctx.cfg.maxBodyBytes})${withLength ? ' with its Content-Length' : ''}`,
+        expect: 413,
+      };
     },
   },
   'decompression-bomb': {
@@ -584,15 +765,31 @@ const KIND_SPECS = {
       }
       if (variant === 2) {
         // valid series up to the limit, and one bad one at the very end: all of it is scanned
-        const good = series([['__name__', 'bomb'], ['i', `${rng.u32()}`]]);
+        const good = series([
+          ['__name__', 'bomb'],
+          ['i', `${rng.u32()}`],
+        ]);
         const bad = series([['__name__', '0bad']]);
         const n = Math.floor((max - bad.length) / good.length);
-        return { body: compressSync(Buffer.concat([...Array.from({ length: n }, () => good), bad])), name: `${n} valid series then a bad one (${n * good.length + bad.length} bytes)`, expect: 400 };
+        return {
+          body: compressSync(Buffer.concat([...Array.from({ length: n }, () => good), bad])),
+          name: `${n} valid series then a bad one (${n * good.length + bad.length} bytes)`,
+          expect: 400,
+        };
       }
       if (variant === 3) {
         const overhead = 64;
         const value = Buffer.alloc(max - overhead, 0x61);
-        return { body: compressSync(series([['__name__', 'm'], ['v', value]])), name: `one label value of ${value.length} bytes`, expect: 400 };
+        return {
+          body: compressSync(
+            series([
+              ['__name__', 'm'],
+              ['v', value],
+            ]),
+          ),
+          name: `one label value of ${value.length} bytes`,
+          expect: 400,
+        };
       }
       if (variant === 4) {
         const full = compressSync(Buffer.alloc(max, 0x0a));
@@ -632,8 +829,15 @@ const KIND_SPECS = {
         const ls = Array.from({ length: n - 1 }, (_, i) => rawLabel(`l${String(n - i).padStart(3, '0')}`, ''));
         const s = rawSeries(rawLabel('__name__', 'm'), ...ls, rawSample(0n, 1n));
         const count = Math.floor(max / 4 / s.length);
-        const bad = series([['__name__', 'm'], ['bad-name', '']]);
-        return { body: compressSync(Buffer.concat([...Array.from({ length: count }, () => s), bad])), name: `${count} series of ${n} labels in reverse order, then a bad one`, expect: 400 };
+        const bad = series([
+          ['__name__', 'm'],
+          ['bad-name', ''],
+        ]);
+        return {
+          body: compressSync(Buffer.concat([...Array.from({ length: count }, () => s), bad])),
+          name: `${count} series of ${n} labels in reverse order, then a bad one`,
+          expect: 400,
+        };
       } else {
         // many series, each just over the label limit, each unsorted: the cheap rule must fire first
         const over = ctx.cfg.limits.maxLabelsPerSeries + 1;

@@ -39,7 +39,11 @@ export interface HttpCaseResult {
 type TimeoutServer = Server & { connectionsCheckingInterval: number };
 
 export function serverTimeouts(server: Server): ServerTimeouts {
-  return { headersTimeout: server.headersTimeout, requestTimeout: server.requestTimeout, connectionsCheckingInterval: (server as TimeoutServer).connectionsCheckingInterval };
+  return {
+    headersTimeout: server.headersTimeout,
+    requestTimeout: server.requestTimeout,
+    connectionsCheckingInterval: (server as TimeoutServer).connectionsCheckingInterval,
+  };
 }
 
 /** Sets a server's timeouts; connectionsCheckingInterval only takes effect if set before listen(). */
@@ -171,27 +175,108 @@ export async function runHttpCases(target: HttpTarget, timeouts: ServerTimeouts,
   const withLength = (n: number | string): Record<string, string> => ({ ...rw, 'Content-Length': String(n) });
 
   const cases: Promise<void>[] = [
-    slow('slow-loris: headers one byte every 50 ms', { head: `POST ${target.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, trickle: 'X-Slow: aaaaaaaaaaaaaaaaaaaa\r\n', deadlineMs: deadline }, headerBound),
+    slow(
+      'slow-loris: headers one byte every 50 ms',
+      { head: `POST ${target.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, trickle: 'X-Slow: aaaaaaaaaaaaaaaaaaaa\r\n', deadlineMs: deadline },
+      headerBound,
+    ),
     slow('slow-loris: connect and send nothing', { head: '', deadlineMs: deadline }, headerBound),
-    slow('slow-loris: body one byte every 50 ms', { head: requestHead(target, withLength(1024 * 1024), '\r\n'), trickle: body, deadlineMs: deadline }, requestBound),
-    slow('slow-loris: chunked body, one byte every 50 ms', { head: requestHead(target, { ...rw, 'Transfer-Encoding': 'chunked' }, '\r\n'), trickle: '1\r\na\r\n', deadlineMs: deadline }, requestBound),
-    slow('Content-Length larger than the body, then silence', { head: Buffer.concat([Buffer.from(requestHead(target, withLength(body.length + 1000), '\r\n')), body]), deadlineMs: deadline }, requestBound),
-    slow('Content-Length over MAX_BODY_BYTES, body never sent', { head: requestHead(target, withLength(33 * 1024 * 1024), '\r\n'), deadlineMs: deadline }, requestBound),
-    slow('Content-Length over the host limit (1 GB), body trickled', { head: requestHead(target, withLength(1_000_000_000), '\r\n'), trickle: 'aaaaaaaa', deadlineMs: deadline }, requestBound),
-    slow('Content-Length smaller than the body (the rest is a bogus next request)', { head: Buffer.concat([Buffer.from(requestHead(target, withLength(16), '\r\n')), body]), deadlineMs: deadline }, slackMs + 2000, { needResponse: true }),
-    slow('Content-Length and Transfer-Encoding both', { head: Buffer.concat([Buffer.from(requestHead(target, { ...withLength(body.length), 'Transfer-Encoding': 'chunked' }, '\r\n')), body]), deadlineMs: deadline }, slackMs + 2000, { needResponse: true }),
-    slow('two different Content-Length headers', { head: Buffer.concat([Buffer.from(requestHead(target, withLength(body.length), `Content-Length: ${body.length + 7}\r\n\r\n`)), body]), deadlineMs: deadline }, slackMs + 2000, { needResponse: true }),
-    slow('Content-Length not a number', { head: Buffer.concat([Buffer.from(requestHead(target, withLength('12abc'), '\r\n')), body]), deadlineMs: deadline }, slackMs + 2000, { needResponse: true }),
+    slow(
+      'slow-loris: body one byte every 50 ms',
+      { head: requestHead(target, withLength(1024 * 1024), '\r\n'), trickle: body, deadlineMs: deadline },
+      requestBound,
+    ),
+    slow(
+      'slow-loris: chunked body, one byte every 50 ms',
+      { head: requestHead(target, { ...rw, 'Transfer-Encoding': 'chunked' }, '\r\n'), trickle: '1\r\na\r\n', deadlineMs: deadline },
+      requestBound,
+    ),
+    slow(
+      'Content-Length larger than the body, then silence',
+      { head: Buffer.concat([Buffer.from(requestHead(target, withLength(body.length + 1000), '\r\n')), body]), deadlineMs: deadline },
+      requestBound,
+    ),
+    slow(
+      'Content-Length over MAX_BODY_BYTES, body never sent',
+      { head: requestHead(target, withLength(33 * 1024 * 1024), '\r\n'), deadlineMs: deadline },
+      requestBound,
+    ),
+    slow(
+      'Content-Length over the host limit (1 GB), body trickled',
+      { head: requestHead(target, withLength(1_000_000_000), '\r\n'), trickle: 'aaaaaaaa', deadlineMs: deadline },
+      requestBound,
+    ),
+    slow(
+      'Content-Length smaller than the body (the rest is a bogus next request)',
+      { head: Buffer.concat([Buffer.from(requestHead(target, withLength(16), '\r\n')), body]), deadlineMs: deadline },
+      slackMs + 2000,
+      { needResponse: true },
+    ),
+    slow(
+      'Content-Length and Transfer-Encoding both',
+      {
+        head: Buffer.concat([Buffer.from(requestHead(target, { ...withLength(body.length), 'Transfer-Encoding': 'chunked' }, '\r\n')), body]),
+        deadlineMs: deadline,
+      },
+      slackMs + 2000,
+      { needResponse: true },
+    ),
+    slow(
+      'two different Content-Length headers',
+      {
+        head: Buffer.concat([Buffer.from(requestHead(target, withLength(body.length), `Content-Length: ${body.length + 7}\r\n\r\n`)), body]),
+        deadlineMs: deadline,
+      },
+      slackMs + 2000,
+      { needResponse: true },
+    ),
+    slow(
+      'Content-Length not a number',
+      { head: Buffer.concat([Buffer.from(requestHead(target, withLength('12abc'), '\r\n')), body]), deadlineMs: deadline },
+      slackMs + 2000,
+      { needResponse: true },
+    ),
     slow('negative Content-Length', { head: requestHead(target, withLength(-5), '\r\n'), deadlineMs: deadline }, slackMs + 2000, { needResponse: true }),
-    slow('invalid chunk size', { head: requestHead(target, { ...rw, 'Transfer-Encoding': 'chunked' }, '\r\nzz\r\nhello\r\n0\r\n\r\n'), deadlineMs: deadline }, slackMs + 2000, { needResponse: true }),
-    slow('64 KiB of headers', { head: requestHead(target, { ...withLength(0), 'X-Flood': 'a'.repeat(64 * 1024) }, '\r\n'), deadlineMs: deadline }, slackMs + 2000, { needResponse: true }),
-    slow('10 000 headers', { head: `POST ${target.path} HTTP/1.1\r\nHost: x\r\n${'X-A: b\r\n'.repeat(10_000)}\r\n`, deadlineMs: deadline }, slackMs + 2000, { needResponse: true }),
-    slow('not HTTP at all', { head: Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]), body.subarray(0, 200)]), deadlineMs: deadline }, slackMs + 2000, { needResponse: true }),
+    slow(
+      'invalid chunk size',
+      { head: requestHead(target, { ...rw, 'Transfer-Encoding': 'chunked' }, '\r\nzz\r\nhello\r\n0\r\n\r\n'), deadlineMs: deadline },
+      slackMs + 2000,
+      { needResponse: true },
+    ),
+    slow(
+      '64 KiB of headers',
+      { head: requestHead(target, { ...withLength(0), 'X-Flood': 'a'.repeat(64 * 1024) }, '\r\n'), deadlineMs: deadline },
+      slackMs + 2000,
+      { needResponse: true },
+    ),
+    slow('10 000 headers', { head: `POST ${target.path} HTTP/1.1\r\nHost: x\r\n${'X-A: b\r\n'.repeat(10_000)}\r\n`, deadlineMs: deadline }, slackMs + 2000, {
+      needResponse: true,
+    }),
+    slow(
+      'not HTTP at all',
+      { head: Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]), body.subarray(0, 200)]), deadlineMs: deadline },
+      slackMs + 2000,
+      { needResponse: true },
+    ),
     slow('request line of 100 KiB', { head: `POST /${'a'.repeat(100 * 1024)} HTTP/1.1\r\n\r\n`, deadlineMs: deadline }, slackMs + 2000, { needResponse: true }),
-    slow('client vanishes mid-body', { head: Buffer.concat([Buffer.from(requestHead(target, withLength(body.length), '\r\n')), body.subarray(0, body.length >> 1)]), abortAfterMs: 200, deadlineMs: deadline }, slackMs + 2000, { want: () => false }),
+    slow(
+      'client vanishes mid-body',
+      {
+        head: Buffer.concat([Buffer.from(requestHead(target, withLength(body.length), '\r\n')), body.subarray(0, body.length >> 1)]),
+        abortAfterMs: 200,
+        deadlineMs: deadline,
+      },
+      slackMs + 2000,
+      { want: () => false },
+    ),
     slow(
       'keep-alive: a valid write, then the next request trickled',
-      { head: Buffer.concat([Buffer.from(requestHead(target, { ...withLength(body.length), Connection: 'keep-alive' }, '\r\n')), body]), afterFirstResponse: `POST ${target.path} HTTP/1.1\r\n`, trickle: 'X-Slow: a\r\n', deadlineMs: deadline + 1000 },
+      {
+        head: Buffer.concat([Buffer.from(requestHead(target, { ...withLength(body.length), Connection: 'keep-alive' }, '\r\n')), body]),
+        afterFirstResponse: `POST ${target.path} HTTP/1.1\r\n`,
+        trickle: 'X-Slow: a\r\n',
+        deadlineMs: deadline + 1000,
+      },
       headerBound + 1000,
       { want: (s) => s === 204 || s === 408, needResponse: true },
     ),
@@ -199,9 +284,12 @@ export async function runHttpCases(target: HttpTarget, timeouts: ServerTimeouts,
 
   // A crowd of slow connections while valid writes go on: every valid write gets 204 quickly.
   const crowd = Array.from({ length: 60 }, (_, i) =>
-    exchange(target.port, i % 2 === 0
-      ? { head: `POST ${target.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, trickle: 'X-Slow: aaaa\r\n', intervalMs: 100, deadlineMs: deadline }
-      : { head: requestHead(target, withLength(1024 * 1024), '\r\n'), trickle: 'a', intervalMs: 100, deadlineMs: deadline }),
+    exchange(
+      target.port,
+      i % 2 === 0
+        ? { head: `POST ${target.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, trickle: 'X-Slow: aaaa\r\n', intervalMs: 100, deadlineMs: deadline }
+        : { head: requestHead(target, withLength(1024 * 1024), '\r\n'), trickle: 'a', intervalMs: 100, deadlineMs: deadline },
+    ),
   );
   const crowdStarted = Date.now();
   await new Promise((r) => setTimeout(r, 200));
@@ -230,6 +318,12 @@ export async function runHttpCases(target: HttpTarget, timeouts: ServerTimeouts,
 
   // and the server still serves
   const after = await validWrite(target);
-  results.push({ target: target.name, name: 'a valid write after all of it', ok: after.status === 204, detail: `status ${after.status} in ${after.ms} ms`, ms: after.ms });
+  results.push({
+    target: target.name,
+    name: 'a valid write after all of it',
+    ok: after.status === 204,
+    detail: `status ${after.status} in ${after.ms} ms`,
+    ms: after.ms,
+  });
   return results;
 }

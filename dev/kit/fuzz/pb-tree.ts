@@ -39,7 +39,12 @@ interface FieldSpec {
 /** prometheus.WriteRequest and its nested messages (remote.proto / types.proto). */
 export const SCHEMA: Readonly<Record<string, Readonly<Record<number, FieldSpec>>>> = {
   WriteRequest: { 1: { name: 'timeseries', msg: 'TimeSeries' }, 3: { name: 'metadata', msg: 'MetricMetadata' } },
-  TimeSeries: { 1: { name: 'labels', msg: 'Label' }, 2: { name: 'samples', msg: 'Sample' }, 3: { name: 'exemplars', msg: 'Exemplar' }, 4: { name: 'histograms', msg: 'Histogram' } },
+  TimeSeries: {
+    1: { name: 'labels', msg: 'Label' },
+    2: { name: 'samples', msg: 'Sample' },
+    3: { name: 'exemplars', msg: 'Exemplar' },
+    4: { name: 'histograms', msg: 'Histogram' },
+  },
   Label: { 1: { name: 'name', string: true }, 2: { name: 'value', string: true } },
   Sample: { 1: { name: 'value' }, 2: { name: 'timestamp' } },
   Exemplar: { 1: { name: 'labels', msg: 'Label' }, 2: { name: 'value' }, 3: { name: 'timestamp' } },
@@ -61,7 +66,12 @@ export const SCHEMA: Readonly<Record<string, Readonly<Record<number, FieldSpec>>
     15: { name: 'timestamp' },
   },
   BucketSpan: { 1: { name: 'offset' }, 2: { name: 'length' } },
-  MetricMetadata: { 1: { name: 'type' }, 2: { name: 'metric_family_name', string: true }, 4: { name: 'help', string: true }, 5: { name: 'unit', string: true } },
+  MetricMetadata: {
+    1: { name: 'type' },
+    2: { name: 'metric_family_name', string: true },
+    4: { name: 'help', string: true },
+    5: { name: 'unit', string: true },
+  },
 };
 
 // ---- varints ----
@@ -358,7 +368,10 @@ export function unknownField(rng: Rng): { node: PbNode; what: string } {
     case 0:
       return { node: { field, wire, shape: 'varint', bytes: varintBytes(rng.u64()), path }, what: `unknown varint field ${field}` };
     case 1:
-      return { node: { field, wire, shape: 'fixed64', bytes: Buffer.from(rng.u64().toString(16).padStart(16, '0'), 'hex'), path }, what: `unknown fixed64 field ${field}` };
+      return {
+        node: { field, wire, shape: 'fixed64', bytes: Buffer.from(rng.u64().toString(16).padStart(16, '0'), 'hex'), path },
+        what: `unknown fixed64 field ${field}`,
+      };
     case 2: {
       // sometimes a deep chain of nested LEN fields: never recursed into by a skipping reader
       const depth = rng.chance(0.2) ? rng.int(50, 2000) : 0;

@@ -141,7 +141,12 @@ async function sentinel(h: Harness, ctx: FuzzContext, n: number, headers: Record
     { name: '__name__', value: 'fuzz_sentinel' },
     { name: 'seq', value: String(n) },
   ];
-  const body = compressSync(encodeWriteRequest({ timeseries: [{ labels, samples: [{ value: 0x3ff0000000000000n, timestamp: 1_700_000_000_000n + BigInt(n) }], exemplars: [], histograms: [] }], metadata: [] }));
+  const body = compressSync(
+    encodeWriteRequest({
+      timeseries: [{ labels, samples: [{ value: 0x3ff0000000000000n, timestamp: 1_700_000_000_000n + BigInt(n) }], exemplars: [], histograms: [] }],
+      metadata: [],
+    }),
+  );
   const b = await h.write(body, headers);
   if (b.status !== 204) return `the marker request #${n} got ${b.status}: ${b.body}`;
   const cluster = ctx.cfg.cluster;
@@ -254,7 +259,8 @@ export async function runCases(h: Harness, ctx: FuzzContext, opts: RunOptions): 
     // One line of bounded length: a reason may quote what the caller sent in headers (a
     // tenant name, a key id), never an unbounded part of the body.
     const headerChars = Object.entries(c.headers).reduce((n, [k, v]) => n + k.length + v.length, 0);
-    if (res.status >= 400 && (/[\r\n]/.test(res.body) || res.body.length > 4096 + headerChars)) fail(`the refusal's reason is not one bounded line (${res.body.length} chars)`);
+    if (res.status >= 400 && (/[\r\n]/.test(res.body) || res.body.length > 4096 + headerChars))
+      fail(`the refusal's reason is not one bounded line (${res.body.length} chars)`);
     if (ms > slowCaseMs) fail(`took ${ms.toFixed(0)} ms (limit ${slowCaseMs} ms)`);
 
     if (report.cases % checkEvery === 0) {
@@ -276,10 +282,22 @@ export async function runCases(h: Harness, ctx: FuzzContext, opts: RunOptions): 
   report.durationMs = Date.now() - started;
 
   if (memory.peakRss - memory.baselineRss > rssLimit) {
-    violations.push({ seed: opts.seed, index: -1, kind: 'memory', name: 'peak RSS', problem: `RSS grew by ${mib(memory.peakRss - memory.baselineRss)} (limit ${mib(rssLimit)})` });
+    violations.push({
+      seed: opts.seed,
+      index: -1,
+      kind: 'memory',
+      name: 'peak RSS',
+      problem: `RSS grew by ${mib(memory.peakRss - memory.baselineRss)} (limit ${mib(rssLimit)})`,
+    });
   }
   if (memory.retainedAfter - memory.retainedBefore > retainedLimit) {
-    violations.push({ seed: opts.seed, index: -1, kind: 'memory', name: 'retained memory', problem: `heap + external after GC grew by ${mib(memory.retainedAfter - memory.retainedBefore)} (limit ${mib(retainedLimit)})` });
+    violations.push({
+      seed: opts.seed,
+      index: -1,
+      kind: 'memory',
+      name: 'retained memory',
+      problem: `heap + external after GC grew by ${mib(memory.retainedAfter - memory.retainedBefore)} (limit ${mib(retainedLimit)})`,
+    });
   }
   return report;
 }
@@ -293,13 +311,19 @@ export function formatReport(r: RunReport): string {
   const lines: string[] = [];
   const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
   const lpad = (s: string, n: number): string => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
-  lines.push(`${pad('kind', 21)} ${lpad('cases', 6)}  ${pad('statuses', 30)} ${lpad('avg ms', 8)} ${lpad('max ms', 8)} ${lpad('MiB in', 8)} ${lpad('max ΔRSS', 9)}`);
+  lines.push(
+    `${pad('kind', 21)} ${lpad('cases', 6)}  ${pad('statuses', 30)} ${lpad('avg ms', 8)} ${lpad('max ms', 8)} ${lpad('MiB in', 8)} ${lpad('max ΔRSS', 9)}`,
+  );
   let bytes = 0;
   for (const [kind, s] of r.byKind) {
     if (s.cases === 0) continue;
     bytes += s.bytes;
-    const statuses = Object.entries(s.statuses).map(([k, v]) => `${k}×${v}`).join(' ');
-    lines.push(`${pad(kind, 21)} ${lpad(String(s.cases), 6)}  ${pad(statuses, 30)} ${lpad((s.totalMs / s.cases).toFixed(2), 8)} ${lpad(s.maxMs.toFixed(1), 8)} ${lpad((s.bytes / MiB).toFixed(1), 8)} ${lpad(mib(s.maxRssDelta), 9)}`);
+    const statuses = Object.entries(s.statuses)
+      .map(([k, v]) => `${k}×${v}`)
+      .join(' ');
+    lines.push(
+      `${pad(kind, 21)} ${lpad(String(s.cases), 6)}  ${pad(statuses, 30)} ${lpad((s.totalMs / s.cases).toFixed(2), 8)} ${lpad(s.maxMs.toFixed(1), 8)} ${lpad((s.bytes / MiB).toFixed(1), 8)} ${lpad(mib(s.maxRssDelta), 9)}`,
+    );
   }
   const secs = r.durationMs / 1000;
   const m = r.memory;

@@ -54,7 +54,10 @@ export async function startHttpTargets(h: Harness, ctx: FuzzContext, timeouts: S
   const hostErrors: string[] = [];
   const host = createFunctionHost(relayRoutes(h.relay), { log: (l) => hostErrors.push(l) });
   const proxy = createForwarderServer(stubForwarderRoutes(ctx.cfg.maxBodyBytes, (err) => hostErrors.push(`forwarder: ${err.message}`)));
-  const servers: [string, Server, string][] = [['dev Function host (relay)', host, '/api/v1/write'], ['forwarder server (stub route)', proxy, '/api/v1/write']];
+  const servers: [string, Server, string][] = [
+    ['dev Function host (relay)', host, '/api/v1/write'],
+    ['forwarder server (stub route)', proxy, '/api/v1/write'],
+  ];
   const fixture = ctx.fixtures[0];
   const targets: HttpTargets['targets'] = [];
   for (const [name, server, path] of servers) {

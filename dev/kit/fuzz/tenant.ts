@@ -26,7 +26,15 @@ export function tenantEnv(ws: readonly WorkspaceEmulator[], issuer: EntraIssuerE
   return {
     RELAY_TENANTS: JSON.stringify({
       tenants: [
-        { name: 'fuzz', cluster: 'fuzz-tenant', clusterConflict: 'overwrite', keySha256: [sha(TENANT_KEY)], principals: [PRINCIPAL], ingestionUrls: ws.map((w) => w.url), limits: { maxBodyBytes: '4MiB' } },
+        {
+          name: 'fuzz',
+          cluster: 'fuzz-tenant',
+          clusterConflict: 'overwrite',
+          keySha256: [sha(TENANT_KEY)],
+          principals: [PRINCIPAL],
+          ingestionUrls: ws.map((w) => w.url),
+          limits: { maxBodyBytes: '4MiB' },
+        },
         { name: 'other', cluster: 'other', keySha256: [sha(OTHER_KEY)], ingestionUrls: [ws[0].url] },
       ],
       entra: { audience: AUDIENCE, issuer: issuer.issuer, jwksUrl: issuer.jwksUrl },
@@ -81,22 +89,46 @@ function credentialCase(rng: Rng, issuer: EntraIssuerEmulator, turn: number): { 
       const odd = rng.pick(['__proto__', 'constructor', 'toString', '', 'x'.repeat(4096), `${kid}\u0000`]);
       return [`JWT with kid ${JSON.stringify(odd.slice(0, 16))}`, bearer(`${b64({ alg: 'RS256', kid: odd })}.${b64({ oid: PRINCIPAL })}.${garbageSig}`), 401];
     },
-    () => ['JWT with the issuer\'s kid and a forged signature', bearer(`${b64({ alg: 'RS256', kid })}.${b64({ oid: PRINCIPAL, aud: AUDIENCE, iss: issuer.issuer, exp: 4_000_000_000 })}.${garbageSig}`), 401],
-    () => ['JWT with 1 MiB of claims, forged', bearer(`${b64({ alg: 'RS256', kid })}.${b64({ oid: PRINCIPAL, pad: 'p'.repeat(1024 * 1024) })}.${garbageSig}`), 401],
+    () => [
+      "JWT with the issuer's kid and a forged signature",
+      bearer(`${b64({ alg: 'RS256', kid })}.${b64({ oid: PRINCIPAL, aud: AUDIENCE, iss: issuer.issuer, exp: 4_000_000_000 })}.${garbageSig}`),
+      401,
+    ],
+    () => [
+      'JWT with 1 MiB of claims, forged',
+      bearer(`${b64({ alg: 'RS256', kid })}.${b64({ oid: PRINCIPAL, pad: 'p'.repeat(1024 * 1024) })}.${garbageSig}`),
+      401,
+    ],
     () => ['JWT header with JSON nested 100 000 deep', bearer(`${b64(`{"alg":${'['.repeat(100_000)}${']'.repeat(100_000)}}`)}.${b64({})}.${garbageSig}`), 401],
     () => ['signed token for another audience', bearer(signed({ aud: 'api://elsewhere', oid: PRINCIPAL })), 401],
     () => ['signed token, expired', bearer(signed({ aud: AUDIENCE, oid: PRINCIPAL, exp: 1_000_000 })), 401],
     () => ['signed token, exp as a string', bearer(signed({ aud: AUDIENCE, oid: PRINCIPAL, exp: '4000000000' })), 401],
-    () => ['signed token, not valid for a year (nbf)', bearer(signed({ aud: AUDIENCE, oid: PRINCIPAL, nbf: Math.floor(Date.now() / 1000) + 365 * 86400 })), 401],
+    () => [
+      'signed token, not valid for a year (nbf)',
+      bearer(signed({ aud: AUDIENCE, oid: PRINCIPAL, nbf: Math.floor(Date.now() / 1000) + 365 * 86400 })),
+      401,
+    ],
     () => ['signed token from another issuer', bearer(signed({ aud: AUDIENCE, oid: PRINCIPAL, iss: 'https://sts.windows.net/evil/' })), 401],
-    () => ['signed token, audience list of 10 000 others', bearer(signed({ aud: Array.from({ length: 10_000 }, (_, i) => `api://a${i}`), oid: PRINCIPAL })), 401],
+    () => [
+      'signed token, audience list of 10 000 others',
+      bearer(signed({ aud: Array.from({ length: 10_000 }, (_, i) => `api://a${i}`), oid: PRINCIPAL })),
+      401,
+    ],
     () => ['signed token, principal of no tenant', bearer(signed({ aud: AUDIENCE, oid: `oid-${rng.u32()}` })), 403],
     () => ['signed token, oid a number', bearer(signed({ aud: AUDIENCE, oid: 12345 })), 403],
     () => ['signed token, oid of 64 KiB', bearer(signed({ aud: AUDIENCE, oid: 'o'.repeat(65_536) })), 403],
-    () => ['signed token of the tenant, X-Relay-Tenant of another', h({ authorization: `Bearer ${signed({ aud: AUDIENCE, oid: PRINCIPAL })}`, 'x-relay-tenant': 'other' }), 403],
-    () => ['the tenant\'s key, X-Relay-Tenant of 10 000 characters', h({ 'x-relay-key': TENANT_KEY, 'x-relay-tenant': 't'.repeat(10_000) }), 403],
-    () => ['another tenant\'s key asking for this tenant', h({ 'x-relay-key': OTHER_KEY, 'x-relay-tenant': 'fuzz' }), 403],
-    () => ['the tenant\'s key and a garbage Authorization header (the key decides)', h({ 'x-relay-key': TENANT_KEY, authorization: `Bearer ey${printable(rng, 30)}` }), 204],
+    () => [
+      'signed token of the tenant, X-Relay-Tenant of another',
+      h({ authorization: `Bearer ${signed({ aud: AUDIENCE, oid: PRINCIPAL })}`, 'x-relay-tenant': 'other' }),
+      403,
+    ],
+    () => ["the tenant's key, X-Relay-Tenant of 10 000 characters", h({ 'x-relay-key': TENANT_KEY, 'x-relay-tenant': 't'.repeat(10_000) }), 403],
+    () => ["another tenant's key asking for this tenant", h({ 'x-relay-key': OTHER_KEY, 'x-relay-tenant': 'fuzz' }), 403],
+    () => [
+      "the tenant's key and a garbage Authorization header (the key decides)",
+      h({ 'x-relay-key': TENANT_KEY, authorization: `Bearer ey${printable(rng, 30)}` }),
+      204,
+    ],
   ];
   // every variant in turn, so that even a short run tries each of them
   const [name, headers, expect] = variants[turn % variants.length]();

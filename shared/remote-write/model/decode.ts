@@ -17,28 +17,9 @@
 // - Varints longer than 64 bits are truncated to their low 64 bits, as gogo-protobuf
 //   (Prometheus) and protobufjs do; more than 10 bytes is an error.
 
-import {
-  type Cursor,
-  WIRE_FIXED64,
-  WIRE_LEN,
-  WIRE_VARINT,
-  WireError,
-  readLenEnd,
-  readTag,
-  skipField,
-} from '../wire';
+import { type Cursor, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireError, readLenEnd, readTag, skipField } from '../wire';
 import { isUtf8Range } from '../utf8';
-import type {
-  BucketSpan,
-  Exemplar,
-  Float64Bits,
-  Histogram,
-  Label,
-  MetricMetadata,
-  Sample,
-  TimeSeries,
-  WriteRequest,
-} from './types';
+import type { BucketSpan, Exemplar, Float64Bits, Histogram, Label, MetricMetadata, Sample, TimeSeries, WriteRequest } from './types';
 
 const MAX_FIELD_NUMBER = 0x1fffffff;
 

@@ -11,18 +11,7 @@
 // in the same order.
 
 import { WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, varintSize, writeVarint } from '../wire';
-import type {
-  BucketSpan,
-  Exemplar,
-  Float64Bits,
-  Histogram,
-  HistogramCount,
-  Label,
-  MetricMetadata,
-  Sample,
-  TimeSeries,
-  WriteRequest,
-} from './types';
+import type { BucketSpan, Exemplar, Float64Bits, Histogram, HistogramCount, Label, MetricMetadata, Sample, TimeSeries, WriteRequest } from './types';
 
 const U64_LIMIT = 1n << 64n;
 const I64_MIN = -(1n << 63n);

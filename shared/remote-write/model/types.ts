@@ -77,9 +77,7 @@ export interface BucketSpan {
 }
 
 /** A oneof over uint64 (integer histogram) and double (float histogram). */
-export type HistogramCount =
-  | { kind: 'int'; value: bigint }
-  | { kind: 'float'; bits: Float64Bits };
+export type HistogramCount = { kind: 'int'; value: bigint } | { kind: 'float'; bits: Float64Bits };
 
 export const ResetHint = {
   UNKNOWN: 0,

@@ -31,7 +31,10 @@ const arr = (v: Value, fn: string): readonly Value[] => {
 };
 
 const FUNCTIONS: Readonly<Record<string, Fn>> = {
-  join: ([a, sep]) => arr(a, 'join').map((x) => str(x, 'join')).join(str(sep, 'join')),
+  join: ([a, sep]) =>
+    arr(a, 'join')
+      .map((x) => str(x, 'join'))
+      .join(str(sep, 'join')),
   split: ([s, sep]) => str(s, 'split').split(str(sep, 'split')),
   last: ([a]) => {
     const xs = typeof a === 'string' ? [...a] : arr(a, 'last');
@@ -39,8 +42,12 @@ const FUNCTIONS: Readonly<Record<string, Fn>> = {
   },
   empty: ([v]) => v === null || v === '' || (Array.isArray(v) ? v.length === 0 : typeof v === 'object' && Object.keys(v).length === 0),
   // Stand-ins with the shape ARM gives: enough to see which subscription, group and role.
-  resourceGroup: (args): Value => (args.length === 0 ? { name: '<this resource group>', location: 'westeurope' } : { subscriptionId: str(args[0], 'resourceGroup'), name: str(args[1], 'resourceGroup') }),
-  subscriptionResourceId: ([type, name]) => `/subscriptions/<this subscription>/providers/${str(type, 'subscriptionResourceId')}/${str(name, 'subscriptionResourceId')}`,
+  resourceGroup: (args): Value =>
+    args.length === 0
+      ? { name: '<this resource group>', location: 'westeurope' }
+      : { subscriptionId: str(args[0], 'resourceGroup'), name: str(args[1], 'resourceGroup') },
+  subscriptionResourceId: ([type, name]) =>
+    `/subscriptions/<this subscription>/providers/${str(type, 'subscriptionResourceId')}/${str(name, 'subscriptionResourceId')}`,
   guid: (args) => `guid(${args.map((a) => JSON.stringify(a)).join(',')})`,
 };
 

@@ -47,11 +47,10 @@ export interface PlanOptions {
   /** where the uncompressed parts are written (a reused buffer: they are compressed before planRecord returns) */
   alloc?: (length: number) => Buffer;
   /**
-   * Which shard owns which series; without it series are placed by hash. `spread`: series
-   * nobody owns go by hash (more calls in flight) rather than with the record to one shard
-   * (the sender's bytes, less CPU). `crowded(shard)`: that shard has more than it can send
-   * while others wait: with `spread`, a record wholly its own then moves its series to their
-   * hash's shards (Plan.from).
+   * Which shard owns which series; without it series are placed by hash. Records go whole
+   * (the sender's bytes) to their series' owner or, free, to `leastLoaded`. `crowded(shard)`:
+   * that shard has more than it can send while most others wait: with `spread` (a CPU to
+   * spare), a record wholly its own then moves its series to their hash's shards (Plan.from).
    */
   owners?: { table: SeriesOwners; leastLoaded: () => number; spread: boolean; crowded: (shard: number) => boolean };
 }

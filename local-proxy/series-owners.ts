@@ -91,11 +91,11 @@ export class SeriesOwners {
 
   /**
    * Where a record with these series hashes goes among `shards` shards: whole to one shard,
-   * or split by the given per-series assignment. Series nobody owns go, with `spread`, to
-   * their hash's shard (more calls in flight, for a CPU to spare); without, with the
-   * record's owned series, or all to the shard `leastLoaded` picks (the sender's bytes).
-   * `crowded(shard)`, with `spread`: a record wholly that shard's moves its series to
-   * their hash's shards (Route.from).
+   * or split by the given per-series assignment. Series nobody owns go with the record's
+   * owned series, or all to the shard `leastLoaded` picks (the sender's bytes): splitting
+   * costs a decompress and a compress per share, so only a stream that outgrows its shard
+   * pays it. `crowded(shard)`, with `spread` (a CPU to spare): a record wholly that shard's
+   * moves its series to their hash's shards (Route.from).
    */
   route(hashes: Uint32Array, shards: number, leastLoaded: () => number, spread = false, crowded?: (shard: number) => boolean): Route {
     const n = hashes.length;
@@ -109,7 +109,7 @@ export class SeriesOwners {
       const h = hashes[i];
       let o = this.liveOwner(h);
       if (o >= 0) owned = true;
-      else if (this.home || spread) o = h % shards;
+      else if (this.home) o = h % shards;
       ownerOf[i] = o;
       if (o < 0) continue;
       if (first < 0) first = o;

@@ -398,8 +398,8 @@ export class Lane {
       // records: that holds only once the owners table is full (records whole otherwise)
       busy: this.owners?.homeMode ? busy : undefined,
     });
-    // Spread series by hash (split records, more calls in flight) while there is CPU to
-    // spare; else send records whole to the shard owning their series (the sender's bytes).
+    // Let a crowded shard's streams move by hash (split records, more calls in flight) while
+    // there is CPU to spare; else records go whole to the shard owning their series.
     if (this.route) {
       if (busy < SPREAD_BELOW_BUSY) this.route.spread = true;
       else if (busy > ROUTE_ABOVE_BUSY) this.route.spread = false;

@@ -52,16 +52,15 @@ describe('series owners', () => {
     );
   });
 
-  it('spread: free series go to their hash shard, owned ones stay', () => {
+  it('spreading (a CPU to spare) splits nothing by itself: free series go with the record, whole, unless its shard is crowded', () => {
     const t = new SeriesOwners();
     t.route(hashes(5), 4, () => 2);
-    const r = t.route(hashes(5, 8, 9), 4, () => 0, true);
+    assert.deepEqual(t.route(hashes(5, 8, 9), 4, () => 0, true, () => false), { whole: 2, owned: true });
+    assert.deepEqual(t.route(hashes(10, 11, 12), 4, () => 3, true, () => false), { whole: 3, owned: false });
+    // shard 2 crowded: its record's series move to their hash's shards
+    const r = t.route(hashes(5, 8, 9), 4, () => 0, true, (s) => s === 2);
     assert.ok('assign' in r);
-    assert.deepEqual([...r.assign], [2, 8 % 4, 9 % 4]);
-    assert.deepEqual(
-      t.route(hashes(9), 4, () => 0),
-      { whole: 1, owned: true },
-    );
+    assert.deepEqual([[...r.assign], r.from], [[5 % 4, 8 % 4, 9 % 4], 2]);
   });
 
   it('a full table places free series by hash (home mode) until reset, and never grows past its size', () => {

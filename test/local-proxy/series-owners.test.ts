@@ -55,10 +55,34 @@ describe('series owners', () => {
   it('spreading (a CPU to spare) splits nothing by itself: free series go with the record, whole, unless its shard is crowded', () => {
     const t = new SeriesOwners();
     t.route(hashes(5), 4, () => 2);
-    assert.deepEqual(t.route(hashes(5, 8, 9), 4, () => 0, true, () => false), { whole: 2, owned: true });
-    assert.deepEqual(t.route(hashes(10, 11, 12), 4, () => 3, true, () => false), { whole: 3, owned: false });
+    assert.deepEqual(
+      t.route(
+        hashes(5, 8, 9),
+        4,
+        () => 0,
+        true,
+        () => false,
+      ),
+      { whole: 2, owned: true },
+    );
+    assert.deepEqual(
+      t.route(
+        hashes(10, 11, 12),
+        4,
+        () => 3,
+        true,
+        () => false,
+      ),
+      { whole: 3, owned: false },
+    );
     // shard 2 crowded: its record's series move to their hash's shards
-    const r = t.route(hashes(5, 8, 9), 4, () => 0, true, (s) => s === 2);
+    const r = t.route(
+      hashes(5, 8, 9),
+      4,
+      () => 0,
+      true,
+      (s) => s === 2,
+    );
     assert.ok('assign' in r);
     assert.deepEqual([[...r.assign], r.from], [[5 % 4, 8 % 4, 9 % 4], 2]);
   });

@@ -6,6 +6,7 @@
 // This runs per series on the write path (bench/README.md, relabel): no label strings
 // for a series seen before, no Buffer per series, the output written into one buffer.
 
+import { NAME_END, NAME_START, SUPERSEDED_BAD, VALUE_END, VALUE_START, labelSpan, readLabelFields } from '../remote-write/label';
 import { HttpError } from '../errors';
 import { formatSeries } from '../remote-write/format';
 import { encodeLabelField } from '../remote-write/rewrite';
@@ -306,32 +307,18 @@ function judge(buf: Buffer, bodyStart: number, tsEnd: number, rules: RelabelCoun
   return Buffer.concat(names.map((name) => encodeLabelField(name, labels.get(name) as string)));
 }
 
+/** One label's name and value as strings, read by the shared Label reader (label.ts); invalid UTF-8 is a 400 naming the series. */
 function readLabel(raw: Buffer, c: Cursor, lEnd: number, tsStart: number, tsEnd: number): [string, string] {
-  let ns = 0;
-  let ne = 0;
-  let vs = 0;
-  let ve = 0;
-  while (c.pos < lEnd) {
-    const t = readTag(raw, c, lEnd);
-    if (t === 0x0a || t === 0x12) {
-      const e = readLenEnd(raw, c, lEnd);
-      if (t === 0x0a) {
-        ns = c.pos;
-        ne = e;
-      } else {
-        vs = c.pos;
-        ve = e;
-      }
-      c.pos = e;
-    } else {
-      skipField(raw, c, lEnd, t & 7);
-    }
-  }
-  if (!isUtf8Range(raw, ns, ne) || !isUtf8Range(raw, vs, ve)) {
+  readLabelFields(raw, c.pos, lEnd, span);
+  c.pos = lEnd;
+  const [ns, ne, vs, ve] = [span[NAME_START], span[NAME_END], span[VALUE_START], span[VALUE_END]];
+  if (span[SUPERSEDED_BAD] === 1 || !isUtf8Range(raw, ns, ne) || !isUtf8Range(raw, vs, ve)) {
     throw new HttpError(400, 'invalid_utf8', `a label name or value is not valid UTF-8 in series ${formatSeries(raw, tsStart, tsEnd)}`);
   }
   return [raw.toString('utf8', ns, ne), raw.toString('utf8', vs, ve)];
 }
+
+const span = labelSpan();
 
 function sameLabels(before: readonly (readonly [string, string])[], after: LabelMap): boolean {
   for (const [name, value] of before) if (after.get(name) !== value) return false;

@@ -10,6 +10,7 @@
 // compare over memory read in sequence, without hashing (profiles of the relabel bench
 // showed the compare against entries scattered over the heap costing three times the hash).
 
+import { grownInt32 } from '../buffers/grow';
 import { hashLabels } from '../remote-write/partition';
 
 /** The rules' verdict on a label set: the index of the drop slot, KEEP (unchanged), or its new label fields. */
@@ -120,11 +121,7 @@ function clear(cache: VerdictCache): void {
 
 function growEntries(cache: VerdictCache): void {
   const n = Math.min(cache.maxEntries, 2 * cache.start.length);
-  const grow = (a: Int32Array): Int32Array => {
-    const b = new Int32Array(n);
-    b.set(a);
-    return b;
-  };
+  const grow = (a: Int32Array): Int32Array => grownInt32(a, n);
   cache.start = grow(cache.start);
   cache.length = grow(cache.length);
   cache.next = grow(cache.next);

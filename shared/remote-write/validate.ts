@@ -4,6 +4,7 @@
 // labels, or a missing cluster label). Nothing is materialised: labels are compared
 // and checked as byte ranges, sample values are never read as numbers.
 
+import { grownInt32 } from '../buffers/grow';
 import { HttpError, type RejectReason } from '../errors';
 import { type Cursor, WIRE_LEN, WireError, readInt64Number, readLenEnd, readTag, skipField, skipVarint } from './wire';
 import { HISTOGRAM_SCHEMA, METADATA_SCHEMA, checkMessage } from './schema';
@@ -210,11 +211,7 @@ function addToPlan(begin: number, start: number, end: number, at: number, resume
       plan.complete = false;
       return;
     }
-    const grow = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
-      const b = new Int32Array(a.length * 2);
-      b.set(a);
-      return b;
-    };
+    const grow = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => grownInt32(a, a.length * 2);
     plan.begin = grow(plan.begin);
     plan.start = grow(plan.start);
     plan.end = grow(plan.end);

@@ -215,6 +215,8 @@ export class Lane {
   /** The uncompressed parts of the record being planned: compressed before planRecord returns, so one buffer serves every record. */
   private readonly partsBuffer = scratchBuffer(PARTS_SCRATCH_MAX);
   private sentSamples = 0;
+  /** the lane's first call just settled: its latency is known, rescale now rather than at the next tick */
+  private firstSettled = false;
   private readonly now: () => number;
 
   constructor(
@@ -292,7 +294,8 @@ export class Lane {
     let nextTick = this.now();
     while (!this.stopping) {
       try {
-        if (this.now() >= nextTick) {
+        if (this.now() >= nextTick || this.firstSettled) {
+          this.firstSettled = false;
           nextTick = this.now() + SCALE_TICK_MS;
           await this.rescale();
           continue;
@@ -804,6 +807,7 @@ export class Lane {
       m.sentBatches.inc({ lane: this.name });
       m.sentSamples.inc({ lane: this.name }, unit.samples);
       m.sentBytes.inc({ lane: this.name }, o.bytes);
+      if (this.sentSamples === 0) this.firstSettled = true;
       this.sendSeconds += seconds;
       this.sentSamples += unit.samples;
     }

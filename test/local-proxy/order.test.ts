@@ -112,6 +112,24 @@ describe('lane: several calls in flight, per-series order', () => {
     assert.deepEqual(check.violations, []);
   });
 
+  it("grows as soon as its first call has settled (the call's latency is then known), not a scale tick later", async () => {
+    const spool = openSpool();
+    await fill(spool, 300); // 150 000 samples
+    const check = orderCheckingUpstream(async () => {
+      await sleep(100);
+      return ok();
+    });
+    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 1000, maxWaitMs: 5 }, undefined, { shards: { min: 1, max: 6 }, busy: () => 0 });
+    const started = Date.now();
+    const lane = startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
+    // the first call settles after ~100 ms; the next scale tick would come at 1 000 ms
+    await waitFor('more than one shard', () => lane.stats().shards > 1, 5_000);
+    const grewAfter = Date.now() - started;
+    assert.ok(grewAfter < 900, `grew ${grewAfter} ms after the lane started`);
+    await waitFor('all delivered', () => spool.reader('r').pendingBytes() === 0, 20_000);
+    assert.deepEqual(check.violations, []);
+  });
+
   it('while the endpoint refuses (429 + Retry-After), one shard probes at a time: more calls in flight never mean more retries', async () => {
     const spool = openSpool();
     await fill(spool, 200, { series: 50, perSeries: 10 });

@@ -79,6 +79,7 @@ export async function startForwarder(cfg: ForwarderConfig, deps: ForwarderDeps =
   const metrics = createMetrics(
     {
       relabelDrops: relabel && (() => droppedByRule(relabel)),
+      relabelCache: relabel && (() => relabel.cache),
       seriesLimiters: () => limiters,
       spoolBytes,
       spoolRecords,

@@ -3,6 +3,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SeriesLimiter } from '../shared/cost/series-limit';
+import type { VerdictCacheStats } from '../shared/relabel/cache';
 
 /** What a lane (shipper.ts) reports of itself, read at scrape time. */
 export interface LaneStats {
@@ -25,6 +26,8 @@ export interface SpoolGauges {
   laneStats?(): LaneStats[];
   /** samples dropped by RELABEL_CONFIG_FILE's rules so far, per rule (absent: no rules) */
   relabelDrops?(): { rule: string; action: string; samples: number }[];
+  /** the rules' verdict cache (absent: no rules) */
+  relabelCache?(): VerdictCacheStats;
   /** MAX_HOURLY_SERIES / MAX_DAILY_SERIES (absent or empty: no limits) */
   seriesLimiters?(): readonly SeriesLimiter[];
 }
@@ -120,6 +123,7 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
         for (const r of gauges.relabelDrops?.() ?? []) this.inc({ rule: r.rule, action: r.action }, r.samples);
       },
     }),
+    ...relabelCacheMetrics(gauges, registers),
     seriesLimitDropped: new Counter({
       name: `${P}series_limit_dropped_samples_total`,
       help: 'Samples of new series dropped because MAX_HOURLY_SERIES (window="hourly") or MAX_DAILY_SERIES (window="daily") distinct series had already been forwarded in the window',
@@ -212,5 +216,45 @@ export function createMetrics(gauges: SpoolGauges, opts: { defaultMetrics?: bool
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20],
       registers,
     }),
+  };
+}
+
+/** The verdict cache's totals and size, read at scrape time; none without rules (nothing to show). */
+function relabelCacheMetrics(gauges: SpoolGauges, registers: Registry[]) {
+  const stats = gauges.relabelCache;
+  // running totals kept by the write path: shown as they are
+  const total = (name: string, help: string, pick: (s: VerdictCacheStats) => number): Counter =>
+    new Counter({
+      name: `${P}relabel_cache_${name}_total`,
+      help,
+      registers: stats ? registers : [],
+      collect() {
+        this.reset();
+        if (stats) this.inc(pick(stats()));
+      },
+    });
+  const now = (name: string, help: string, pick: (s: VerdictCacheStats) => number): Gauge =>
+    new Gauge({
+      name: `${P}relabel_cache_${name}`,
+      help,
+      registers: stats ? registers : [],
+      collect() {
+        if (stats) this.set(pick(stats()));
+      },
+    });
+  return {
+    relabelCacheHits: total('hits', "Series whose relabel verdict came from the cache (their label bytes seen before): the rules' walk skipped", (s) => s.hits),
+    relabelCacheMisses: total(
+      'misses',
+      'Series run through the relabel rules (label bytes not in the cache); steadily rising with hits flat: more distinct series than the cache holds',
+      (s) => s.misses,
+    ),
+    relabelCacheEvictions: total(
+      'evictions',
+      'Label sets forgotten because the relabel verdict cache was full and started over (100 000 label sets or 32 MiB)',
+      (s) => s.evictions,
+    ),
+    relabelCacheEntries: now('entries', 'Label sets in the relabel verdict cache now', (s) => s.entries),
+    relabelCacheBytes: now('bytes', 'Label bytes (seen and rewritten) in the relabel verdict cache now', (s) => s.bytes),
   };
 }

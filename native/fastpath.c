@@ -18,8 +18,8 @@
 
 /* What native.ts expects (exports.version): 2 added the sample time range to scan's output
    and partition(); 3 added seriesHashes() and partition()'s per-series assignment; 4 added
-   translateV2(). */
-#define FASTPATH_VERSION 4
+   translateV2(); 5 added decodeInto() and scanRaw() (requests the relabel rules went over). */
+#define FASTPATH_VERSION 5
 
 /* Working buffers, reused between calls. Thread-local: worker threads that load the module
    each get their own (freed by an environment cleanup hook); a buffer grown past
@@ -596,11 +596,12 @@ typedef struct {
   const uint8_t *field;
   size_t field_len;
   napi_value alloc; /* NULL: none */
+  bool pack; /* scanRaw: compress the request even when nothing is added to it */
 } request_args;
 
 static int read_request_args(napi_env env, napi_callback_info info, const char *usage, request_args *a) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t *limits;
   size_t limits_len, out_len, byte_off;
@@ -641,6 +642,8 @@ static int read_request_args(napi_env env, napi_callback_info info, const char *
   }
   a->alloc = NULL;
   if (argc >= 8 && napi_typeof(env, argv[7], &vt) == napi_ok && vt == napi_function) a->alloc = argv[7];
+  a->pack = false;
+  if (argc >= 9) napi_get_value_bool(env, argv[8], &a->pack);
   return 1;
 }
 
@@ -676,55 +679,50 @@ static napi_value hand_over(napi_env env, const request_args *a, const uint8_t *
   return result;
 }
 
+/*
+ * The walk over a decompressed request b[0, n) that scan() and scanRaw() share: VALID with
+ * out[0..4] filled and, where series lack the cluster label, its insertions recorded as
+ * edits (*n_edits, *shift: add_insert's); DEFER for anything off the fast path.
+ */
+static int scan_decoded(const uint8_t *b, size_t n, const request_args *a, size_t *n_edits, int64_t *shift) {
+  size_t p = 0, h = 0;
+  double series = 0, samples = 0;
+  int64_t tmin = INT64_MAX, tmax = INT64_MIN;
+  while (p < n) {
+    size_t begin = p, len, at;
+    /* metadata, unknown fields, or malformed: the JS path */
+    if (b[p++] != 0x0a || !read_len(b, &p, n, &len) || len > n - p) return DEFER;
+    if (scan_series(b, p, p + len, &a->r, &samples, &tmin, &tmax, &at) != VALID) return DEFER;
+    if (at != NO_INSERT && (a->field == NULL || !add_insert(n_edits, &h, shift, begin, p, len, at, a->field_len))) return DEFER;
+    series += 1;
+    p += len;
+  }
+  if (series == 0) return DEFER;
+  a->out[0] = series;
+  a->out[1] = samples;
+  a->out[2] = (double)((int64_t)n + *shift);
+  /* as the JS validator reports them: doubles (rounded past 2^53), ±Infinity for none */
+  a->out[3] = samples > 0 ? (double)tmin : INFINITY;
+  a->out[4] = samples > 0 ? (double)tmax : -INFINITY;
+  return VALID;
+}
+
 static napi_value scan_request(napi_env env, napi_callback_info info) {
   request_args a;
   napi_value result;
   if (!read_request_args(env, info, "scan(block, maxDecoded, Uint32Array[4], cluster, enforce, Float64Array[5])", &a)) return NULL;
-  int ok = DEFER;
-  const uint8_t *field = a.field;
-  size_t field_len = a.field_len;
-  double *out = a.out;
-  size_t n_edits = 0, h = 0;
+  size_t n_edits = 0, hdr = 0, n = 0;
   int64_t shift = 0;
-  size_t hdr = 0, n = 0;
   const uint8_t *b = decode_block(&a, &n, &hdr);
-  if (b != NULL) {
-    size_t p = 0;
-    double series = 0, samples = 0;
-    int64_t tmin = INT64_MAX, tmax = INT64_MIN;
-    ok = VALID;
-    while (p < n) {
-      size_t begin = p, len, at;
-      if (b[p++] != 0x0a || !read_len(b, &p, n, &len) || len > n - p) {
-        ok = DEFER; /* metadata, unknown fields, or malformed: the JS path */
-        break;
-      }
-      if (scan_series(b, p, p + len, &a.r, &samples, &tmin, &tmax, &at) != VALID || (at != NO_INSERT && (field == NULL || !add_insert(&n_edits, &h, &shift, begin, p, len, at, field_len)))) {
-        ok = DEFER;
-        break;
-      }
-      series += 1;
-      p += len;
+  int ok = b != NULL ? scan_decoded(b, n, &a, &n_edits, &shift) : DEFER;
+  if (ok == VALID && n_edits > 0) {
+    /* series lacked the cluster label: the sender's block with it spliced in */
+    size_t new_len = (size_t)((int64_t)n + shift), spliced_len = 0;
+    if (!splice(a.block + hdr, a.block_len - hdr, b, n, n_edits, a.field, a.field_len, new_len, &spliced_len)) {
+      napi_get_boolean(env, false, &result);
+      return result;
     }
-    if (series == 0) ok = DEFER;
-    if (ok == VALID) {
-      out[0] = series;
-      out[1] = samples;
-      out[2] = (double)n;
-      /* as the JS validator reports them: doubles (rounded past 2^53), ±Infinity for none */
-      out[3] = samples > 0 ? (double)tmin : INFINITY;
-      out[4] = samples > 0 ? (double)tmax : -INFINITY;
-      if (n_edits > 0) {
-        /* series lacked the cluster label: the sender's block with it spliced in */
-        size_t new_len = (size_t)((int64_t)n + shift), spliced_len = 0;
-        if (!splice(a.block + hdr, a.block_len - hdr, b, n, n_edits, field, field_len, new_len, &spliced_len)) {
-          napi_get_boolean(env, false, &result);
-          return result;
-        }
-        out[2] = (double)new_len;
-        return hand_over(env, &a, spliced, spliced_len, "scan: alloc(n) must return a Buffer of n bytes");
-      }
-    }
+    return hand_over(env, &a, spliced, spliced_len, "scan: alloc(n) must return a Buffer of n bytes");
   }
   napi_get_boolean(env, ok == VALID, &result);
   return result;
@@ -1630,6 +1628,78 @@ defer:
   return result;
 }
 
+/*
+ * decodeInto(block, maxDecoded, dest: Buffer)
+ *   The snappy block decompressed into dest, which must hold its declared length + 32 bytes
+ *   (the decoder's slack), so the caller can reuse one buffer for every request instead of
+ *   a fresh one each (garbage the relabel path made per request). → the decoded length, or
+ *   -1: malformed, empty, over maxDecoded, dest too small; the JS decoder then words why.
+ */
+static napi_value decode_into(napi_env env, napi_callback_info info) {
+  size_t argc = 3, in_len, dest_len, hdr = 0;
+  napi_value argv[3], result;
+  uint8_t *in, *dest;
+  double max_decoded;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3 || napi_get_buffer_info(env, argv[0], (void **)&in, &in_len) != napi_ok || napi_get_value_double(env, argv[1], &max_decoded) != napi_ok ||
+      napi_get_buffer_info(env, argv[2], (void **)&dest, &dest_len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "decodeInto(block, maxDecoded, dest)");
+    return NULL;
+  }
+  int64_t want = snappy_header(in, in_len, &hdr);
+  int ok = want > 0 && (double)want <= max_decoded && (double)want <= (double)(in_len - hdr) * 64.0 / 3.0 && (size_t)want + SLACK <= dest_len &&
+           snappy_decode(in + hdr, in_len - hdr, dest, (size_t)want);
+  napi_create_double(env, ok ? (double)want : -1, &result);
+  return result;
+}
+
+/*
+ * scanRaw(raw, maxDecoded, limits, cluster, enforce, out, clusterField, alloc?, pack: bool)
+ *   raw: a decompressed WriteRequest (what the relabel rules and series limits left).
+ *   Checks it as scan() does; → a Buffer: valid, and this is the request (with the cluster
+ *   field added where series lacked it) as a snappy block, compressed here (no request-sized
+ *   Buffer for JS, no JS validation); true: valid as it is and `pack` was false (the caller
+ *   still has the sender's block); false: defer to the JS path. out as scan()'s.
+ */
+static napi_value scan_raw_request(napi_env env, napi_callback_info info) {
+  request_args a;
+  napi_value result;
+  if (!read_request_args(env, info, "scanRaw(raw, maxDecoded, Uint32Array[4], cluster, enforce, Float64Array[5], clusterField, alloc, pack)", &a)) return NULL;
+  size_t n_edits = 0, n = a.block_len;
+  int64_t shift = 0;
+  const uint8_t *b = a.block;
+  if (n == 0 || scan_decoded(b, n, &a, &n_edits, &shift) != VALID) goto defer;
+  if (n_edits == 0 && !a.pack) {
+    napi_get_boolean(env, true, &result);
+    return result;
+  }
+  if (n_edits > 0) {
+    /* the request with the edits applied, in v1_out: the cluster field goes in as rewriteLabels puts it */
+    size_t new_len = (size_t)((int64_t)n + shift), o = 0, from = 0;
+    if (!reserve((void **)&v1_out, &v1_out_cap, new_len, 1)) goto defer;
+    for (size_t i = 0; i < n_edits; i++) {
+      const edit *e = &edits[i];
+      memcpy(v1_out + o, b + from, e->pos - from);
+      o += e->pos - from;
+      const uint8_t *ins = e->head != NO_INSERT ? heads + e->head : a.field;
+      size_t ins_len = e->head != NO_INSERT ? e->head_len : a.field_len;
+      memcpy(v1_out + o, ins, ins_len);
+      o += ins_len;
+      from = e->end;
+    }
+    memcpy(v1_out + o, b + from, n - from);
+    if (o + n - from != new_len) goto defer; /* cannot happen: the edits' shift says so */
+    b = v1_out;
+    n = new_len;
+  }
+  size_t packed_len = snappy_compress(b, n);
+  if (packed_len == 0) goto defer;
+  return hand_over(env, &a, packed, packed_len, "scanRaw: alloc(n) must return a Buffer of n bytes");
+defer:
+  napi_get_boolean(env, false, &result);
+  return result;
+}
+
 static napi_value translate_v2(napi_env env, napi_callback_info info) {
   napi_value result = translate_v2_request(env, info);
   release(0);
@@ -1654,6 +1724,12 @@ static napi_value scan(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value scan_raw(napi_env env, napi_callback_info info) {
+  napi_value result = scan_raw_request(env, info);
+  release(0);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   init_classes();
   napi_add_env_cleanup_hook(env, cleanup, NULL);
@@ -1666,6 +1742,10 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "seriesHashes", fn);
   napi_create_function(env, "translateV2", NAPI_AUTO_LENGTH, translate_v2, NULL, &fn);
   napi_set_named_property(env, exports, "translateV2", fn);
+  napi_create_function(env, "scanRaw", NAPI_AUTO_LENGTH, scan_raw, NULL, &fn);
+  napi_set_named_property(env, exports, "scanRaw", fn);
+  napi_create_function(env, "decodeInto", NAPI_AUTO_LENGTH, decode_into, NULL, &fn);
+  napi_set_named_property(env, exports, "decodeInto", fn);
   /* native.ts refuses a module of another version (a stale build/ after a pull) */
   napi_value version;
   napi_create_uint32(env, FASTPATH_VERSION, &version);

@@ -168,7 +168,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: 'auto',
     components: both,
     description:
-      "The native fast path (native/fastpath.c, compiled by `npm ci` when a C compiler and Node's headers are there): it decompresses and checks the commonest request (plain series, ASCII, sorted labels, the cluster label right or missing) in one native call, and translates a remote-write 2.0 request of plain series to 1.0 in the same way; it leaves every other request, and every rejection, to the JS path. `auto`: use it when it was built; `off`: JS only; `required`: refuse to start without it.",
+      "The native fast path (native/fastpath.c, compiled by `npm ci` when a C compiler and Node's headers are there): it decompresses and checks the commonest request (plain series, ASCII, sorted labels, the cluster label right or missing) in one native call, and translates a remote-write 2.0 request of plain series to 1.0 in the same way; with relabel rules or series limits it decompresses a 1.0 request into reused memory before them and checks and compresses what they left; it leaves every other request, and every rejection, to the JS path. `auto`: use it when it was built; `off`: JS only; `required`: refuse to start without it.",
   },
   {
     name: 'MAX_DECODED_BYTES',

@@ -7,7 +7,7 @@
 import { HttpError } from '../errors';
 import { type CostControl, applyCostControl } from '../cost/cost-control';
 import { type WriteProtocol, checkWriteHeaders } from '../remote-write/headers';
-import { type FastScanner, createFastScanner } from '../remote-write/native';
+import { type FastScan, type FastScanner, createFastScanner } from '../remote-write/native';
 import { rewriteLabels } from '../remote-write/rewrite';
 import { compress, decompressBounded } from '../remote-write/snappy';
 import { NOTHING_WRITTEN, type WrittenCounts, translateV2Request, writtenHeaders, writtenOf } from '../remote-write/v2';
@@ -45,9 +45,11 @@ export interface Intake {
   cost?: CostControl;
   /** the native fast path, when built, switched on, and nothing (rules, limits, HA dedup) needs the JS path */
   fast?: FastScanner;
+  /** with rules or limits (`cost`): the native decoder and checker around them, when built and switched on */
+  fastAround?: FastScanner;
 }
 
-export interface IntakeOptions extends Omit<Intake, 'fast'> {
+export interface IntakeOptions extends Omit<Intake, 'fast' | 'fastAround'> {
   /** NATIVE_FAST_PATH, and false where something after admission reads the labels (HA dedup) */
   nativeFastPath: boolean;
   /** where the native side writes a rewritten block (the relay leases it from its pool) */
@@ -56,11 +58,10 @@ export interface IntakeOptions extends Omit<Intake, 'fast'> {
 
 export function createIntake(opts: IntakeOptions): Intake {
   const { nativeFastPath, alloc, ...intake } = opts;
-  // rules and limits read the labels: such a request never takes the native path
-  const fast = intake.cost
-    ? undefined
-    : createFastScanner(intake.limits, intake.maxDecodedBytes, intake.cluster, intake.onForeignCluster !== 'keep', nativeFastPath, alloc);
-  return { ...intake, fast };
+  const scanner = createFastScanner(intake.limits, intake.maxDecodedBytes, intake.cluster, intake.onForeignCluster !== 'keep', nativeFastPath, alloc);
+  // rules and limits read the labels in JS: such a request takes the native path only
+  // around them (decompressing, then checking and compressing what they left)
+  return intake.cost ? { ...intake, fastAround: scanner } : { ...intake, fast: scanner };
 }
 
 /**
@@ -135,29 +136,26 @@ function admitBody(body: Buffer, protocol: WriteProtocol, intake: Intake): Admis
   // cluster label to add; a plain 2.0 request translated to 1.0); anything else, and every
   // rejection, goes the JS way.
   const fast = protocol === 'v1' ? intake.fast?.scan(body) : intake.fast?.scanV2(body);
-  if (fast) {
-    return {
-      outcome: 'accepted',
-      protocol,
-      samples: fast.samples,
-      minTime: fast.minTime,
-      maxTime: fast.maxTime,
-      foreignCluster: 0,
-      written: fast.written ?? NOTHING_WRITTEN,
-      rawLength: fast.rawLength,
-      block: fast.rewrittenBlock ?? body,
-      allocated: fast.rewrittenBlock,
-    };
-  }
-  const decoded = decompressBounded(body, intake.maxDecodedBytes);
+  if (fast) return fastAccepted(fast, protocol, body);
+  // with rules, a 1.0 request is decompressed into reused memory (no garbage per request)
+  const around = protocol === 'v1' && intake.cost ? intake.fastAround : undefined;
+  const decoded = around?.decompress(body) ?? decompressBounded(body, intake.maxDecodedBytes);
   let received = decoded;
   let written: Readonly<WrittenCounts> = NOTHING_WRITTEN;
   // 2.0 becomes 1.0 here: from the rules on, and everywhere after admission, only 1.0
   if (protocol === 'v2') ({ request: received, counts: written } = translateV2Request(decoded, intake.maxDecodedBytes));
   // rules and series limits first, then validation of what they left, then the cluster label
-  const raw = intake.cost && received.length > 0 ? applyCostControl(received, intake.cost, Date.now()) : received;
+  let raw = intake.cost && received.length > 0 ? applyCostControl(received, intake.cost, Date.now()) : received;
   // an empty WriteRequest, 2.0 symbols only, or every series dropped: nothing to send
   if (raw === undefined || raw.length === 0) return { outcome: 'nothing', protocol };
+  const unchanged = raw === decoded;
+  if (around) {
+    // what the rules left, checked (and compressed when it changed) natively; the JS path
+    // below keeps `raw` past this call, so it gets its own copy of the reused memory
+    const fast = around.scanRaw(raw, !unchanged);
+    if (fast) return fastAccepted(fast, protocol, body);
+    if (raw.buffer === decoded.buffer) raw = Buffer.from(raw);
+  }
   const { scan, plan } = validateForRewrite(raw, intake.limits, intake.cluster, intake.onForeignCluster);
   if (scan.series === 0 && scan.metadata === 0) {
     throw new HttpError(400, 'bad_protobuf', 'WriteRequest holds no timeseries and no metadata, only unknown fields (a remote-write 2.0 body sent as 1.0?)');
@@ -178,7 +176,23 @@ function admitBody(body: Buffer, protocol: WriteProtocol, intake: Intake): Admis
     return { ...common, raw: rewritten, rawLength: rewritten.length };
   }
   // nothing changes in a 1.0 request: the sender's bytes go on untouched
-  return { ...common, raw, rawLength: raw.length, block: protocol === 'v1' && raw === decoded ? body : undefined };
+  return { ...common, raw, rawLength: raw.length, block: protocol === 'v1' && unchanged ? body : undefined };
+}
+
+/** What the native side accepted: its block, or (none) the sender's. */
+function fastAccepted(fast: FastScan, protocol: WriteProtocol, body: Buffer): Accepted {
+  return {
+    outcome: 'accepted',
+    protocol,
+    samples: fast.samples,
+    minTime: fast.minTime,
+    maxTime: fast.maxTime,
+    foreignCluster: 0,
+    written: fast.written ?? NOTHING_WRITTEN,
+    rawLength: fast.rawLength,
+    block: fast.rewrittenBlock ?? body,
+    allocated: fast.rewrittenBlock,
+  };
 }
 
 /** The accepted request as a snappy block: compressed here only when admission had none. */

@@ -50,7 +50,12 @@ export interface VerdictCache {
   last: number;
   hits: number;
   misses: number;
+  /** label sets forgotten when the cache started over (full) */
+  evictions: number;
 }
+
+/** What /metrics shows of a cache: running totals and its size now. */
+export type VerdictCacheStats = Pick<VerdictCache, 'hits' | 'misses' | 'evictions' | 'entries' | 'bytes'>;
 
 export function createVerdictCache(maxEntries = VERDICT_CACHE_ENTRIES, maxBytes = VERDICT_CACHE_BYTES): VerdictCache {
   const arena = Buffer.allocUnsafe(Math.min(FIRST_ARENA, maxBytes));
@@ -71,6 +76,7 @@ export function createVerdictCache(maxEntries = VERDICT_CACHE_ENTRIES, maxBytes 
     last: -1,
     hits: 0,
     misses: 0,
+    evictions: 0,
   };
 }
 
@@ -113,6 +119,7 @@ export function rememberVerdict(cache: VerdictCache, buf: Buffer, dv: DataView, 
 }
 
 function clear(cache: VerdictCache): void {
+  cache.evictions += cache.entries;
   cache.map.clear();
   cache.entries = 0;
   cache.bytes = 0;

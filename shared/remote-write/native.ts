@@ -9,8 +9,21 @@
 
 import * as path from 'node:path';
 import { encodeLabelField } from './rewrite';
+import { snappyDecodedLength } from './snappy';
 import type { WrittenCounts } from './v2';
 import type { SeriesLimits } from './validate';
+
+/** The arguments scan(), translateV2() and scanRaw() share (read_request_args in fastpath.c). */
+type RequestArgs = [
+  block: Buffer,
+  maxDecoded: number,
+  limits: Uint32Array,
+  cluster: Buffer | null,
+  enforce: boolean,
+  out: Float64Array,
+  clusterField: Buffer | null,
+  alloc: ((length: number) => Buffer) | undefined,
+];
 
 export interface NativeBinding {
   version?: number;
@@ -18,27 +31,13 @@ export interface NativeBinding {
   partition(raw: Buffer, shards: number, minTime: number, out: Float64Array, alloc?: (length: number) => Buffer, assign?: Uint8Array): boolean | Buffer;
   /** native/fastpath.c seriesHashes(): see partition.ts */
   seriesHashes(block: Buffer, out: Uint32Array): number | false;
-  scan(
-    block: Buffer,
-    maxDecoded: number,
-    limits: Uint32Array,
-    cluster: Buffer | null,
-    enforce: boolean,
-    out: Float64Array,
-    clusterField: Buffer | null,
-    alloc?: (length: number) => Buffer,
-  ): boolean | Buffer;
+  scan(...args: RequestArgs): boolean | Buffer;
   /** native/fastpath.c translateV2(): a 2.0 block to the valid 1.0 request as a snappy block, or false to defer */
-  translateV2(
-    block: Buffer,
-    maxDecoded: number,
-    limits: Uint32Array,
-    cluster: Buffer | null,
-    enforce: boolean,
-    out: Float64Array,
-    clusterField: Buffer | null,
-    alloc?: (length: number) => Buffer,
-  ): false | Buffer;
+  translateV2(...args: RequestArgs): false | Buffer;
+  /** native/fastpath.c scanRaw(): a decompressed request (block: the request) checked as scan() checks a block; true (valid, pack false and nothing added), a snappy block of it, or false to defer */
+  scanRaw(...args: [...RequestArgs, pack: boolean]): boolean | Buffer;
+  /** native/fastpath.c decodeInto(): the block decompressed into dest (its declared length + 32 bytes at least); the length, or -1 */
+  decodeInto(block: Buffer, maxDecoded: number, dest: Buffer): number;
 }
 
 export interface FastScan {
@@ -64,7 +63,7 @@ export interface FastScan {
 export const NATIVE_MODULE = path.join(__dirname, '../../../build/Release/fastpath.node');
 
 /** The native module's interface version this code speaks (FASTPATH_VERSION in fastpath.c). */
-const VERSION = 4;
+const VERSION = 5;
 
 let binding: NativeBinding | undefined;
 let loadError: string | undefined;
@@ -96,6 +95,18 @@ export interface FastScanner {
   scan(block: Buffer): FastScan | undefined;
   /** a remote-write 2.0 block: its 1.0 translation, valid, as rewrittenBlock; undefined to defer */
   scanV2(block: Buffer): FastScan | undefined;
+  /**
+   * A decompressed 1.0 request (what relabel rules left), checked as scan() checks a block:
+   * valid, and (when it changed: `pack`, or the cluster label added) compressed natively as
+   * rewrittenBlock; unset rewrittenBlock: valid as the sender's block is. undefined to defer.
+   */
+  scanRaw(raw: Buffer, pack: boolean): FastScan | undefined;
+  /**
+   * The block decompressed into memory reused from call to call: valid only until the next
+   * call (the caller must not keep it, nor anything that views it), undefined when the
+   * native decoder refuses it (decompressBounded then words why).
+   */
+  decompress(block: Buffer): Buffer | undefined;
 }
 
 /**
@@ -138,5 +149,35 @@ export function createFastScanner(
         written: { samples: out[1], histograms: 0, exemplars: 0 },
       };
     },
+    scanRaw(raw, pack) {
+      const r = b.scanRaw(raw, maxDecodedBytes, lim, clusterBytes, enforce, out, field, alloc, pack);
+      if (r === false) return undefined;
+      const fast: FastScan = { series: out[0], samples: out[1], rawLength: out[2], minTime: out[3], maxTime: out[4] };
+      if (r !== true) fast.rewrittenBlock = r;
+      return fast;
+    },
+    decompress(block) {
+      return decodeReused(b, block, maxDecodedBytes);
+    },
   };
+}
+
+/** The decoder's slack past the decoded length (SLACK in fastpath.c). */
+const DECODE_SLACK = 32;
+/** A reused buffer grown past this for one large request is dropped after it (RETAIN_MAX in fastpath.c). */
+const RETAIN_DECODED = 8 << 20;
+// one per thread (each worker loads this module anew); its own ArrayBuffer, never the shared pool's
+let decoded: Buffer | undefined;
+
+function decodeReused(b: NativeBinding, block: Buffer, maxDecodedBytes: number): Buffer | undefined {
+  const declared = snappyDecodedLength(block);
+  // a header claiming more than snappy can expand to: refused before anything is allocated
+  if (declared <= 0 || declared > maxDecodedBytes || declared > (block.length * 64) / 3) return undefined;
+  let dest = decoded;
+  if (dest === undefined || declared + DECODE_SLACK > dest.length) {
+    dest = Buffer.allocUnsafeSlow(declared + DECODE_SLACK + (declared >> 2));
+    if (dest.length <= RETAIN_DECODED) decoded = dest;
+  }
+  const n = b.decodeInto(block, maxDecodedBytes, dest);
+  return n < 0 ? undefined : dest.subarray(0, n);
 }

@@ -1,5 +1,5 @@
-// What the native fast path's tests (native.test.ts, native-v2.test.ts) share: byte
-// mutations at the edges of the wire format, and the four cluster configurations each
+// What the native fast path's tests (native.test.ts, native-v2.test.ts, relabel/native-around.test.ts)
+// share: requests of the fast path's shape, byte mutations at the edges of the wire format, and the four cluster configurations each
 // block is compared under.
 
 import assert from 'node:assert/strict';
@@ -8,7 +8,8 @@ import { Worker } from 'node:worker_threads';
 import { type FastScan, type FastScanner, createFastScanner } from '../../shared/remote-write/native';
 import { rewriteLabels } from '../../shared/remote-write/rewrite';
 import { type ForeignClusterPolicy, type SeriesLimits, validateWriteRequest } from '../../shared/remote-write/validate';
-import type { Rng } from '../../dev/kit/random-write-request';
+import { type Rng, randomTimestamp } from '../../dev/kit/random-write-request';
+import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 
 /** One to four flipped, replaced or deleted bytes; `tags` are the bytes worth planting (field tags, varint edges). */
 export function mutate(rng: Rng, buf: Buffer, tags: readonly number[]): Buffer {
@@ -137,4 +138,29 @@ export async function sameBlocksInThreads(
   const pending = [run(), run()];
   for (let round = 0; round < rounds; round++) bodies.forEach((b, i) => assert.equal(hash(scanner[method](b)!.rewrittenBlock!), expected[i]));
   for (const seen of await Promise.all(pending)) assert.deepEqual(seen.sort(), expected.map((x, i) => `${i}:${x}`).sort());
+}
+
+/** Requests of the fast path's own shape (ASCII, sorted, canonical), to mutate at its edges. */
+export function plainRequest(rng: Rng): Buffer {
+  const pick = (alphabet: string, lo: number, hi: number): string => {
+    let out = '';
+    for (let i = rng.int(lo, hi); i > 0; i--) out += alphabet[rng.int(0, alphabet.length - 1)];
+    return out;
+  };
+  const timeseries = Array.from({ length: rng.int(1, 12) }, () => {
+    const names = new Set<string>();
+    for (let i = rng.int(0, 9); i > 0; i--) names.add(pick('abcdefghijklmnopqrstuvwxyz_', 1, 12));
+    if (rng.chance(0.6)) names.add('cluster');
+    const labels = [
+      { name: '__name__', value: pick('abcdefghijklmnopqrstuvwxyz_:', 1, 40) },
+      ...[...names].map((name) => ({ name, value: name === 'cluster' && rng.chance(0.7) ? 'c1' : pick(' !#%+-./0123456789:=ABCXYZabcxyz~', 1, 30) })),
+    ];
+    labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const samples = Array.from({ length: rng.int(1, 3) }, () => ({
+      value: BigInt(rng.int(0, 2 ** 31)) << 20n,
+      timestamp: rng.chance(0.8) ? BigInt(rng.int(0, 2 ** 31)) * 1000n : randomTimestamp(rng),
+    }));
+    return { labels, samples, exemplars: [], histograms: [] };
+  });
+  return encodeWriteRequest({ timeseries, metadata: [] });
 }

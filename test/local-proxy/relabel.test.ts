@@ -114,6 +114,27 @@ describe('forwarder relabelling (RELABEL_CONFIG_FILE)', () => {
     );
   });
 
+  it("the verdict cache's hits, misses, evictions and size are in /metrics: series sent again are hits", async () => {
+    ws = await startWorkspaceEmulator({ name: 'ws' });
+    fwd = await startForwarder(loadForwarderConfig({ ...env(RULES), INGESTION_URL: ws.url }), { log: createLogger(() => {}), defaultMetrics: false });
+    const series: [string, Record<string, string>][] = [
+      ['go_goroutines', { instance: 'a:9100' }],
+      ['node_load1', { instance: 'a:9100', pod_uid: 'u-1' }],
+      ['up', { job: 'x' }],
+    ];
+    const cache = async (): Promise<number[]> => {
+      const text = await (await fetch(`${fwd!.url}/metrics`)).text();
+      return ['hits_total', 'misses_total', 'evictions_total', 'entries', 'bytes'].map((m) => metricValue(text, `relay_proxy_relabel_cache_${m}`));
+    };
+    assert.equal((await postWrite(fwd.url, body(series))).status, 204);
+    const first = await cache();
+    assert.deepEqual(first.slice(0, 4), [0, 3, 0, 3], 'hits, misses, evictions, entries after three new series');
+    assert.ok(first[4] > 0, 'label bytes held');
+    assert.equal((await postWrite(fwd.url, body(series, 15_000n))).status, 204);
+    assert.equal((await postWrite(fwd.url, body(series, 30_000n))).status, 204);
+    assert.deepEqual((await cache()).slice(0, 4), [6, 3, 0, 3], 'the same series twice more: six hits, no new entries');
+  });
+
   it('labels the rules produce are validated like any other: a bad one is 400 naming it', async () => {
     ws = await startWorkspaceEmulator({ name: 'ws' });
     const rules = '- {source_labels: [v], target_label: long, regex: "(.*)", replacement: "$1$1$1$1"}\n';

@@ -12,9 +12,9 @@ import { type FastScanner, createFastScanner, nativeStatus } from '../../shared/
 import { rewriteLabels } from '../../shared/remote-write/rewrite';
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';
 import { AZURE_MONITOR_LIMITS, type ForeignClusterPolicy, type SeriesLimits } from '../../shared/remote-write/validate';
-import { Rng, randomTimestamp, randomWriteRequest } from '../../dev/kit/random-write-request';
+import { Rng, randomWriteRequest } from '../../dev/kit/random-write-request';
 import { loadFixtures } from '../../dev/kit/repo';
-import { assertSameCounts, mutate as mutateBytes, sameBlocksInThreads, underEveryPolicy, viaJsValidation } from '../helpers/native-cases';
+import { assertSameCounts, mutate as mutateBytes, plainRequest, sameBlocksInThreads, underEveryPolicy, viaJsValidation } from '../helpers/native-cases';
 
 const MAX_DECODED = 32 << 20;
 const status = nativeStatus();
@@ -59,31 +59,6 @@ function agree(scanner: FastScanner, block: Buffer, limits: SeriesLimits, cluste
 }
 
 const mutate = (rng: Rng, buf: Buffer): Buffer => mutateBytes(rng, buf, [0x0a, 0x12, 0x09, 0x10, 0x80, 0x00, 0x7f, 0xff]);
-
-/** Requests of the fast path's own shape (ASCII, sorted, canonical), to mutate at its edges. */
-function plainRequest(rng: Rng): Buffer {
-  const pick = (alphabet: string, lo: number, hi: number): string => {
-    let out = '';
-    for (let i = rng.int(lo, hi); i > 0; i--) out += alphabet[rng.int(0, alphabet.length - 1)];
-    return out;
-  };
-  const timeseries = Array.from({ length: rng.int(1, 12) }, () => {
-    const names = new Set<string>();
-    for (let i = rng.int(0, 9); i > 0; i--) names.add(pick('abcdefghijklmnopqrstuvwxyz_', 1, 12));
-    if (rng.chance(0.6)) names.add('cluster');
-    const labels = [
-      { name: '__name__', value: pick('abcdefghijklmnopqrstuvwxyz_:', 1, 40) },
-      ...[...names].map((name) => ({ name, value: name === 'cluster' && rng.chance(0.7) ? 'c1' : pick(' !#%+-./0123456789:=ABCXYZabcxyz~', 1, 30) })),
-    ];
-    labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const samples = Array.from({ length: rng.int(1, 3) }, () => ({
-      value: BigInt(rng.int(0, 2 ** 31)) << 20n,
-      timestamp: rng.chance(0.8) ? BigInt(rng.int(0, 2 ** 31)) * 1000n : randomTimestamp(rng),
-    }));
-    return { labels, samples, exemplars: [], histograms: [] };
-  });
-  return encodeWriteRequest({ timeseries, metadata: [] });
-}
 
 describe('native fast path', { skip }, () => {
   const fixtures = loadFixtures();

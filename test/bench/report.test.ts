@@ -62,12 +62,22 @@ describe('bench report', () => {
         rate,
         cpuSeconds: us * 3,
         usPerSample: us,
+        harnessUsPerSample: 2.5,
         peakRss: peakMiB * 2 ** 20,
         outOfOrder,
         upstreamCalls: 150,
         maxInFlight: 8,
       };
-      return { target, latencyMs, reps: [rep, rep, rep], medianRate: rate, medianUsPerSample: us, peakRss: peakMiB * 2 ** 20, outOfOrder: outOfOrder * 3 };
+      return {
+        target,
+        latencyMs,
+        reps: [rep, rep, rep],
+        medianRate: rate,
+        medianUsPerSample: us,
+        medianHarnessUsPerSample: 2.5,
+        peakRss: peakMiB * 2 ** 20,
+        outOfOrder: outOfOrder * 3,
+      };
     };
     const r = report([result('relay', PASS_ONE, 1.1), result('vmagent', PASS_ONE, 2), result('relay', INJECT_ONE, 1.5), result('vmagent', INJECT_ONE, 2)], {
       drainSettings: { samples: 3e6, reps: 3, latenciesMs: [50, 300], series: 2000 },
@@ -80,9 +90,12 @@ describe('bench report', () => {
     });
     assert.equal(drainRatio(r, 50, 'medianRate'), 4.5);
     const md = renderReport(r);
-    assert.match(md, /drain rate at 50 ms ≥ 4× vmagent's \| 900 k samples\/s, 4\.50× vmagent's 200 k \| met/);
+    assert.match(md, /drain rate at 50 ms ≥ 4× vmagent's \| 900 k samples\/s, 4\.50× vmagent's 200 k; at 4× \(800 k samples\/s\) [^|]+ \| met/);
+    // the sink and senders spend 2.5 µs a sample on 2 cores: at 4× 200 k they take both; at 4× 90 k, 0.9
+    assert.ok(md.includes('at 4× (800 k samples/s) the sink and senders alone would need 2.00 of the 2 cores: out of reach on this machine'), md);
+    assert.ok(md.includes('at 4× (360 k samples/s) the sink and senders use 0.90 of 2 cores, leaving the forwarder 3.06 CPU-µs per sample'), md);
     // 4.3× vmagent, but under 400 000 samples/s
-    assert.match(md, /drain rate at 300 ms ≥ 4× vmagent's and ≥ 400 k samples\/s \| 390 k samples\/s, 4\.33× vmagent's 90 k \| \*\*not met\*\*/);
+    assert.match(md, /drain rate at 300 ms ≥ 4× vmagent's and ≥ 400 k samples\/s \| 390 k samples\/s, 4\.33× vmagent's 90 k; [^|]+ \| \*\*not met\*\*/);
     assert.match(md, /CPU per sample while draining \(50 ms\) ≤ 0\.5× vmagent's \| 1\.00 µs, 0\.33× \| met/);
     assert.match(md, /CPU per sample while draining \(300 ms\) ≤ 0\.5× vmagent's \| 2\.00 µs, 0\.67× \| \*\*not met\*\*/);
     assert.match(md, /peak RSS while draining \(300 ms\) ≤ 128 MiB \| 140 MiB \(largest of 3\) \| \*\*not met\*\*/);

@@ -10,6 +10,8 @@ export interface Tracked {
   readonly minTime: number;
   /** shares not settled yet */
   outstanding: number;
+  /** called once every share is settled (the record's memory may then be reused) */
+  readonly settled?: () => void;
 }
 
 export class CommitTracker {
@@ -19,10 +21,13 @@ export class CommitTracker {
   constructor(private readonly commit: (end: Position) => void) {}
 
   /** A record read with `shares` shares on their way (0: settled already, e.g. dropped as too old). */
-  add(end: Position, shares: number, minTime = Number.NaN): Tracked {
-    const t: Tracked = { end, minTime, outstanding: shares };
+  add(end: Position, shares: number, minTime = Number.NaN, settled?: () => void): Tracked {
+    const t: Tracked = settled ? { end, minTime, outstanding: shares, settled } : { end, minTime, outstanding: shares };
     this.entries.push(t);
-    if (shares === 0) this.advance();
+    if (shares === 0) {
+      t.settled?.();
+      this.advance();
+    }
     return t;
   }
 
@@ -30,7 +35,9 @@ export class CommitTracker {
   settle(t: Tracked): void {
     if (t.outstanding <= 0) throw new Error('share settled twice');
     t.outstanding--;
-    if (t.outstanding === 0) this.advance();
+    if (t.outstanding > 0) return;
+    t.settled?.();
+    this.advance();
   }
 
   /** Records read and not yet committed. */

@@ -324,7 +324,11 @@ export class Lane {
         }
         const plan = this.plan(r, rec);
         if (plan.tooOld > 0) this.tooOld(plan.tooOld);
-        const tracked = this.tracker.add(rec.end, plan.shares.length, rec.minTime);
+        // The payload's memory is read into again once nothing uses it: at once when the
+        // shares are copies (split, or nothing to send), else once they have all settled.
+        const sendsPayload = plan.shares.some((s) => s.block === r.block);
+        if (!sendsPayload) reader.release(rec);
+        const tracked = this.tracker.add(rec.end, plan.shares.length, rec.minTime, sendsPayload ? () => reader.release(rec) : undefined);
         const readAt = this.now();
         // series that moved off a crowded shard wait for what it holds now (their earlier samples)
         const after = plan.from === undefined ? undefined : { shard: plan.from, seq: this.queues[plan.from].enqueued };

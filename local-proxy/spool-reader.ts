@@ -7,6 +7,7 @@ import { open } from 'node:fs/promises';
 import { MAX_RECORD_BYTES, type Position, type SpoolRecord, checksumMatches, comparePositions, decodeHeader, headerBytes } from './spool-record';
 import type { Segment } from './spool-segment';
 import type { SpoolView } from './spool-view';
+import type { BufferPool } from '../shared/buffers/pool';
 
 /** One consumer's view of a spool: reads ahead from its cursor, commits after delivery. */
 export class SpoolReader {
@@ -21,6 +22,8 @@ export class SpoolReader {
     readonly spool: SpoolView,
     readonly name: string,
     start: Position,
+    /** where payloads read from a segment come from; release() gives them back */
+    private readonly pool?: BufferPool,
   ) {
     this.committed = { ...start };
     this.ahead = { ...start };
@@ -71,15 +74,20 @@ export class SpoolReader {
         this.corrupt(seg, offset, 'record runs past the end of its segment');
         continue;
       }
-      const payload = Buffer.allocUnsafe(h.length);
+      const payload = this.pool ? this.pool.acquire(h.length) : Buffer.allocUnsafe(h.length);
       try {
         if (h.length > 0) await fh.read(payload, 0, h.length, offset + hb);
       } catch (err) {
+        this.pool?.release(payload);
         if (gen !== this.generation || !this.spool.hasSegment(seg)) continue;
         throw err;
       }
-      if (gen !== this.generation) continue;
+      if (gen !== this.generation) {
+        this.pool?.release(payload);
+        continue;
+      }
       if (!checksumMatches(header, payload, seg.format)) {
+        this.pool?.release(payload);
         this.corrupt(seg, offset, 'checksum mismatch');
         continue;
       }
@@ -93,6 +101,14 @@ export class SpoolReader {
     this.spool.skipCorrupt(seg, offset, this.name, why);
     const next = this.spool.segmentAfter(seg.id);
     this.ahead = next ? { segment: next.id, offset: 0 } : { segment: seg.id + 1, offset: 0 };
+  }
+
+  /**
+   * The record's payload (and every view on it) is no longer used: its memory is read into
+   * again. Only for records this reader read from a segment; anything else is ignored.
+   */
+  release(rec: SpoolRecord): void {
+    this.pool?.release(rec.payload);
   }
 
   /** Gives back the last record read (it did not fit the batch). */

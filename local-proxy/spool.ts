@@ -25,6 +25,7 @@ import { type Segment, countFrom, createSegment, listSegmentIds, scanSegment, wr
 import { TailCache, type TailRecord } from './spool-tail';
 import type { SpoolView } from './spool-view';
 import { asError } from '../shared/errors';
+import { type BufferPoolStats, createBufferPool } from '../shared/buffers/pool';
 
 export { SpoolBudget } from './spool-budget';
 export { SpoolClosedError, SpoolFullError, SpoolWriteError } from './spool-errors';
@@ -32,6 +33,13 @@ export { type Position, type SpoolRecord, type TimeRange, comparePositions } fro
 export { SpoolReader } from './spool-reader';
 export type { Segment } from './spool-segment';
 export { TAIL_CACHE_BYTES } from './spool-tail';
+
+/**
+ * Buffers a spool's readers read records back into, reused once lanes have settled them
+ * (shared/buffers/pool.ts says why): quarter-step classes, as a lane holds up to 24 MiB of
+ * payloads read ahead and in flight; records under 16 KiB come from Node's slab.
+ */
+const READ_POOL = { minBytes: 16 * 1024, plainBelow: 16 * 1024, classSteps: 4, maxIdleBytes: 32 * 1024 * 1024 } as const;
 
 export interface DropInfo {
   spool: string;
@@ -67,6 +75,8 @@ export class Spool implements SpoolView, BudgetMember {
   private readonly commits: GroupCommit;
   private readonly checkpoints: CheckpointScheduler;
   private readonly tail = new TailCache();
+  /** payloads its readers read back from segments, reused once a lane has settled them */
+  private readonly readPool = createBufferPool(READ_POOL);
   private readonly dataBell = new Doorbell();
   private closed = false;
   /** last write/flush failure, cleared by the next successful flush */
@@ -114,6 +124,11 @@ export class Spool implements SpoolView, BudgetMember {
 
   get segmentCount(): number {
     return this.segments.length;
+  }
+
+  /** the buffers its readers read records back into (reused once lanes settle them) */
+  get readBuffers(): BufferPoolStats {
+    return this.readPool.stats();
   }
 
   /** fdatasync calls made for appends (group commit shows as syncs < appends) */
@@ -209,7 +224,7 @@ export class Spool implements SpoolView, BudgetMember {
     for (const name of this.opts.readers) {
       // A reader new to this spool (an endpoint added) starts where the slowest known one is.
       const pos = saved[name] !== undefined ? this.normalize(saved[name]) : start;
-      this.readerMap.set(name, new SpoolReader(this, name, pos));
+      this.readerMap.set(name, new SpoolReader(this, name, pos, this.readPool));
     }
     for (const name of Object.keys(saved)) {
       if (!this.readerMap.has(name)) this.opts.onWarning?.('spool reader no longer configured, its cursor is dropped', { spool: this.name, reader: name });

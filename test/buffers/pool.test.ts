@@ -51,6 +51,38 @@ describe('buffer pool', () => {
   });
 });
 
+describe('buffer pool options', () => {
+  test('classSteps 4: classes are quarter steps between powers of two (at most 25 % unused), reused within a class', () => {
+    const pool = createBufferPool({ minBytes: 16 * 1024, classSteps: 4 });
+    for (const [size, cls] of [
+      [16 * 1024, 16 * 1024],
+      [16 * 1024 + 1, 20 * 1024],
+      [140_000, 160 * 1024],
+      [131_072, 128 * 1024],
+      [200_000, 224 * 1024],
+    ]) {
+      const b = pool.acquire(size);
+      assert.equal(b.length, size);
+      assert.equal(b.buffer.byteLength, cls, `${size} bytes → a ${cls}-byte class`);
+    }
+    for (let n = 16 * 1024; n < 1 << 22; n = Math.ceil(n * 1.07)) {
+      const c = pool.acquire(n).buffer.byteLength;
+      assert.ok(c >= n && c <= n * 1.25, `${n} → ${c}`);
+    }
+    const a = pool.acquire(150_000);
+    pool.release(a);
+    assert.equal(pool.acquire(140_000).buffer, a.buffer, 'the same class');
+  });
+
+  test('plainBelow: smaller requests are plain allocations, never pooled', () => {
+    const pool = createBufferPool({ minBytes: 16 * 1024, plainBelow: 16 * 1024 });
+    const small = pool.acquire(1000);
+    assert.equal(small.length, 1000);
+    pool.release(small);
+    assert.deepEqual(pool.stats(), { idleBytes: 0, reused: 0, allocated: 0 });
+  });
+});
+
 describe('collectBody', () => {
   const pool = createBufferPool({ minBytes: 64 });
   const chunksOf = (b: Buffer, n: number): Buffer[] => Array.from({ length: Math.ceil(b.length / n) }, (_, i) => b.subarray(i * n, (i + 1) * n));

@@ -9,6 +9,7 @@ import { tempDir as makeTempDir } from '../../dev/kit/temp-dir';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { sleep } from './stats';
+import { RELAY_NODE_FLAGS } from '../../functions/node-flags';
 
 const children = new Set<ChildProcess>();
 /** temporary directories of children, removed when they stop or at stopAll */
@@ -143,7 +144,8 @@ export async function startRelay(opts: {
     PUBLISH_LOG_INTERVAL: '1h',
     ...opts.env,
   });
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.entry ?? path.join(distRoot, 'dev/relay-host.js')], {
+  // the flags the relay ships with (functions/node-flags.ts), also for the bare and stage hosts
+  const proc = spawn(process.execPath, [...RELAY_NODE_FLAGS, ...(opts.nodeArgs ?? []), opts.entry ?? path.join(distRoot, 'dev/relay-host.js')], {
     cwd,
     stdio: ['ignore', 'ignore', 'pipe'],
     env,

@@ -5,7 +5,8 @@
 // prints the medians and each relay's ratio to vmagent. Knobs: BENCH_REPS (5), BENCH_SAMPLES
 // (1 M), BENCH_WARMUP_SAMPLES (1 M), SIDE_CASES (comma list of pass1,inject1,pass2,inject2), SIDE_NODE_ARGS
 // and SIDE_BEFORE_NODE_ARGS (node flags after the shipped ones, functions/node-flags.ts, for the
-// new build's relay and the earlier one's: a later flag overrides an earlier one, e.g. to try V8 flags).
+// new build's relay and the earlier one's: a later flag overrides an earlier one, e.g. to try V8 flags);
+// SIDE_BEFORE_UNFLAGGED=1 starts the earlier build without the shipped flags (as before they existed).
 
 import * as path from 'node:path';
 import { type Target, compareProcesses } from './compare';
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
       cluster: BENCH_CLUSTER,
       entry: path.resolve(earlier, 'dev/relay-host.js'),
       nodeArgs: flags('SIDE_BEFORE_NODE_ARGS'),
+      shippedFlags: process.env.SIDE_BEFORE_UNFLAGGED !== '1',
     });
     const after = await startRelay({ ingestionUrls: urls, cluster: BENCH_CLUSTER, nodeArgs: flags('SIDE_NODE_ARGS') });
     const vmagent = await startVmagent(vm.path!, urls);

@@ -4,7 +4,7 @@
 // under `node --cpu-prof`, sends the synthetic payloads, stops the process and prints the
 // functions with the most self time. `relabel` gives the process bench/relabel.ts's rules
 // and one sink, as the relabel case does; `v2` sends the pass-through writes as remote-write
-// 2.0. The .cpuprofile stays in $PROFILE_DIR
+// 2.0. `PROFILE_SINKS=1`: one sink (the one-workspace cases). The .cpuprofile stays in $PROFILE_DIR
 // (default: <tmp>/relay-bench-profiles; open it in Chrome DevTools or VS Code).
 
 import * as fs from 'node:fs';
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const dir = process.env.PROFILE_DIR ?? path.join(os.tmpdir(), 'relay-bench-profiles');
   fs.mkdirSync(dir, { recursive: true });
   const relabel = mode === 'relabel';
-  const sinks = relabel ? [await startSink()] : [await startSink(), await startSink()];
+  const sinks = relabel || process.env.PROFILE_SINKS === '1' ? [await startSink()] : [await startSink(), await startSink()];
   const synthetic = syntheticPayloads({ requests: 8, series: 2000, withCluster: mode !== 'label injection' });
   const set = relabel ? withRelabelledCounts(synthetic) : mode === 'v2' ? asRemoteWrite2(synthetic) : synthetic;
   const rulesDir = tempDir('bench-profile-');

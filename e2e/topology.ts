@@ -25,6 +25,7 @@ import { http, httpOk } from './lib/util';
 import { WaitAborted, waitUntil } from '../dev/kit/wait';
 import { freePorts } from '../dev/kit/ports';
 import { FORWARDER_NODE_FLAGS } from '../local-proxy/node-flags';
+import { RELAY_NODE_FLAGS } from '../functions/node-flags';
 
 export const SCRAPE_INTERVAL_S = 2;
 /** the cluster label the forwarder (the per-cluster side car) adds */
@@ -268,7 +269,7 @@ export class Topology {
 
   async startRelay(): Promise<void> {
     const urls = [this.workspace('victoriametrics').emu.url, this.workspace('prometheus').emu.url].join(',');
-    const p = this.spawn('relay', process.execPath, [join(repoRoot, 'dist', 'dev', 'relay-host.js')], {
+    const p = this.spawn('relay', process.execPath, [...RELAY_NODE_FLAGS, join(repoRoot, 'dist', 'dev', 'relay-host.js')], {
       PORT: String(this.ports.relay),
       INGESTION_URL: urls,
       IDENTITY_TYPE: 'systemAssigned',

@@ -67,51 +67,9 @@ static inline int long_literal_len(const uint8_t *in, size_t n, size_t *i, size_
   return 1;
 }
 
-/*
- * The snappy element at in[*i]: its output length and, for a copy, its offset (0 for a
- * literal, whose bytes are the *len before the new *i). Advances *i past it; 0 if it runs
- * past n. The splice walks the sender's elements with it.
- */
-static int next_element(const uint8_t *in, size_t n, size_t *i, size_t *len, size_t *off) {
-  size_t k = *i;
-  uint8_t tag = in[k++];
-  size_t l = tag >> 2, o = 0;
-  switch (tag & 3) {
-    case 0:
-      if (l >= 60 && !long_literal_len(in, n, &k, &l)) return 0;
-      l += 1;
-      if (l > n - k) return 0;
-      k += l;
-      break;
-    case 1:
-      if (k + 1 > n) return 0;
-      o = ((size_t)(tag >> 5) << 8) | in[k];
-      l = (l & 7) + 4;
-      k += 1;
-      break;
-    case 2:
-      if (k + 2 > n) return 0;
-      o = (size_t)in[k] | ((size_t)in[k + 1] << 8);
-      l += 1;
-      k += 2;
-      break;
-    default:
-      if (k + 4 > n) return 0;
-      o = (size_t)in[k] | ((size_t)in[k + 1] << 8) | ((size_t)in[k + 2] << 16) | ((size_t)in[k + 3] << 24);
-      l += 1;
-      k += 4;
-      break;
-  }
-  if ((tag & 3) != 0 && o == 0) return 0; /* invalid, and it would read as a literal */
-  *i = k;
-  *len = l;
-  *off = o;
-  return 1;
-}
-
 /* Decodes a snappy block's elements into out[0, want); 0 on any inconsistency. It parses
-   tags inline rather than through next_element: on this, the hottest loop, the shared
-   parser measured 10-15 % slower (the short-literal move wants the tag before the length). */
+   tags inline: on this, the hottest loop, a shared element parser measured 10-15 % slower
+   (the short-literal move wants the tag before the length). */
 static int snappy_decode(const uint8_t *in, size_t n, uint8_t *out, size_t want) {
   size_t i = 0, o = 0;
   while (i < n) {
@@ -156,8 +114,12 @@ static int snappy_decode(const uint8_t *in, size_t n, uint8_t *out, size_t want)
         break;
     }
     if (off == 0 || off > o || o + len > want) return 0;
-    if (len <= 16 && off >= 16) {
-      memcpy(out + o, out + o - off, 16); /* source and destination 16 bytes apart at least */
+    if (off >= 16 && o + len + 16 <= want + SLACK) {
+      /* 16 bytes a step, source and destination at least 16 apart: each step reads only bytes
+         already written; up to 15 bytes past the copy land in the slack, overwritten later. A
+         variable-length memcpy call for the 17-64-byte copies cost 7-11 % of the scan
+         (bench/README.md, entry 15) */
+      for (size_t j = 0; j < len; j += 16) memcpy(out + o + j, out + o - off + j, 16);
     } else if (off >= len) {
       memcpy(out + o, out + o - off, len);
     } else {
@@ -334,166 +296,24 @@ static size_t write_varint(uint8_t *out, size_t v) {
 }
 
 /*
- * Adding the cluster label without recompressing. The request changes in two places per
- * series that lacks the label: its tag and length prefix, and the new field. Rather than
- * rewrite and compress the whole request, the sender's own snappy block is re-emitted: a
- * literal or copy that misses the edited bytes is kept (a copy's offset grows by what was
- * inserted between its source and its destination), the edits go in as literals, the
- * cluster field as a copy of the previous one. It decodes to exactly the bytes
- * rewriteLabels produces (test/remote-write/native.test.ts), at about the sender's size.
+ * Adding the cluster label. The request changes in two places per series that lacks the
+ * label: its tag and length prefix, and the new field. The scan records them as edits; the
+ * rewritten request is the decompressed one with the edits applied (as rewriteLabels writes
+ * it, test/remote-write/native.test.ts), compressed here by snappy_compress. Re-emitting the
+ * sender's own snappy block with the edits spliced in instead (sessions 2-6) cost more on
+ * the bench set (0.39 against 0.30 CPU-µs per sample on top of the scan) and came out 8 %
+ * larger than a fresh compression: bench/README.md, session 7.
  */
 typedef struct {
   size_t pos, end;   /* raw[pos, end) is replaced (end == pos: an insertion before raw[pos]) */
   size_t head;       /* offset of the new tag + length in `heads`, or NO_INSERT: the cluster field */
   size_t head_len;
-  int64_t shift;     /* change of the decoded length by this edit and all before it */
 } edit;
 
-/* for each 64-byte block of the request, the first edit that ends after the block's start */
-static _Thread_local uint32_t *first_after = NULL;
-static _Thread_local size_t first_after_cap = 0;
 static _Thread_local edit *edits = NULL;
 static _Thread_local size_t edits_cap = 0;
 static _Thread_local uint8_t *heads = NULL;
 static _Thread_local size_t heads_cap = 0;
-static _Thread_local uint8_t *spliced = NULL;
-static _Thread_local size_t spliced_cap = 0;
-
-typedef struct {
-  const uint8_t *raw, *field;
-  size_t field_len;
-  uint8_t *out;
-  size_t o;            /* bytes of output written */
-  size_t written;      /* decoded bytes those stand for: the position in the rewritten request */
-  size_t lit_from, lit_to;
-  size_t last_field;   /* decoded position of the last cluster field written, or NO_INSERT */
-} emitter;
-
-static void put_literal_header(emitter *m, size_t n) {
-  size_t v = n - 1;
-  if (v < 60) {
-    m->out[m->o++] = (uint8_t)(v << 2);
-  } else {
-    int k = v < 0x100 ? 1 : v < 0x10000 ? 2 : v < 0x1000000 ? 3 : 4;
-    m->out[m->o++] = (uint8_t)((59 + k) << 2);
-    for (int j = 0; j < k; j++) m->out[m->o++] = (uint8_t)(v >> (8 * j));
-  }
-}
-
-static void flush_literal(emitter *m) {
-  size_t n = m->lit_to - m->lit_from;
-  if (n == 0) return;
-  put_literal_header(m, n);
-  memcpy(m->out + m->o, m->raw + m->lit_from, n);
-  m->o += n;
-  m->written += n;
-  m->lit_from = m->lit_to = 0;
-}
-
-static void pend_literal(emitter *m, size_t a, size_t b) {
-  if (m->lit_to != m->lit_from && m->lit_to != a) flush_literal(m);
-  if (m->lit_to == m->lit_from) m->lit_from = a;
-  m->lit_to = b;
-}
-
-static void put_copy(emitter *m, size_t offset, size_t len) {
-  uint8_t *w = m->out + m->o;
-  if (len <= 11 && offset < 2048) {
-    w[0] = (uint8_t)(((offset >> 8) << 5) | ((len - 4) << 2) | 1);
-    w[1] = (uint8_t)offset;
-    m->o += 2;
-  } else if (offset < 0x10000) {
-    w[0] = (uint8_t)(((len - 1) << 2) | 2);
-    w[1] = (uint8_t)offset;
-    w[2] = (uint8_t)(offset >> 8);
-    m->o += 3;
-  } else {
-    w[0] = (uint8_t)(((len - 1) << 2) | 3);
-    for (int j = 0; j < 4; j++) w[1 + j] = (uint8_t)(offset >> (8 * j));
-    m->o += 5;
-  }
-  m->written += len;
-}
-
-static void put_replacement(emitter *m, const edit *e) {
-  flush_literal(m);
-  if (e->head != NO_INSERT) {
-    put_literal_header(m, e->head_len);
-    memcpy(m->out + m->o, heads + e->head, e->head_len);
-    m->o += e->head_len;
-    m->written += e->head_len;
-    return;
-  }
-  if (m->last_field != NO_INSERT && m->field_len >= 4 && m->field_len <= 64) {
-    size_t here = m->written;
-    put_copy(m, here - m->last_field, m->field_len);
-    m->last_field = here;
-    return;
-  }
-  put_literal_header(m, m->field_len);
-  memcpy(m->out + m->o, m->field, m->field_len);
-  m->o += m->field_len;
-  m->last_field = m->written;
-  m->written += m->field_len;
-}
-
-/* raw[a, b) of a copy with `offset`; edits before `e` lie before a, edit e (if any) at or after b */
-static void copy_piece(emitter *m, size_t a, size_t b, size_t offset, size_t e) {
-  size_t len = b - a, src = a - offset;
-  /* first edit ending after src: from the index of src's 64-byte block, a step or two on */
-  size_t lo = first_after[src >> 6];
-  while (lo < e && edits[lo].end <= src) lo++;
-  if (len < 4 || (lo < e && edits[lo].pos < src + len)) {
-    pend_literal(m, a, b); /* the source was edited: these bytes as they are */
-    return;
-  }
-  flush_literal(m);
-  int64_t at_dest = e > 0 ? edits[e - 1].shift : 0;
-  int64_t at_src = lo > 0 ? edits[lo - 1].shift : 0;
-  put_copy(m, (size_t)((int64_t)offset + at_dest - at_src), len);
-}
-
-/* The snappy block of raw[0, n) with the edits applied; its length in *out_len, 0 on failure. */
-static int splice(const uint8_t *in, size_t in_len, const uint8_t *raw, size_t n, size_t n_edits, const uint8_t *field, size_t field_len, size_t new_len, size_t *out_len) {
-  size_t blocks = (n >> 6) + 1;
-  /* an element costs at most twice what it stands for */
-  if (!reserve((void **)&spliced, &spliced_cap, 2 * new_len + 16, 1) || !reserve((void **)&first_after, &first_after_cap, blocks, sizeof(uint32_t))) return 0;
-  for (size_t k = 0, j = 0; k < blocks; k++) {
-    while (j < n_edits && edits[j].end <= (k << 6)) j++;
-    first_after[k] = (uint32_t)j;
-  }
-  emitter m = {raw, field, field_len, spliced, 0, 0, 0, 0, NO_INSERT};
-  m.o = write_varint(spliced, new_len);
-  size_t i = 0, p = 0, e = 0, skip_to = 0;
-  while (i < in_len) {
-    size_t len, offset;
-    if (!next_element(in, in_len, &i, &len, &offset)) return 0;
-    int literal = offset == 0;
-    size_t q = p + len;
-    if (q > n || offset > p) return 0; /* decoded fine before: cannot happen */
-    size_t x = p > skip_to ? p : skip_to;
-    for (;;) {
-      while (e < n_edits && edits[e].pos <= x) {
-        put_replacement(&m, &edits[e]);
-        if (edits[e].end > skip_to) skip_to = edits[e].end;
-        if (skip_to > x) x = skip_to;
-        e++;
-      }
-      if (x >= q) break;
-      size_t stop = e < n_edits && edits[e].pos < q ? edits[e].pos : q;
-      if (literal) pend_literal(&m, x, stop);
-      else copy_piece(&m, x, stop, offset, e);
-      x = stop;
-    }
-    p = q;
-  }
-  if (p != n) return 0;
-  for (; e < n_edits; e++) put_replacement(&m, &edits[e]); /* insertions at the very end */
-  flush_literal(&m);
-  if (m.written != new_len) return 0;
-  *out_len = m.o;
-  return 1;
-}
 
 /*
  * Records the two edits of a series that lacks the cluster label, found by the scan: its
@@ -505,10 +325,10 @@ static int add_insert(size_t *n_edits, size_t *h, int64_t *shift, size_t begin, 
   size_t head_len = 1 + write_varint(heads + *h + 1, len + field_len);
   heads[*h] = 0x0a;
   *shift += (int64_t)head_len - (int64_t)(start - begin);
-  edits[(*n_edits)++] = (edit){begin, start, *h, head_len, *shift};
+  edits[(*n_edits)++] = (edit){begin, start, *h, head_len};
   *h += head_len;
   *shift += (int64_t)field_len;
-  edits[(*n_edits)++] = (edit){at, at, NO_INSERT, 0, *shift};
+  edits[(*n_edits)++] = (edit){at, at, NO_INSERT, 0};
   return 1;
 }
 
@@ -552,10 +372,8 @@ static _Thread_local size_t family_slots_cap = 0;
 
 static void release(int all) {
   if (all || scratch_cap > RETAIN_MAX) { free(scratch); scratch = NULL; scratch_cap = 0; }
-  if (all || spliced_cap > RETAIN_MAX) { free(spliced); spliced = NULL; spliced_cap = 0; }
   if (all || edits_cap * sizeof(edit) > RETAIN_MAX) { free(edits); edits = NULL; edits_cap = 0; }
   if (all || heads_cap > RETAIN_MAX) { free(heads); heads = NULL; heads_cap = 0; }
-  if (all || first_after_cap * sizeof(uint32_t) > RETAIN_MAX) { free(first_after); first_after = NULL; first_after_cap = 0; }
   if (all || pents_cap * sizeof(part_entry) > RETAIN_MAX) { free(pents); pents = NULL; pents_cap = 0; }
   if (all || gathered_cap > RETAIN_MAX) { free(gathered); gathered = NULL; gathered_cap = 0; }
   if (all || poffsets_cap * sizeof(size_t) > RETAIN_MAX) { free(poffsets); poffsets = NULL; poffsets_cap = 0; }
@@ -707,6 +525,31 @@ static int scan_decoded(const uint8_t *b, size_t n, const request_args *a, size_
   return VALID;
 }
 
+static size_t snappy_compress(const uint8_t *raw, size_t n);
+
+/* raw[0, n) with the edits applied into v1_out, compressed into `packed`; its length, 0 on failure. */
+static size_t rewrite_and_compress(const uint8_t *raw, size_t n, size_t n_edits, const uint8_t *field, size_t field_len, size_t new_len) {
+  if (!reserve((void **)&v1_out, &v1_out_cap, new_len, 1)) return 0;
+  size_t o = 0, p = 0;
+  for (size_t e = 0; e < n_edits; e++) {
+    const edit *d = &edits[e];
+    memcpy(v1_out + o, raw + p, d->pos - p);
+    o += d->pos - p;
+    if (d->head != NO_INSERT) {
+      memcpy(v1_out + o, heads + d->head, d->head_len);
+      o += d->head_len;
+    } else {
+      memcpy(v1_out + o, field, field_len);
+      o += field_len;
+    }
+    p = d->end;
+  }
+  memcpy(v1_out + o, raw + p, n - p);
+  o += n - p;
+  if (o != new_len) return 0;
+  return snappy_compress(v1_out, new_len);
+}
+
 static napi_value scan_request(napi_env env, napi_callback_info info) {
   request_args a;
   napi_value result;
@@ -716,13 +559,14 @@ static napi_value scan_request(napi_env env, napi_callback_info info) {
   const uint8_t *b = decode_block(&a, &n, &hdr);
   int ok = b != NULL ? scan_decoded(b, n, &a, &n_edits, &shift) : DEFER;
   if (ok == VALID && n_edits > 0) {
-    /* series lacked the cluster label: the sender's block with it spliced in */
-    size_t new_len = (size_t)((int64_t)n + shift), spliced_len = 0;
-    if (!splice(a.block + hdr, a.block_len - hdr, b, n, n_edits, a.field, a.field_len, new_len, &spliced_len)) {
+    /* series lacked the cluster label: the request with it added, compressed */
+    size_t new_len = (size_t)((int64_t)n + shift);
+    size_t packed_len = rewrite_and_compress(b, n, n_edits, a.field, a.field_len, new_len);
+    if (packed_len == 0) {
       napi_get_boolean(env, false, &result);
       return result;
     }
-    return hand_over(env, &a, spliced, spliced_len, "scan: alloc(n) must return a Buffer of n bytes");
+    return hand_over(env, &a, packed, packed_len, "scan: alloc(n) must return a Buffer of n bytes");
   }
   napi_get_boolean(env, ok == VALID, &result);
   return result;
@@ -1673,26 +1517,8 @@ static napi_value scan_raw_request(napi_env env, napi_callback_info info) {
     napi_get_boolean(env, true, &result);
     return result;
   }
-  if (n_edits > 0) {
-    /* the request with the edits applied, in v1_out: the cluster field goes in as rewriteLabels puts it */
-    size_t new_len = (size_t)((int64_t)n + shift), o = 0, from = 0;
-    if (!reserve((void **)&v1_out, &v1_out_cap, new_len, 1)) goto defer;
-    for (size_t i = 0; i < n_edits; i++) {
-      const edit *e = &edits[i];
-      memcpy(v1_out + o, b + from, e->pos - from);
-      o += e->pos - from;
-      const uint8_t *ins = e->head != NO_INSERT ? heads + e->head : a.field;
-      size_t ins_len = e->head != NO_INSERT ? e->head_len : a.field_len;
-      memcpy(v1_out + o, ins, ins_len);
-      o += ins_len;
-      from = e->end;
-    }
-    memcpy(v1_out + o, b + from, n - from);
-    if (o + n - from != new_len) goto defer; /* cannot happen: the edits' shift says so */
-    b = v1_out;
-    n = new_len;
-  }
-  size_t packed_len = snappy_compress(b, n);
+  /* the request with the edits applied (the cluster field goes in as rewriteLabels puts it), compressed */
+  size_t packed_len = n_edits > 0 ? rewrite_and_compress(b, n, n_edits, a.field, a.field_len, (size_t)((int64_t)n + shift)) : snappy_compress(b, n);
   if (packed_len == 0) goto defer;
   return hand_over(env, &a, packed, packed_len, "scanRaw: alloc(n) must return a Buffer of n bytes");
 defer:

@@ -9,6 +9,7 @@ import { tempDir as makeTempDir } from '../../dev/kit/temp-dir';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { sleep } from './stats';
+import { RELAY_NODE_FLAGS } from '../../functions/node-flags';
 
 const children = new Set<ChildProcess>();
 /** temporary directories of children, removed when they stop or at stopAll */
@@ -132,6 +133,8 @@ export async function startRelay(opts: {
   cwd?: string;
   entry?: string;
   env?: Record<string, string>;
+  /** false: without the flags the relay ships with (an A/B of them, bench/side-by-side.ts) */
+  shippedFlags?: boolean;
 }): Promise<RelayProcess> {
   const port = await freePort();
   const cwd = opts.cwd ?? tempDir('bench-relay-'); // no local.settings.json here
@@ -143,11 +146,16 @@ export async function startRelay(opts: {
     PUBLISH_LOG_INTERVAL: '1h',
     ...opts.env,
   });
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.entry ?? path.join(distRoot, 'dev/relay-host.js')], {
-    cwd,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env,
-  });
+  // the flags the relay ships with (functions/node-flags.ts), also for the bare and stage hosts
+  const proc = spawn(
+    process.execPath,
+    [...(opts.shippedFlags === false ? [] : RELAY_NODE_FLAGS), ...(opts.nodeArgs ?? []), opts.entry ?? path.join(distRoot, 'dev/relay-host.js')],
+    {
+      cwd,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env,
+    },
+  );
   const child = track('relay', proc);
   const url = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {

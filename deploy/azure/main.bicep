@@ -200,6 +200,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT'
           value: requestBodySizeLimit
         }
+        // the Node.js worker's flags: functions/node-flags.ts says why (a test holds this to it)
+        {
+          name: 'NODE_OPTIONS'
+          value: '--max-semi-space-size=2'
+        }
       ]
     }
     functionAppConfig: {

@@ -32,6 +32,7 @@ const HOST_SETTINGS = [
   'AzureWebJobsStorage__credential',
   'AzureWebJobsStorage__clientId',
   'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT',
+  'NODE_OPTIONS',
 ];
 
 // What Azure would return for the resources the template reads from: stand-ins, so the

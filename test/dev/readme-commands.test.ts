@@ -72,7 +72,8 @@ function readmeCommands(md: string): Shown[] {
 
 /** The file an npm script runs after building (`npm run build --silent && node dist/<file>`). */
 function scriptTarget(script: string): string {
-  const m = /node (dist\/\S+\.js)/.exec(scripts[script] ?? '');
+  // node flags may come first (functions/node-flags.ts)
+  const m = /node (?:--\S+ )*(dist\/\S+\.js)/.exec(scripts[script] ?? '');
   assert.ok(m, `package.json script ${script} does not run a dist/ file: ${scripts[script]}`);
   return m[1];
 }

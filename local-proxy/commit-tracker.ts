@@ -10,8 +10,8 @@ export interface Tracked {
   readonly minTime: number;
   /** shares not settled yet */
   outstanding: number;
-  /** called once every share is settled (the record's memory may then be reused) */
-  readonly settled?: () => void;
+  /** called once every share is settled (the record's memory may then be reused), then dropped */
+  settled?: () => void;
 }
 
 export class CommitTracker {
@@ -25,7 +25,7 @@ export class CommitTracker {
     const t: Tracked = settled ? { end, minTime, outstanding: shares, settled } : { end, minTime, outstanding: shares };
     this.entries.push(t);
     if (shares === 0) {
-      t.settled?.();
+      this.release(t);
       this.advance();
     }
     return t;
@@ -36,7 +36,7 @@ export class CommitTracker {
     if (t.outstanding <= 0) throw new Error('share settled twice');
     t.outstanding--;
     if (t.outstanding > 0) return;
-    t.settled?.();
+    this.release(t);
     this.advance();
   }
 
@@ -58,6 +58,14 @@ export class CommitTracker {
   clear(): void {
     this.entries = [];
     this.head = 0;
+  }
+
+  /** The callback runs once and is dropped: committed entries stay in `entries` a while, and must not keep a record's payload alive through it. */
+  private release(t: Tracked): void {
+    const f = t.settled;
+    if (f === undefined) return;
+    t.settled = undefined;
+    f();
   }
 
   private advance(): void {

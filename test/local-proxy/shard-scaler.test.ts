@@ -119,4 +119,18 @@ describe('commit tracker', () => {
     assert.ok(c.outstanding === 0);
     assert.throws(() => t.settle(a), /twice/);
   });
+
+  it("calls a record's settled callback once, when its last share settles, and then lets go of it (committed entries linger: they must not keep a payload alive)", () => {
+    const t = new CommitTracker(() => undefined);
+    const calls: string[] = [];
+    const a = t.add(pos(10), 2, 1000, () => calls.push('a'));
+    const none = t.add(pos(20), 0, 2000, () => calls.push('none'));
+    assert.deepEqual(calls, ['none'], 'nothing to send: at once');
+    assert.equal(none.settled, undefined);
+    t.settle(a);
+    assert.deepEqual(calls, ['none']);
+    t.settle(a);
+    assert.deepEqual(calls, ['none', 'a']);
+    assert.equal(a.settled, undefined, 'the callback (and what it holds) is dropped');
+  });
 });

@@ -7,7 +7,7 @@
 // so the merged block is the union of the inputs, in order, with nothing decompressed or
 // compressed on the way out.
 
-import { mergeSnappyBlocks, snappyDecodedLength, snappyHeaderBytes } from '../shared/remote-write/snappy';
+import { mergeSnappyBlocks, snappyCanHold, snappyDecodedLength, snappyHeaderBytes } from '../shared/remote-write/snappy';
 import type { Position, SpoolRecord } from './spool';
 
 export interface BatchLimits {
@@ -48,7 +48,7 @@ export function asBatchRecord(rec: SpoolRecord): BatchRecord | Error {
   const header = snappyHeaderBytes(rec.payload);
   if (header < 0) return new Error('not a snappy block: malformed length header');
   const bytes = snappyDecodedLength(rec.payload);
-  if (bytes > ((rec.payload.length - header) * 64) / 3)
+  if (!snappyCanHold(rec.payload.length - header, bytes))
     return new Error(`snappy header declares ${bytes} bytes, more than the ${rec.payload.length - header} bytes after it can hold`);
   return { block: rec.payload, bytes, samples: rec.samples, end: rec.end };
 }

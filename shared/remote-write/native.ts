@@ -9,7 +9,8 @@
 
 import * as path from 'node:path';
 import { encodeLabelField } from './rewrite';
-import { snappyDecodedLength } from './snappy';
+import { snappyCanHold, snappyDecodedLength, snappyHeaderBytes } from './snappy';
+import { scratchBuffer } from '../buffers/scratch';
 import type { WrittenCounts } from './v2';
 import type { SeriesLimits } from './validate';
 
@@ -166,18 +167,14 @@ export function createFastScanner(
 const DECODE_SLACK = 32;
 /** A reused buffer grown past this for one large request is dropped after it (RETAIN_MAX in fastpath.c). */
 const RETAIN_DECODED = 8 << 20;
-// one per thread (each worker loads this module anew); its own ArrayBuffer, never the shared pool's
-let decoded: Buffer | undefined;
+// one per thread (each worker loads this module anew)
+const decoded = scratchBuffer(RETAIN_DECODED);
 
 function decodeReused(b: NativeBinding, block: Buffer, maxDecodedBytes: number): Buffer | undefined {
   const declared = snappyDecodedLength(block);
   // a header claiming more than snappy can expand to: refused before anything is allocated
-  if (declared <= 0 || declared > maxDecodedBytes || declared > (block.length * 64) / 3) return undefined;
-  let dest = decoded;
-  if (dest === undefined || declared + DECODE_SLACK > dest.length) {
-    dest = Buffer.allocUnsafeSlow(declared + DECODE_SLACK + (declared >> 2));
-    if (dest.length <= RETAIN_DECODED) decoded = dest;
-  }
+  if (declared <= 0 || declared > maxDecodedBytes || !snappyCanHold(block.length - snappyHeaderBytes(block), declared)) return undefined;
+  const dest = decoded(declared + DECODE_SLACK);
   const n = b.decodeInto(block, maxDecodedBytes, dest);
   return n < 0 ? undefined : dest.subarray(0, n);
 }

@@ -91,19 +91,24 @@ export function snappyBlockParts(blocks: readonly Buffer[]): Buffer[] {
 const DECOMPRESS_OPTIONS = { asBuffer: true, copyOutputData: true } as const;
 const COMPRESS_OPTIONS = { copyOutputData: true } as const;
 
+/**
+ * No snappy element expands more than 64/3-fold (a 3-byte copy of 64 bytes), so a header
+ * declaring more than the `payloadBytes` after it can hold is a lie.
+ */
+export function snappyCanHold(payloadBytes: number, declared: number): boolean {
+  return declared <= (payloadBytes * 64) / 3;
+}
+
 export function decompressBounded(block: Buffer, maxDecodedBytes: number): Buffer {
   const declared = snappyDecodedLength(block);
   if (declared < 0) throw new HttpError(400, 'bad_snappy', 'body is not snappy block-compressed: malformed length header');
   if (declared > maxDecodedBytes) {
     throw new HttpError(413, 'decoded_too_large', `snappy body declares ${declared} decoded bytes, over MAX_DECODED_BYTES=${maxDecodedBytes}`);
   }
-  // No snappy element expands more than 64/3-fold (a 3-byte copy of 64 bytes), so a header
-  // declaring more than the bytes after it can hold is a lie: refused before the decoder
-  // allocates and zeroes the declared size (else a 6-byte body costs MAX_DECODED_BYTES).
-  let headerBytes = 1;
-  while (block[headerBytes - 1] >= 0x80) headerBytes++;
-  const payload = block.length - headerBytes;
-  if (declared > (payload * 64) / 3) {
+  // a lying header is refused before the decoder allocates and zeroes the declared size
+  // (else a 6-byte body costs MAX_DECODED_BYTES)
+  const payload = block.length - snappyHeaderBytes(block);
+  if (!snappyCanHold(payload, declared)) {
     throw new HttpError(400, 'bad_snappy', `snappy body declares ${declared} decoded bytes, more than the ${payload} bytes after its header can hold`);
   }
   let out: Buffer;

@@ -117,6 +117,8 @@ class ShardQueue {
   /** shares ever queued, and settled (in queue order: one call at a time), since the last clear */
   enqueued = 0;
   settled = 0;
+  /** the first `due` shares go without waiting for a fuller batch: a backlog's tail (Lane.run) */
+  due = 0;
   get count(): number {
     return this.items.length;
   }
@@ -132,6 +134,7 @@ class ShardQueue {
   /** the first n shares */
   take(n: number): Queued[] {
     const out = this.items.splice(0, n);
+    this.due = Math.max(0, this.due - n);
     for (const s of out) {
       this.samples -= s.samples;
       this.bytes -= s.bytes;
@@ -141,6 +144,7 @@ class ShardQueue {
   /** shares back at the front, in order */
   putBack(shares: Queued[]): void {
     this.items.unshift(...shares);
+    this.due += shares.length; // they were on their way already
     for (const s of shares) {
       this.samples += s.samples;
       this.bytes += s.bytes;
@@ -148,6 +152,7 @@ class ShardQueue {
   }
   clear(): void {
     this.items = [];
+    this.due = 0;
     this.enqueued = 0;
     this.settled = 0;
     this.samples = 0;
@@ -211,6 +216,8 @@ export class Lane {
   private probing = false;
   /** the reader has read everything appended so far */
   private caughtUp = false;
+  /** samples read since the reader was last caught up */
+  private readBehind = 0;
   private sendSeconds = 0;
   /** The uncompressed parts of the record being planned: compressed before planRecord returns, so one buffer serves every record. */
   private readonly partsBuffer = scratchBuffer(PARTS_SCRATCH_MAX);
@@ -309,6 +316,12 @@ export class Lane {
         if (!rec) {
           if (!this.caughtUp) {
             this.caughtUp = true;
+            // What was read behind a backlog (a batch's worth or more in a row) is late
+            // already: its last partial batches go now instead of waiting out
+            // BATCH_MAX_WAIT for fresh data. Records read one by one as they arrive still
+            // wait, so at low load small writes are still merged.
+            if (this.readBehind >= this.deps.batch.maxSamples) for (const q of this.queues) q.due = q.count;
+            this.readBehind = 0;
             this.bell.ring();
           }
           await reader.waitForData(Math.min(nextTick - this.now(), this.deps.batch.maxWaitMs), signal);
@@ -316,6 +329,7 @@ export class Lane {
           continue;
         }
         this.caughtUp = false;
+        this.readBehind += rec.samples;
         const r = asBatchRecord(rec);
         if (r instanceof Error) {
           this.deps.onUnreadable?.(rec, r);
@@ -552,7 +566,7 @@ export class Lane {
     // A workspace's relay lane holds batches the main lane already made: once it has read all
     // of them, waiting for more only delays the moment it has caught up and rejoins the main lane.
     if (q.count > 0 && !this.ready(q.items[0])) return 60_000; // the settle it waits for rings the bell
-    const flush = this.flushNow || this.stopping || this.readAheadFull() || (this.caughtUp && this.spec.endpointId !== undefined);
+    const flush = q.due > 0 || this.flushNow || this.stopping || this.readAheadFull() || (this.caughtUp && this.spec.endpointId !== undefined);
     return batchDueIn(q, this.deps.batch, this.now(), flush) ?? 60_000;
   }
 

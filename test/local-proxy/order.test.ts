@@ -159,6 +159,28 @@ describe('lane: several calls in flight, per-series order', () => {
     assert.deepEqual(check.violations, []);
   });
 
+  it("a backlog's last partial batch goes as soon as the backlog is read, not BATCH_MAX_WAIT later; a write read on its own still waits to be merged", async () => {
+    const spool = openSpool();
+    await fill(spool, 45); // 22 500 samples: two full batches of 10 000 and a tail of 2 500
+    const check = orderCheckingUpstream(() => ok());
+    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 10_000, maxWaitMs: 4_000 }, undefined, { shards: { min: 1, max: 1 }, busy: () => 0 });
+    const started = Date.now();
+    startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
+    await waitFor('the backlog delivered', () => spool.reader('r').pendingBytes() === 0, 10_000);
+    const tookMs = Date.now() - started;
+    assert.ok(tookMs < 2_000, `the backlog's tail went ${tookMs} ms after the lane started (BATCH_MAX_WAIT is 4 000 ms)`);
+    assert.deepEqual(
+      check.up.calls.map((c) => c.req.samples),
+      [10_000, 10_000, 2_500],
+    );
+    // caught up: a fresh write alone is held for more to merge with
+    await fill(spool, 1, { from: 45 });
+    await sleep(1_000);
+    assert.equal(check.up.calls.length, 3, 'a single fresh write waits for BATCH_MAX_WAIT');
+    await waitFor('the fresh write delivered', () => spool.reader('r').pendingBytes() === 0, 10_000);
+    assert.deepEqual(check.violations, []);
+  });
+
   it('while the endpoint refuses (429 + Retry-After), one shard probes at a time: more calls in flight never mean more retries', async () => {
     const spool = openSpool();
     await fill(spool, 200, { series: 50, perSeries: 10 });

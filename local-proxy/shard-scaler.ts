@@ -31,6 +31,12 @@ export interface ScalerInput {
   failing: boolean;
   /** share of the last interval the event loop was busy (0…1); undefined: not known */
   busy?: number;
+  /**
+   * samples/s appended over a span the lane measured itself (since its reader got data, at
+   * its first settle): counts when above the average, which a quiet spell before the data
+   * came would dilute, so that the first growth is the right one
+   */
+  recentInRate?: number;
 }
 
 export const DEFAULT_DOWN_HOLD_MS = 30_000;
@@ -73,7 +79,7 @@ export class ShardScaler {
       const sent = x.sentSamples - prev.sentSamples;
       if (sent > 0) this.timePerSample = ewma(this.timePerSample || (x.sendSeconds - prev.sendSeconds) / sent, (x.sendSeconds - prev.sendSeconds) / sent);
     }
-    const want = this.wanted(x.pendingSamples);
+    const want = this.wanted(x.pendingSamples, x.recentInRate ?? 0);
     if (want > this.current) {
       this.lowerSince = undefined;
       if (!x.failing && !((x.busy ?? 0) >= BUSY_LIMIT)) this.current = want;
@@ -93,9 +99,9 @@ export class ShardScaler {
     return this.current;
   }
 
-  private wanted(pending: number): number {
+  private wanted(pending: number, recentInRate: number): number {
     const { min, max } = this.opts;
-    const rate = this.inRate + pending / CATCHUP_SECONDS;
+    const rate = Math.max(this.inRate, recentInRate) + pending / CATCHUP_SECONDS;
     const want = Math.ceil(this.timePerSample * rate * HEADROOM);
     return Math.max(min, Math.min(max, Math.max(1, want)));
   }

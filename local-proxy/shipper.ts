@@ -224,6 +224,10 @@ export class Lane {
   private sentSamples = 0;
   /** the lane's first call just settled: its latency is known, rescale now rather than at the next tick */
   private firstSettled = false;
+  /** when the reader first got a record, and the samples appended by then: the intake rate at the first rescale */
+  private firstRead: { at: number; appended: number } | undefined;
+  /** shards take no new batch: the shard count is changing */
+  private holding = false;
   private readonly now: () => number;
 
   constructor(
@@ -302,9 +306,11 @@ export class Lane {
     while (!this.stopping) {
       try {
         if (this.now() >= nextTick || this.firstSettled) {
+          const first = this.firstSettled;
           this.firstSettled = false;
           nextTick = this.now() + SCALE_TICK_MS;
-          await this.rescale();
+          await this.rescale(first);
+          this.bell.ring(); // shards held for it look again
           continue;
         }
         if (this.readAheadFull()) {
@@ -330,6 +336,7 @@ export class Lane {
         }
         this.caughtUp = false;
         this.readBehind += rec.samples;
+        this.firstRead ??= { at: this.now(), appended: this.spec.reader.spool.appendedSamples };
         const r = asBatchRecord(rec);
         if (r instanceof Error) {
           this.deps.onUnreadable?.(rec, r);
@@ -406,9 +413,10 @@ export class Lane {
   private elu: EventLoopUtilization | undefined;
 
   /** The shard count the scaler wants; changing it first lets every call settle (series move between shards). */
-  private async rescale(): Promise<void> {
+  private async rescale(firstSettled = false): Promise<void> {
     const busy = this.busy();
     const want = this.scaler.update({
+      recentInRate: firstSettled ? this.rateSinceFirstRead() : undefined,
       now: this.now(),
       appendedSamples: this.spec.reader.spool.appendedSamples,
       pendingSamples: this.spec.reader.pendingSamples(),
@@ -429,7 +437,8 @@ export class Lane {
     // Everything settles first, and the owners table starts over: a shard busy with a
     // backlog never goes idle, so the streams it owns would never move to the new shards.
     const owners = this.owners;
-    if (owners) {
+    if (owners && this.shardCount === 1) await this.readQueuedAgain();
+    else if (owners) {
       await this.quiesce();
       owners.reset();
     }
@@ -437,6 +446,29 @@ export class Lane {
     this.deps.log.info('lane concurrency changed', { lane: this.name, shards: want, was: this.shardCount, pendingSamples: this.spec.reader.pendingSamples() });
     this.shardCount = want;
     this.startWorkers();
+  }
+
+  /** Samples per second appended since the reader got its first record (undefined: too short a span to tell). */
+  private rateSinceFirstRead(): number | undefined {
+    const f = this.firstRead;
+    const s = f && (this.now() - f.at) / 1000;
+    return f && s && s >= 0.05 ? (this.spec.reader.spool.appendedSamples - f.appended) / s : undefined;
+  }
+
+  /**
+   * One shard sends its queue in read order, so what it has settled is a prefix of what was
+   * read. Once its call in flight settles, what is still queued is read again (the reader
+   * rewinds to its committed cursor) and spread over the new shards, instead of going out
+   * first one call at a time: a lane's first growth, latency just learnt, costs one call.
+   */
+  private async readQueuedAgain(): Promise<void> {
+    this.holding = true;
+    try {
+      while (!this.stopping && this.queues.some((q) => q.sending)) await this.bell.wait(100, this.stopController.signal);
+    } finally {
+      this.holding = false;
+    }
+    if (!this.stopping) this.resetQueues();
   }
 
   /** Sends what is queued at once and waits until nothing is queued or in flight: in the lane, or in shard i. */
@@ -566,6 +598,8 @@ export class Lane {
     // A workspace's relay lane holds batches the main lane already made: once it has read all
     // of them, waiting for more only delays the moment it has caught up and rejoins the main lane.
     if (q.count > 0 && !this.ready(q.items[0])) return 60_000; // the settle it waits for rings the bell
+    // the shard count is about to change (the reader rescales on the first settle, or now)
+    if (this.holding || (this.firstSettled && !this.caughtUp)) return 60_000;
     const flush = q.due > 0 || this.flushNow || this.stopping || this.readAheadFull() || (this.caughtUp && this.spec.endpointId !== undefined);
     return batchDueIn(q, this.deps.batch, this.now(), flush) ?? 60_000;
   }

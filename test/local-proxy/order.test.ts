@@ -159,6 +159,33 @@ describe('lane: several calls in flight, per-series order', () => {
     assert.deepEqual(check.violations, []);
   });
 
+  it("a lane's first growth costs one call: what its one shard had queued is read again and spread over the new shards, every sample sent once", async () => {
+    const spool = openSpool();
+    await fill(spool, 300); // 150 000 samples
+    const check = orderCheckingUpstream(async () => {
+      await sleep(150);
+      return ok();
+    });
+    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 1000, maxWaitMs: 5 }, undefined, { shards: { min: 1, max: 6 }, busy: () => 0 });
+    // the calls made when the lane first changes its shard count (it logs the change as it makes it)
+    let callsBeforeGrowth: number | undefined;
+    const log = rec.deps.log;
+    rec.deps.log = {
+      ...log,
+      info: (m, f) => {
+        if (m === 'lane concurrency changed') callsBeforeGrowth ??= check.up.calls.length;
+        log.info(m, f);
+      },
+    };
+    const lane = startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
+    await waitFor('more than one shard', () => lane.stats().shards > 1, 5_000);
+    // one shard read two batches ahead: sending them first would make three calls of 150 ms
+    assert.equal(callsBeforeGrowth, 1, 'calls made before the lane grew');
+    await waitFor('all delivered', () => spool.reader('r').pendingBytes() === 0, 20_000);
+    assert.deepEqual(check.violations, []);
+    assert.equal(metricValue(await rec.metricsText(), 'relay_proxy_sent_samples_total', { lane: 'test' }), 150_000, 'every sample sent once');
+  });
+
   it("a backlog's last partial batch goes as soon as the backlog is read, not BATCH_MAX_WAIT later; a write read on its own still waits to be merged", async () => {
     const spool = openSpool();
     await fill(spool, 45); // 22 500 samples: two full batches of 10 000 and a tail of 2 500

@@ -42,6 +42,21 @@ describe('shard scaler', () => {
     assert.deepEqual(got.slice(1), [20, 20]);
   });
 
+  it('data arriving after a quiet spell: the rate the lane measured since its first read counts, not an average the quiet seconds dilute', () => {
+    const quiet = (): Partial<ScalerInput>[] => [{}, {}, {}];
+    // three quiet seconds, then 1 M samples/s for 0.4 s when the first 300 ms call of 20 000 settles
+    const first: Partial<ScalerInput> = { appendedSamples: 400_000, pendingSamples: 380_000, sentSamples: 20_000, sendSeconds: 0.3 };
+    const diluted = new ShardScaler({ min: 1, max: 32 });
+    // the average, seeded by a quiet second: 0.3 × 400 000/s; 15e-6 × (120 000 + 380 000 / 5) × 1.3 ≈ 4
+    assert.equal(feed(diluted, [...quiet(), first]).at(-1), 4);
+    const told = new ShardScaler({ min: 1, max: 32 });
+    // 15e-6 × (1 000 000 + 76 000) × 1.3 ≈ 21
+    assert.equal(feed(told, [...quiet(), { ...first, recentInRate: 1_000_000 }]).at(-1), 21);
+    // a lower recent rate never lowers what the average asks for
+    const lower = new ShardScaler({ min: 1, max: 32 });
+    assert.equal(feed(lower, [...quiet(), { ...first, recentInRate: 10_000 }]).at(-1), 4);
+  });
+
   it("the same backlog against a near endpoint (5 ms calls) stays on one shard: the senders' own bytes, no splitting", () => {
     const s = new ShardScaler({ min: 1, max: 16 });
     const got = feed(s, steady(5, { inRate: 100_000, callSeconds: 0.005, perCall: 20_000, pending: 3_000_000 }));

@@ -29,6 +29,11 @@ export class SpoolReader {
     this.ahead = { ...start };
   }
 
+  /** Where the next read starts (after what was read ahead). */
+  get readPosition(): Readonly<Position> {
+    return this.ahead;
+  }
+
   /** The next record after what was read, or undefined if there is none (yet). */
   async next(): Promise<SpoolRecord | undefined> {
     if (this.pushed) {

@@ -359,8 +359,12 @@ describe('spool: the in-memory tail', () => {
     const size = 64 * 1024 - HEADER_BYTES; // 16 records fill a 1 MiB segment exactly
     const cached = Math.floor(TAIL_CACHE_BYTES / size);
     const total = (Math.ceil((2 * cached) / perSegment) + 1) * perSegment;
-    const s = open({ segmentBytes: perSegment * 64 * 1024, drops });
-    for (const i of range(total)) await s.append(payload(i, size), i);
+    // reader b keeps up, so every record is worth keeping in memory; a reads them afterwards
+    const s = open({ segmentBytes: perSegment * 64 * 1024, drops, readers: ['a', 'b'] });
+    for (const i of range(total)) {
+      await s.append(payload(i, size), i);
+      await s.reader('b').next();
+    }
     // Damage every record on disk: only records still in memory can come back intact.
     const dir = path.join(tmp.dir, 'main');
     for (const f of readdirSync(dir).filter((n) => n.endsWith('.seg'))) {
@@ -374,6 +378,30 @@ describe('spool: the in-memory tail', () => {
     assert.deepEqual(got.ids, range(total - firstWhole, firstWhole));
     assert.deepEqual(got.samples, got.ids, 'sample counts come with the cached records');
     assert.equal(drops.filter((d) => d.reason === 'corrupt').length, firstWhole / perSegment);
+    await s.close();
+  });
+});
+
+describe('spool: the in-memory tail, readers behind', () => {
+  it("records appended while every reader has a cache's size or more left to read are not kept in memory: they are read back from the files", async () => {
+    const drops: DropInfo[] = [];
+    const perSegment = 16;
+    const size = 64 * 1024 - HEADER_BYTES; // 16 records fill a 1 MiB segment exactly
+    const n = (3 * TAIL_CACHE_BYTES) / (64 * 1024);
+    // reader a stays at 0: a record is kept while a has less than the cache's size to read, the record included
+    const reach = TAIL_CACHE_BYTES / (64 * 1024) - 1;
+    const s = open({ segmentBytes: perSegment * 64 * 1024, drops });
+    for (const i of range(n)) await s.append(payload(i, size), i);
+    const dir = path.join(tmp.dir, 'main');
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.seg'))) {
+      const bytes = readFileSync(path.join(dir, f));
+      for (let off = 0; off + HEADER_BYTES < bytes.length; off += HEADER_BYTES + size) bytes[off + HEADER_BYTES + 100] ^= 0xff;
+      writeFileSync(path.join(dir, f), bytes);
+    }
+    const got = await readAll(s.reader('a'));
+    // the first `reach` records come from memory (kept, and never pushed out by later ones); every later one was damaged on disk
+    assert.deepEqual(got.ids, range(reach));
+    assert.equal(drops.filter((d) => d.reason === 'corrupt').length, Math.ceil((n - reach) / perSegment));
     await s.close();
   });
 });

@@ -352,6 +352,16 @@ describe('spool: space', () => {
   });
 });
 
+/** Flips a byte in every record of the main spool's segments (records of `size` payload bytes). */
+function damageEveryRecord(size: number): void {
+  const dir = path.join(tmp.dir, 'main');
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.seg'))) {
+    const bytes = readFileSync(path.join(dir, f));
+    for (let off = 0; off + HEADER_BYTES < bytes.length; off += HEADER_BYTES + size) bytes[off + HEADER_BYTES + 100] ^= 0xff;
+    writeFileSync(path.join(dir, f), bytes);
+  }
+}
+
 describe('spool: the in-memory tail', () => {
   it('the newest TAIL_CACHE_BYTES are read from memory, older records from the files (checksummed)', async () => {
     const drops: DropInfo[] = [];
@@ -366,12 +376,7 @@ describe('spool: the in-memory tail', () => {
       await s.reader('b').next();
     }
     // Damage every record on disk: only records still in memory can come back intact.
-    const dir = path.join(tmp.dir, 'main');
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.seg'))) {
-      const bytes = readFileSync(path.join(dir, f));
-      for (let off = 0; off + HEADER_BYTES < bytes.length; off += HEADER_BYTES + size) bytes[off + HEADER_BYTES + 100] ^= 0xff;
-      writeFileSync(path.join(dir, f), bytes);
-    }
+    damageEveryRecord(size);
     const got = await readAll(s.reader('a'));
     // a corrupt record skips the rest of its segment: reading resumes at the first segment wholly in memory
     const firstWhole = Math.ceil((total - cached) / perSegment) * perSegment;
@@ -392,12 +397,7 @@ describe('spool: the in-memory tail, readers behind', () => {
     const reach = TAIL_CACHE_BYTES / (64 * 1024) - 1;
     const s = open({ segmentBytes: perSegment * 64 * 1024, drops });
     for (const i of range(n)) await s.append(payload(i, size), i);
-    const dir = path.join(tmp.dir, 'main');
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.seg'))) {
-      const bytes = readFileSync(path.join(dir, f));
-      for (let off = 0; off + HEADER_BYTES < bytes.length; off += HEADER_BYTES + size) bytes[off + HEADER_BYTES + 100] ^= 0xff;
-      writeFileSync(path.join(dir, f), bytes);
-    }
+    damageEveryRecord(size);
     const got = await readAll(s.reader('a'));
     // the first `reach` records come from memory (kept, and never pushed out by later ones); every later one was damaged on disk
     assert.deepEqual(got.ids, range(reach));

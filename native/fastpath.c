@@ -1009,6 +1009,8 @@ static napi_value partition_request(napi_env env, napi_callback_info info) {
  */
 #define SNAPPY_FRAGMENT 65536
 #define SNAPPY_HASH_BITS 14
+/* past snappy's bound of 32 + n + n / 6: a short literal's 16-byte move may overrun its end */
+#define COMPRESS_SLACK 16
 
 static inline uint32_t snappy_hash(uint32_t v) { return (v * 0x1e35a7bdu) >> (32 - SNAPPY_HASH_BITS); }
 
@@ -1050,27 +1052,79 @@ static uint8_t *emit_copy(uint8_t *o, size_t offset, size_t len) {
   return o;
 }
 
-/* One fragment (at most 64 KiB) of elements; table has 1 << SNAPPY_HASH_BITS entries. */
+/* A literal of 1 to 16 bytes with 16 bytes of input readable at s: one fixed-size move (the
+   output has COMPRESS_SLACK bytes past the bound for the overrun). */
+static inline uint8_t *emit_short_literal(uint8_t *o, const uint8_t *s, size_t n) {
+  *o++ = (uint8_t)((n - 1) << 2);
+  memcpy(o, s, 16);
+  return o + n;
+}
+
+static inline uint64_t load64le(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v; /* the 16-byte search below only runs on little-endian machines */
+}
+
+static inline uint16_t *table_entry(uint16_t *table, uint32_t v) { return table + snappy_hash(v); }
+
+/*
+ * One fragment (at most 64 KiB) of elements; table has 1 << SNAPPY_HASH_BITS entries. The
+ * reference algorithm with two of the later reference implementation's speed-ups (the
+ * same elements come out, byte for byte): the first 16 positions of each search hashed from
+ * 8-byte loads shifted a byte at a time, and literals of up to 16 bytes (most of them: a
+ * request's series repeat long label runs between short differences) moved as one fixed
+ * 16-byte copy instead of a memcpy call of variable length. bench/README.md, session 8.
+ */
 static uint8_t *compress_fragment(const uint8_t *in, size_t n, uint8_t *o, uint16_t *table) {
   const uint8_t *ip = in, *end = in + n, *next_emit = in;
   if (n >= 15) {
     memset(table, 0, sizeof(uint16_t) << SNAPPY_HASH_BITS);
     const uint8_t *ip_limit = end - 15; /* 4-byte loads stay inside */
-    uint32_t next_hash = snappy_hash(load32le(++ip));
     for (;;) {
-      /* look for a 4-byte match, stepping further the longer none is found */
-      const uint8_t *next_ip = ip, *candidate;
+      next_emit = ip++;
+      const uint8_t *candidate;
       uint32_t skip = 32;
-      do {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      if (ip_limit - ip >= 16) {
+        uint64_t data = load64le(ip);
+        uint32_t delta = (uint32_t)(ip - in);
+        for (int j = 0; j < 4; j++) {
+          for (int k = 0; k < 4; k++) {
+            int i = 4 * j + k;
+            uint16_t *e = table_entry(table, (uint32_t)data);
+            candidate = in + *e;
+            *e = (uint16_t)(delta + (uint32_t)i);
+            if (load32le(candidate) == (uint32_t)data) {
+              /* [next_emit, ip + i) is at most 16 bytes: a short literal */
+              ip += i;
+              o = emit_short_literal(o, next_emit, (size_t)(ip - next_emit));
+              goto emit_match;
+            }
+            data >>= 8;
+          }
+          data = load64le(ip + 4 * j + 4);
+        }
+        ip += 16;
+        skip += 16;
+      }
+#endif
+      /* look for a 4-byte match, stepping further the longer none is found */
+      for (;;) {
+        uint32_t v = load32le(ip);
+        uint16_t *e = table_entry(table, v);
+        const uint8_t *next_ip = ip + (skip++ >> 5);
+        if (next_ip > ip_limit) {
+          ip = next_emit;
+          goto rest;
+        }
+        candidate = in + *e;
+        *e = (uint16_t)(ip - in);
+        if (load32le(candidate) == v) break;
         ip = next_ip;
-        uint32_t h = next_hash;
-        next_ip = ip + (skip++ >> 5);
-        if (next_ip > ip_limit) goto rest;
-        next_hash = snappy_hash(load32le(next_ip));
-        candidate = in + table[h];
-        table[h] = (uint16_t)(ip - in);
-      } while (load32le(ip) != load32le(candidate));
-      o = emit_literal(o, next_emit, (size_t)(ip - next_emit));
+      }
+      o = ip - next_emit <= 16 ? emit_short_literal(o, next_emit, (size_t)(ip - next_emit)) : emit_literal(o, next_emit, (size_t)(ip - next_emit));
+    emit_match:
       /* copies for as long as the bytes after one match start another */
       do {
         const uint8_t *base = ip;
@@ -1078,9 +1132,7 @@ static uint8_t *compress_fragment(const uint8_t *in, size_t n, uint8_t *o, uint1
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         /* 8 bytes a step: a request's series repeat long runs of label bytes */
         while (ip + matched + 8 <= end) {
-          uint64_t x, y;
-          memcpy(&x, ip + matched, 8);
-          memcpy(&y, candidate + matched, 8);
+          uint64_t x = load64le(ip + matched), y = load64le(candidate + matched);
           if (x != y) {
             matched += (size_t)__builtin_ctzll(x ^ y) >> 3; /* little-endian: the first differing byte */
             goto matched_all;
@@ -1089,17 +1141,21 @@ static uint8_t *compress_fragment(const uint8_t *in, size_t n, uint8_t *o, uint1
         }
 #endif
         while (ip + matched < end && candidate[matched] == ip[matched]) matched++;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
       matched_all:
+#endif
         ip += matched;
         o = emit_copy(o, (size_t)(base - candidate), matched);
-        next_emit = ip;
-        if (ip >= ip_limit) goto rest;
+        if (ip >= ip_limit) {
+          next_emit = ip;
+          goto rest;
+        }
         table[snappy_hash(load32le(ip - 1))] = (uint16_t)(ip - 1 - in);
-        uint32_t h = snappy_hash(load32le(ip));
-        candidate = in + table[h];
-        table[h] = (uint16_t)(ip - in);
+        uint32_t v = load32le(ip);
+        uint16_t *e = table_entry(table, v);
+        candidate = in + *e;
+        *e = (uint16_t)(ip - in);
       } while (load32le(ip) == load32le(candidate));
-      next_hash = snappy_hash(load32le(++ip));
     }
   }
 rest:
@@ -1109,7 +1165,7 @@ rest:
 
 /* raw[0, n) as a snappy block in `packed`; its length, or 0 if out of memory. */
 static size_t snappy_compress(const uint8_t *raw, size_t n) {
-  if (!reserve((void **)&packed, &packed_cap, 32 + n + n / 6, 1) || !reserve((void **)&snappy_table, &snappy_table_cap, (size_t)1 << SNAPPY_HASH_BITS, sizeof(uint16_t))) return 0;
+  if (!reserve((void **)&packed, &packed_cap, 32 + n + n / 6 + COMPRESS_SLACK, 1) || !reserve((void **)&snappy_table, &snappy_table_cap, (size_t)1 << SNAPPY_HASH_BITS, sizeof(uint16_t))) return 0;
   uint8_t *o = packed + write_varint(packed, n);
   for (size_t at = 0; at < n; at += SNAPPY_FRAGMENT) {
     size_t len = n - at < SNAPPY_FRAGMENT ? n - at : SNAPPY_FRAGMENT;

@@ -108,6 +108,47 @@ describe('native fast path', { skip }, () => {
     for (const f of fixtures) assert.equal(other.scan(f.body), undefined, 'another cluster under reject/overwrite is the JS path');
   });
 
+  test('the cluster label added decodes exactly at every request length near the compressor’s edges', () => {
+    // The C compressor works in 64 KiB fragments, searches 16 positions at a time and moves
+    // literals of up to 16 bytes as one 16-byte copy: requests of every short length, tails of
+    // every length before a fragment's end, and incompressible next to repeating label values.
+    const rng = new Rng(20261205);
+    const scanner = createFastScanner(L, MAX_DECODED, 'c1', false)!;
+    const text = (n: number, repeating: boolean): string => {
+      let s = '';
+      for (let i = 0; i < n; i++) s += repeating ? 'abcab'[i % 5] : String.fromCharCode(rng.int(0x21, 0x7e));
+      return s;
+    };
+    const request = (values: readonly string[]): Buffer =>
+      encodeWriteRequest({
+        timeseries: values.map((v, i) => ({
+          labels: [
+            { name: '__name__', value: 'm' },
+            { name: 'a', value: v },
+          ],
+          samples: [{ value: BigInt(rng.int(0, 2 ** 31)) << 20n, timestamp: BigInt(i) }],
+          exemplars: [],
+          histograms: [],
+        })),
+        metadata: [],
+      });
+    let checked = 0;
+    for (let n = 1; n <= 200; n++) {
+      for (const repeating of [false, true]) {
+        assert.ok(agree(scanner, compress(request([text(n, repeating)])), L, 'c1', 'keep', `one value of ${n} bytes`), 'must take the fast path');
+        checked++;
+      }
+    }
+    // 600 values of 100-120 bytes (~72 KiB, with the cluster label added): the first
+    // fragment's end falls at another place in a series for every extra length
+    for (let extra = 0; extra < 120; extra += 3) {
+      const values = Array.from({ length: 600 }, (_, i) => text(100 + (i === 0 ? extra : rng.int(0, 20)), rng.chance(0.5)));
+      assert.ok(agree(scanner, compress(request(values)), L, 'c1', 'keep', `600 values, first ${100 + extra} bytes`), 'must take the fast path');
+      checked++;
+    }
+    assert.equal(checked, 440);
+  });
+
   test('with an allocator the rewritten block is written into the Buffer it hands out (the relay leases it)', () => {
     const plain = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false)!;
     const given: Buffer[] = [];

@@ -7,6 +7,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Answer, WriteHandler } from './accept';
 import { asError } from '../shared/errors';
+import { type BufferPool, collectBody, createBufferPool } from '../shared/buffers/pool';
 
 export interface Routes {
   write: WriteHandler;
@@ -19,8 +20,11 @@ export interface Routes {
 const WRITE_PATH = '/api/v1/write';
 
 export function createForwarderServer(routes: Routes): Server {
+  // Request bodies, reused once answered: a burst of writes otherwise leaves its bodies to the
+  // next scavenge, tens of MiB at 1 M samples/s (the spool copies what it keeps in memory).
+  const bodies = createBufferPool({ classSteps: 4, maxIdleBytes: 16 * 1024 * 1024 });
   const server = createServer((req, res) => {
-    void serve(routes, req, res).catch((err: unknown) => {
+    void serve(routes, bodies, req, res).catch((err: unknown) => {
       routes.onError(asError(err));
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('internal error\n');
@@ -32,18 +36,25 @@ export function createForwarderServer(routes: Routes): Server {
   return server;
 }
 
-async function serve(routes: Routes, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(routes: Routes, bodies: BufferPool, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';
   const method = req.method ?? 'GET';
   if (path === WRITE_PATH) {
     if (method !== 'POST') return send(res, { status: 405, headers: { allow: 'POST' }, body: `method ${method} not allowed: remote-write is POST\n` });
-    const answer = await routes.write({
-      header: (name) => {
-        const v = req.headers[name.toLowerCase()];
-        return Array.isArray(v) ? v.join(', ') : v;
-      },
-      body: (maxBytes) => readBody(req, maxBytes),
-    });
+    let body: Buffer | undefined;
+    let answer: Answer;
+    try {
+      answer = await routes.write({
+        header: (name) => {
+          const v = req.headers[name.toLowerCase()];
+          return Array.isArray(v) ? v.join(', ') : v;
+        },
+        body: async (maxBytes) => (body = await readBody(req, maxBytes, bodies)),
+      });
+    } finally {
+      // answered: admission and the spool's write are done with it
+      if (body) bodies.release(body);
+    }
     if (!req.complete) req.resume(); // refused before reading: drain so the connection can be reused
     return send(res, answer);
   }
@@ -62,28 +73,29 @@ function send(res: ServerResponse, a: Answer): void {
   res.end(a.status === 204 ? undefined : a.body);
 }
 
-/** The whole body, or undefined once it passes maxBytes (the rest is drained, not kept). */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+/**
+ * The whole body, leased from `pool` (the caller releases it), or undefined once it passes
+ * maxBytes (the rest is drained, not kept).
+ */
+export function readBody(req: IncomingMessage, maxBytes: number, pool: BufferPool): Promise<Buffer | undefined> {
   const declared = Number(req.headers['content-length'] ?? -1);
   if (declared > maxBytes) return Promise.resolve(undefined);
+  const collector = collectBody(pool, maxBytes, declared >= 0 ? declared : undefined);
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
     let over = false;
     req.on('data', (chunk: Buffer) => {
       if (over) return;
-      size += chunk.length;
-      if (size > maxBytes) {
+      if (!collector.add(chunk)) {
         over = true;
-        chunks.length = 0;
         resolve(undefined); // answer now; the rest drains
-        return;
       }
-      chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!over) resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+      if (!over) resolve(collector.finish());
     });
-    req.on('error', reject);
+    req.on('error', (err) => {
+      collector.abandon();
+      reject(err);
+    });
   });
 }

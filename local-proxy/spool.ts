@@ -159,7 +159,8 @@ export class Spool implements SpoolView, BudgetMember {
   /**
    * Appends one record with its samples' time range; resolves once it is durable. The
    * write itself happens before this returns (only the flush is awaited), so the record
-   * counts as pending for every reader from then on. Throws SpoolFullError/SpoolWriteError/SpoolClosedError.
+   * counts as pending for every reader from then on, and the payload is not referenced
+   * after it returns. Throws SpoolFullError/SpoolWriteError/SpoolClosedError.
    */
   append(payload: Buffer, samples: number, times: TimeRange = UNKNOWN_TIMES): Promise<void> {
     if (this.closed) return Promise.reject(new SpoolClosedError('spool is closed (shutting down)'));
@@ -179,7 +180,8 @@ export class Spool implements SpoolView, BudgetMember {
         this.lastError = (err as Error).message;
         throw new SpoolWriteError(`cannot write to the spool in ${this.dir}: ${(err as Error).message}`);
       }
-      if (this.readerNearTail()) this.tail.remember(cur.id, offset, payload, header.readUInt32LE(4), times);
+      // a copy: the caller may reuse the payload's memory once this returns (the forwarder's request bodies are pooled)
+      if (this.readerNearTail()) this.tail.remember(cur.id, offset, copyOf(payload), header.readUInt32LE(4), times);
       cur.records++;
       cur.samples += samples;
       this.appendedSamples += samples;
@@ -426,4 +428,11 @@ export class Spool implements SpoolView, BudgetMember {
     this.dataBell.ring();
     this.budget.spools.delete(this);
   }
+}
+
+/** A payload's bytes in memory of their own (not a view on a pooled or shared buffer). */
+function copyOf(payload: Buffer): Buffer {
+  const b = Buffer.allocUnsafeSlow(payload.length);
+  payload.copy(b);
+  return b;
 }

@@ -62,6 +62,7 @@ export class SpoolReader {
       if (cached && offset + hb + cached.payload.length <= end) {
         const start = { segment: seg.id, offset };
         this.ahead = { segment: seg.id, offset: offset + hb + cached.payload.length };
+        this.spool.readFromTail();
         return { payload: cached.payload, samples: cached.samples, minTime: cached.minTime, maxTime: cached.maxTime, start, end: { ...this.ahead } };
       }
       const header = Buffer.allocUnsafe(hb);

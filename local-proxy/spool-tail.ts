@@ -46,6 +46,15 @@ export class TailCache {
     return this.index.get(segment)?.get(offset);
   }
 
+  /** Forgets the records that start before p (every reader has read them). */
+  forgetBefore(p: { segment: number; offset: number }): void {
+    while (this.head < this.fifo.length) {
+      const rec = this.fifo[this.head];
+      if (rec.segment > p.segment || (rec.segment === p.segment && rec.offset >= p.offset)) return;
+      this.forgetOldest();
+    }
+  }
+
   /** The segment is gone: its records are no longer served (their FIFO entries age out by themselves). */
   forgetSegment(segment: number): void {
     this.index.delete(segment);

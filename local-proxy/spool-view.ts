@@ -17,6 +17,8 @@ export interface SpoolView {
   readableEnd(seg: Segment): number;
   /** the record at (segment, offset) if it is still in memory */
   cachedRecord(segment: number, offset: number): (TimeRange & Pick<TailRecord, 'payload' | 'samples'>) | undefined;
+  /** a reader read a record from memory: what every reader has now read need not stay there */
+  readFromTail(): void;
   /** a reader found corrupt data in seg from `from` on */
   skipCorrupt(seg: Segment, from: number, reader: string, why: string): void;
   /** persists cursors soon (coalesced) */

@@ -291,6 +291,20 @@ export class Spool implements SpoolView, BudgetMember {
     return seg === this.current ? seg.synced : seg.size;
   }
 
+  /**
+   * Drops from memory what every reader has read: a lane that keeps up has its records from
+   * here at once, and keeping them for the cache's whole 4 MiB would only hold them longer
+   * (into V8's old generation) than the lanes that send them.
+   */
+  readFromTail(): void {
+    let min: Readonly<Position> | undefined;
+    for (const r of this.readerMap.values()) {
+      const p = r.readPosition;
+      if (min === undefined || comparePositions(p, min) < 0) min = p;
+    }
+    if (min) this.tail.forgetBefore(min);
+  }
+
   /** The payload, samples and times of the record at (segment, offset) if it is still in memory. */
   cachedRecord(segment: number, offset: number): TailRecord | undefined {
     return this.tail.get(segment, offset);

@@ -387,6 +387,24 @@ describe('spool: the in-memory tail', () => {
   });
 });
 
+describe('spool: the in-memory tail, readers caught up', () => {
+  it('a record every reader has read is no longer kept in memory; one a reader has yet to read is', async () => {
+    const s = open({ readers: ['a', 'b'] });
+    for (const i of range(3)) await s.append(payload(i, 1000), 1);
+    const starts: { segment: number; offset: number }[] = [];
+    for (let rec = await s.reader('a').next(); rec; rec = await s.reader('a').next()) starts.push(rec.start);
+    assert.equal(starts.length, 3);
+    for (const p of starts) assert.ok(s.cachedRecord(p.segment, p.offset), 'b has yet to read it');
+    assert.ok(await s.reader('b').next());
+    assert.equal(s.cachedRecord(starts[0].segment, starts[0].offset), undefined, 'both read the first');
+    assert.ok(s.cachedRecord(starts[1].segment, starts[1].offset));
+    const rest = await readAll(s.reader('b'));
+    assert.deepEqual(rest.ids, [1, 2], 'b still gets the others, from memory');
+    for (const p of starts) assert.equal(s.cachedRecord(p.segment, p.offset), undefined);
+    await s.close();
+  });
+});
+
 describe('spool: the in-memory tail, readers behind', () => {
   it("records appended while every reader has a cache's size or more left to read are not kept in memory: they are read back from the files", async () => {
     const drops: DropInfo[] = [];

@@ -80,7 +80,7 @@ function send(res: ServerResponse, a: Answer): void {
 export function readBody(req: IncomingMessage, maxBytes: number, pool: BufferPool): Promise<Buffer | undefined> {
   const declared = Number(req.headers['content-length'] ?? -1);
   if (declared > maxBytes) return Promise.resolve(undefined);
-  const collector = collectBody(pool, maxBytes, declared >= 0 ? declared : undefined);
+  const collector = collectBody(pool, maxBytes, declared);
   return new Promise((resolve, reject) => {
     let over = false;
     req.on('data', (chunk: Buffer) => {

@@ -451,8 +451,9 @@ export class Lane {
   /** Samples per second appended since the reader got its first record (undefined: too short a span to tell). */
   private rateSinceFirstRead(): number | undefined {
     const f = this.firstRead;
-    const s = f && (this.now() - f.at) / 1000;
-    return f && s && s >= 0.05 ? (this.spec.reader.spool.appendedSamples - f.appended) / s : undefined;
+    if (f === undefined) return undefined;
+    const seconds = (this.now() - f.at) / 1000;
+    return seconds >= 0.05 ? (this.spec.reader.spool.appendedSamples - f.appended) / seconds : undefined;
   }
 
   /**
@@ -464,7 +465,7 @@ export class Lane {
   private async readQueuedAgain(): Promise<void> {
     this.holding = true;
     try {
-      while (!this.stopping && this.queues.some((q) => q.sending)) await this.bell.wait(100, this.stopController.signal);
+      await this.waitWhile(() => this.queues.some((q) => q.sending));
     } finally {
       this.holding = false;
     }
@@ -476,10 +477,13 @@ export class Lane {
     const busy = (q: ShardQueue): boolean => q.count > 0 || q.sending;
     this.flushNow = true;
     this.bell.ring();
-    while (!this.stopping && (i === undefined ? this.queues.some(busy) : busy(this.queues[i]))) {
-      await this.bell.wait(100, this.stopController.signal);
-    }
+    await this.waitWhile(() => (i === undefined ? this.queues.some(busy) : busy(this.queues[i])));
     this.flushNow = false;
+  }
+
+  /** Until `cond` is false (looked at whenever a call settles, or every 100 ms) or the lane stops. */
+  private async waitWhile(cond: () => boolean): Promise<void> {
+    while (!this.stopping && cond()) await this.bell.wait(100, this.stopController.signal);
   }
 
   private resetQueues(): void {

@@ -23,7 +23,7 @@ export interface SpoolView {
   skipCorrupt(seg: Segment, from: number, reader: string, why: string): void;
   /** persists cursors soon (coalesced) */
   scheduleCheckpoint(): void;
-  bytesAfter(p: Position, written?: boolean): number;
+  bytesAfter(p: Readonly<Position>, written?: boolean, atLeast?: number): number;
   samplesAfter(p: Position): number;
   waitForData(ms: number, signal?: AbortSignal): Promise<void>;
 }

@@ -200,20 +200,8 @@ export class Spool implements SpoolView, BudgetMember {
    * peak RSS: 133–139 MiB caching every record, 122–126 caching none).
    */
   private readerNearTail(): boolean {
-    for (const r of this.readerMap.values()) if (this.unreadWithin(r.readPosition, TAIL_CACHE_BYTES)) return true;
+    for (const r of this.readerMap.values()) if (this.bytesAfter(r.readPosition, true, TAIL_CACHE_BYTES) < TAIL_CACHE_BYTES) return true;
     return false;
-  }
-
-  /** Fewer than `limit` bytes were appended after p (walks back from the newest segment, so a reader far behind costs little). */
-  private unreadWithin(p: Readonly<Position>, limit: number): boolean {
-    let n = 0;
-    for (let i = this.segments.length - 1; i >= 0; i--) {
-      const s = this.segments[i];
-      if (s.id < p.segment) break;
-      n += s.size - (s.id === p.segment ? Math.min(p.offset, s.size) : 0);
-      if (n >= limit) return false;
-    }
-    return true;
   }
 
   /** Seals the current segment (flushed, so its waiters are acknowledged) and starts a new one. */
@@ -312,12 +300,15 @@ export class Spool implements SpoolView, BudgetMember {
 
   /**
    * Bytes after p: those a reader can see (flushed), or with `written` every byte appended,
-   * flushed or not (zero only when a reader at p has everything ever appended).
+   * flushed or not (zero only when a reader at p has everything ever appended). Counted from
+   * the newest segment back, stopping once past `atLeast`: then at least that many (a
+   * reader far behind costs a few segments, not all of them).
    */
-  bytesAfter(p: Position, written = false): number {
+  bytesAfter(p: Readonly<Position>, written = false, atLeast = Infinity): number {
     let n = 0;
-    for (const s of this.segments) {
-      if (s.id < p.segment) continue;
+    for (let i = this.segments.length - 1; i >= 0 && n < atLeast; i--) {
+      const s = this.segments[i];
+      if (s.id < p.segment) break;
       const end = written ? s.size : this.readableEnd(s);
       n += end - (s.id === p.segment ? Math.min(p.offset, end) : 0);
     }

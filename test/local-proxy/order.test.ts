@@ -63,6 +63,18 @@ function orderCheckingUpstream(answer: (req: UpstreamRequest, call: number) => U
 
 const ok = (): UpstreamOutcome => ({ kind: 'delivered', status: 204, bytes: 10 });
 
+/** A backlog of 150 000 samples (calls of 1 000) for a lane of 1…6 shards against an upstream answering after callMs. */
+async function slowBacklog(callMs: number) {
+  const spool = openSpool();
+  await fill(spool, 300);
+  const check = orderCheckingUpstream(async () => {
+    await sleep(callMs);
+    return ok();
+  });
+  const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 1000, maxWaitMs: 5 }, undefined, { shards: { min: 1, max: 6 }, busy: () => 0 });
+  return { spool, check, rec };
+}
+
 describe('lane: several calls in flight, per-series order', () => {
   it('random latency and failures with 4 shards: every series arrives in timestamp order, never in two calls at once, all of it', async () => {
     const spool = openSpool();
@@ -90,14 +102,8 @@ describe('lane: several calls in flight, per-series order', () => {
   });
 
   it('the shard count follows the backlog: a slow upstream and a large backlog get several calls in flight, up to MAX_SHARDS', async () => {
-    const spool = openSpool();
-    await fill(spool, 300); // 150 000 samples, 150 calls of 1 000
-    const check = orderCheckingUpstream(async () => {
-      await sleep(200);
-      return ok();
-    });
     // 200 µs of call per sample × 150 000 / 5 s × 1.3 ≈ 8 calls wanted: MAX_SHARDS (6)
-    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 1000, maxWaitMs: 5 }, undefined, { shards: { min: 1, max: 6 }, busy: () => 0 });
+    const { spool, check, rec } = await slowBacklog(200);
     const lane = startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
     let most = 0;
     await waitFor(
@@ -142,13 +148,7 @@ describe('lane: several calls in flight, per-series order', () => {
   });
 
   it("grows as soon as its first call has settled (the call's latency is then known), not a scale tick later", async () => {
-    const spool = openSpool();
-    await fill(spool, 300); // 150 000 samples
-    const check = orderCheckingUpstream(async () => {
-      await sleep(100);
-      return ok();
-    });
-    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 1000, maxWaitMs: 5 }, undefined, { shards: { min: 1, max: 6 }, busy: () => 0 });
+    const { spool, check, rec } = await slowBacklog(100);
     const started = Date.now();
     const lane = startLane({ reader: spool.reader('r'), upstream: check.up }, rec);
     // the first call settles after ~100 ms; the next scale tick would come at 1 000 ms
@@ -160,13 +160,7 @@ describe('lane: several calls in flight, per-series order', () => {
   });
 
   it("a lane's first growth costs one call: what its one shard had queued is read again and spread over the new shards, every sample sent once", async () => {
-    const spool = openSpool();
-    await fill(spool, 300); // 150 000 samples
-    const check = orderCheckingUpstream(async () => {
-      await sleep(150);
-      return ok();
-    });
-    const rec = recorder({ maxBytes: 8 * 1024 * 1024, maxSamples: 1000, maxWaitMs: 5 }, undefined, { shards: { min: 1, max: 6 }, busy: () => 0 });
+    const { spool, check, rec } = await slowBacklog(150);
     // the calls made when the lane first changes its shard count (it logs the change as it makes it)
     let callsBeforeGrowth: number | undefined;
     const log = rec.deps.log;

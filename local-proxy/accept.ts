@@ -44,6 +44,7 @@ export function createWriteHandler(cfg: Pick<ForwarderConfig, 'sizes' | 'limits'
     onForeignCluster: 'keep',
     cost: deps.cost,
     nativeFastPath: cfg.nativeFastPath,
+    seriesHashes: true,
   });
 
   const answer = (status: number, body = '', headers: Record<string, string> = {}): Answer => {
@@ -71,8 +72,9 @@ export function createWriteHandler(cfg: Pick<ForwarderConfig, 'sizes' | 'limits'
     const block = blockOf(admission);
     const { samples } = admission;
     try {
-      // the samples' time range goes into the record: lanes judge Azure's window without decompressing
-      await deps.spool.append(block, samples, { minTime: admission.minTime, maxTime: admission.maxTime });
+      // the samples' time range and series hashes go into the record: lanes judge Azure's
+      // window and route series to shards without decompressing
+      await deps.spool.append(block, samples, { minTime: admission.minTime, maxTime: admission.maxTime }, admission.seriesHashes);
     } catch (err) {
       if (err instanceof SpoolFullError)
         return withWritten(admission.protocol, refuse(503, 'spool_full', `${err.message}; retry later (upstream is behind)`), NOTHING_WRITTEN);

@@ -23,6 +23,8 @@ export interface BatchRecord {
   bytes: number;
   samples: number;
   end: Position;
+  /** each series' hash, when the spool stored them */
+  seriesHashes?: Uint32Array;
 }
 
 /** The merged WriteRequest of some records, as one snappy block (written into scratch if given). */
@@ -50,7 +52,9 @@ export function asBatchRecord(rec: SpoolRecord): BatchRecord | Error {
   const bytes = snappyDecodedLength(rec.payload);
   if (!snappyCanHold(rec.payload.length - header, bytes))
     return new Error(`snappy header declares ${bytes} bytes, more than the ${rec.payload.length - header} bytes after it can hold`);
-  return { block: rec.payload, bytes, samples: rec.samples, end: rec.end };
+  const r: BatchRecord = { block: rec.payload, bytes, samples: rec.samples, end: rec.end };
+  if (rec.seriesHashes) r.seriesHashes = rec.seriesHashes;
+  return r;
 }
 
 /** What the batch rules need of a queued share. */

@@ -71,7 +71,8 @@ export function planRecord(rec: BatchRecord & TimeRange, opts: PlanOptions): Pla
   let from: number | undefined;
   let wholeTo = opts.wholeTo;
   if (opts.owners && wholeTo === undefined && shards > 1 && rec.samples > 0) {
-    const hashes = seriesHashes(rec.block);
+    // stored with the record by the intake's scan; computed here (decompressing) for older records
+    const hashes = rec.seriesHashes ?? seriesHashes(rec.block);
     if (hashes) {
       const route = opts.owners.table.route(hashes, shards, opts.owners.leastLoaded, opts.owners.spread, opts.owners.crowded);
       if ('whole' in route) {

@@ -4,7 +4,7 @@
 
 import type * as fs from 'node:fs';
 import { open } from 'node:fs/promises';
-import { MAX_RECORD_BYTES, type Position, type SpoolRecord, checksumMatches, comparePositions, decodeHeader, headerBytes } from './spool-record';
+import { type Position, type SpoolRecord, checksumMatches, comparePositions, decodeHeader, hashesOf, headerBytes, plausible } from './spool-record';
 import type { Segment } from './spool-segment';
 import type { SpoolView } from './spool-view';
 import type { BufferPool } from '../shared/buffers/pool';
@@ -59,11 +59,20 @@ export class SpoolReader {
       }
       // Recent records come from memory: written by this process, so no checksum to verify.
       const cached = this.spool.cachedRecord(seg.id, offset);
-      if (cached && offset + hb + cached.payload.length <= end) {
+      if (cached && offset + hb + cached.length <= end) {
         const start = { segment: seg.id, offset };
-        this.ahead = { segment: seg.id, offset: offset + hb + cached.payload.length };
+        this.ahead = { segment: seg.id, offset: offset + hb + cached.length };
         this.spool.readFromTail();
-        return { payload: cached.payload, samples: cached.samples, minTime: cached.minTime, maxTime: cached.maxTime, start, end: { ...this.ahead } };
+        const rec: SpoolRecord = {
+          payload: cached.payload,
+          samples: cached.samples,
+          minTime: cached.minTime,
+          maxTime: cached.maxTime,
+          start,
+          end: { ...this.ahead },
+        };
+        if (cached.seriesHashes) rec.seriesHashes = cached.seriesHashes;
+        return rec;
       }
       const header = Buffer.allocUnsafe(hb);
       let fh: fs.promises.FileHandle;
@@ -76,7 +85,7 @@ export class SpoolReader {
       }
       if (gen !== this.generation) continue;
       const h = decodeHeader(header, seg.format);
-      if (h.length > MAX_RECORD_BYTES || offset + hb + h.length > end) {
+      if (!plausible(h) || offset + hb + h.length > end) {
         this.corrupt(seg, offset, 'record runs past the end of its segment');
         continue;
       }
@@ -99,7 +108,17 @@ export class SpoolReader {
       }
       const start = { segment: seg.id, offset };
       this.ahead = { segment: seg.id, offset: offset + hb + h.length };
-      return { payload, samples: h.samples, minTime: h.minTime, maxTime: h.maxTime, start, end: { ...this.ahead } };
+      // format 3: the series hashes first (a view: a pooled lease starts 4-byte aligned), then the block
+      const rec: SpoolRecord = {
+        payload: payload.subarray(h.hashBytes),
+        samples: h.samples,
+        minTime: h.minTime,
+        maxTime: h.maxTime,
+        start,
+        end: { ...this.ahead },
+      };
+      if (h.hashBytes > 0) rec.seriesHashes = hashesOf(payload, h.hashBytes);
+      return rec;
     }
   }
 

@@ -4,7 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { HEADER_BYTES, MAX_RECORD_BYTES, type RecordFormat, V1_HEADER_BYTES, checksumMatches, decodeHeader, headerBytes } from './spool-record';
+import { CURRENT_FORMAT, type RecordFormat, checksumMatches, decodeHeader, headerBytes, plausible } from './spool-record';
 
 export interface Segment {
   id: number;
@@ -18,7 +18,7 @@ export interface Segment {
   fd?: number;
   /** a write or flush failed on it: the next append starts a new segment */
   broken: boolean;
-  /** record layout (spool-record.ts): 2 for every segment this version writes */
+  /** record layout (spool-record.ts): CURRENT_FORMAT (3) for every segment this version writes */
   format: RecordFormat;
 }
 
@@ -54,18 +54,19 @@ export function createSegment(dir: string, id: number): Segment {
   const file = segmentFile(dir, id);
   const fd = fs.openSync(file, 'w+');
   fsyncDir(dir);
-  return { id, file, size: 0, synced: 0, records: 0, samples: 0, fd, broken: false, format: 2 };
+  return { id, file, size: 0, synced: 0, records: 0, samples: 0, fd, broken: false, format: CURRENT_FORMAT };
 }
 
 /**
- * Writes one record at the end of seg (not flushed). On failure nothing of it is left in
+ * Writes one record at the end of seg (not flushed): its header, its series hashes' bytes
+ * when there are some, its block. On failure nothing of it is left in
  * the segment (cut off, or the segment is marked broken) and the error is rethrown.
  */
-export function writeRecord(seg: Segment, header: Buffer, payload: Buffer): void {
+export function writeRecord(seg: Segment, header: Buffer, payload: Buffer, hashes?: Buffer): void {
   const before = seg.size;
   try {
-    let bufs = [header, payload];
-    let left = header.length + payload.length;
+    let bufs = hashes ? [header, hashes, payload] : [header, payload];
+    let left = header.length + (hashes?.length ?? 0) + payload.length;
     let pos = before;
     while (left > 0) {
       const n = fs.writevSync(seg.fd!, bufs, pos);
@@ -87,21 +88,21 @@ export function writeRecord(seg: Segment, header: Buffer, payload: Buffer): void
 
 /**
  * Which record layout a segment uses: the one under which its first record's checksum
- * holds. Segments this version writes are format 2; format 1 is an older forwarder's.
+ * holds. Segments this version writes are format 3; formats 2 and 1 are older forwarders'.
  */
 function sniffFormat(fd: number, fileSize: number): RecordFormat {
-  for (const format of [2, 1] as const) {
-    const hb = format === 2 ? HEADER_BYTES : V1_HEADER_BYTES;
+  for (const format of [3, 2, 1] as const) {
+    const hb = headerBytes(format);
     if (fileSize < hb) continue;
     const header = Buffer.allocUnsafe(hb);
     fs.readSync(fd, header, 0, hb, 0);
     const h = decodeHeader(header, format);
-    if (h.length > MAX_RECORD_BYTES || hb + h.length > fileSize) continue;
+    if (!plausible(h) || hb + h.length > fileSize) continue;
     const payload = Buffer.allocUnsafe(h.length);
     fs.readSync(fd, payload, 0, h.length, hb);
     if (checksumMatches(header, payload, format)) return format;
   }
-  return 2;
+  return CURRENT_FORMAT;
 }
 
 /** Reads a segment's record headers; the last one is also checksummed and cut at the first bad record. */
@@ -119,7 +120,7 @@ export function scanSegment(dir: string, id: number, isLast: boolean, spool: str
     while (offset + hb <= fileSize) {
       fs.readSync(fd, header, 0, hb, offset);
       const h = decodeHeader(header, format);
-      if (h.length > MAX_RECORD_BYTES || offset + hb + h.length > fileSize) break;
+      if (!plausible(h) || offset + hb + h.length > fileSize) break;
       if (isLast) {
         const payload = Buffer.allocUnsafe(h.length);
         fs.readSync(fd, payload, 0, h.length, offset + hb);

@@ -11,8 +11,12 @@ export const TAIL_CACHE_BYTES = 4 * 1024 * 1024;
 export interface TailRecord extends TimeRange {
   segment: number;
   offset: number;
+  /** bytes after its header in the segment (hashes and block) */
+  length: number;
+  /** the block */
   payload: Buffer;
   samples: number;
+  seriesHashes?: Uint32Array;
   /** memory it keeps alive (a payload may be a view on a larger buffer) */
   retained: number;
 }
@@ -24,10 +28,12 @@ export class TailCache {
   private bytes = 0;
   private readonly index = new Map<number, Map<number, TailRecord>>();
 
-  remember(segment: number, offset: number, payload: Buffer, samples: number, times: TimeRange): void {
-    const retained = Math.max(payload.length, payload.buffer.byteLength);
+  remember(segment: number, offset: number, payload: Buffer, samples: number, times: TimeRange, seriesHashes?: Uint32Array): void {
+    const hashBytes = seriesHashes ? seriesHashes.length * 4 : 0;
+    const retained = Math.max(payload.length, payload.buffer.byteLength) + hashBytes;
     if (retained > TAIL_CACHE_BYTES) return;
-    const rec: TailRecord = { segment, offset, payload, samples, retained, minTime: times.minTime, maxTime: times.maxTime };
+    const rec: TailRecord = { segment, offset, length: hashBytes + payload.length, payload, samples, retained, minTime: times.minTime, maxTime: times.maxTime };
+    if (seriesHashes) rec.seriesHashes = seriesHashes;
     let bySeg = this.index.get(segment);
     if (!bySeg) this.index.set(segment, (bySeg = new Map<number, TailRecord>()));
     bySeg.set(offset, rec);

@@ -16,7 +16,7 @@ export interface SpoolView {
   /** the end of what readers may see in seg (flushed bytes of the segment being written) */
   readableEnd(seg: Segment): number;
   /** the record at (segment, offset) if it is still in memory */
-  cachedRecord(segment: number, offset: number): (TimeRange & Pick<TailRecord, 'payload' | 'samples'>) | undefined;
+  cachedRecord(segment: number, offset: number): (TimeRange & Pick<TailRecord, 'length' | 'payload' | 'samples' | 'seriesHashes'>) | undefined;
   /** a reader read a record from memory: what every reader has now read need not stay there */
   readFromTail(): void;
   /** a reader found corrupt data in seg from `from` on */

@@ -20,7 +20,7 @@ import { CheckpointScheduler, type Cursors, loadCursors, removeStaleTemps, saveC
 import { GroupCommit } from './spool-commit';
 import { SpoolClosedError, SpoolWriteError } from './spool-errors';
 import { SpoolReader } from './spool-reader';
-import { HEADER_BYTES, type Position, type TimeRange, UNKNOWN_TIMES, comparePositions, encodeHeader } from './spool-record';
+import { CURRENT_FORMAT, HEADER_BYTES, type Position, type TimeRange, UNKNOWN_TIMES, comparePositions, encodeHeader, hashBytesOf } from './spool-record';
 import { type Segment, countFrom, createSegment, listSegmentIds, scanSegment, writeRecord } from './spool-segment';
 import { TAIL_CACHE_BYTES, TailCache, type TailRecord } from './spool-tail';
 import type { SpoolView } from './spool-view';
@@ -160,11 +160,14 @@ export class Spool implements SpoolView, BudgetMember {
    * Appends one record with its samples' time range; resolves once it is durable. The
    * write itself happens before this returns (only the flush is awaited), so the record
    * counts as pending for every reader from then on, and the payload is not referenced
-   * after it returns. Throws SpoolFullError/SpoolWriteError/SpoolClosedError.
+   * after it returns. `seriesHashes` (the native scan's, as seriesHashes() gives them) are
+   * stored with it, so lanes route it to shards without decompressing it; neither are they
+   * referenced after it returns. Throws SpoolFullError/SpoolWriteError/SpoolClosedError.
    */
-  append(payload: Buffer, samples: number, times: TimeRange = UNKNOWN_TIMES): Promise<void> {
+  append(payload: Buffer, samples: number, times: TimeRange = UNKNOWN_TIMES, seriesHashes?: Uint32Array): Promise<void> {
     if (this.closed) return Promise.reject(new SpoolClosedError('spool is closed (shutting down)'));
-    const size = HEADER_BYTES + payload.length;
+    const hashes = seriesHashes && seriesHashes.length > 0 ? hashBytesOf(seriesHashes) : undefined;
+    const size = HEADER_BYTES + (hashes?.length ?? 0) + payload.length;
     try {
       this.budget.reserve(size, this);
       let cur = this.current;
@@ -173,15 +176,15 @@ export class Spool implements SpoolView, BudgetMember {
         cur = this.current;
       }
       const offset = cur.size;
-      const header = encodeHeader(payload, samples, times);
+      const header = encodeHeader(payload, samples, times, hashes);
       try {
-        writeRecord(cur, header, payload);
+        writeRecord(cur, header, payload, hashes);
       } catch (err) {
         this.lastError = (err as Error).message;
         throw new SpoolWriteError(`cannot write to the spool in ${this.dir}: ${(err as Error).message}`);
       }
       // a copy: the caller may reuse the payload's memory once this returns (the forwarder's request bodies are pooled)
-      if (this.readerNearTail()) this.tail.remember(cur.id, offset, copyOf(payload), header.readUInt32LE(4), times);
+      if (this.readerNearTail()) this.tail.remember(cur.id, offset, copyOf(payload), header.readUInt32LE(4), times, hashes && seriesHashes?.slice());
       cur.records++;
       cur.samples += samples;
       this.appendedSamples += samples;
@@ -227,7 +230,7 @@ export class Spool implements SpoolView, BudgetMember {
     const last = this.segments[this.segments.length - 1];
     if (last && last.size === 0) {
       last.fd = fs.openSync(last.file, 'r+');
-      last.format = 2; // empty: appends go in the current format
+      last.format = CURRENT_FORMAT; // empty: appends go in the current format
     } else {
       this.segments.push(createSegment(this.dir, last ? last.id + 1 : 1));
     }

@@ -18,8 +18,9 @@
 
 /* What native.ts expects (exports.version): 2 added the sample time range to scan's output
    and partition(); 3 added seriesHashes() and partition()'s per-series assignment; 4 added
-   translateV2(); 5 added decodeInto() and scanRaw() (requests the relabel rules went over). */
-#define FASTPATH_VERSION 5
+   translateV2(); 5 added decodeInto() and scanRaw() (requests the relabel rules went over);
+   6 added scan()'s series hashes (the forwarder spools them with the record). */
+#define FASTPATH_VERSION 6
 
 /* Working buffers, reused between calls. Thread-local: worker threads that load the module
    each get their own (freed by an environment cleanup hook); a buffer grown past
@@ -400,7 +401,10 @@ static void cleanup(void *arg) {
  *   → true: valid, forward the block as it is; a Buffer: valid once the cluster field is
  *     added where series lack it, and this is that request as a snappy block; false: defer.
  *   With alloc, that Buffer is alloc(length) (the relay leases it from its pool) rather
- *   than one this call allocates.
+ *   than one this call allocates. With a 10th argument hashes: Uint32Array (and out of 6),
+ *   a valid request's series hashes, as seriesHashes() gives them for the request to send,
+ *   go into hashes and their count into out[5] (-1: hashes is too small). The 9th is
+ *   scanRaw()'s pack, ignored here.
  */
 /* scan()'s and translateV2()'s shared arguments: (block, maxDecoded, limits: Uint32Array[4],
    cluster: Buffer|null, enforce: bool, out: Float64Array[5], clusterField: Buffer|null,
@@ -415,11 +419,13 @@ typedef struct {
   size_t field_len;
   napi_value alloc; /* NULL: none */
   bool pack; /* scanRaw: compress the request even when nothing is added to it */
+  uint32_t *hashes; /* scan: where the series' hashes go (NULL: not wanted), out[5] their count */
+  size_t hashes_cap;
 } request_args;
 
 static int read_request_args(napi_env env, napi_callback_info info, const char *usage, request_args *a) {
-  size_t argc = 9;
-  napi_value argv[9];
+  size_t argc = 10;
+  napi_value argv[10];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t *limits;
   size_t limits_len, out_len, byte_off;
@@ -462,6 +468,16 @@ static int read_request_args(napi_env env, napi_callback_info info, const char *
   if (argc >= 8 && napi_typeof(env, argv[7], &vt) == napi_ok && vt == napi_function) a->alloc = argv[7];
   a->pack = false;
   if (argc >= 9) napi_get_value_bool(env, argv[8], &a->pack);
+  a->hashes = NULL;
+  a->hashes_cap = 0;
+  if (argc >= 10 && out_len >= 6 && napi_typeof(env, argv[9], &vt) == napi_ok && vt == napi_object) {
+    size_t hl;
+    uint32_t *h;
+    if (napi_get_typedarray_info(env, argv[9], &ty, &hl, (void **)&h, &ab, &byte_off) == napi_ok && ty == napi_uint32_array) {
+      a->hashes = h;
+      a->hashes_cap = hl;
+    }
+  }
   return 1;
 }
 
@@ -526,6 +542,7 @@ static int scan_decoded(const uint8_t *b, size_t n, const request_args *a, size_
 }
 
 static size_t snappy_compress(const uint8_t *raw, size_t n);
+static double hash_all_series(const uint8_t *b, size_t n, uint32_t *out, size_t cap);
 
 /* raw[0, n) with the edits applied into v1_out, compressed into `packed`; its length, 0 on failure. */
 static size_t rewrite_and_compress(const uint8_t *raw, size_t n, size_t n_edits, const uint8_t *field, size_t field_len, size_t new_len) {
@@ -566,8 +583,10 @@ static napi_value scan_request(napi_env env, napi_callback_info info) {
       napi_get_boolean(env, false, &result);
       return result;
     }
+    if (a.hashes != NULL) a.out[5] = hash_all_series(v1_out, new_len, a.hashes, a.hashes_cap);
     return hand_over(env, &a, packed, packed_len, "scan: alloc(n) must return a Buffer of n bytes");
   }
+  if (ok == VALID && a.hashes != NULL) a.out[5] = hash_all_series(b, n, a.hashes, a.hashes_cap);
   napi_get_boolean(env, ok == VALID, &result);
   return result;
 }
@@ -781,6 +800,27 @@ static napi_value series_hashes_request(napi_env env, napi_callback_info info) {
   if (!ok) napi_get_boolean(env, false, &result);
   else napi_create_double(env, (double)count, &result);
   return result;
+}
+
+/* The hashes seriesHashes() gives for the request b[0, n) (the one that is sent, so with
+   any cluster label scan() added), into out[0..]; their count, or -1 when out is too small
+   or the walk fails. scan() runs it on the bytes it has just checked, still in cache: the
+   forwarder spools them, and its lanes route a record without decompressing it again. */
+static double hash_all_series(const uint8_t *b, size_t n, uint32_t *out, size_t cap) {
+  size_t count = 0, p = 0;
+  while (p < n) {
+    uint32_t tag;
+    size_t len;
+    if (!read_tag(b, &p, n, &tag)) return -1;
+    if (tag != 0x0a) {
+      if (!skip_field(b, &p, n, tag & 7)) return -1;
+      continue;
+    }
+    if (!read_len(b, &p, n, &len) || len > n - p || count >= cap || !series_hash(b, p, p + len, &out[count])) return -1;
+    count++;
+    p += len;
+  }
+  return (double)count;
 }
 
 /* Writes the series entry b[begin, end) without its samples and histograms older than min_time. */

@@ -47,6 +47,8 @@ export interface Intake {
   fast?: FastScanner;
   /** with rules or limits (`cost`): the native decoder and checker around them, when built and switched on */
   fastAround?: FastScanner;
+  /** the forwarder spools each series' hash with the record (Accepted.seriesHashes), where the native scan has them at hand */
+  seriesHashes?: boolean;
 }
 
 export interface IntakeOptions extends Omit<Intake, 'fast' | 'fastAround'> {
@@ -90,6 +92,11 @@ interface AcceptedCommon {
   rawLength: number;
   /** a block the native side wrote through the intake's alloc, for the caller to give back */
   allocated?: Buffer;
+  /**
+   * Intake.seriesHashes and the native scan took the request: each series' hash of the block
+   * to send, as seriesHashes() gives them. A view on memory the next admission reuses.
+   */
+  seriesHashes?: Uint32Array;
 }
 
 /**
@@ -135,7 +142,7 @@ function admitBody(body: Buffer, protocol: WriteProtocol, intake: Intake): Admis
   // The commonest request whole in one native call (valid, nothing to change, or only the
   // cluster label to add; a plain 2.0 request translated to 1.0); anything else, and every
   // rejection, goes the JS way.
-  const fast = protocol === 'v1' ? intake.fast?.scan(body) : intake.fast?.scanV2(body);
+  const fast = protocol === 'v1' ? intake.fast?.scan(body, intake.seriesHashes) : intake.fast?.scanV2(body);
   if (fast) return fastAccepted(fast, protocol, body);
   // with rules, a 1.0 request is decompressed into reused memory (no garbage per request)
   const around = protocol === 'v1' && intake.cost ? intake.fastAround : undefined;
@@ -181,7 +188,7 @@ function admitBody(body: Buffer, protocol: WriteProtocol, intake: Intake): Admis
 
 /** What the native side accepted: its block, or (none) the sender's. */
 function fastAccepted(fast: FastScan, protocol: WriteProtocol, body: Buffer): Accepted {
-  return {
+  const accepted: Accepted = {
     outcome: 'accepted',
     protocol,
     samples: fast.samples,
@@ -193,6 +200,8 @@ function fastAccepted(fast: FastScan, protocol: WriteProtocol, body: Buffer): Ac
     block: fast.rewrittenBlock ?? body,
     allocated: fast.rewrittenBlock,
   };
+  if (fast.seriesHashes) accepted.seriesHashes = fast.seriesHashes;
+  return accepted;
 }
 
 /** The accepted request as a snappy block: compressed here only when admission had none. */

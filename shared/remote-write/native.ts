@@ -32,7 +32,8 @@ export interface NativeBinding {
   partition(raw: Buffer, shards: number, minTime: number, out: Float64Array, alloc?: (length: number) => Buffer, assign?: Uint8Array): boolean | Buffer;
   /** native/fastpath.c seriesHashes(): see partition.ts */
   seriesHashes(block: Buffer, out: Uint32Array): number | false;
-  scan(...args: RequestArgs): boolean | Buffer;
+  /** with hashes (and out of 6): the series hashes of a valid request into hashes, their count into out[5] (-1: hashes too small) */
+  scan(...args: [...RequestArgs, pack?: boolean, hashes?: Uint32Array]): boolean | Buffer;
   /** native/fastpath.c translateV2(): a 2.0 block to the valid 1.0 request as a snappy block, or false to defer */
   translateV2(...args: RequestArgs): false | Buffer;
   /** native/fastpath.c scanRaw(): a decompressed request (block: the request) checked as scan() checks a block; true (valid, pack false and nothing added), a snappy block of it, or false to defer */
@@ -58,13 +59,18 @@ export interface FastScan {
   rewrittenBlock?: Buffer;
   /** remote-write 2.0: what the request holds, answered as X-Prometheus-Remote-Write-*-Written */
   written?: WrittenCounts;
+  /**
+   * When asked for (scan's `withHashes`): each series' hash as seriesHashes() gives it for
+   * the request to send, in order. A view on memory the next scan reuses: copy to keep.
+   */
+  seriesHashes?: Uint32Array;
 }
 
 /** Where `npm ci` leaves the compiled module, from dist/shared/remote-write/. */
 export const NATIVE_MODULE = path.join(__dirname, '../../../build/Release/fastpath.node');
 
 /** The native module's interface version this code speaks (FASTPATH_VERSION in fastpath.c). */
-const VERSION = 5;
+const VERSION = 6;
 
 let binding: NativeBinding | undefined;
 let loadError: string | undefined;
@@ -89,11 +95,14 @@ export function nativeStatus(): { loaded: boolean; reason?: string } {
   return binding ? { loaded: true } : { loaded: false, reason: loadError };
 }
 
-const out = new Float64Array(5);
+const out = new Float64Array(6);
+/** where scan() writes series hashes; grown (for the next call) when a request holds more series */
+let hashesOut = new Uint32Array(4096);
 
 /** Reusable arguments for one configuration (limits, cluster, policy). */
 export interface FastScanner {
-  scan(block: Buffer): FastScan | undefined;
+  /** `withHashes`: also each series' hash (FastScan.seriesHashes), unless the request holds more series than the reused array */
+  scan(block: Buffer, withHashes?: boolean): FastScan | undefined;
   /** a remote-write 2.0 block: its 1.0 translation, valid, as rewrittenBlock; undefined to defer */
   scanV2(block: Buffer): FastScan | undefined;
   /**
@@ -130,11 +139,17 @@ export function createFastScanner(
   const clusterBytes = cluster === undefined ? null : Buffer.from(cluster, 'utf8');
   const field = cluster === undefined ? null : encodeLabelField('cluster', cluster);
   return {
-    scan(block) {
-      const r = b.scan(block, maxDecodedBytes, lim, clusterBytes, enforce, out, field, alloc);
+    scan(block, withHashes = false) {
+      const r = withHashes
+        ? b.scan(block, maxDecodedBytes, lim, clusterBytes, enforce, out, field, alloc, false, hashesOut)
+        : b.scan(block, maxDecodedBytes, lim, clusterBytes, enforce, out, field, alloc);
       if (r === false) return undefined;
       const fast: FastScan = { series: out[0], samples: out[1], rawLength: out[2], minTime: out[3], maxTime: out[4] };
       if (r !== true) fast.rewrittenBlock = r;
+      if (withHashes) {
+        if (out[5] >= 0) fast.seriesHashes = hashesOut.subarray(0, out[5]);
+        else if (out[0] > hashesOut.length) hashesOut = new Uint32Array(out[0]); // this one goes without
+      }
       return fast;
     },
     scanV2(block) {

@@ -10,11 +10,14 @@ import type { TimeRange } from '../../local-proxy/spool';
 import { REMOTE_WRITE_HEADERS } from '../../dev/kit/relay-harness';
 import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { AZURE_MONITOR_LIMITS } from '../../shared/remote-write/validate';
+import { nativeStatus } from '../../shared/remote-write/native';
+import { seriesHashes } from '../../shared/remote-write/partition';
 
 interface Appended {
   block: Buffer;
   samples: number;
   times: TimeRange;
+  hashes?: number[];
 }
 
 function handler(nativeFastPath: boolean): { write: ReturnType<typeof createWriteHandler>; appended: Appended[] } {
@@ -24,8 +27,9 @@ function handler(nativeFastPath: boolean): { write: ReturnType<typeof createWrit
     { sizes: { maxBodyBytes: 64 * 1024, maxDecodedBytes: 256 * 1024, maxUpstreamBytes: 1 << 20 }, limits: AZURE_MONITOR_LIMITS, cluster: 'c1', nativeFastPath },
     {
       spool: {
-        append: async (block: Buffer, samples: number, times?: TimeRange) => {
-          appended.push({ block, samples, times: times ?? { minTime: NaN, maxTime: NaN } });
+        append: async (block: Buffer, samples: number, times?: TimeRange, hashes?: Uint32Array) => {
+          // a copy: the hashes are a view on memory the next request reuses
+          appended.push({ block, samples, times: times ?? { minTime: NaN, maxTime: NaN }, ...(hashes ? { hashes: [...hashes] } : {}) });
         },
       },
       metrics,
@@ -81,6 +85,35 @@ for (const native of [false, true]) {
       assert.equal(appended[0].block, withCluster);
       assert.equal(appended[0].samples, 2);
       assert.deepEqual(appended[0].times, { minTime: 1_700_000_000_000, maxTime: 1_700_000_000_500 });
+    });
+
+    it('the native scan hands the series hashes of the spooled block to the spool (lanes then route it without decompressing)', async () => {
+      const { write, appended } = handler(native);
+      const withoutCluster = compressSync(
+        encodeWriteRequest({
+          timeseries: ['a', 'b', 'c'].map((v) => ({
+            labels: [
+              { name: '__name__', value: 'up' },
+              { name: 'job', value: v },
+            ],
+            samples: [{ value: 0n, timestamp: 1_700_000_000_000n }],
+            exemplars: [],
+            histograms: [],
+          })),
+          metadata: [],
+        }),
+      );
+      for (const body of [withCluster, withoutCluster]) assert.equal((await write(post(body))).status, 204);
+      if (!native || !nativeStatus().loaded) {
+        assert.ok(
+          appended.every((a) => a.hashes === undefined),
+          'the JS path leaves them to the lanes',
+        );
+        return;
+      }
+      assert.deepEqual(appended[0].hashes, [...seriesHashes(withCluster)!]);
+      assert.notEqual(appended[1].block, withoutCluster, 'the cluster label was added');
+      assert.deepEqual(appended[1].hashes, [...seriesHashes(appended[1].block)!], 'hashes of the block spooled, with its cluster label');
     });
 
     it('a refused request answers its status with a one-line reason and spools nothing', async () => {

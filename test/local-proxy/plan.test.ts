@@ -7,17 +7,18 @@ import assert from 'node:assert/strict';
 import { compressSync, uncompressSync } from 'snappy';
 import { planRecord, trimToWindow } from '../../local-proxy/plan';
 import { SeriesOwners } from '../../local-proxy/series-owners';
+import { seriesHashes } from '../../shared/remote-write/partition';
 import { decodeWriteRequest } from '../../shared/remote-write/model/decode';
 import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { numberToBits } from '../../shared/remote-write/model/types';
 import { sampleKeys } from './helpers';
 
-function record(series: number, times: number[]) {
+function record(series: number, times: number[], first = 0) {
   const req = {
     timeseries: Array.from({ length: series }, (_, s) => ({
       labels: [
         { name: '__name__', value: 'plan_test' },
-        { name: 'instance', value: `h${s}` },
+        { name: 'instance', value: `h${first + s}` },
       ],
       samples: times.map((t) => ({ value: numberToBits(t), timestamp: BigInt(t) })),
       exemplars: [],
@@ -66,6 +67,36 @@ describe('plan', () => {
       moved.shares.map((s) => [s.shard, s.samples]),
     );
     assert.equal(next.from, undefined);
+  });
+
+  it('a record with its series hashes stored is routed by them, without being decompressed; split by owner with them as it is without', () => {
+    const table = new SeriesOwners();
+    const owners = { table, leastLoaded: () => 1, spread: false, crowded: () => false };
+    const { rec } = record(20, [1000]);
+    const hashes = seriesHashes(rec.block)!;
+    // a block that does not decompress: routing whole must not need its bytes
+    const opaque = { ...rec, block: Buffer.from('not a snappy block'), seriesHashes: hashes };
+    const whole = planRecord(opaque, { shards: 4, cutoff: 500, owners });
+    assert.deepEqual(
+      whole.shares.map((s) => [s.shard, s.block === opaque.block, s.samples]),
+      [[1, true, 20]],
+    );
+    // its series owned by two shards: split by owner, the same with stored hashes as with computed ones
+    const other = new SeriesOwners();
+    let next = 3;
+    const own = { table: other, leastLoaded: () => next, spread: false, crowded: () => false };
+    planRecord(record(10, [1000]).rec, { shards: 4, cutoff: 500, owners: own }); // h0..h9 to shard 3
+    next = 0;
+    planRecord(record(10, [1000], 10).rec, { shards: 4, cutoff: 500, owners: own }); // h10..h19 to shard 0
+    const split = (r: typeof rec & { seriesHashes?: Uint32Array }): [number, number][] =>
+      planRecord(r, { shards: 4, cutoff: 500, owners: own }).shares.map((s) => [s.shard, s.samples]);
+    const computed = split(record(20, [2000]).rec);
+    const later = record(20, [3000]).rec;
+    assert.deepEqual(computed, [
+      [0, 10],
+      [3, 10],
+    ]);
+    assert.deepEqual(split({ ...later, seriesHashes: seriesHashes(later.block) }), computed);
   });
 
   it("one shard, all inside the window: the record's own block, untouched", () => {

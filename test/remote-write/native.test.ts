@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import { syntheticPayloads } from '../../bench/lib/payloads';
 import { encodeWriteRequest } from '../../shared/remote-write/model/encode';
 import { type FastScanner, createFastScanner, nativeStatus } from '../../shared/remote-write/native';
+import { seriesHashes } from '../../shared/remote-write/partition';
 import { rewriteLabels } from '../../shared/remote-write/rewrite';
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';
 import { AZURE_MONITOR_LIMITS, type ForeignClusterPolicy, type SeriesLimits } from '../../shared/remote-write/validate';
@@ -55,7 +56,30 @@ function agree(scanner: FastScanner, block: Buffer, limits: SeriesLimits, cluste
     assert.equal(js.sent, undefined, `${what}: native said forward as is, the JS path would rewrite`);
     assert.equal(fast.rawLength, decompressBounded(block, MAX_DECODED).length, `${what}: decoded length`);
   }
+  assertHashesOfSent(scanner, block, what);
   return true;
+}
+
+/**
+ * The series hashes scan() gives with the request are those the forwarder's lanes would
+ * compute for the request it sends (the rewritten one when the cluster label was added),
+ * by the native seriesHashes and by the JS one alike.
+ */
+function assertHashesOfSent(scanner: FastScanner, block: Buffer, what: string): void {
+  const hashed = scanner.scan(block, true)!;
+  assert.ok(hashed, `${what}: taken without hashes, deferred with them`);
+  if (hashed.seriesHashes === undefined) {
+    assert.ok(hashed.series > 4096, `${what}: no hashes for ${hashed.series} series`);
+    return;
+  }
+  const sent = hashed.rewrittenBlock ?? block;
+  assert.equal(hashed.seriesHashes.length, hashed.series, `${what}: one hash per series`);
+  assert.deepEqual(
+    [...hashed.seriesHashes],
+    [...seriesHashes(sent, { native: false })!],
+    `${what}: hashes differ from the JS seriesHashes of the request sent`,
+  );
+  assert.deepEqual([...hashed.seriesHashes], [...seriesHashes(sent)!], `${what}: hashes differ from the native seriesHashes`);
 }
 
 const mutate = (rng: Rng, buf: Buffer): Buffer => mutateBytes(rng, buf, [0x0a, 0x12, 0x09, 0x10, 0x80, 0x00, 0x7f, 0xff]);
@@ -172,6 +196,19 @@ describe('native fast path', { skip }, () => {
       throw new Error('pool exhausted');
     })!;
     assert.throws(() => failing.scan(withoutCluster.payloads[0].body), /pool exhausted/);
+  });
+
+  test('gives each series’ hash of the request to send, also past the size of its reused array', () => {
+    const scanner = createFastScanner(L, MAX_DECODED, 'bench-weu-1', false)!;
+    const big = syntheticPayloads({ requests: 1, series: 6000, withCluster: false }).payloads[0].body;
+    const first = scanner.scan(big, true)!;
+    assert.equal(first.series, 6000);
+    assert.equal(first.seriesHashes, undefined, 'more series than the array holds: this one goes without');
+    const again = scanner.scan(big, true)!;
+    assert.ok(again.rewrittenBlock, 'the cluster label was added');
+    assert.deepEqual([...again.seriesHashes!], [...seriesHashes(again.rewrittenBlock)!], 'the array grew: hashes of the rewritten request');
+    assert.notDeepEqual([...again.seriesHashes!], [...seriesHashes(big)!], 'not those of the request as it came');
+    assert.equal(scanner.scan(big)!.seriesHashes, undefined, 'only when asked');
   });
 
   test('defers what needs a closer look', () => {

@@ -106,9 +106,38 @@ describe('spool parts: cursor writes', () => {
     scheduler.schedule();
     scheduler.schedule();
     stopped = true;
+    const flushed = scheduler.flush(); // the write asked for before closing starts without waiting out the interval
+    await new Promise((r) => setImmediate(r));
     release();
-    await scheduler.flush();
+    await flushed;
     assert.equal(passes, 3, 'no further write once the spool is closing');
+  });
+
+  it('while cursors keep moving, a write starts CHECKPOINT_INTERVAL after the one before at the earliest; flush() does not wait for it', async () => {
+    const starts: number[] = [];
+    const scheduler = new CheckpointScheduler(
+      async () => {
+        starts.push(Date.now());
+      },
+      () => false,
+      150,
+    );
+    const t0 = Date.now();
+    scheduler.schedule();
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      scheduler.schedule();
+    }
+    // 200+ ms of requests: the first write at once, then one per interval
+    assert.ok(starts[0] - t0 < 50, 'the first write at once');
+    assert.ok(starts.length >= 2 && starts.length <= 3, `${starts.length} writes in ${Date.now() - t0} ms`);
+    for (let i = 1; i < starts.length; i++) assert.ok(starts[i] - starts[i - 1] >= 145, `writes ${starts[i] - starts[i - 1]} ms apart`);
+    scheduler.schedule();
+    const before = starts.length;
+    const f0 = Date.now();
+    await scheduler.flush();
+    assert.ok(Date.now() - f0 < 100, `flush took ${Date.now() - f0} ms`);
+    assert.ok(starts.length > before, 'flush ran the pending write');
   });
 });
 

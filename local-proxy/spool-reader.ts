@@ -17,6 +17,8 @@ export class SpoolReader {
   private handle: { segment: number; fh: fs.promises.FileHandle } | undefined;
   /** bumped when drop-oldest moves this reader, so a read in flight is discarded */
   private generation = 0;
+  /** the header of the record after the last one read from a segment, read along with it */
+  private peeked: { segment: number; offset: number; header: Buffer } | undefined;
 
   constructor(
     readonly spool: SpoolView,
@@ -74,11 +76,15 @@ export class SpoolReader {
         if (cached.seriesHashes) rec.seriesHashes = cached.seriesHashes;
         return rec;
       }
-      const header = Buffer.allocUnsafe(hb);
+      // the header: read along with the record before, or on its own
+      const peeked = this.peeked;
+      this.peeked = undefined;
+      let header: Buffer;
       let fh: fs.promises.FileHandle;
       try {
         fh = await this.handleFor(seg.id, seg.file);
-        await fh.read(header, 0, hb, offset);
+        if (peeked?.segment === seg.id && peeked.offset === offset) header = peeked.header;
+        else await fh.read((header = Buffer.allocUnsafe(hb)), 0, hb, offset);
       } catch (err) {
         if (gen !== this.generation || !this.spool.hasSegment(seg)) continue; // dropped meanwhile
         throw err;
@@ -89,25 +95,31 @@ export class SpoolReader {
         this.corrupt(seg, offset, 'record runs past the end of its segment');
         continue;
       }
-      const payload = this.pool ? this.pool.acquire(h.length) : Buffer.allocUnsafe(h.length);
+      // The next record's header comes in the same read when it is readable already: one
+      // read per record (a thread-pool job and its wake-ups each) instead of two.
+      const after = offset + hb + h.length;
+      const peek = after + hb <= end ? hb : 0;
+      const read = this.pool ? this.pool.acquire(h.length + peek) : Buffer.allocUnsafe(h.length + peek);
       try {
-        if (h.length > 0) await fh.read(payload, 0, h.length, offset + hb);
+        if (h.length + peek > 0) await fh.read(read, 0, h.length + peek, offset + hb);
       } catch (err) {
-        this.pool?.release(payload);
+        this.pool?.release(read);
         if (gen !== this.generation || !this.spool.hasSegment(seg)) continue;
         throw err;
       }
       if (gen !== this.generation) {
-        this.pool?.release(payload);
+        this.pool?.release(read);
         continue;
       }
+      const payload = read.subarray(0, h.length);
       if (!checksumMatches(header, payload, seg.format)) {
-        this.pool?.release(payload);
+        this.pool?.release(read);
         this.corrupt(seg, offset, 'checksum mismatch');
         continue;
       }
+      if (peek > 0) this.peeked = { segment: seg.id, offset: after, header: Buffer.from(read.subarray(h.length, h.length + peek)) };
       const start = { segment: seg.id, offset };
-      this.ahead = { segment: seg.id, offset: offset + hb + h.length };
+      this.ahead = { segment: seg.id, offset: after };
       // format 3: the series hashes first (a view: a pooled lease starts 4-byte aligned), then the block
       const rec: SpoolRecord = {
         payload: payload.subarray(h.hashBytes),
@@ -144,6 +156,7 @@ export class SpoolReader {
   /** Reading restarts at the committed cursor (a batch was abandoned). */
   rewind(): void {
     this.pushed = undefined;
+    this.peeked = undefined;
     this.ahead = { ...this.committed };
     this.generation++;
   }
@@ -170,6 +183,7 @@ export class SpoolReader {
     if (comparePositions(this.ahead, p) < 0) {
       this.ahead = { ...p };
       this.generation++;
+      this.peeked = undefined;
     }
     if (this.pushed && comparePositions(this.pushed.start, p) < 0) this.pushed = undefined;
   }

@@ -356,7 +356,7 @@ export class Spool implements SpoolView, BudgetMember {
     const snapshot = this.cursorSnapshot();
     try {
       await saveCursors(this.dir, snapshot);
-      this.reclaim(snapshot);
+      await this.reclaimAsync(snapshot);
     } catch (err) {
       this.lastError = (err as Error).message;
       this.opts.onWarning?.('cannot write spool cursors (data will be sent again after a restart)', { spool: this.name, error: (err as Error).message });
@@ -369,12 +369,39 @@ export class Spool implements SpoolView, BudgetMember {
     return out;
   }
 
-  /** Deletes whole segments that every (durably saved) cursor has passed. */
-  private reclaim(durable: Cursors = this.cursorSnapshot()): void {
+  /** The id below which every (durably saved) cursor has passed whole segments; undefined: no readers. */
+  private passedBelow(durable: Cursors): number | undefined {
     const positions = Object.values(durable);
-    if (positions.length === 0) return;
-    const min = Math.min(...positions.map((p) => p.segment));
-    while (this.segments.length > 1 && this.segments[0].id < min) this.deleteSegment(this.segments[0]);
+    return positions.length === 0 ? undefined : Math.min(...positions.map((p) => p.segment));
+  }
+
+  /** Deletes whole segments that every (durably saved) cursor has passed (at open). */
+  private reclaim(durable: Cursors = this.cursorSnapshot()): void {
+    const min = this.passedBelow(durable);
+    while (min !== undefined && this.segments.length > 1 && this.segments[0].id < min) this.deleteSegment(this.segments[0]);
+  }
+
+  /**
+   * reclaim() off the event loop, after each cursor write: unlinking a 16 MiB segment frees
+   * its page cache, ~1 % of the event loop during a drain when done synchronously. Out of the
+   * list first (nothing reads a passed segment, and drop-oldest must not pick it again); its
+   * bytes leave the budget once the file is gone, and a segment that cannot be deleted goes
+   * back to be tried again.
+   */
+  private async reclaimAsync(durable: Cursors): Promise<void> {
+    const min = this.passedBelow(durable);
+    while (min !== undefined && this.segments.length > 1 && this.segments[0].id < min) {
+      const seg = this.segments.shift()!;
+      this.tail.forgetSegment(seg.id);
+      try {
+        await fs.promises.rm(seg.file, { force: true });
+      } catch (err) {
+        this.segments.unshift(seg);
+        this.opts.onWarning?.('cannot delete a spool segment', { spool: this.name, segment: seg.id, error: (err as Error).message });
+        return;
+      }
+      this.budget.used -= seg.size;
+    }
   }
 
   private deleteSegment(seg: Segment): void {

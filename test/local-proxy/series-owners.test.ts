@@ -52,6 +52,25 @@ describe('series owners', () => {
     );
   });
 
+  it("frees a shard's series across its generation counter's top bits and wrap-around (kept beside the owner in one word)", () => {
+    const t = new SeriesOwners();
+    for (let i = 0; i < 2 ** 23 - 2; i++) t.idle(255);
+    for (let step = 0; step < 4; step++) {
+      // shard 255 (the highest owner value) at generations 2^23 - 2, 2^23 - 1, 0, 1
+      assert.deepEqual(
+        t.route(hashes(7, 8), 256, () => 255),
+        { whole: 255, owned: false },
+        `step ${step}: free, to the least loaded`,
+      );
+      assert.deepEqual(
+        t.route(hashes(8), 256, () => 3),
+        { whole: 255, owned: true },
+        `step ${step}: owned while it has unsent samples`,
+      );
+      t.idle(255);
+    }
+  });
+
   it('spreading (a CPU to spare) splits nothing by itself: free series go with the record, whole, unless its shard is crowded', () => {
     const t = new SeriesOwners();
     t.route(hashes(5), 4, () => 2);

@@ -328,6 +328,8 @@ static uint64_t order_key(const uint8_t *s, size_t n) {
  * JS rewrite splices it, which needs the labels to come first, together.
  */
 static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, known_set *k, double *samples, int64_t *tmin, int64_t *tmax, size_t *insert_at) {
+  /* in locals: stores through the byte pointers below could alias *r, forcing reloads */
+  const size_t max_labels = r->max_labels, max_value = r->max_value;
   uint32_t labels = 0;
   int has_name = 0, has_cluster = 0, sample_seen = 0, contiguous = 1;
   const uint8_t *prev = NULL;
@@ -355,7 +357,7 @@ static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, k
         if (q >= fend || b[q++] != 0x12 || !read_len(b, &q, fend, &vl) || vl != fend - q) return DEFER;
         value = b + q;
       }
-      if (++labels > r->max_labels || nl == 0 || vl == 0) return DEFER;
+      if (++labels > max_labels || nl == 0 || vl == 0) return DEFER;
       known *e = known_slot(k->names, name, nl);
       if (!known_is(e, name, nl)) {
         known fresh = {name, nl, 0, KIND_PLAIN, 0};
@@ -374,12 +376,12 @@ static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, k
       if (e->kind == KIND_METRIC) {
         known *m = known_slot(k->metrics, value, vl);
         if (!known_is(m, value, vl)) {
-          if (vl > r->max_value || vl > r->max_metric || !ascii(value, vl) || !chars_ok(value, vl, METRIC_NAME)) return DEFER;
+          if (vl > max_value || vl > r->max_metric || !ascii(value, vl) || !chars_ok(value, vl, METRIC_NAME)) return DEFER;
           *m = (known){value, vl, 0, KIND_PLAIN, 0};
         }
         has_name = 1;
       } else {
-        if (vl > r->max_value || !ascii(value, vl)) return DEFER;
+        if (vl > max_value || !ascii(value, vl)) return DEFER;
         if (e->kind == KIND_CLUSTER) {
           if (r->enforce && (vl != r->cluster_len || memcmp(value, r->cluster, vl) != 0)) return DEFER;
           has_cluster = 1;

@@ -192,8 +192,8 @@ static int chars_ok(const uint8_t *s, size_t n, int cls) {
 static inline __attribute__((always_inline)) int ascii(const uint8_t *s, size_t n) {
   uint64_t any = 0;
   if (n >= 8) {
-    for (size_t i = 0; i + 8 < n; i += 8) any |= load64le(s + i);
-    any |= load64le(s + n - 8);
+    any = load64le(s) | load64le(s + n - 8);
+    for (size_t i = 8; i + 8 < n; i += 8) any |= load64le(s + i);
   } else if (n >= 4) {
     any = load32le(s) | load32le(s + n - 4);
   } else {
@@ -205,6 +205,8 @@ static inline __attribute__((always_inline)) int ascii(const uint8_t *s, size_t 
 /* a[0, n) == b[0, n), in words as ascii() reads them */
 static inline int same_bytes(const uint8_t *a, const uint8_t *b, size_t n) {
   if (n >= 8) {
+    /* 8 to 16 bytes (most names): two words, no loop */
+    if (n <= 16) return ((load64le(a) ^ load64le(b)) | (load64le(a + n - 8) ^ load64le(b + n - 8))) == 0;
     for (size_t i = 0; i + 8 < n; i += 8)
       if (load64le(a + i) != load64le(b + i)) return 0;
     return load64le(a + n - 8) == load64le(b + n - 8);

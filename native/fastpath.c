@@ -339,72 +339,76 @@ static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, k
   uint64_t prev_key = 0;
   size_t at = NO_INSERT, labels_end = p;
   while (p < end) {
-    size_t field_start = p;
-    uint8_t tag = b[p++];
-    size_t len;
-    if (!read_len(b, &p, end, &len) || len > end - p) return DEFER;
-    size_t fend = p + len;
-    if (tag == 0x0a) {
-      /* Label: exactly name (0x0a) then value (0x12) */
-      size_t q = p, nl, vl;
-      const uint8_t *name, *value;
-      if (len >= 4 && b[q] == 0x0a && (nl = b[q + 1]) < 0x80 && nl <= len - 4 && b[q + 2 + nl] == 0x12 && (vl = b[q + 3 + nl]) < 0x80 && vl == len - 4 - nl) {
-        /* both lengths in one byte: the walk below, without its bound checks */
-        name = b + q + 2;
-        value = name + nl + 2;
-      } else {
-        if (q >= fend || b[q++] != 0x0a || !read_len(b, &q, fend, &nl) || nl > fend - q) return DEFER;
-        name = b + q;
-        q += nl;
-        if (q >= fend || b[q++] != 0x12 || !read_len(b, &q, fend, &vl) || vl != fend - q) return DEFER;
-        value = b + q;
-      }
-      if (++labels > max_labels || nl == 0 || vl == 0) return DEFER;
-      known *e = known_slot(k->names, name, nl);
-      if (!known_is(e, name, nl)) {
-        known fresh = {name, nl, 0, KIND_PLAIN, 0};
-        if (nl == 8 && memcmp(name, "__name__", 8) == 0) {
-          fresh.kind = KIND_METRIC;
-        } else {
-          if (nl > r->max_name || !chars_ok(name, nl, LABEL_NAME)) return DEFER;
-          if (nl == 7 && memcmp(name, "cluster", 7) == 0) fresh.kind = KIND_CLUSTER;
-        }
-        fresh.key = order_key(name, nl);
-        fresh.after_cluster = compare(name, nl, (const uint8_t *)"cluster", 7) > 0;
-        *e = fresh;
-      }
-      /* unsorted or duplicate */
-      if (prev != NULL && (prev_key > e->key || (prev_key == e->key && (nl <= 8 && prev_len <= 8 ? 1 : compare(prev, prev_len, name, nl) >= 0)))) return DEFER;
-      if (e->kind == KIND_METRIC) {
-        known *m = known_slot(k->metrics, value, vl);
-        if (!known_is(m, value, vl)) {
-          if (vl > max_value || vl > r->max_metric || !ascii(value, vl) || !chars_ok(value, vl, METRIC_NAME)) return DEFER;
-          *m = (known){value, vl, 0, KIND_PLAIN, 0};
-        }
-        has_name = 1;
-      } else {
-        if (vl > max_value || !ascii(value, vl)) return DEFER;
-        if (e->kind == KIND_CLUSTER) {
-          if (r->enforce && (vl != r->cluster_len || memcmp(value, r->cluster, vl) != 0)) return DEFER;
-          has_cluster = 1;
-        }
-      }
-      if (at == NO_INSERT && e->after_cluster) at = field_start;
-      if (sample_seen) contiguous = 0;
-      labels_end = fend;
-      prev = name;
-      prev_len = nl;
-      prev_key = e->key;
-    } else if (tag == 0x12) {
-      sample_seen = 1;
-      int64_t ts;
-      if (!plain_sample(b, p, fend, &ts)) return DEFER;
-      if (ts < *tmin) *tmin = ts;
-      if (ts > *tmax) *tmax = ts;
-      *samples += 1;
+    size_t field_start = p, fend, len, nl, vl;
+    const uint8_t *name, *value;
+    uint32_t w;
+    if (end - p >= 4 && ((w = load32le(b + p)) & 0x80ff80ffu) == 0x000a000au && (len = (w >> 8) & 0xff) <= end - p - 2 && (nl = w >> 24) + 4 <= len &&
+        b[p + 4 + nl] == 0x12 && (vl = b[p + 5 + nl]) == len - 4 - nl) {
+      /* the commonest field, a label with one-byte lengths: its tag and length and the name's
+         in one load, then the walk below without its bound checks (the value's length byte
+         equals len - 4 - nl < 0x80: a one-byte varint) */
+      name = b + p + 4;
+      value = name + nl + 2;
+      fend = p + 2 + len;
     } else {
-      return DEFER; /* exemplars, histograms, unknown fields */
+      uint8_t tag = b[p++];
+      if (!read_len(b, &p, end, &len) || len > end - p) return DEFER;
+      fend = p + len;
+      if (tag == 0x12) {
+        sample_seen = 1;
+        int64_t ts;
+        if (!plain_sample(b, p, fend, &ts)) return DEFER;
+        if (ts < *tmin) *tmin = ts;
+        if (ts > *tmax) *tmax = ts;
+        *samples += 1;
+        p = fend;
+        continue;
+      }
+      if (tag != 0x0a) return DEFER; /* exemplars, histograms, unknown fields */
+      /* Label: exactly name (0x0a) then value (0x12) */
+      size_t q = p;
+      if (q >= fend || b[q++] != 0x0a || !read_len(b, &q, fend, &nl) || nl > fend - q) return DEFER;
+      name = b + q;
+      q += nl;
+      if (q >= fend || b[q++] != 0x12 || !read_len(b, &q, fend, &vl) || vl != fend - q) return DEFER;
+      value = b + q;
     }
+    if (++labels > max_labels || nl == 0 || vl == 0) return DEFER;
+    known *e = known_slot(k->names, name, nl);
+    if (!known_is(e, name, nl)) {
+      known fresh = {name, nl, 0, KIND_PLAIN, 0};
+      if (nl == 8 && memcmp(name, "__name__", 8) == 0) {
+        fresh.kind = KIND_METRIC;
+      } else {
+        if (nl > r->max_name || !chars_ok(name, nl, LABEL_NAME)) return DEFER;
+        if (nl == 7 && memcmp(name, "cluster", 7) == 0) fresh.kind = KIND_CLUSTER;
+      }
+      fresh.key = order_key(name, nl);
+      fresh.after_cluster = compare(name, nl, (const uint8_t *)"cluster", 7) > 0;
+      *e = fresh;
+    }
+    /* unsorted or duplicate */
+    if (prev != NULL && (prev_key > e->key || (prev_key == e->key && (nl <= 8 && prev_len <= 8 ? 1 : compare(prev, prev_len, name, nl) >= 0)))) return DEFER;
+    if (e->kind == KIND_METRIC) {
+      known *m = known_slot(k->metrics, value, vl);
+      if (!known_is(m, value, vl)) {
+        if (vl > max_value || vl > r->max_metric || !ascii(value, vl) || !chars_ok(value, vl, METRIC_NAME)) return DEFER;
+        *m = (known){value, vl, 0, KIND_PLAIN, 0};
+      }
+      has_name = 1;
+    } else {
+      if (vl > max_value || !ascii(value, vl)) return DEFER;
+      if (e->kind == KIND_CLUSTER) {
+        if (r->enforce && (vl != r->cluster_len || memcmp(value, r->cluster, vl) != 0)) return DEFER;
+        has_cluster = 1;
+      }
+    }
+    if (at == NO_INSERT && e->after_cluster) at = field_start;
+    if (sample_seen) contiguous = 0;
+    labels_end = fend;
+    prev = name;
+    prev_len = nl;
+    prev_key = e->key;
     p = fend;
   }
   if (!has_name) return DEFER;

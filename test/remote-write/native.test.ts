@@ -550,6 +550,15 @@ describe('native fast path: the scan’s shortcuts keep its verdicts', { skip },
         ),
       );
     }
+    // a field length of two bytes, the second 0x0a (1 280-1 407), then a 9-byte name: the bytes line
+    // up with a one-byte-length label's, and only the first length byte's top bit tells them apart
+    const roomy = { ...L, maxLabelValueLength: 2048 };
+    const wide = createFastScanner(roomy, MAX_DECODED, undefined, false)!;
+    const long = series([
+      ['__name__', 'up'],
+      ['namespace', 'x'.repeat(1300)],
+    ]);
+    assert.ok(agree(wide, compress(long), roomy, undefined, 'keep', '1 300-byte value'), 'a 1 300-byte value is taken');
     // Label { 0a 01 'a' 12 85 <133 bytes> }: 0x85 counted as one byte would make the value the
     // field's remaining 133 bytes; it is a two-byte length (0x85, 0x01: 133) of 132 bytes left
     const rest = Buffer.concat([Buffer.of(0x01), Buffer.alloc(132, 'x')]);

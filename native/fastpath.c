@@ -40,6 +40,18 @@ static int reserve(void **buf, size_t *cap, size_t need, size_t size) {
   return 1;
 }
 
+/* Unaligned loads. load64le is the machine's order: the compressor's 16-byte search only
+   runs on little-endian machines, and the scan's checks (OR, equality) care for no order. */
+static inline uint32_t load32le(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static inline uint64_t load64le(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
 /* Snappy block varint header: the decoded length, or -1. */
 static int64_t snappy_header(const uint8_t *p, size_t n, size_t *hdr) {
   uint64_t v = 0;
@@ -132,8 +144,14 @@ static int snappy_decode(const uint8_t *in, size_t n, uint8_t *out, size_t want)
 }
 
 /* A varint of at most 5 bytes (lengths); 0 if truncated or longer. */
-static int read_len(const uint8_t *b, size_t *pos, size_t end, size_t *value) {
+static inline int read_len(const uint8_t *b, size_t *pos, size_t end, size_t *value) {
   size_t p = *pos;
+  if (p < end && b[p] < 0x80) {
+    /* one byte: every label's, and most series' */
+    *value = b[p];
+    *pos = p + 1;
+    return 1;
+  }
   uint64_t v = 0;
   for (int i = 0; i < 5; i++) {
     if (p >= end) return 0;
@@ -170,10 +188,34 @@ static int chars_ok(const uint8_t *s, size_t n, int cls) {
   return 1;
 }
 
-static int ascii(const uint8_t *s, size_t n) {
-  uint8_t any = 0;
-  for (size_t i = 0; i < n; i++) any |= s[i];
-  return any < 0x80;
+/* 8 bytes a step (the last step overlapping the one before), never reading past s[n). A
+   byte-at-a-time loop was the largest item of the scan: ~62 instructions per label value. */
+static inline __attribute__((always_inline)) int ascii(const uint8_t *s, size_t n) {
+  uint64_t any = 0;
+  if (n >= 8) {
+    any = load64le(s) | load64le(s + n - 8);
+    for (size_t i = 8; i + 8 < n; i += 8) any |= load64le(s + i);
+  } else if (n >= 4) {
+    any = load32le(s) | load32le(s + n - 4);
+  } else {
+    for (size_t i = 0; i < n; i++) any |= s[i];
+  }
+  return (any & 0x8080808080808080ull) == 0;
+}
+
+/* a[0, n) == b[0, n), in words as ascii() reads them */
+static inline int same_bytes(const uint8_t *a, const uint8_t *b, size_t n) {
+  if (n >= 8) {
+    /* 8 to 16 bytes (most names): two words, no loop */
+    if (n <= 16) return ((load64le(a) ^ load64le(b)) | (load64le(a + n - 8) ^ load64le(b + n - 8))) == 0;
+    for (size_t i = 0; i + 8 < n; i += 8)
+      if (load64le(a + i) != load64le(b + i)) return 0;
+    return load64le(a + n - 8) == load64le(b + n - 8);
+  }
+  if (n >= 4) return load32le(a) == load32le(b) && load32le(a + n - 4) == load32le(b + n - 4);
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != b[i]) return 0;
+  return 1;
 }
 
 /* byte order, then length: compareRanges in bytes.ts (names are short: no memcmp call) */
@@ -188,6 +230,22 @@ static int compare(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
    one if repeated, 0 if absent; bits past 64 dropped, as decoders do), nothing else: its
    timestamp in *ts; 0 for any other shape. */
 static int plain_sample(const uint8_t *b, size_t p, size_t end, int64_t *ts) {
+  if (end - p >= 11 && end - p <= 20 && b[p] == 0x09 && b[p + 9] == 0x10) {
+    /* the canonical sample, 09 <8 bytes> 10 <varint to the end>: the varint's length is
+       known, so no per-byte bound checks; anything else takes the walk below */
+    const uint8_t *q = b + p + 10;
+    size_t last = end - p - 11;
+    uint64_t v = 0;
+    unsigned more = 0x80;
+    for (size_t k = 0; k < last; k++) {
+      more &= q[k];
+      v |= (uint64_t)(q[k] & 0x7f) << (7 * k);
+    }
+    if (more && q[last] < 0x80) {
+      *ts = (int64_t)(v | (uint64_t)q[last] << (7 * last));
+      return 1;
+    }
+  }
   uint64_t t = 0;
   while (p < end) {
     uint8_t tag = b[p++];
@@ -221,60 +279,137 @@ typedef struct {
 #define NO_INSERT ((size_t)-1)
 
 /*
+ * Names and metric names this request has already passed, in a small direct-mapped table
+ * each (a slot per hash of length and end bytes; a clash replaces). A request repeats a
+ * few dozen label names and metric names across thousands of series: a name found here
+ * skips its character walk and takes its verdicts (is it __name__ or cluster, does it sort
+ * after "cluster") and its order key from the entry.
+ * Order keys: a name's first 8 bytes, big-endian, zero-padded. Checked names hold no zero
+ * byte, so keys that differ order two names as compare() does (a shorter name's padding
+ * sorts before any byte); equal keys of names of at most 8 bytes are the same name;
+ * otherwise compare() decides.
+ */
+#define KNOWN_BITS 6
+#define KIND_PLAIN 0
+#define KIND_METRIC 1 /* __name__ */
+#define KIND_CLUSTER 2
+typedef struct {
+  const uint8_t *s;
+  size_t len; /* SIZE_MAX: empty */
+  uint64_t key;
+  uint8_t kind;
+  uint8_t after_cluster; /* sorts after "cluster": where a missing cluster label goes */
+} known;
+typedef struct {
+  known names[1 << KNOWN_BITS];
+  known metrics[1 << KNOWN_BITS]; /* __name__ values */
+} known_set;
+
+static void known_init(known_set *k) {
+  for (size_t i = 0; i < (1u << KNOWN_BITS); i++) k->names[i].len = k->metrics[i].len = SIZE_MAX;
+}
+
+/* s[0, n), n >= 1 */
+static inline known *known_slot(known *table, const uint8_t *s, size_t n) {
+  uint32_t x = n >= 4 ? load32le(s) ^ (load32le(s + n - 4) * 0x85ebca77u) : (uint32_t)s[0] | (uint32_t)s[n >> 1] << 8 | (uint32_t)s[n - 1] << 16;
+  return table + (((x + (uint32_t)n) * 0x9e3779b1u) >> (32 - KNOWN_BITS));
+}
+
+static inline int known_is(const known *e, const uint8_t *s, size_t n) { return e->len == n && same_bytes(e->s, s, n); }
+
+static uint64_t order_key(const uint8_t *s, size_t n) {
+  uint64_t k = 0;
+  for (size_t i = 0; i < 8; i++) k = k << 8 | (i < n ? s[i] : 0);
+  return k;
+}
+
+/*
  * One TimeSeries payload [p, end); adds its samples and folds their timestamps into
  * [*tmin, *tmax]; DEFER on anything off the fast path.
  * *insert_at: NO_INSERT, or (a cluster label is configured and missing) where its field
  * goes: before the first label named after "cluster", else after the last label — as the
  * JS rewrite splices it, which needs the labels to come first, together.
  */
-static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, double *samples, int64_t *tmin, int64_t *tmax, size_t *insert_at) {
+static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, known_set *k, double *samples, int64_t *tmin, int64_t *tmax, size_t *insert_at) {
+  /* in locals: stores through the byte pointers below could alias *r, forcing reloads */
+  const size_t max_labels = r->max_labels, max_value = r->max_value;
   uint32_t labels = 0;
   int has_name = 0, has_cluster = 0, sample_seen = 0, contiguous = 1;
   const uint8_t *prev = NULL;
   size_t prev_len = 0;
+  uint64_t prev_key = 0;
   size_t at = NO_INSERT, labels_end = p;
   while (p < end) {
-    size_t field_start = p;
-    uint8_t tag = b[p++];
-    size_t len;
-    if (!read_len(b, &p, end, &len) || len > end - p) return DEFER;
-    size_t fend = p + len;
-    if (tag == 0x0a) {
+    size_t field_start = p, fend, len, nl, vl;
+    const uint8_t *name, *value;
+    uint32_t w;
+    if (end - p >= 4 && ((w = load32le(b + p)) & 0x80ff80ffu) == 0x000a000au && (len = (w >> 8) & 0xff) <= end - p - 2 && (nl = w >> 24) + 4 <= len &&
+        b[p + 4 + nl] == 0x12 && (vl = b[p + 5 + nl]) == len - 4 - nl) {
+      /* the commonest field, a label with one-byte lengths: its tag and length and the name's
+         in one load, then the walk below without its bound checks (the value's length byte
+         equals len - 4 - nl < 0x80: a one-byte varint) */
+      name = b + p + 4;
+      value = name + nl + 2;
+      fend = p + 2 + len;
+    } else {
+      uint8_t tag = b[p++];
+      if (!read_len(b, &p, end, &len) || len > end - p) return DEFER;
+      fend = p + len;
+      if (tag == 0x12) {
+        sample_seen = 1;
+        int64_t ts;
+        if (!plain_sample(b, p, fend, &ts)) return DEFER;
+        if (ts < *tmin) *tmin = ts;
+        if (ts > *tmax) *tmax = ts;
+        *samples += 1;
+        p = fend;
+        continue;
+      }
+      if (tag != 0x0a) return DEFER; /* exemplars, histograms, unknown fields */
       /* Label: exactly name (0x0a) then value (0x12) */
-      size_t q = p, nl, vl;
+      size_t q = p;
       if (q >= fend || b[q++] != 0x0a || !read_len(b, &q, fend, &nl) || nl > fend - q) return DEFER;
-      const uint8_t *name = b + q;
+      name = b + q;
       q += nl;
       if (q >= fend || b[q++] != 0x12 || !read_len(b, &q, fend, &vl) || vl != fend - q) return DEFER;
-      const uint8_t *value = b + q;
-      if (++labels > r->max_labels) return DEFER;
-      if (vl == 0 || vl > r->max_value || !ascii(value, vl)) return DEFER;
+      value = b + q;
+    }
+    if (++labels > max_labels || nl == 0 || vl == 0) return DEFER;
+    known *e = known_slot(k->names, name, nl);
+    if (!known_is(e, name, nl)) {
+      known fresh = {name, nl, 0, KIND_PLAIN, 0};
       if (nl == 8 && memcmp(name, "__name__", 8) == 0) {
-        if (vl > r->max_metric || !chars_ok(value, vl, METRIC_NAME)) return DEFER;
-        has_name = 1;
+        fresh.kind = KIND_METRIC;
       } else {
         if (nl > r->max_name || !chars_ok(name, nl, LABEL_NAME)) return DEFER;
-        if (nl == 7 && memcmp(name, "cluster", 7) == 0) {
-          if (r->enforce && (vl != r->cluster_len || memcmp(value, r->cluster, vl) != 0)) return DEFER;
-          has_cluster = 1;
-        }
+        if (nl == 7 && memcmp(name, "cluster", 7) == 0) fresh.kind = KIND_CLUSTER;
       }
-      if (prev != NULL && compare(prev, prev_len, name, nl) >= 0) return DEFER; /* unsorted or duplicate */
-      if (at == NO_INSERT && compare(name, nl, (const uint8_t *)"cluster", 7) > 0) at = field_start;
-      if (sample_seen) contiguous = 0;
-      labels_end = fend;
-      prev = name;
-      prev_len = nl;
-    } else if (tag == 0x12) {
-      sample_seen = 1;
-      int64_t ts;
-      if (!plain_sample(b, p, fend, &ts)) return DEFER;
-      if (ts < *tmin) *tmin = ts;
-      if (ts > *tmax) *tmax = ts;
-      *samples += 1;
-    } else {
-      return DEFER; /* exemplars, histograms, unknown fields */
+      fresh.key = order_key(name, nl);
+      fresh.after_cluster = compare(name, nl, (const uint8_t *)"cluster", 7) > 0;
+      *e = fresh;
     }
+    /* unsorted or duplicate */
+    if (prev != NULL && (prev_key > e->key || (prev_key == e->key && (nl <= 8 && prev_len <= 8 ? 1 : compare(prev, prev_len, name, nl) >= 0)))) return DEFER;
+    if (e->kind == KIND_METRIC) {
+      known *m = known_slot(k->metrics, value, vl);
+      if (!known_is(m, value, vl)) {
+        if (vl > max_value || vl > r->max_metric || !ascii(value, vl) || !chars_ok(value, vl, METRIC_NAME)) return DEFER;
+        *m = (known){value, vl, 0, KIND_PLAIN, 0};
+      }
+      has_name = 1;
+    } else {
+      if (vl > max_value || !ascii(value, vl)) return DEFER;
+      if (e->kind == KIND_CLUSTER) {
+        if (r->enforce && (vl != r->cluster_len || memcmp(value, r->cluster, vl) != 0)) return DEFER;
+        has_cluster = 1;
+      }
+    }
+    if (at == NO_INSERT && e->after_cluster) at = field_start;
+    if (sample_seen) contiguous = 0;
+    labels_end = fend;
+    prev = name;
+    prev_len = nl;
+    prev_key = e->key;
     p = fend;
   }
   if (!has_name) return DEFER;
@@ -522,11 +657,13 @@ static int scan_decoded(const uint8_t *b, size_t n, const request_args *a, size_
   size_t p = 0, h = 0;
   double series = 0, samples = 0;
   int64_t tmin = INT64_MAX, tmax = INT64_MIN;
+  known_set known;
+  known_init(&known);
   while (p < n) {
     size_t begin = p, len, at;
     /* metadata, unknown fields, or malformed: the JS path */
     if (b[p++] != 0x0a || !read_len(b, &p, n, &len) || len > n - p) return DEFER;
-    if (scan_series(b, p, p + len, &a->r, &samples, &tmin, &tmax, &at) != VALID) return DEFER;
+    if (scan_series(b, p, p + len, &a->r, &known, &samples, &tmin, &tmax, &at) != VALID) return DEFER;
     if (at != NO_INSERT && (a->field == NULL || !add_insert(n_edits, &h, shift, begin, p, len, at, a->field_len))) return DEFER;
     series += 1;
     p += len;
@@ -663,10 +800,6 @@ static int message_time(const uint8_t *b, size_t p, size_t end, uint32_t want, i
   }
   *ts = t;
   return 1;
-}
-
-static inline uint32_t load32le(const uint8_t *p) {
-  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
 static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
@@ -1100,12 +1233,6 @@ static inline uint8_t *emit_short_literal(uint8_t *o, const uint8_t *s, size_t n
   return o + n;
 }
 
-static inline uint64_t load64le(const uint8_t *p) {
-  uint64_t v;
-  memcpy(&v, p, 8);
-  return v; /* the 16-byte search below only runs on little-endian machines */
-}
-
 static inline uint16_t *table_entry(uint16_t *table, uint32_t v) { return table + snappy_hash(v); }
 
 /*
@@ -1492,7 +1619,7 @@ static int translate_series(v2_state *st, size_t p, size_t end) {
   for (q = p; q < end;) {
     uint8_t tag = b[q++];
     uint64_t v;
-    size_t len;
+    size_t len = 0; /* walked once already: the reads below cannot fail */
     if (tag == 0x08) {
       read_varint64(b, &q, end, &v);
       continue;

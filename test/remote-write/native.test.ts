@@ -13,7 +13,7 @@ import { seriesHashes } from '../../shared/remote-write/partition';
 import { rewriteLabels } from '../../shared/remote-write/rewrite';
 import { compress, decompressBounded } from '../../shared/remote-write/snappy';
 import { AZURE_MONITOR_LIMITS, type ForeignClusterPolicy, type SeriesLimits } from '../../shared/remote-write/validate';
-import { Rng, randomWriteRequest } from '../../dev/kit/random-write-request';
+import { Rng, rawFixed64, rawLabel, rawLen, rawSample, rawSeries, rawVarintField, randomWriteRequest } from '../../dev/kit/random-write-request';
 import { loadFixtures } from '../../dev/kit/repo';
 import { assertSameCounts, mutate as mutateBytes, plainRequest, sameBlocksInThreads, underEveryPolicy, viaJsValidation } from '../helpers/native-cases';
 
@@ -304,5 +304,303 @@ describe('native fast path', { skip }, () => {
       if (i % 5 === 0) check(mutate(rng, compress(base)), `mutated compressed base ${i}`);
     }
     assert.ok(taken() > cases() / 20, `the fast path took only ${taken()} of ${cases()} cases: the comparison proves little`);
+  });
+});
+
+// The scan's shortcuts (native/fastpath.c): label values checked for ASCII 8 bytes at a
+// time, names and metric names met earlier in the request taken from a table of names
+// already checked (with their order keys), one-byte lengths and canonical samples read
+// without the general walk. Each must give the general walk's verdict: these requests sit
+// on their edges, and every one the scan takes is compared with the JS path.
+describe('native fast path: the scan’s shortcuts keep its verdicts', { skip }, () => {
+  const L = AZURE_MONITOR_LIMITS;
+  const series = (labels: ReadonlyArray<readonly [string | Buffer, string | Buffer]>, timestamps: readonly bigint[] = [1000n]): Buffer =>
+    rawSeries(...labels.map(([n, v]) => rawLabel(n, v)), ...timestamps.map((t) => rawSample(0n, t)));
+  const noCluster = (): FastScanner => createFastScanner(L, MAX_DECODED, undefined, false)!;
+  /** taken (and then agreeing with the JS path) or deferred */
+  const verdict = (scanner: FastScanner, raw: Buffer, what: string, cluster?: string): boolean => agree(scanner, compress(raw), L, cluster, 'keep', what);
+
+  test('a non-ASCII byte anywhere in a label value or metric name defers, at every offset in an 8-byte word', () => {
+    const s = noCluster();
+    const first = series([
+      ['__name__', 'up'],
+      ['job', 'a'],
+    ]);
+    for (let n = 1; n <= 40; n++) {
+      const plain = Buffer.alloc(n, 'a');
+      assert.ok(
+        verdict(
+          s,
+          series([
+            ['__name__', 'up'],
+            ['job', plain],
+          ]),
+          `ASCII value of ${n}`,
+        ),
+        `an ASCII value of ${n} bytes is taken`,
+      );
+      assert.ok(verdict(s, series([['__name__', plain]]), `metric name of ${n}`), `an ASCII metric name of ${n} bytes is taken`);
+      for (let at = 0; at < n; at++) {
+        for (const bad of [0x80, 0xc3, 0xff]) {
+          const value = Buffer.from(plain);
+          value[at] = bad;
+          const what = `byte ${bad} at ${at} of ${n}`;
+          // alone, and after a series that put the name (and metric name) in the table
+          assert.equal(
+            s.scan(
+              compress(
+                series([
+                  ['__name__', 'up'],
+                  ['job', value],
+                ]),
+              ),
+            ),
+            undefined,
+            `value: ${what}`,
+          );
+          assert.equal(
+            s.scan(
+              compress(
+                Buffer.concat([
+                  first,
+                  series([
+                    ['__name__', 'up'],
+                    ['job', value],
+                  ]),
+                ]),
+              ),
+            ),
+            undefined,
+            `value after a known name: ${what}`,
+          );
+          assert.equal(s.scan(compress(Buffer.concat([series([['__name__', plain]]), series([['__name__', value]])]))), undefined, `metric name: ${what}`);
+        }
+      }
+    }
+  });
+
+  test('a name met before is trusted only when every byte matches: one differing byte is checked anew', () => {
+    const s = noCluster();
+    // pairs that differ in one byte; the table slot hangs on the length and the first and last
+    // four bytes, so a differing middle byte lands on the valid name's own slot
+    const pairs: Array<[string, string]> = [
+      ['job', 'jo-'],
+      ['a_b', 'a-b'],
+      ['namespace', 'namespac-'],
+      ['abcd_efgh', 'abcd-efgh'],
+      ['abcdefgh_ijkl', 'abcdefgh-ijkl'],
+      ['x', '-'],
+    ];
+    for (const [good, bad] of pairs) {
+      const before = series([
+        ['__name__', 'up'],
+        [good, 'v'],
+      ]);
+      assert.ok(verdict(s, Buffer.concat([before, before]), `${good} twice`), `${good} repeated is taken`);
+      assert.equal(
+        s.scan(
+          compress(
+            Buffer.concat([
+              before,
+              series([
+                ['__name__', 'up'],
+                [bad, 'v'],
+              ]),
+            ]),
+          ),
+        ),
+        undefined,
+        `label name ${bad} after ${good}`,
+      );
+      assert.equal(s.scan(compress(Buffer.concat([series([['__name__', good]]), series([['__name__', bad]])]))), undefined, `metric name ${bad} after ${good}`);
+      const other = good.slice(0, -1) + (good.endsWith('z') ? 'y' : 'z');
+      assert.ok(
+        verdict(
+          s,
+          Buffer.concat([
+            before,
+            series([
+              ['__name__', 'up'],
+              [other, 'v'],
+            ]),
+          ]),
+          `${other} after ${good}`,
+        ),
+        `${other} (valid) is taken`,
+      );
+    }
+    // a metric name may hold ':', a label name may not, though the bytes are the same
+    assert.ok(verdict(s, series([['__name__', 'a:b']]), 'a:b as metric name'));
+    assert.equal(
+      s.scan(
+        compress(
+          Buffer.concat([
+            series([['__name__', 'a:b']]),
+            series([
+              ['__name__', 'up'],
+              ['a:b', 'v'],
+            ]),
+          ]),
+        ),
+      ),
+      undefined,
+      'a:b as label name',
+    );
+    // (first in its series: nothing before it to order it against)
+    assert.equal(
+      s.scan(
+        compress(
+          Buffer.concat([
+            series([['__name__', 'A:B']]),
+            series([
+              ['A:B', 'v'],
+              ['__name__', 'up'],
+            ]),
+          ]),
+        ),
+      ),
+      undefined,
+      'A:B as label name',
+    );
+    // over the name length limit, after the same name within it as a metric name
+    const long = 'n'.repeat(L.maxLabelNameLength + 1);
+    assert.equal(
+      s.scan(
+        compress(
+          Buffer.concat([
+            series([['__name__', long]]),
+            series([
+              ['__name__', 'up'],
+              [long, 'v'],
+            ]),
+          ]),
+        ),
+      ),
+      undefined,
+      'name over the limit',
+    );
+    assert.equal(
+      s.scan(
+        compress(
+          series([
+            ['__name__', 'up'],
+            ['', 'v'],
+          ]),
+        ),
+      ),
+      undefined,
+      'empty name',
+    );
+    assert.equal(
+      s.scan(
+        compress(
+          series([
+            ['__name__', 'up'],
+            ['a', ''],
+          ]),
+        ),
+      ),
+      undefined,
+      'empty value',
+    );
+  });
+
+  test('label order is checked in full behind repeated names: unsorted and duplicate names defer', () => {
+    const s = noCluster();
+    const sorted: Array<readonly string[]> = [
+      ['ab', 'abc'],
+      ['instance', 'instance_x'],
+      ['instance_a', 'instance_b'],
+      ['abcdefgh', 'abcdefgi'],
+      ['a', 'b', 'c'],
+    ];
+    for (const names of sorted) {
+      const labels = (order: readonly string[]): Array<readonly [string, string]> => [['__name__', 'up'], ...order.map((n) => [n, 'v'] as const)];
+      const ok = series(labels(names));
+      assert.ok(verdict(s, Buffer.concat([ok, ok]), names.join(',')), `${names.join(',')} is taken`);
+      const swapped = [...names].reverse();
+      const twice = [names[0], ...names];
+      for (const [what, order] of [
+        ['unsorted', swapped],
+        ['duplicate', twice],
+        ['duplicate last', [...names, names.at(-1)!]],
+      ] as const) {
+        // alone, and after a series with the same names in order (all of them in the table)
+        assert.equal(s.scan(compress(series(labels(order)))), undefined, `${what}: ${order.join(',')}`);
+        assert.equal(s.scan(compress(Buffer.concat([ok, series(labels(order))]))), undefined, `${what} after sorted: ${order.join(',')}`);
+      }
+    }
+  });
+
+  test('the cluster label goes in at the same place whether the names are new or met before', () => {
+    const s = createFastScanner(L, MAX_DECODED, 'c1', false)!;
+    for (const names of [['clustea', 'clusterz'], ['cluste', 'clustes'], ['cluster_a'], ['a', 'b'], ['zz']]) {
+      const one = series([['__name__', 'up'], ...names.map((n) => [n, 'v'] as const)]);
+      assert.ok(verdict(s, Buffer.concat([one, one, one]), names.join(','), 'c1'), `${names.join(',')} is taken, and rewritten as rewriteLabels does`);
+    }
+  });
+
+  test('sample timestamps of every varint length, and what is not a plain sample', () => {
+    const s = noCluster();
+    const times = [0n, 1n, 127n, 128n, 2n ** 35n, 2n ** 42n, 2n ** 53n - 1n, 2n ** 63n - 1n, -1n, -(2n ** 63n), 1_764_000_000_000n];
+    for (const t of times) {
+      const raw = series([['__name__', 'up']], [t, 5n]);
+      assert.ok(verdict(s, raw, `timestamp ${t}`), `timestamp ${t} is taken`);
+      const fast = s.scan(compress(raw))!;
+      assert.deepEqual([fast.minTime, fast.maxTime], [Math.min(Number(t), 5), Math.max(Number(t), 5)]);
+    }
+    const sample = (...payload: Buffer[]): Buffer => rawSeries(rawLabel('__name__', 'up'), rawLen(2, ...payload));
+    const value = rawFixed64(1, 0n);
+    const over = Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]); // 11 bytes
+    assert.equal(s.scan(compress(sample(value, Buffer.of(0x10), over))), undefined, 'an 11-byte varint');
+    assert.equal(s.scan(compress(sample(value, Buffer.of(0x10, 0x80, 0x80)))), undefined, 'a varint cut short at the sample’s end');
+    // bits past 64 dropped, as decoders do: a 10th byte of 0x7f
+    verdict(s, sample(value, Buffer.of(0x10), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])), '10th byte 0x7f');
+    // the canonical shape followed by more fields: the general walk (last timestamp wins)
+    assert.ok(verdict(s, sample(value, rawVarintField(2, 7n), rawVarintField(2, 9n)), 'two timestamps'));
+    assert.deepEqual([s.scan(compress(sample(value, rawVarintField(2, 7n), rawVarintField(2, 9n))))!.minTime], [9]);
+    assert.equal(s.scan(compress(sample(value, rawVarintField(2, 7n), rawVarintField(3, 1n)))), undefined, 'an unknown field after the timestamp');
+  });
+
+  test('label lengths around one varint byte, and a length byte that only looks like one', () => {
+    const s = noCluster();
+    for (const n of [1, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 200, 300]) {
+      assert.ok(
+        verdict(
+          s,
+          series([
+            ['__name__', 'up'],
+            ['v', 'x'.repeat(n)],
+          ]),
+          `value of ${n}`,
+        ),
+        `a value of ${n} bytes is taken`,
+      );
+      assert.ok(
+        verdict(
+          s,
+          series([
+            ['__name__', 'up'],
+            ['n'.repeat(Math.min(n, L.maxLabelNameLength)), 'v'],
+          ]),
+          `name of ${n}`,
+        ),
+      );
+    }
+    // a field length of two bytes, the second 0x0a (1 280-1 407), then a 9-byte name: the bytes line
+    // up with a one-byte-length label's, and only the first length byte's top bit tells them apart
+    const roomy = { ...L, maxLabelValueLength: 2048 };
+    const wide = createFastScanner(roomy, MAX_DECODED, undefined, false)!;
+    const long = series([
+      ['__name__', 'up'],
+      ['namespace', 'x'.repeat(1300)],
+    ]);
+    assert.ok(agree(wide, compress(long), roomy, undefined, 'keep', '1 300-byte value'), 'a 1 300-byte value is taken');
+    // Label { 0a 01 'a' 12 85 <133 bytes> }: 0x85 counted as one byte would make the value the
+    // field's remaining 133 bytes; it is a two-byte length (0x85, 0x01: 133) of 132 bytes left
+    const rest = Buffer.concat([Buffer.of(0x01), Buffer.alloc(132, 'x')]);
+    const label = rawLen(1, Buffer.of(0x0a, 0x01, 0x61, 0x12, 0x85), rest);
+    const raw = rawSeries(rawLabel('__name__', 'up'), label, rawSample(0n, 1n));
+    assert.equal(s.scan(compress(raw)), undefined, 'a multi-byte value length');
   });
 });

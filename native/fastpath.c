@@ -329,8 +329,11 @@ static uint64_t order_key(const uint8_t *s, size_t n) {
  * *insert_at: NO_INSERT, or (a cluster label is configured and missing) where its field
  * goes: before the first label named after "cluster", else after the last label — as the
  * JS rewrite splices it, which needs the labels to come first, together.
+ * *run_end: where the labels end when they all come before the samples (the run
+ * series_hash hashes, from p), else NO_INSERT.
  */
-static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, known_set *k, double *samples, int64_t *tmin, int64_t *tmax, size_t *insert_at) {
+static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, known_set *k, double *samples, int64_t *tmin, int64_t *tmax, size_t *insert_at,
+                       size_t *run_end) {
   /* in locals: stores through the byte pointers below could alias *r, forcing reloads */
   const size_t max_labels = r->max_labels, max_value = r->max_value;
   uint32_t labels = 0;
@@ -413,6 +416,8 @@ static int scan_series(const uint8_t *b, size_t p, size_t end, const rules *r, k
     p = fend;
   }
   if (!has_name) return DEFER;
+  /* every label before every sample: series_hash's leading run of labels is [start, labels_end) */
+  *run_end = contiguous ? labels_end : NO_INSERT;
   *insert_at = NO_INSERT;
   if (r->cluster != NULL && !has_cluster) {
     if (!contiguous || labels + 1 > r->max_labels) return DEFER;
@@ -648,6 +653,9 @@ static napi_value hand_over(napi_env env, const request_args *a, const uint8_t *
   return result;
 }
 
+static uint32_t hash_labels(const uint8_t *p, size_t n);
+static int series_hash(const uint8_t *b, size_t start, size_t end, uint32_t *h);
+
 /*
  * The walk over a decompressed request b[0, n) that scan() and scanRaw() share: VALID with
  * out[0..4] filled and, where series lack the cluster label, its insertions recorded as
@@ -659,15 +667,25 @@ static int scan_decoded(const uint8_t *b, size_t n, const request_args *a, size_
   int64_t tmin = INT64_MAX, tmax = INT64_MIN;
   known_set known;
   known_init(&known);
+  /* the series' hashes (scan() with hashes), while each one's bytes are in cache; left to
+     scan_request when a series gets the cluster label (its hash is the rewritten series') */
+  size_t hashed = 0;
+  int hashing = a->hashes != NULL;
   while (p < n) {
-    size_t begin = p, len, at;
+    size_t begin = p, len, at, run_end;
     /* metadata, unknown fields, or malformed: the JS path */
     if (b[p++] != 0x0a || !read_len(b, &p, n, &len) || len > n - p) return DEFER;
-    if (scan_series(b, p, p + len, &a->r, &known, &samples, &tmin, &tmax, &at) != VALID) return DEFER;
+    if (scan_series(b, p, p + len, &a->r, &known, &samples, &tmin, &tmax, &at, &run_end) != VALID) return DEFER;
     if (at != NO_INSERT && (a->field == NULL || !add_insert(n_edits, &h, shift, begin, p, len, at, a->field_len))) return DEFER;
+    if (hashing) {
+      if (at != NO_INSERT || hashed >= a->hashes_cap) hashing = 0;
+      else if (run_end != NO_INSERT) a->hashes[hashed++] = hash_labels(b + p, run_end - p);
+      else if (!series_hash(b, p, p + len, &a->hashes[hashed++])) hashing = 0;
+    }
     series += 1;
     p += len;
   }
+  if (a->hashes != NULL) a->out[5] = hashing ? (double)hashed : -1;
   if (series == 0) return DEFER;
   a->out[0] = series;
   a->out[1] = samples;
@@ -723,7 +741,6 @@ static napi_value scan_request(napi_env env, napi_callback_info info) {
     if (a.hashes != NULL) a.out[5] = hash_all_series(v1_out, new_len, a.hashes, a.hashes_cap);
     return hand_over(env, &a, packed, packed_len, "scan: alloc(n) must return a Buffer of n bytes");
   }
-  if (ok == VALID && a.hashes != NULL) a.out[5] = hash_all_series(b, n, a.hashes, a.hashes_cap);
   napi_get_boolean(env, ok == VALID, &result);
   return result;
 }

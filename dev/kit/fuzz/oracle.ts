@@ -5,7 +5,7 @@
 // protobufjs in test/remote-write/codec.test.ts):
 //
 //   body over MAX_BODY_BYTES                                → 413
-//   empty body                                              → 204 (a no-op, nothing sent)
+//   empty body, or one that decompresses to nothing         → 204 (a no-op, nothing sent)
 //   snappy length header malformed                          → 400
 //   snappy header declares more than MAX_DECODED_BYTES      → 413
 //   not valid snappy, or decodes to another length          → 400
@@ -80,6 +80,7 @@ export function expectedVerdict(body: Buffer, cfg: OracleConfig): Verdict {
     return refuse(400, 'not valid snappy');
   }
   if (raw.length !== declared) return refuse(400, 'snappy length differs from its header');
+  if (raw.length === 0) return { status: 204, why: 'decompresses to nothing (an empty WriteRequest)', forwards: false };
   if (raw.length > ORACLE_MAX_DECODED) throw new Error(`oracle asked to materialise a ${raw.length}-byte request; give the case an expected status`);
   let req: WriteRequest;
   try {

@@ -198,20 +198,25 @@ export async function runCases(h: Harness, ctx: FuzzContext, opts: RunOptions): 
     };
     let expected: number;
     let why: string;
+    /** a 204 must reach every workspace (not a request with nothing to send) */
+    let forwards: boolean;
     if (c.expect !== undefined) {
       expected = c.expect;
       why = 'by construction';
+      forwards = c.expect === 204 && c.body.length > 0;
       // the construction's claim is checked against the oracle wherever the oracle can judge
       // (it judges 1.0 bodies: 2.0 cases and header cases are judged by construction alone)
       if (c.kind !== 'headers' && c.kind !== 'credentials' && c.kind !== 'remote-write-2' && oracleCanJudge(c.body, ctx.cfg)) {
         const v = expectedVerdict(c.body, ctx.cfg);
         if (v.status !== c.expect) fail(`generator says ${c.expect} but the oracle says ${v.status} (${v.why})`);
+        forwards = v.forwards;
       }
     } else {
       try {
         const v = expectedVerdict(c.body, ctx.cfg);
         expected = v.status;
         why = v.why;
+        forwards = v.forwards;
       } catch (err) {
         fail(`the oracle cannot judge it: ${(err as Error).message}`);
         continue;
@@ -253,9 +258,10 @@ export async function runCases(h: Harness, ctx: FuzzContext, opts: RunOptions): 
     if (res.status >= 500) fail(`answered ${res.status} (a server error) to hostile input: ${res.body.slice(0, 300)}`);
     else if (res.status !== expected) fail(`answered ${res.status}, the oracle expects ${expected} (${why}): ${res.body.slice(0, 300)}`);
     if (expected >= 400 && forwarded) fail(`a request the oracle refuses (${why}) was forwarded to a workspace (relay answered ${res.status})`);
-    if (expected === 204 && res.status === 204 && c.body.length > 0 && !h.workspaces.every((w, i) => w.requests.length > before[i])) {
+    if (expected === 204 && res.status === 204 && forwards && !h.workspaces.every((w, i) => w.requests.length > before[i])) {
       fail('accepted with 204 but not forwarded to every workspace');
     }
+    if (res.status === 204 && !forwards && forwarded) fail(`a request with nothing to send (${why}) was forwarded to a workspace`);
     // One line of bounded length: a reason may quote what the caller sent in headers (a
     // tenant name, a key id), never an unbounded part of the body.
     const headerChars = Object.entries(c.headers).reduce((n, [k, v]) => n + k.length + v.length, 0);

@@ -166,7 +166,8 @@ export class Spool implements SpoolView, BudgetMember {
    */
   append(payload: Buffer, samples: number, times: TimeRange = UNKNOWN_TIMES, seriesHashes?: Uint32Array): Promise<void> {
     if (this.closed) return Promise.reject(new SpoolClosedError('spool is closed (shutting down)'));
-    const hashes = seriesHashes && seriesHashes.length > 0 ? hashBytesOf(seriesHashes) : undefined;
+    const kept = seriesHashes !== undefined && seriesHashes.length > 0 ? seriesHashes : undefined;
+    const hashes = kept && hashBytesOf(kept);
     const size = HEADER_BYTES + (hashes?.length ?? 0) + payload.length;
     try {
       this.budget.reserve(size, this);
@@ -184,7 +185,7 @@ export class Spool implements SpoolView, BudgetMember {
         throw new SpoolWriteError(`cannot write to the spool in ${this.dir}: ${(err as Error).message}`);
       }
       // a copy: the caller may reuse the payload's memory once this returns (the forwarder's request bodies are pooled)
-      if (this.readerNearTail()) this.tail.remember(cur.id, offset, copyOf(payload), header.readUInt32LE(4), times, hashes && seriesHashes?.slice());
+      if (this.readerNearTail()) this.tail.remember(cur.id, offset, copyOf(payload), header.readUInt32LE(4), times, kept?.slice());
       cur.records++;
       cur.samples += samples;
       this.appendedSamples += samples;

@@ -738,7 +738,10 @@ static napi_value scan_request(napi_env env, napi_callback_info info) {
       napi_get_boolean(env, false, &result);
       return result;
     }
-    if (a.hashes != NULL) a.out[5] = hash_all_series(v1_out, new_len, a.hashes, a.hashes_cap);
+    if (a.hashes != NULL) {
+      double count = hash_all_series(v1_out, new_len, a.hashes, a.hashes_cap);
+      a.out[5] = count <= (double)a.hashes_cap ? count : -1; /* -1: too small (or malformed) */
+    }
     return hand_over(env, &a, packed, packed_len, "scan: alloc(n) must return a Buffer of n bytes");
   }
   napi_get_boolean(env, ok == VALID, &result);
@@ -931,31 +934,16 @@ static napi_value series_hashes_request(napi_env env, napi_callback_info info) {
   int ok = want >= 0 && (double)want <= (double)(block_len - hdr) * 64.0 / 3.0 + 1 &&
            reserve((void **)&scratch, &scratch_cap, (size_t)want + SLACK, 1) &&
            (want == 0 || snappy_decode(block + hdr, block_len - hdr, scratch, (size_t)want));
-  size_t count = 0, p = 0, n = ok ? (size_t)want : 0;
-  const uint8_t *b = scratch;
-  while (ok && p < n) {
-    uint32_t tag;
-    if (!read_tag(b, &p, n, &tag)) { ok = 0; break; }
-    if (tag != 0x0a) {
-      if (!skip_field(b, &p, n, tag & 7)) ok = 0;
-      continue;
-    }
-    size_t len;
-    uint32_t h;
-    if (!read_len(b, &p, n, &len) || len > n - p || !series_hash(b, p, p + len, &h)) { ok = 0; break; }
-    if (count < out_len) out[count] = h;
-    count++;
-    p += len;
-  }
-  if (!ok) napi_get_boolean(env, false, &result);
-  else napi_create_double(env, (double)count, &result);
+  double count = ok ? hash_all_series(scratch, (size_t)want, out, out_len) : -1;
+  if (count < 0) napi_get_boolean(env, false, &result);
+  else napi_create_double(env, count, &result);
   return result;
 }
 
-/* The hashes seriesHashes() gives for the request b[0, n) (the one that is sent, so with
-   any cluster label scan() added), into out[0..]; their count, or -1 when out is too small
-   or the walk fails. scan() runs it on the bytes it has just checked, still in cache: the
-   forwarder spools them, and its lanes route a record without decompressing it again. */
+/* The hash of each series of the request b[0, n) (partition()'s), as many as fit into
+   out[0, cap); the number of series (more than cap when out is too small), or -1 if the
+   request is malformed. seriesHashes() runs it on a block it decodes, scan() on a request
+   it has just rewritten with the cluster label. */
 static double hash_all_series(const uint8_t *b, size_t n, uint32_t *out, size_t cap) {
   size_t count = 0, p = 0;
   while (p < n) {
@@ -966,7 +954,9 @@ static double hash_all_series(const uint8_t *b, size_t n, uint32_t *out, size_t 
       if (!skip_field(b, &p, n, tag & 7)) return -1;
       continue;
     }
-    if (!read_len(b, &p, n, &len) || len > n - p || count >= cap || !series_hash(b, p, p + len, &out[count])) return -1;
+    uint32_t h;
+    if (!read_len(b, &p, n, &len) || len > n - p || !series_hash(b, p, p + len, &h)) return -1;
+    if (count < cap) out[count] = h;
     count++;
     p += len;
   }

@@ -318,6 +318,8 @@ describe('native fast path: the scan’s shortcuts keep its verdicts', { skip },
     rawSeries(...labels.map(([n, v]) => rawLabel(n, v)), ...timestamps.map((t) => rawSample(0n, t)));
   const noCluster = (): FastScanner => createFastScanner(L, MAX_DECODED, undefined, false)!;
   /** taken (and then agreeing with the JS path) or deferred */
+  /** what the scanner makes of these raw series (or requests) as one request */
+  const scanned = (scanner: FastScanner, ...raw: Buffer[]): ReturnType<FastScanner['scan']> => scanner.scan(compress(Buffer.concat(raw)));
   const verdict = (scanner: FastScanner, raw: Buffer, what: string, cluster?: string): boolean => agree(scanner, compress(raw), L, cluster, 'keep', what);
 
   test('a non-ASCII byte anywhere in a label value or metric name defers, at every offset in an 8-byte word', () => {
@@ -347,33 +349,29 @@ describe('native fast path: the scan’s shortcuts keep its verdicts', { skip },
           const what = `byte ${bad} at ${at} of ${n}`;
           // alone, and after a series that put the name (and metric name) in the table
           assert.equal(
-            s.scan(
-              compress(
-                series([
-                  ['__name__', 'up'],
-                  ['job', value],
-                ]),
-              ),
+            scanned(
+              s,
+              series([
+                ['__name__', 'up'],
+                ['job', value],
+              ]),
             ),
             undefined,
             `value: ${what}`,
           );
           assert.equal(
-            s.scan(
-              compress(
-                Buffer.concat([
-                  first,
-                  series([
-                    ['__name__', 'up'],
-                    ['job', value],
-                  ]),
-                ]),
-              ),
+            scanned(
+              s,
+              first,
+              series([
+                ['__name__', 'up'],
+                ['job', value],
+              ]),
             ),
             undefined,
             `value after a known name: ${what}`,
           );
-          assert.equal(s.scan(compress(Buffer.concat([series([['__name__', plain]]), series([['__name__', value]])]))), undefined, `metric name: ${what}`);
+          assert.equal(scanned(s, series([['__name__', plain]]), series([['__name__', value]])), undefined, `metric name: ${what}`);
         }
       }
     }
@@ -398,21 +396,18 @@ describe('native fast path: the scan’s shortcuts keep its verdicts', { skip },
       ]);
       assert.ok(verdict(s, Buffer.concat([before, before]), `${good} twice`), `${good} repeated is taken`);
       assert.equal(
-        s.scan(
-          compress(
-            Buffer.concat([
-              before,
-              series([
-                ['__name__', 'up'],
-                [bad, 'v'],
-              ]),
-            ]),
-          ),
+        scanned(
+          s,
+          before,
+          series([
+            ['__name__', 'up'],
+            [bad, 'v'],
+          ]),
         ),
         undefined,
         `label name ${bad} after ${good}`,
       );
-      assert.equal(s.scan(compress(Buffer.concat([series([['__name__', good]]), series([['__name__', bad]])]))), undefined, `metric name ${bad} after ${good}`);
+      assert.equal(scanned(s, series([['__name__', good]]), series([['__name__', bad]])), undefined, `metric name ${bad} after ${good}`);
       const other = good.slice(0, -1) + (good.endsWith('z') ? 'y' : 'z');
       assert.ok(
         verdict(
@@ -432,32 +427,26 @@ describe('native fast path: the scan’s shortcuts keep its verdicts', { skip },
     // a metric name may hold ':', a label name may not, though the bytes are the same
     assert.ok(verdict(s, series([['__name__', 'a:b']]), 'a:b as metric name'));
     assert.equal(
-      s.scan(
-        compress(
-          Buffer.concat([
-            series([['__name__', 'a:b']]),
-            series([
-              ['__name__', 'up'],
-              ['a:b', 'v'],
-            ]),
-          ]),
-        ),
+      scanned(
+        s,
+        series([['__name__', 'a:b']]),
+        series([
+          ['__name__', 'up'],
+          ['a:b', 'v'],
+        ]),
       ),
       undefined,
       'a:b as label name',
     );
     // (first in its series: nothing before it to order it against)
     assert.equal(
-      s.scan(
-        compress(
-          Buffer.concat([
-            series([['__name__', 'A:B']]),
-            series([
-              ['A:B', 'v'],
-              ['__name__', 'up'],
-            ]),
-          ]),
-        ),
+      scanned(
+        s,
+        series([['__name__', 'A:B']]),
+        series([
+          ['A:B', 'v'],
+          ['__name__', 'up'],
+        ]),
       ),
       undefined,
       'A:B as label name',
@@ -465,40 +454,35 @@ describe('native fast path: the scan’s shortcuts keep its verdicts', { skip },
     // over the name length limit, after the same name within it as a metric name
     const long = 'n'.repeat(L.maxLabelNameLength + 1);
     assert.equal(
-      s.scan(
-        compress(
-          Buffer.concat([
-            series([['__name__', long]]),
-            series([
-              ['__name__', 'up'],
-              [long, 'v'],
-            ]),
-          ]),
-        ),
+      scanned(
+        s,
+        series([['__name__', long]]),
+        series([
+          ['__name__', 'up'],
+          [long, 'v'],
+        ]),
       ),
       undefined,
       'name over the limit',
     );
     assert.equal(
-      s.scan(
-        compress(
-          series([
-            ['__name__', 'up'],
-            ['', 'v'],
-          ]),
-        ),
+      scanned(
+        s,
+        series([
+          ['__name__', 'up'],
+          ['', 'v'],
+        ]),
       ),
       undefined,
       'empty name',
     );
     assert.equal(
-      s.scan(
-        compress(
-          series([
-            ['__name__', 'up'],
-            ['a', ''],
-          ]),
-        ),
+      scanned(
+        s,
+        series([
+          ['__name__', 'up'],
+          ['a', ''],
+        ]),
       ),
       undefined,
       'empty value',
@@ -526,8 +510,8 @@ describe('native fast path: the scan’s shortcuts keep its verdicts', { skip },
         ['duplicate last', [...names, names.at(-1)!]],
       ] as const) {
         // alone, and after a series with the same names in order (all of them in the table)
-        assert.equal(s.scan(compress(series(labels(order)))), undefined, `${what}: ${order.join(',')}`);
-        assert.equal(s.scan(compress(Buffer.concat([ok, series(labels(order))]))), undefined, `${what} after sorted: ${order.join(',')}`);
+        assert.equal(scanned(s, series(labels(order))), undefined, `${what}: ${order.join(',')}`);
+        assert.equal(scanned(s, ok, series(labels(order))), undefined, `${what} after sorted: ${order.join(',')}`);
       }
     }
   });
@@ -546,20 +530,20 @@ describe('native fast path: the scan’s shortcuts keep its verdicts', { skip },
     for (const t of times) {
       const raw = series([['__name__', 'up']], [t, 5n]);
       assert.ok(verdict(s, raw, `timestamp ${t}`), `timestamp ${t} is taken`);
-      const fast = s.scan(compress(raw))!;
+      const fast = scanned(s, raw)!;
       assert.deepEqual([fast.minTime, fast.maxTime], [Math.min(Number(t), 5), Math.max(Number(t), 5)]);
     }
     const sample = (...payload: Buffer[]): Buffer => rawSeries(rawLabel('__name__', 'up'), rawLen(2, ...payload));
     const value = rawFixed64(1, 0n);
     const over = Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]); // 11 bytes
-    assert.equal(s.scan(compress(sample(value, Buffer.of(0x10), over))), undefined, 'an 11-byte varint');
-    assert.equal(s.scan(compress(sample(value, Buffer.of(0x10, 0x80, 0x80)))), undefined, 'a varint cut short at the sample’s end');
+    assert.equal(scanned(s, sample(value, Buffer.of(0x10), over)), undefined, 'an 11-byte varint');
+    assert.equal(scanned(s, sample(value, Buffer.of(0x10, 0x80, 0x80))), undefined, 'a varint cut short at the sample’s end');
     // bits past 64 dropped, as decoders do: a 10th byte of 0x7f
     verdict(s, sample(value, Buffer.of(0x10), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])), '10th byte 0x7f');
     // the canonical shape followed by more fields: the general walk (last timestamp wins)
     assert.ok(verdict(s, sample(value, rawVarintField(2, 7n), rawVarintField(2, 9n)), 'two timestamps'));
-    assert.deepEqual([s.scan(compress(sample(value, rawVarintField(2, 7n), rawVarintField(2, 9n))))!.minTime], [9]);
-    assert.equal(s.scan(compress(sample(value, rawVarintField(2, 7n), rawVarintField(3, 1n)))), undefined, 'an unknown field after the timestamp');
+    assert.deepEqual([scanned(s, sample(value, rawVarintField(2, 7n), rawVarintField(2, 9n)))!.minTime], [9]);
+    assert.equal(scanned(s, sample(value, rawVarintField(2, 7n), rawVarintField(3, 1n))), undefined, 'an unknown field after the timestamp');
   });
 
   test('label lengths around one varint byte, and a length byte that only looks like one', () => {
@@ -601,6 +585,6 @@ describe('native fast path: the scan’s shortcuts keep its verdicts', { skip },
     const rest = Buffer.concat([Buffer.of(0x01), Buffer.alloc(132, 'x')]);
     const label = rawLen(1, Buffer.of(0x0a, 0x01, 0x61, 0x12, 0x85), rest);
     const raw = rawSeries(rawLabel('__name__', 'up'), label, rawSample(0n, 1n));
-    assert.equal(s.scan(compress(raw)), undefined, 'a multi-byte value length');
+    assert.equal(scanned(s, raw), undefined, 'a multi-byte value length');
   });
 });

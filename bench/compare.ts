@@ -101,15 +101,19 @@ export async function compareProcesses(
   /** `sinks`: where this case's targets deliver, when not the run's `sinks` (the one-workspace cases) */
   cases: ReadonlyArray<{ name: string; set: PayloadSet; targets: readonly Target[]; sinks?: readonly Sink[] }>,
   sinks: readonly Sink[],
-  opts: { reps: number; samples: number; warmupSamples: number; concurrency: number; log: (s: string) => void },
+  opts: { reps: number; samples: number; warmupSamples: number; processWarmupSamples: number; concurrency: number; log: (s: string) => void },
 ): Promise<CaseResult[]> {
   const results = new Map<string, CaseResult>();
   // a target name may stand for different processes in different cases (the relay with
   // one endpoint and with two): the peak RSS is read from the case's own process
   const pids = new Map<string, number>();
+  const warmed = new Set<number>();
   for (const c of cases) {
     for (const t of c.targets) {
-      await runRep(t, c.set, c.sinks ?? sinks, { samples: opts.warmupSamples, concurrency: opts.concurrency });
+      // a process's first warm-up is the long one (processWarmupSamples); each further case it serves gets warmupSamples of its own payloads
+      const first = !warmed.has(t.pid);
+      warmed.add(t.pid);
+      await runRep(t, c.set, c.sinks ?? sinks, { samples: first ? Math.max(opts.processWarmupSamples, opts.warmupSamples) : opts.warmupSamples, concurrency: opts.concurrency });
       results.set(`${t.name}|${c.name}`, { target: t.name, caseName: c.name, reps: [], medianUsPerSample: Number.NaN, peakRss: 0 });
       pids.set(`${t.name}|${c.name}`, t.pid);
     }

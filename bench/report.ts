@@ -14,7 +14,7 @@ import type { RelayPathRow } from './relay-path';
 export interface RunReport {
   facts: MachineFacts;
   clkTck: number;
-  settings: { reps: number; samples: number; warmupSamples: number; concurrency: number; minSeconds: number };
+  settings: { reps: number; samples: number; warmupSamples: number; processWarmupSamples: number; concurrency: number; minSeconds: number };
   sets: { fixtures: PayloadSet; synthetic: PayloadSet; syntheticName: string };
   codec: CodecRow[];
   relayPath: RelayPathRow[];
@@ -242,7 +242,7 @@ export function renderReport(r: RunReport): string {
         ['vmagent', r.vmagentVersion ?? `not run: ${r.vmagentNote ?? 'skipped'}`],
         [
           'repetitions',
-          `${r.settings.reps} measured per case after a warm-up of ${si(r.settings.warmupSamples, 1)} samples per process and case; medians reported (min–max beside)`,
+          `${r.settings.reps} measured per case after a warm-up of ${si(r.settings.processWarmupSamples, 1)} samples per process and ${si(r.settings.warmupSamples, 1)} per case; medians reported (min–max beside)`,
         ],
         [
           'process runs',

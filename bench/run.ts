@@ -52,10 +52,13 @@ const log = (s: string): void => {
 async function main(): Promise<void> {
   const reps = Math.max(5, Math.floor(num('BENCH_REPS', 5)));
   const samples = num('BENCH_SAMPLES', 1_000_000);
-  // V8 is still compiling the request path after 300 k samples (a first repetition after
-  // that ran ~50 % above the rest): warm each process up to its steady state, as a relay
-  // that runs for days is. vmagent gets the same warm-up.
+  // Warm each process up to its steady state, as a relay that runs for days is; vmagent
+  // gets the same warm-up. V8 keeps compiling the relay's per-request code for its first
+  // ~3 000 requests: CPU per sample falls from 1.0-1.3 µs to ~0.45 over the first 6-7 M
+  // samples and then holds (bench/README.md, session 10), so a process's first warm-up is
+  // 8 M samples, and each further case it serves gets 2 M of its own payloads.
   const warmupSamples = num('BENCH_WARMUP_SAMPLES', 2_000_000);
+  const processWarmupSamples = num('BENCH_PROCESS_WARMUP_SAMPLES', 8_000_000);
   const concurrency = num('BENCH_CONCURRENCY', 6);
   const minSeconds = num('BENCH_MIN_SECONDS', 0.2);
   const only = new Set((process.env.BENCH_ONLY ?? 'codec,path,compare,forwarder,drain,relabel').split(',').map((s) => s.trim()));
@@ -187,7 +190,7 @@ async function main(): Promise<void> {
       log(
         `process vs process: ${[...ours, ...stages, ...fwdTarget, ...yardstick].map((t) => t.name).join(', ')}; ${reps} reps × ${(samples / 1e6).toFixed(1)} M samples, ${concurrency} senders…`,
       );
-      compare = await compareProcesses(cases, sinks, { reps, samples, warmupSamples, concurrency, log });
+      compare = await compareProcesses(cases, sinks, { reps, samples, warmupSamples, processWarmupSamples, concurrency, log });
       await Promise.all(running.map((c) => c.stop()));
     }
     await fwd?.stop();
@@ -210,7 +213,7 @@ async function main(): Promise<void> {
           { name: PASS_V2, set: asRemoteWrite2(withCluster), targets: ours },
         ],
         sinks,
-        { reps, samples, warmupSamples, concurrency, log },
+        { reps, samples, warmupSamples, processWarmupSamples, concurrency, log },
       );
       await Promise.all(running.map((c) => c.stop()));
     }
@@ -241,6 +244,7 @@ async function main(): Promise<void> {
           reps,
           samples,
           warmupSamples,
+          processWarmupSamples,
           concurrency,
           log,
         })),
@@ -288,7 +292,7 @@ async function main(): Promise<void> {
   const report = renderReport({
     facts,
     clkTck: clockTicks(),
-    settings: { reps, samples, warmupSamples, concurrency, minSeconds },
+    settings: { reps, samples, warmupSamples, processWarmupSamples, concurrency, minSeconds },
     sets: { fixtures, synthetic: withCluster, syntheticName: synthName },
     codec,
     relayPath,

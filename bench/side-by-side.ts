@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     reps: Math.max(3, Math.floor(num('BENCH_REPS', 5))),
     samples: num('BENCH_SAMPLES', 1_000_000),
     warmupSamples: num('BENCH_WARMUP_SAMPLES', 1_000_000),
+    processWarmupSamples: num('BENCH_PROCESS_WARMUP_SAMPLES', 8_000_000),
     concurrency: 6,
     log: (s) => process.stderr.write(`${s}\n`),
   });

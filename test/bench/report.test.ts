@@ -18,7 +18,7 @@ function report(compare: CaseResult[], extra: Partial<RunReport> = {}): RunRepor
   return {
     facts: { cpuModel: 'cpu', cores: 2, memoryGiB: 24, node: 'v20', kernel: 'Linux', date: '2026-01-01T00:00:00Z', loadAverage: '0 0 0' },
     clkTck: 100,
-    settings: { reps: 5, samples: 1e6, warmupSamples: 2e6, concurrency: 6, minSeconds: 0.2 },
+    settings: { reps: 5, samples: 1e6, warmupSamples: 2e6, processWarmupSamples: 8e6, concurrency: 6, minSeconds: 0.2 },
     sets: { fixtures: set, synthetic: set, syntheticName: '2 000 series × 10 labels' },
     codec: [],
     relayPath: [],

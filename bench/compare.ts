@@ -113,7 +113,10 @@ export async function compareProcesses(
       // a process's first warm-up is the long one (processWarmupSamples); each further case it serves gets warmupSamples of its own payloads
       const first = !warmed.has(t.pid);
       warmed.add(t.pid);
-      await runRep(t, c.set, c.sinks ?? sinks, { samples: first ? Math.max(opts.processWarmupSamples, opts.warmupSamples) : opts.warmupSamples, concurrency: opts.concurrency });
+      await runRep(t, c.set, c.sinks ?? sinks, {
+        samples: first ? Math.max(opts.processWarmupSamples, opts.warmupSamples) : opts.warmupSamples,
+        concurrency: opts.concurrency,
+      });
       results.set(`${t.name}|${c.name}`, { target: t.name, caseName: c.name, reps: [], medianUsPerSample: Number.NaN, peakRss: 0 });
       pids.set(`${t.name}|${c.name}`, t.pid);
     }

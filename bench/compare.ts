@@ -37,9 +37,19 @@ export interface CaseResult {
   peakRss: number;
 }
 
-async function sinkStats(sink: Sink): Promise<{ samples: number; requests: number; errors: number }> {
+async function sinkStats(sink: Sink): Promise<{ samples: number; requests: number; errors: number; unlabelled: number }> {
   const res = await fetch(`${sink.url}/stats`);
-  return (await res.json()) as { samples: number; requests: number; errors: number };
+  return (await res.json()) as { samples: number; requests: number; errors: number; unlabelled: number };
+}
+
+/** Sets a sink mode (bench/sink.ts /mode) on every sink. */
+async function setSinkMode(sinks: readonly Sink[], query: string): Promise<void> {
+  await Promise.all(
+    sinks.map(async (s) => {
+      const res = await fetch(`${s.url}/mode?${query}`, { method: 'POST' });
+      await res.arrayBuffer();
+    }),
+  );
 }
 
 export async function resetSinks(sinks: readonly Sink[]): Promise<void> {
@@ -98,8 +108,12 @@ export async function runRep(target: Target, set: PayloadSet, sinks: readonly Si
  * targets, interleaved: rep 1 of everything, then rep 2, … alternating target order.
  */
 export async function compareProcesses(
-  /** `sinks`: where this case's targets deliver, when not the run's `sinks` (the one-workspace cases) */
-  cases: ReadonlyArray<{ name: string; set: PayloadSet; targets: readonly Target[]; sinks?: readonly Sink[] }>,
+  /**
+   * `sinks`: where this case's targets deliver, when not the run's `sinks` (the one-workspace
+   * cases). `requireLabel`: during its warm-up the sinks count series without that label, and
+   * any fails the run (every target must deliver the same series: the label-injection cases).
+   */
+  cases: ReadonlyArray<{ name: string; set: PayloadSet; targets: readonly Target[]; sinks?: readonly Sink[]; requireLabel?: string }>,
   sinks: readonly Sink[],
   opts: { reps: number; samples: number; warmupSamples: number; processWarmupSamples: number; concurrency: number; log: (s: string) => void },
 ): Promise<CaseResult[]> {
@@ -113,10 +127,18 @@ export async function compareProcesses(
       // a process's first warm-up is the long one (processWarmupSamples); each further case it serves gets warmupSamples of its own payloads
       const first = !warmed.has(t.pid);
       warmed.add(t.pid);
-      await runRep(t, c.set, c.sinks ?? sinks, {
+      const caseSinks = c.sinks ?? sinks;
+      if (c.requireLabel) await setSinkMode(caseSinks, `label=${encodeURIComponent(c.requireLabel)}`);
+      await runRep(t, c.set, caseSinks, {
         samples: first ? Math.max(opts.processWarmupSamples, opts.warmupSamples) : opts.warmupSamples,
         concurrency: opts.concurrency,
       });
+      if (c.requireLabel) {
+        const stats = await Promise.all(caseSinks.map(sinkStats));
+        await setSinkMode(caseSinks, 'label=');
+        const missing = stats.reduce((sum, x) => sum + x.unlabelled, 0);
+        if (missing > 0) throw new Error(`${t.name} (${c.name}): ${missing} series reached the sinks without the ${c.requireLabel} label`);
+      }
       results.set(`${t.name}|${c.name}`, { target: t.name, caseName: c.name, reps: [], medianUsPerSample: Number.NaN, peakRss: 0 });
       pids.set(`${t.name}|${c.name}`, t.pid);
     }

@@ -279,7 +279,7 @@ export function renderReport(r: RunReport): string {
       }
     }
     out.push(
-      `Synthetic Prometheus-like writes of ${r.sets.syntheticName}, one sample per series (${fmt(r.sets.synthetic.rawBytes / r.sets.synthetic.samples, 0)} bytes per sample uncompressed, ${fmt(r.sets.synthetic.bodyBytes / r.sets.synthetic.samples, 0)} compressed), fanned out to two sink processes (two workspaces); the *one workspace* cases are other relay and vmagent processes, each configured with the first sink alone. *pass-through*: every series already carries \`cluster\`, the relay forwards the sender's compressed bytes; *label injection*: none does, the relay adds \`cluster\` to every series and re-compresses once for both sinks.`,
+      `Synthetic Prometheus-like writes of ${r.sets.syntheticName}, one sample per series (${fmt(r.sets.synthetic.rawBytes / r.sets.synthetic.samples, 0)} bytes per sample uncompressed, ${fmt(r.sets.synthetic.bodyBytes / r.sets.synthetic.samples, 0)} compressed), fanned out to two sink processes (two workspaces); the *one workspace* cases are other relay and vmagent processes, each configured with the first sink alone. *pass-through*: every series already carries \`cluster\`, the relay forwards the sender's compressed bytes; *label injection*: none does, the relay adds \`cluster\` to every series and re-compresses once for both sinks, and vmagent adds it too (\`-remoteWrite.label=cluster=…\`, another vmagent process); during each target's warm-up the sinks check that every series arrives with it.`,
     );
     out.push('');
     out.push(

@@ -160,35 +160,38 @@ async function main(): Promise<void> {
           stages.push({ name, pid: p.pid, writeUrl: p.writeUrl });
         }
       }
-      const yardstick: Target[] = [];
-      if (vm.path) {
-        const vmagent = await startVmagent(vm.path, sinkUrls);
-        running.push(vmagent);
-        yardstick.push({ name: 'vmagent', pid: vmagent.pid, writeUrl: vmagent.writeUrl });
-      } else {
-        log(`vmagent skipped: ${vm.reason}`);
-      }
+      // vmagent passing writes through, and (label injection) adding the cluster label as the
+      // relay does: -remoteWrite.label, so that both deliver the same series (the sinks check
+      // it during the warm-up, compare.ts requireLabel)
+      const vmagents = async (urls: string[]): Promise<{ pass: Target[]; inject: Target[] }> => {
+        if (!vm.path) return { pass: [], inject: [] };
+        const pass = await startVmagent(vm.path, urls);
+        const inject = await startVmagent(vm.path, urls, [`-remoteWrite.label=cluster=${BENCH_CLUSTER}`]);
+        running.push(pass, inject);
+        return {
+          pass: [{ name: 'vmagent', pid: pass.pid, writeUrl: pass.writeUrl }],
+          inject: [{ name: 'vmagent', pid: inject.pid, writeUrl: inject.writeUrl }],
+        };
+      };
+      if (!vm.path) log(`vmagent skipped: ${vm.reason}`);
+      const yardstick = await vmagents(sinkUrls);
       // One workspace (most users have one): the relay as `npm run relay` serves it and
       // vmagent, each with the first sink alone.
       const oneSink = sinks.slice(0, 1);
       const relay1 = await startRelay({ ingestionUrls: [oneSink[0].writeUrl], cluster: BENCH_CLUSTER });
       running.push(relay1);
-      const one: Target[] = [{ name: 'relay', pid: relay1.pid, writeUrl: relay1.writeUrl }];
-      if (vm.path) {
-        const vmagent1 = await startVmagent(vm.path, [oneSink[0].writeUrl]);
-        running.push(vmagent1);
-        one.push({ name: 'vmagent', pid: vmagent1.pid, writeUrl: vmagent1.writeUrl });
-      }
+      const relayOne: Target[] = [{ name: 'relay', pid: relay1.pid, writeUrl: relay1.writeUrl }];
+      const yardstickOne = await vmagents([oneSink[0].writeUrl]);
       const fwdTarget: Target[] = fwd ? [{ name: 'forwarder', pid: fwd.pid, writeUrl: fwd.writeUrl }] : [];
       const cases = [
-        { name: PASS, set: withCluster, targets: [...ours, ...stages, ...fwdTarget, ...yardstick] },
-        { name: INJECT, set: withoutCluster, targets: [...ours, ...yardstick] },
-        { name: PASS_ONE, set: withCluster, targets: one, sinks: oneSink },
-        { name: INJECT_ONE, set: withoutCluster, targets: one, sinks: oneSink },
+        { name: PASS, set: withCluster, targets: [...ours, ...stages, ...fwdTarget, ...yardstick.pass] },
+        { name: INJECT, set: withoutCluster, targets: [...ours, ...yardstick.inject], requireLabel: 'cluster' },
+        { name: PASS_ONE, set: withCluster, targets: [...relayOne, ...yardstickOne.pass], sinks: oneSink },
+        { name: INJECT_ONE, set: withoutCluster, targets: [...relayOne, ...yardstickOne.inject], sinks: oneSink, requireLabel: 'cluster' },
         { name: PASS_V2, set: asRemoteWrite2(withCluster), targets: ours.slice(0, 1) },
       ];
       log(
-        `process vs process: ${[...ours, ...stages, ...fwdTarget, ...yardstick].map((t) => t.name).join(', ')}; ${reps} reps × ${(samples / 1e6).toFixed(1)} M samples, ${concurrency} senders…`,
+        `process vs process: ${[...ours, ...stages, ...fwdTarget, ...yardstick.pass].map((t) => t.name).join(', ')}; ${reps} reps × ${(samples / 1e6).toFixed(1)} M samples, ${concurrency} senders…`,
       );
       compare = await compareProcesses(cases, sinks, { reps, samples, warmupSamples, processWarmupSamples, concurrency, log });
       await Promise.all(running.map((c) => c.stop()));

@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const wanted = new Set((process.env.SIDE_CASES ?? 'pass1,inject1,pass2,inject2').split(','));
   const sinks = [await startSink(), await startSink()];
   const running: Child[] = [];
-  const targetsFor = async (urls: string[]): Promise<Target[]> => {
+  const targetsFor = async (urls: string[]): Promise<{ pass: Target[]; inject: Target[] }> => {
     const before = await startRelay({
       ingestionUrls: urls,
       cluster: BENCH_CLUSTER,
@@ -39,24 +39,33 @@ async function main(): Promise<void> {
       shippedFlags: process.env.SIDE_BEFORE_UNFLAGGED !== '1',
     });
     const after = await startRelay({ ingestionUrls: urls, cluster: BENCH_CLUSTER, nodeArgs: flags('SIDE_NODE_ARGS') });
+    // vmagent passing through, and adding the cluster label as the relays do (run.ts)
     const vmagent = await startVmagent(vm.path!, urls);
-    running.push(before, after, vmagent);
-    return [
+    const vmagentLabel = await startVmagent(vm.path!, urls, [`-remoteWrite.label=cluster=${BENCH_CLUSTER}`]);
+    running.push(before, after, vmagent, vmagentLabel);
+    const relays: Target[] = [
       { name: 'relay before', pid: before.pid, writeUrl: before.writeUrl },
       { name: 'relay after', pid: after.pid, writeUrl: after.writeUrl },
-      { name: 'vmagent', pid: vmagent.pid, writeUrl: vmagent.writeUrl },
     ];
+    return {
+      pass: [...relays, { name: 'vmagent', pid: vmagent.pid, writeUrl: vmagent.writeUrl }],
+      inject: [...relays, { name: 'vmagent', pid: vmagentLabel.pid, writeUrl: vmagentLabel.writeUrl }],
+    };
   };
   const withCluster = syntheticPayloads({ requests: 8, series: 2000, withCluster: true });
   const withoutCluster = syntheticPayloads({ requests: 8, series: 2000, withCluster: false });
-  const one = wanted.has('pass1') || wanted.has('inject1') ? await targetsFor([sinks[0].writeUrl]) : [];
-  const two = wanted.has('pass2') || wanted.has('inject2') ? await targetsFor(sinks.map((s) => s.writeUrl)) : [];
+  const none = { pass: [], inject: [] };
+  const one = wanted.has('pass1') || wanted.has('inject1') ? await targetsFor([sinks[0].writeUrl]) : none;
+  const two = wanted.has('pass2') || wanted.has('inject2') ? await targetsFor(sinks.map((s) => s.writeUrl)) : none;
   const cases = [
-    ...(wanted.has('pass1') ? [{ name: 'pass-through, one workspace', set: withCluster, targets: one, sinks: sinks.slice(0, 1) }] : []),
-    ...(wanted.has('inject1') ? [{ name: 'label injection, one workspace', set: withoutCluster, targets: one, sinks: sinks.slice(0, 1) }] : []),
-    ...(wanted.has('pass2') ? [{ name: 'pass-through, two workspaces', set: withCluster, targets: two }] : []),
-    ...(wanted.has('inject2') ? [{ name: 'label injection, two workspaces', set: withoutCluster, targets: two }] : []),
+    ...(wanted.has('pass1') ? [{ name: 'pass-through, one workspace', set: withCluster, targets: one.pass, sinks: sinks.slice(0, 1) }] : []),
+    ...(wanted.has('inject1')
+      ? [{ name: 'label injection, one workspace', set: withoutCluster, targets: one.inject, sinks: sinks.slice(0, 1), requireLabel: 'cluster' }]
+      : []),
+    ...(wanted.has('pass2') ? [{ name: 'pass-through, two workspaces', set: withCluster, targets: two.pass }] : []),
+    ...(wanted.has('inject2') ? [{ name: 'label injection, two workspaces', set: withoutCluster, targets: two.inject, requireLabel: 'cluster' }] : []),
   ];
+
   const results = await compareProcesses(cases, sinks, {
     reps: Math.max(3, Math.floor(num('BENCH_REPS', 5))),
     samples: num('BENCH_SAMPLES', 1_000_000),

@@ -6,6 +6,8 @@
 // /mode?delay=300 answers each write 300 ms after its body arrived (a timer per request,
 // so writes overlap as they would against a distant endpoint), /mode?order=1 also checks
 // per-series timestamp order at arrival (lib/order.ts) and counts what is out of order.
+// /mode?label=cluster counts the series that arrive without that label (lib/labels.ts;
+// /mode?label= stops it): the label-injection cases check that every target added it.
 // A write's samples count once it is answered; `lastAt` is when that last happened.
 //   node dist/bench/sink.js [port]   → prints {"port":N} on stdout once listening
 
@@ -13,6 +15,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { countSamples } from '../shared/remote-write/count';
 import { decompressBounded } from '../shared/remote-write/snappy';
+import { seriesWithoutLabel } from './lib/labels';
 import { scanSeriesOrder } from './lib/order';
 
 export interface SinkStats {
@@ -27,6 +30,8 @@ export interface SinkStats {
   refused: number;
   /** order mode: samples not newer than the last one seen for their series */
   outOfOrder: number;
+  /** label mode: series that arrived without the label */
+  unlabelled: number;
   /** writes received and not yet answered, now and at most (drain mode: the target's calls in flight) */
   inFlight: number;
   maxInFlight: number;
@@ -46,6 +51,7 @@ function fresh(): SinkStats {
     maxSamplesPerRequest: 0,
     refused: 0,
     outOfOrder: 0,
+    unlabelled: 0,
     inFlight: 0,
     maxInFlight: 0,
     answered: 0,
@@ -58,6 +64,7 @@ if (require.main === module) {
   let failStatus = 0;
   let delayMs = 0;
   let checkOrder = false;
+  let requireLabel: Buffer | undefined;
   /** order mode: series key (hash of the raw label bytes) → newest timestamp seen */
   let newest = new Map<number, number>();
   const server = createServer((req, res) => {
@@ -82,6 +89,7 @@ if (require.main === module) {
       }
       if (q.has('delay')) delayMs = Math.max(0, Number(q.get('delay')) || 0);
       if (q.has('order')) checkOrder = q.get('order') === '1';
+      if (q.has('label')) requireLabel = q.get('label') ? Buffer.from(q.get('label')!, 'utf8') : undefined;
       req.resume();
       res.writeHead(204).end();
       return;
@@ -114,6 +122,7 @@ if (require.main === module) {
           } else {
             n = countSamples(raw);
           }
+          if (requireLabel) counted.unlabelled += seriesWithoutLabel(raw, requireLabel).without;
         }
       } catch {
         counted.errors++;

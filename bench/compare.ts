@@ -7,7 +7,7 @@
 
 import { sendLoad } from './lib/load';
 import type { PayloadSet } from './lib/payloads';
-import { type Sink } from './lib/processes';
+import { type Sink, sinkCall, sinkStats } from './lib/processes';
 import { processCpuSeconds, processMemory } from './lib/proc';
 import { median, sleep } from './lib/stats';
 
@@ -37,28 +37,8 @@ export interface CaseResult {
   peakRss: number;
 }
 
-async function sinkStats(sink: Sink): Promise<{ samples: number; requests: number; errors: number; unlabelled: number }> {
-  const res = await fetch(`${sink.url}/stats`);
-  return (await res.json()) as { samples: number; requests: number; errors: number; unlabelled: number };
-}
-
-/** Sets a sink mode (bench/sink.ts /mode) on every sink. */
-async function setSinkMode(sinks: readonly Sink[], query: string): Promise<void> {
-  await Promise.all(
-    sinks.map(async (s) => {
-      const res = await fetch(`${s.url}/mode?${query}`, { method: 'POST' });
-      await res.arrayBuffer();
-    }),
-  );
-}
-
 export async function resetSinks(sinks: readonly Sink[]): Promise<void> {
-  await Promise.all(
-    sinks.map(async (s) => {
-      const res = await fetch(`${s.url}/reset`, { method: 'POST' });
-      await res.arrayBuffer();
-    }),
-  );
+  await sinkCall(sinks, '/reset');
 }
 
 /** Waits until every sink has received `samples` samples; throws on timeout or excess. */
@@ -128,14 +108,14 @@ export async function compareProcesses(
       const first = !warmed.has(t.pid);
       warmed.add(t.pid);
       const caseSinks = c.sinks ?? sinks;
-      if (c.requireLabel) await setSinkMode(caseSinks, `label=${encodeURIComponent(c.requireLabel)}`);
+      if (c.requireLabel) await sinkCall(caseSinks, `/mode?label=${encodeURIComponent(c.requireLabel)}`);
       await runRep(t, c.set, caseSinks, {
         samples: first ? Math.max(opts.processWarmupSamples, opts.warmupSamples) : opts.warmupSamples,
         concurrency: opts.concurrency,
       });
       if (c.requireLabel) {
         const stats = await Promise.all(caseSinks.map(sinkStats));
-        await setSinkMode(caseSinks, 'label=');
+        await sinkCall(caseSinks, '/mode?label=');
         const missing = stats.reduce((sum, x) => sum + x.unlabelled, 0);
         if (missing > 0) throw new Error(`${t.name} (${c.name}): ${missing} series reached the sinks without the ${c.requireLabel} label`);
       }

@@ -17,7 +17,8 @@
 import { type DrainWrite, drainTemplates, drainWrites } from './lib/drain-payloads';
 import { startForwarder } from './forwarder';
 import { sendLoad } from './lib/load';
-import { type Sink, startVmagent } from './lib/processes';
+import { type Sink, sinkCall, sinkStats, startVmagent } from './lib/processes';
+import type { SinkStats } from './sink';
 import { processCpuSeconds, processMemory } from './lib/proc';
 import { median, sleep } from './lib/stats';
 
@@ -71,28 +72,9 @@ export interface DrainOptions {
   log: (s: string) => void;
 }
 
-interface SinkDrainStats {
-  samples: number;
-  requests: number;
-  errors: number;
-  outOfOrder: number;
-  maxInFlight: number;
-  lastAt: number;
-}
-
 function ownCpuSeconds(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
-}
-
-async function sinkCall(sink: Sink, pathAndQuery: string): Promise<void> {
-  const res = await fetch(`${sink.url}${pathAndQuery}`, { method: 'POST' });
-  await res.arrayBuffer();
-}
-
-async function sinkStats(sink: Sink): Promise<SinkDrainStats> {
-  const res = await fetch(`${sink.url}/stats`);
-  return (await res.json()) as SinkDrainStats;
 }
 
 async function startTarget(
@@ -108,7 +90,7 @@ async function drainRep(name: DrainTargetName, latencyMs: number, writes: readon
   const requests = writes.length;
   const target = await startTarget(name, o.sink, o.vmagentPath);
   try {
-    await sinkCall(o.sink, '/reset');
+    await sinkCall([o.sink], '/reset');
     const cpu0 = processCpuSeconds(target.pid);
     const harness0 = processCpuSeconds(o.sink.pid) + ownCpuSeconds();
     const t0 = Date.now();
@@ -116,7 +98,7 @@ async function drainRep(name: DrainTargetName, latencyMs: number, writes: readon
     if (load.failed > 0) throw new Error(`${load.failed} of ${load.requests} writes refused: ${JSON.stringify(load.failures)}`);
     // a drain slower than 10 000 samples/s is a finding in itself: stop waiting
     const deadline = Date.now() + Math.max(120_000, (load.samples / 10_000) * 1000);
-    let stats: SinkDrainStats;
+    let stats: SinkStats;
     for (;;) {
       stats = await sinkStats(o.sink);
       if (stats.errors > 0) throw new Error(`the sink could not decode ${stats.errors} writes`);
@@ -170,10 +152,10 @@ export async function benchDrain(o: DrainOptions): Promise<DrainResult[]> {
     }
   }
   try {
-    await sinkCall(o.sink, '/mode?order=1');
+    await sinkCall([o.sink], '/mode?order=1');
     for (let r = 0; r < o.reps; r++) {
       for (const latencyMs of o.latenciesMs) {
-        await sinkCall(o.sink, `/mode?delay=${latencyMs}`);
+        await sinkCall([o.sink], `/mode?delay=${latencyMs}`);
         // Both targets of this round push the same writes, made now (~1 CPU-ms each, so
         // not during a push): the second one's are older by the first one's drain, well
         // inside Azure's 20 minutes, and each target sees every series rise from round
@@ -197,8 +179,8 @@ export async function benchDrain(o: DrainOptions): Promise<DrainResult[]> {
       }
     }
   } finally {
-    await sinkCall(o.sink, '/mode?delay=0&order=0');
-    await sinkCall(o.sink, '/reset');
+    await sinkCall([o.sink], '/mode?delay=0&order=0');
+    await sinkCall([o.sink], '/reset');
   }
   for (const res of results.values()) {
     if (res.reps.length === 0) continue;

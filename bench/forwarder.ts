@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { resetSinks, waitDelivered } from './compare';
 import { sendLoad } from './lib/load';
 import { BENCH_CLUSTER, type PayloadSet, syntheticPayloads } from './lib/payloads';
-import { type Child, type Sink, baseEnv, distRoot, freePort, removeDir, tempDir, track, waitForHttp } from './lib/processes';
+import { type Child, type Sink, baseEnv, distRoot, freePort, removeDir, sinkCall, sinkStats, tempDir, track, waitForHttp } from './lib/processes';
 import { processMemory } from './lib/proc';
 import { sleep } from './lib/stats';
 import { FORWARDER_NODE_FLAGS } from '../local-proxy/node-flags';
@@ -108,15 +108,6 @@ export interface ForwarderResult {
   batching: { seconds: number; offeredRate: number; requestSamples: number; sent: number; upstreamCalls: number; samplesPerCall: number; minPerCall: number };
 }
 
-async function sinkStats(sink: Sink): Promise<{ requests: number; samples: number; minSamplesPerRequest: number }> {
-  const res = await fetch(`${sink.url}/stats`);
-  return (await res.json()) as { requests: number; samples: number; minSamplesPerRequest: number };
-}
-
-async function sinkMode(sinks: readonly Sink[], status: number): Promise<void> {
-  await Promise.all(sinks.map(async (s) => (await fetch(`${s.url}/mode?status=${status}`, { method: 'POST' })).arrayBuffer()));
-}
-
 /** Peak RSS with a dead upstream, and batch sizes at 20 000 samples/s of 500-sample writes. */
 export async function benchForwarder(opts: {
   sinks: readonly Sink[];
@@ -130,7 +121,7 @@ export async function benchForwarder(opts: {
 
   // 1. upstream dead, 100 000 samples/s arriving
   const deadRate = 100_000;
-  await sinkMode(sinks, 503);
+  await sinkCall(sinks, '/mode?status=503');
   let dead: ForwarderResult['dead'];
   {
     const f = await startForwarder(sinkUrls, FIXED_PAYLOAD_ENV);
@@ -158,7 +149,7 @@ export async function benchForwarder(opts: {
         `  dead upstream: ${(load.samples / 1e6).toFixed(2)} M samples accepted in ${load.wallSeconds.toFixed(1)} s, ${load.failed} writes refused, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
       );
     } finally {
-      await sinkMode(sinks, 204);
+      await sinkCall(sinks, '/mode?status=204');
       await f.stop();
     }
   }

@@ -33,7 +33,20 @@ import {
 import { RELABEL, withRelabelledCounts, writeTypicalRules } from './relabel';
 import { machineFacts } from './lib/machine';
 import { BENCH_CLUSTER, asRemoteWrite2, fixturePayloads, syntheticPayloads } from './lib/payloads';
-import { type Child, type Sink, distRoot, findVmagent, removeDir, repoRoot, startRelay, startSink, startVmagent, stopAll, tempDir } from './lib/processes';
+import {
+  type Child,
+  type Sink,
+  VMAGENT_ADDS_CLUSTER,
+  distRoot,
+  findVmagent,
+  removeDir,
+  repoRoot,
+  startRelay,
+  startSink,
+  startVmagent,
+  stopAll,
+  tempDir,
+} from './lib/processes';
 import { clockTicks } from './lib/proc';
 import { type RelayPathRow, benchRelayPath } from './relay-path';
 import { nativeStatus } from '../shared/remote-write/native';
@@ -166,7 +179,7 @@ async function main(): Promise<void> {
       const vmagents = async (urls: string[]): Promise<{ pass: Target[]; inject: Target[] }> => {
         if (!vm.path) return { pass: [], inject: [] };
         const pass = await startVmagent(vm.path, urls);
-        const inject = await startVmagent(vm.path, urls, [`-remoteWrite.label=cluster=${BENCH_CLUSTER}`]);
+        const inject = await startVmagent(vm.path, urls, VMAGENT_ADDS_CLUSTER);
         running.push(pass, inject);
         return {
           pass: [{ name: 'vmagent', pid: pass.pid, writeUrl: pass.writeUrl }],

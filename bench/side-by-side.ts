@@ -11,7 +11,7 @@
 import * as path from 'node:path';
 import { type Target, compareProcesses } from './compare';
 import { BENCH_CLUSTER, syntheticPayloads } from './lib/payloads';
-import { type Child, findVmagent, startRelay, startSink, startVmagent, stopAll } from './lib/processes';
+import { type Child, VMAGENT_ADDS_CLUSTER, findVmagent, startRelay, startSink, startVmagent, stopAll } from './lib/processes';
 import { median } from './lib/stats';
 import { asError } from '../shared/errors';
 
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     const after = await startRelay({ ingestionUrls: urls, cluster: BENCH_CLUSTER, nodeArgs: flags('SIDE_NODE_ARGS') });
     // vmagent passing through, and adding the cluster label as the relays do (run.ts)
     const vmagent = await startVmagent(vm.path!, urls);
-    const vmagentLabel = await startVmagent(vm.path!, urls, [`-remoteWrite.label=cluster=${BENCH_CLUSTER}`]);
+    const vmagentLabel = await startVmagent(vm.path!, urls, VMAGENT_ADDS_CLUSTER);
     running.push(before, after, vmagent, vmagentLabel);
     const relays: Target[] = [
       { name: 'relay before', pid: before.pid, writeUrl: before.writeUrl },

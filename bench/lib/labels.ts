@@ -2,11 +2,12 @@
 // WriteRequest lack a label, so that the label-injection cases can show that every target
 // delivered the same series (the relay and vmagent both adding `cluster`).
 
+import { NAME_END, NAME_START, labelSpan, readLabelFields } from '../../shared/remote-write/label';
 import { type Cursor, WIRE_LEN, readLenEnd, readTag, skipField } from '../../shared/remote-write/wire';
 
 const TIMESERIES = (1 << 3) | WIRE_LEN;
 const LABELS = (1 << 3) | WIRE_LEN;
-const LABEL_NAME = (1 << 3) | WIRE_LEN;
+const span = labelSpan();
 
 /** Series in `raw` (a decompressed WriteRequest), and how many of them have no label called `name`. Throws on a malformed message. */
 export function seriesWithoutLabel(raw: Buffer, name: Buffer): { series: number; without: number } {
@@ -29,16 +30,9 @@ export function seriesWithoutLabel(raw: Buffer, name: Buffer): { series: number;
         continue;
       }
       const labelEnd = readLenEnd(raw, c, end);
-      while (c.pos < labelEnd) {
-        const lt = readTag(raw, c, labelEnd);
-        if (lt !== LABEL_NAME) {
-          skipField(raw, c, labelEnd, lt & 7);
-          continue;
-        }
-        const nameEnd = readLenEnd(raw, c, labelEnd);
-        if (raw.subarray(c.pos, nameEnd).equals(name)) found = true;
-        c.pos = nameEnd;
-      }
+      readLabelFields(raw, c.pos, labelEnd, span);
+      found = raw.subarray(span[NAME_START], span[NAME_END]).equals(name);
+      c.pos = labelEnd;
     }
     if (!found) without++;
   }

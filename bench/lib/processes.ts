@@ -10,6 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { sleep } from './stats';
 import { RELAY_NODE_FLAGS } from '../../functions/node-flags';
+import type { SinkStats } from '../sink';
+import { BENCH_CLUSTER } from './payloads';
 
 const children = new Set<ChildProcess>();
 /** temporary directories of children, removed when they stop or at stopAll */
@@ -120,6 +122,22 @@ export async function startSink(): Promise<Sink> {
   return { ...child, url, writeUrl: `${url}/api/v1/write` };
 }
 
+/** POSTs a control request (`/reset`, `/mode?…`: bench/sink.ts) to every sink. */
+export async function sinkCall(sinks: readonly Sink[], pathAndQuery: string): Promise<void> {
+  await Promise.all(
+    sinks.map(async (s) => {
+      const res = await fetch(`${s.url}${pathAndQuery}`, { method: 'POST' });
+      await res.arrayBuffer();
+    }),
+  );
+}
+
+/** A sink's counters (GET /stats). */
+export async function sinkStats(sink: Sink): Promise<SinkStats> {
+  const res = await fetch(`${sink.url}/stats`);
+  return (await res.json()) as SinkStats;
+}
+
 // ---- our relay: node dist/dev/relay-host.js ----
 
 export interface RelayProcess extends Child {
@@ -211,7 +229,10 @@ export interface VmagentProcess extends Child {
   tmpDir: string;
 }
 
-export async function startVmagent(bin: string, remoteWriteUrls: string[], extraArgs: string[] = []): Promise<VmagentProcess> {
+/** vmagent adding the bench's cluster label to every series, as the relay does in the label-injection cases */
+export const VMAGENT_ADDS_CLUSTER: readonly string[] = [`-remoteWrite.label=cluster=${BENCH_CLUSTER}`];
+
+export async function startVmagent(bin: string, remoteWriteUrls: string[], extraArgs: readonly string[] = []): Promise<VmagentProcess> {
   const port = await freePort();
   const tmpDir = tempDir('bench-vmagent-');
   const args = [

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "fastpath",
-      "sources": ["native/fastpath.c"],
+      "sources": ["native/fastpath.c", "native/crc32.c"],
       "cflags": ["-O3", "-std=c11"]
     }
   ]

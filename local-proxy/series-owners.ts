@@ -55,6 +55,8 @@ export class SeriesOwners {
   private home = false;
   private assignOut = new Uint8Array(2048);
   private ownerOf = new Int32Array(2048);
+  /** where route()'s lookup found each series (its entry, or the empty slot for it), so claiming does not probe again */
+  private slotAt = new Int32Array(2048);
 
   /**
    * @param maxSlots the table's largest size in slots (8 bytes each); it holds up to half
@@ -105,14 +107,21 @@ export class SeriesOwners {
   route(hashes: Uint32Array, shards: number, leastLoaded: () => number, spread = false, crowded?: (shard: number) => boolean): Route {
     const n = hashes.length;
     if (!this.home) this.makeRoom(n);
-    if (this.ownerOf.length < n) this.ownerOf = new Int32Array(Math.max(n, 2 * this.ownerOf.length));
+    if (this.ownerOf.length < n) {
+      this.ownerOf = new Int32Array(Math.max(n, 2 * this.ownerOf.length));
+      this.slotAt = new Int32Array(this.ownerOf.length);
+    }
     const ownerOf = this.ownerOf;
+    const slotAt = this.slotAt;
+    const table = this.table;
     let first = -1;
     let mixed = false;
     let owned = false;
     for (let i = 0; i < n; i++) {
       const h = hashes[i];
-      let o = this.liveOwner(h);
+      const slot = this.slotOf(h);
+      slotAt[i] = slot;
+      let o = this.ownerIn(table[slot + 1]);
       if (o >= 0) owned = true;
       else if (this.home) o = h % shards;
       ownerOf[i] = o;
@@ -123,7 +132,7 @@ export class SeriesOwners {
     if (!mixed && owned && spread && !this.home && crowded?.(first)) return this.move(hashes, shards, first);
     if (!mixed) {
       const to = first >= 0 ? first : leastLoaded();
-      if (!this.home) for (let i = 0; i < n; i++) this.claim(hashes[i], to);
+      if (!this.home) for (let i = 0; i < n; i++) this.claimAt(slotAt[i], hashes[i], to);
       return { whole: to, owned };
     }
     // Series owned by several shards: each goes to its owner, free ones with the record's first.
@@ -132,7 +141,7 @@ export class SeriesOwners {
     for (let i = 0; i < n; i++) {
       let o = ownerOf[i];
       if (o < 0) o = first;
-      if (!this.home) this.claim(hashes[i], o);
+      if (!this.home) this.claimAt(slotAt[i], hashes[i], o);
       assign[i] = o;
     }
     return { assign };
@@ -162,18 +171,32 @@ export class SeriesOwners {
     return i;
   }
 
-  private liveOwner(h: number): number {
-    const w = this.table[this.slotOf(h) + 1];
+  /** The live owner an entry's second word names, or -1 (empty slot, or a dead entry). */
+  private ownerIn(w: number): number {
     const o = w & OWNER_MASK;
     if (o === EMPTY) return -1;
     return w >>> OWNER_BITS === this.gens[o - 1] ? o - 1 : -1;
   }
 
   private claim(h: number, shard: number): void {
-    const i = this.slotOf(h);
-    if ((this.table[i + 1] & OWNER_MASK) === EMPTY) this.used++;
-    this.table[i] = h;
-    this.table[i + 1] = (shard + 1) | (this.gens[shard] << OWNER_BITS);
+    this.claimAt(this.slotOf(h), h, shard);
+  }
+
+  /**
+   * Claims at the slot a lookup found for h. The lookup was made before this record's claims:
+   * an empty slot it found may since hold another series of the record (two hashes probing
+   * to the same free slot), so that case probes again.
+   */
+  private claimAt(slot: number, h: number, shard: number): void {
+    const t = this.table;
+    let i = slot;
+    if ((t[i + 1] & OWNER_MASK) === EMPTY) this.used++;
+    else if (t[i] !== h) {
+      i = this.slotOf(h);
+      if ((t[i + 1] & OWNER_MASK) === EMPTY) this.used++;
+    }
+    t[i] = h;
+    t[i + 1] = (shard + 1) | (this.gens[shard] << OWNER_BITS);
   }
 
   /** Room for n more entries: grow, or drop dead entries; home mode when neither makes it. */

@@ -12,8 +12,15 @@
 // without its bytes, half a payload) is recognised on recovery and on read. A segment's
 // format is told by which layout its first record's checksum matches.
 
-import { crc32 } from 'node:zlib';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import { endianness } from 'node:os';
+import { nativeBinding } from '../shared/remote-write/native';
+
+/**
+ * zlib's CRC-32, or the native module's where the CPU can fold it with PCLMULQDQ (the same
+ * value, several times faster: zlib's was ~3 % of the forwarder's CPU while draining).
+ */
+const crc32: (data: Buffer, value?: number) => number = nativeBinding()?.crc32 ?? zlibCrc32;
 
 export type RecordFormat = 1 | 2 | 3;
 

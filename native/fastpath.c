@@ -13,14 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crc32.h"
+
 #define DEFER 0
 #define VALID 1
 
 /* What native.ts expects (exports.version): 2 added the sample time range to scan's output
    and partition(); 3 added seriesHashes() and partition()'s per-series assignment; 4 added
    translateV2(); 5 added decodeInto() and scanRaw() (requests the relabel rules went over);
-   6 added scan()'s series hashes (the forwarder spools them with the record). */
-#define FASTPATH_VERSION 6
+   6 added scan()'s series hashes (the forwarder spools them with the record); 7 added crc32(),
+   exported where the CPU can fold (native/crc32.c). */
+#define FASTPATH_VERSION 7
 
 /* Working buffers, reused between calls. Thread-local: worker threads that load the module
    each get their own (freed by an environment cleanup hook); a buffer grown past
@@ -1786,6 +1789,23 @@ static napi_value scan_raw(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* crc32(bytes, crc = 0): zlib's crc32(crc, bytes), folded with PCLMULQDQ (native/crc32.c) */
+static napi_value crc32_js(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const uint8_t *bytes;
+  size_t len;
+  uint32_t crc = 0;
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], (void **)&bytes, &len) != napi_ok ||
+      (argc > 1 && napi_get_value_uint32(env, argv[1], &crc) != napi_ok)) {
+    napi_throw_type_error(env, NULL, "crc32(Buffer, crc?)");
+    return NULL;
+  }
+  napi_create_uint32(env, crc32_update(crc, bytes, len), &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   init_classes();
   napi_add_env_cleanup_hook(env, cleanup, NULL);
@@ -1802,6 +1822,10 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "scanRaw", fn);
   napi_create_function(env, "decodeInto", NAPI_AUTO_LENGTH, decode_into, NULL, &fn);
   napi_set_named_property(env, exports, "decodeInto", fn);
+  if (crc32_available()) {
+    napi_create_function(env, "crc32", NAPI_AUTO_LENGTH, crc32_js, NULL, &fn);
+    napi_set_named_property(env, exports, "crc32", fn);
+  }
   /* native.ts refuses a module of another version (a stale build/ after a pull) */
   napi_value version;
   napi_create_uint32(env, FASTPATH_VERSION, &version);

@@ -40,6 +40,8 @@ export interface NativeBinding {
   scanRaw(...args: [...RequestArgs, pack: boolean]): boolean | Buffer;
   /** native/fastpath.c decodeInto(): the block decompressed into dest (its declared length + 32 bytes at least); the length, or -1 */
   decodeInto(block: Buffer, maxDecoded: number, dest: Buffer): number;
+  /** native/crc32.c: zlib's crc32(value, data), present only where the CPU has PCLMULQDQ */
+  crc32?(data: Buffer, value?: number): number;
 }
 
 export interface FastScan {
@@ -70,7 +72,7 @@ export interface FastScan {
 export const NATIVE_MODULE = path.join(__dirname, '../../../build/Release/fastpath.node');
 
 /** The native module's interface version this code speaks (FASTPATH_VERSION in fastpath.c). */
-const VERSION = 6;
+const VERSION = 7;
 
 let binding: NativeBinding | undefined;
 let loadError: string | undefined;

@@ -29,6 +29,23 @@ describe('series owners', () => {
     );
   });
 
+  it('two new series of one record that probe to the same free slot are both owned afterwards', () => {
+    // 4096 slots at first: hashes 4096 apart start their probe at the same slot
+    const t = new SeriesOwners();
+    assert.deepEqual(
+      t.route(hashes(7, 7 + 4096), 4, () => 2),
+      { whole: 2, owned: false },
+    );
+    assert.equal(t.size, 2);
+    for (const h of [7, 7 + 4096]) {
+      assert.deepEqual(
+        t.route(hashes(h), 4, () => 0),
+        { whole: 2, owned: true },
+        `series ${h} still shard 2's`,
+      );
+    }
+  });
+
   it('a record whose series two shards own is split by owner; its free series go with the first owner', () => {
     const t = new SeriesOwners();
     t.route(hashes(10, 11), 4, () => 0);

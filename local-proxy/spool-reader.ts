@@ -9,6 +9,13 @@ import type { Segment } from './spool-segment';
 import type { SpoolView } from './spool-view';
 import type { BufferPool } from '../shared/buffers/pool';
 
+/**
+ * A reader that has caught up reads the header and the record in one read when no more than
+ * this is left to read (a lane that keeps up: the newest record); a lane further behind reads
+ * each record with the next one's header instead.
+ */
+const WHOLE_READ_BYTES = 256 * 1024;
+
 /** One consumer's view of a spool: reads ahead from its cursor, commits after delivery. */
 export class SpoolReader {
   committed: Position;
@@ -59,39 +66,35 @@ export class SpoolReader {
         this.ahead = { segment: next.id, offset: 0 };
         continue;
       }
-      // Recent records come from memory: written by this process, so no checksum to verify.
-      const cached = this.spool.cachedRecord(seg.id, offset);
-      if (cached && offset + hb + cached.length <= end) {
-        const start = { segment: seg.id, offset };
-        this.ahead = { segment: seg.id, offset: offset + hb + cached.length };
-        this.spool.readFromTail();
-        const rec: SpoolRecord = {
-          payload: cached.payload,
-          samples: cached.samples,
-          minTime: cached.minTime,
-          maxTime: cached.maxTime,
-          start,
-          end: { ...this.ahead },
-        };
-        if (cached.seriesHashes) rec.seriesHashes = cached.seriesHashes;
-        return rec;
-      }
-      // the header: read along with the record before, or on its own
+      // The header: read along with the record before; or, caught up (little left to read),
+      // in one read with the record itself; or on its own.
       const peeked = this.peeked;
       this.peeked = undefined;
+      const fromPeek = peeked?.segment === seg.id && peeked.offset === offset;
+      const whole = !fromPeek && end - offset <= WHOLE_READ_BYTES ? end - offset : 0;
       let header: Buffer;
+      let read: Buffer | undefined;
       let fh: fs.promises.FileHandle;
       try {
         fh = await this.handleFor(seg.id, seg.file);
-        if (peeked?.segment === seg.id && peeked.offset === offset) header = peeked.header;
-        else await fh.read((header = Buffer.allocUnsafe(hb)), 0, hb, offset);
+        if (fromPeek) header = peeked.header;
+        else if (whole > 0) {
+          read = this.lease(whole);
+          await fh.read(read, 0, whole, offset);
+          header = read.subarray(0, hb);
+        } else await fh.read((header = Buffer.allocUnsafe(hb)), 0, hb, offset);
       } catch (err) {
+        if (read) this.pool?.release(read);
         if (gen !== this.generation || !this.spool.hasSegment(seg)) continue; // dropped meanwhile
         throw err;
       }
-      if (gen !== this.generation) continue;
+      if (gen !== this.generation) {
+        if (read) this.pool?.release(read);
+        continue;
+      }
       const h = decodeHeader(header, seg.format);
       if (!plausible(h) || offset + hb + h.length > end) {
+        if (read) this.pool?.release(read);
         this.corrupt(seg, offset, 'record runs past the end of its segment');
         continue;
       }
@@ -99,25 +102,29 @@ export class SpoolReader {
       // read per record (a thread-pool job and its wake-ups each) instead of two.
       const after = offset + hb + h.length;
       const peek = after + hb <= end ? hb : 0;
-      const read = this.pool ? this.pool.acquire(h.length + peek) : Buffer.allocUnsafe(h.length + peek);
-      try {
-        if (h.length + peek > 0) await fh.read(read, 0, h.length + peek, offset + hb);
-      } catch (err) {
-        this.pool?.release(read);
-        if (gen !== this.generation || !this.spool.hasSegment(seg)) continue;
-        throw err;
+      let at = hb; // where the record's bytes start in `read`
+      if (!read) {
+        read = this.lease(h.length + peek);
+        at = 0;
+        try {
+          if (h.length + peek > 0) await fh.read(read, 0, h.length + peek, offset + hb);
+        } catch (err) {
+          this.pool?.release(read);
+          if (gen !== this.generation || !this.spool.hasSegment(seg)) continue;
+          throw err;
+        }
+        if (gen !== this.generation) {
+          this.pool?.release(read);
+          continue;
+        }
       }
-      if (gen !== this.generation) {
-        this.pool?.release(read);
-        continue;
-      }
-      const payload = read.subarray(0, h.length);
+      const payload = read.subarray(at, at + h.length);
       if (!checksumMatches(header, payload, seg.format)) {
         this.pool?.release(read);
         this.corrupt(seg, offset, 'checksum mismatch');
         continue;
       }
-      if (peek > 0) this.peeked = { segment: seg.id, offset: after, header: Buffer.from(read.subarray(h.length, h.length + peek)) };
+      if (peek > 0) this.peeked = { segment: seg.id, offset: after, header: Buffer.from(read.subarray(at + h.length, at + h.length + peek)) };
       const start = { segment: seg.id, offset };
       this.ahead = { segment: seg.id, offset: after };
       // format 3: the series hashes first (a view: a pooled lease starts 4-byte aligned), then the block
@@ -203,6 +210,11 @@ export class SpoolReader {
 
   waitForData(ms: number, signal?: AbortSignal): Promise<void> {
     return this.spool.waitForData(ms, signal);
+  }
+
+  /** A buffer to read into: the pool's (given back by release()) when there is one. */
+  private lease(size: number): Buffer {
+    return this.pool ? this.pool.acquire(size) : Buffer.allocUnsafe(size);
   }
 
   private async handleFor(segment: number, file: string): Promise<fs.promises.FileHandle> {

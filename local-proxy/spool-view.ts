@@ -1,9 +1,8 @@
 // What a reader needs of its spool. The spool implements it; the reader depends only on
 // this, so spool.ts → spool-reader.ts is the one direction of import.
 
-import type { Position, TimeRange } from './spool-record';
+import type { Position } from './spool-record';
 import type { Segment } from './spool-segment';
-import type { TailRecord } from './spool-tail';
 
 export interface SpoolView {
   readonly isClosed: boolean;
@@ -15,15 +14,11 @@ export interface SpoolView {
   hasSegment(seg: Segment): boolean;
   /** the end of what readers may see in seg (flushed bytes of the segment being written) */
   readableEnd(seg: Segment): number;
-  /** the record at (segment, offset) if it is still in memory */
-  cachedRecord(segment: number, offset: number): (TimeRange & Pick<TailRecord, 'length' | 'payload' | 'samples' | 'seriesHashes'>) | undefined;
-  /** a reader read a record from memory: what every reader has now read need not stay there */
-  readFromTail(): void;
   /** a reader found corrupt data in seg from `from` on */
   skipCorrupt(seg: Segment, from: number, reader: string, why: string): void;
   /** persists cursors soon (coalesced) */
   scheduleCheckpoint(): void;
-  bytesAfter(p: Readonly<Position>, written?: boolean, atLeast?: number): number;
+  bytesAfter(p: Readonly<Position>, written?: boolean): number;
   samplesAfter(p: Position): number;
   waitForData(ms: number, signal?: AbortSignal): Promise<void>;
 }

@@ -10,7 +10,6 @@
 //   once every reader's durable cursor is past it.
 // - One SpoolBudget (spool-budget.ts) caps the bytes of all spools under SPOOL_DIR; when
 //   full it either refuses appends (reject) or deletes the oldest segments (drop-oldest).
-// - The newest payloads stay in memory for lanes that keep up (spool-tail.ts).
 // This module ties those together: the segment list, the readers, open, append, close.
 
 import * as fs from 'node:fs';
@@ -22,7 +21,6 @@ import { SpoolClosedError, SpoolWriteError } from './spool-errors';
 import { SpoolReader } from './spool-reader';
 import { CURRENT_FORMAT, HEADER_BYTES, type Position, type TimeRange, UNKNOWN_TIMES, comparePositions, encodeHeader, hashBytesOf } from './spool-record';
 import { type Segment, countFrom, createSegment, listSegmentIds, scanSegment, writeRecord } from './spool-segment';
-import { TAIL_CACHE_BYTES, TailCache, type TailRecord } from './spool-tail';
 import type { SpoolView } from './spool-view';
 import { asError } from '../shared/errors';
 import { type BufferPoolStats, createBufferPool } from '../shared/buffers/pool';
@@ -32,7 +30,6 @@ export { SpoolClosedError, SpoolFullError, SpoolWriteError } from './spool-error
 export { type Position, type SpoolRecord, type TimeRange, comparePositions } from './spool-record';
 export { SpoolReader } from './spool-reader';
 export type { Segment } from './spool-segment';
-export { TAIL_CACHE_BYTES } from './spool-tail';
 
 /**
  * Buffers a spool's readers read records back into, reused once lanes have settled them
@@ -74,7 +71,6 @@ export class Spool implements SpoolView, BudgetMember {
   private readonly readerMap = new Map<string, SpoolReader>();
   private readonly commits: GroupCommit;
   private readonly checkpoints: CheckpointScheduler;
-  private readonly tail = new TailCache();
   /** payloads its readers read back from segments, reused once a lane has settled them */
   private readonly readPool = createBufferPool(READ_POOL);
   private readonly dataBell = new Doorbell();
@@ -166,8 +162,7 @@ export class Spool implements SpoolView, BudgetMember {
    */
   append(payload: Buffer, samples: number, times: TimeRange = UNKNOWN_TIMES, seriesHashes?: Uint32Array): Promise<void> {
     if (this.closed) return Promise.reject(new SpoolClosedError('spool is closed (shutting down)'));
-    const kept = seriesHashes !== undefined && seriesHashes.length > 0 ? seriesHashes : undefined;
-    const hashes = kept && hashBytesOf(kept);
+    const hashes = seriesHashes !== undefined && seriesHashes.length > 0 ? hashBytesOf(seriesHashes) : undefined;
     const size = HEADER_BYTES + (hashes?.length ?? 0) + payload.length;
     try {
       this.budget.reserve(size, this);
@@ -176,7 +171,6 @@ export class Spool implements SpoolView, BudgetMember {
         this.rotate();
         cur = this.current;
       }
-      const offset = cur.size;
       const header = encodeHeader(payload, samples, times, hashes);
       try {
         writeRecord(cur, header, payload, hashes);
@@ -184,8 +178,6 @@ export class Spool implements SpoolView, BudgetMember {
         this.lastError = (err as Error).message;
         throw new SpoolWriteError(`cannot write to the spool in ${this.dir}: ${(err as Error).message}`);
       }
-      // a copy: the caller may reuse the payload's memory once this returns (the forwarder's request bodies are pooled)
-      if (this.readerNearTail()) this.tail.remember(cur.id, offset, copyOf(payload), header.readUInt32LE(4), times, kept?.slice());
       cur.records++;
       cur.samples += samples;
       this.appendedSamples += samples;
@@ -194,18 +186,6 @@ export class Spool implements SpoolView, BudgetMember {
       return Promise.reject(asError(err));
     }
     return this.commits.durable();
-  }
-
-  /**
-   * Some reader will read what is appended now while it is still cached: it has less than the
-   * cache's size left to read. A reader behind a backlog reads it back from its segment long
-   * after the cache let it go, and keeping the request's buffer meanwhile only carries it
-   * into V8's old generation, where it stays until a full collection (the drain bench's
-   * peak RSS: 133–139 MiB caching every record, 122–126 caching none).
-   */
-  private readerNearTail(): boolean {
-    for (const r of this.readerMap.values()) if (this.bytesAfter(r.readPosition, true, TAIL_CACHE_BYTES) < TAIL_CACHE_BYTES) return true;
-    return false;
   }
 
   /** Seals the current segment (flushed, so its waiters are acknowledged) and starts a new one. */
@@ -284,33 +264,12 @@ export class Spool implements SpoolView, BudgetMember {
   }
 
   /**
-   * Drops from memory what every reader has read: a lane that keeps up has its records from
-   * here at once, and keeping them for the cache's whole 4 MiB would only hold them longer
-   * (into V8's old generation) than the lanes that send them.
-   */
-  readFromTail(): void {
-    let min: Readonly<Position> | undefined;
-    for (const r of this.readerMap.values()) {
-      const p = r.readPosition;
-      if (min === undefined || comparePositions(p, min) < 0) min = p;
-    }
-    if (min) this.tail.forgetBefore(min);
-  }
-
-  /** The payload, samples and times of the record at (segment, offset) if it is still in memory. */
-  cachedRecord(segment: number, offset: number): TailRecord | undefined {
-    return this.tail.get(segment, offset);
-  }
-
-  /**
    * Bytes after p: those a reader can see (flushed), or with `written` every byte appended,
-   * flushed or not (zero only when a reader at p has everything ever appended). Counted from
-   * the newest segment back, stopping once past `atLeast`: then at least that many (a
-   * reader far behind costs a few segments, not all of them).
+   * flushed or not (zero only when a reader at p has everything ever appended).
    */
-  bytesAfter(p: Readonly<Position>, written = false, atLeast = Infinity): number {
+  bytesAfter(p: Readonly<Position>, written = false): number {
     let n = 0;
-    for (let i = this.segments.length - 1; i >= 0 && n < atLeast; i--) {
+    for (let i = this.segments.length - 1; i >= 0; i--) {
       const s = this.segments[i];
       if (s.id < p.segment) break;
       const end = written ? s.size : this.readableEnd(s);
@@ -393,7 +352,6 @@ export class Spool implements SpoolView, BudgetMember {
     const min = this.passedBelow(durable);
     while (min !== undefined && this.segments.length > 1 && this.segments[0].id < min) {
       const seg = this.segments.shift()!;
-      this.tail.forgetSegment(seg.id);
       try {
         await fs.promises.rm(seg.file, { force: true });
       } catch (err) {
@@ -414,7 +372,6 @@ export class Spool implements SpoolView, BudgetMember {
     }
     this.segments = this.segments.filter((s) => s !== seg);
     this.budget.used -= seg.size;
-    this.tail.forgetSegment(seg.id);
   }
 
   canDrop(isRequester: boolean): boolean {
@@ -464,11 +421,4 @@ export class Spool implements SpoolView, BudgetMember {
     this.dataBell.ring();
     this.budget.spools.delete(this);
   }
-}
-
-/** A payload's bytes in memory of their own (not a view on a pooled or shared buffer). */
-function copyOf(payload: Buffer): Buffer {
-  const b = Buffer.allocUnsafeSlow(payload.length);
-  payload.copy(b);
-  return b;
 }

@@ -121,7 +121,7 @@ describe('lane: several calls in flight, per-series order', () => {
 
   it('payloads read back from segments are read into again once settled, and every sample still arrives, in order', async () => {
     const spool = openSpool();
-    // ~11 MiB of 23 KiB records in 3 streams: most are read back from the segments, not the 4 MiB tail cache
+    // ~11 MiB of 23 KiB records in 3 streams, read back from the segments into pooled buffers
     const written: { body: Buffer; keys: string[] }[] = [];
     for (let i = 0; i < 480; i++) {
       const r = streamRequest(i % 3, 1000 + Math.floor(i / 3) * 10, 150, true);

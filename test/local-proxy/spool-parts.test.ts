@@ -1,7 +1,6 @@
 // The spool's parts on their own, for the failures spool.test.ts cannot provoke through
 // Spool: a write or a flush the disk refuses (an append must then fail with 503, never
-// leave half a record, and start a new segment), the coalescing of cursor writes, and the
-// tail cache's memory bound.
+// leave half a record, and start a new segment), and the coalescing of cursor writes.
 
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +10,6 @@ import { GroupCommit } from '../../local-proxy/spool-commit';
 import { SpoolWriteError } from '../../local-proxy/spool-errors';
 import { encodeHeader } from '../../local-proxy/spool-record';
 import { type Segment, createSegment, writeRecord } from '../../local-proxy/spool-segment';
-import { TAIL_CACHE_BYTES, TailCache } from '../../local-proxy/spool-tail';
 import { tempDir } from '../../dev/kit/temp-dir';
 
 let tmp: { dir: string; remove(): void };
@@ -138,33 +136,5 @@ describe('spool parts: cursor writes', () => {
     await scheduler.flush();
     assert.ok(Date.now() - f0 < 100, `flush took ${Date.now() - f0} ms`);
     assert.ok(starts.length > before, 'flush ran the pending write');
-  });
-});
-
-describe('spool parts: the tail cache', () => {
-  it('counts the memory a payload keeps alive: a small view on a buffer larger than the cache is never kept', () => {
-    const tail = new TailCache();
-    const big = Buffer.alloc(TAIL_CACHE_BYTES + 1);
-    tail.remember(1, 0, big.subarray(0, 10), 1, { minTime: 1, maxTime: 2 });
-    assert.equal(tail.get(1, 0), undefined);
-    const own = Buffer.from('abc');
-    tail.remember(1, 10, own, 3, { minTime: 1, maxTime: 2 });
-    assert.equal(tail.get(1, 10)?.payload, own);
-  });
-
-  it('keeps the newest records within TAIL_CACHE_BYTES, and forgets a deleted segment at once', () => {
-    const tail = new TailCache();
-    const size = 64 * 1024;
-    const n = (2 * TAIL_CACHE_BYTES) / size;
-    for (let i = 0; i < n; i++) tail.remember(1 + Math.floor(i / 8), (i % 8) * size, Buffer.alloc(size), 1, { minTime: 0, maxTime: 0 });
-    const kept = Array.from({ length: n }, (_, i) => tail.get(1 + Math.floor(i / 8), (i % 8) * size) !== undefined);
-    assert.deepEqual(
-      kept,
-      Array.from({ length: n }, (_, i) => i >= n - TAIL_CACHE_BYTES / size),
-      'exactly the newest TAIL_CACHE_BYTES',
-    );
-    const newest = 1 + Math.floor((n - 1) / 8);
-    tail.forgetSegment(newest);
-    assert.equal(tail.get(newest, 0), undefined);
   });
 });

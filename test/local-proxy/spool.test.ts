@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import * as path from 'node:path';
-import { type DropInfo, Spool, SpoolBudget, SpoolClosedError, SpoolFullError, type SpoolReader, TAIL_CACHE_BYTES } from '../../local-proxy/spool';
+import { type DropInfo, Spool, SpoolBudget, SpoolClosedError, SpoolFullError, type SpoolReader } from '../../local-proxy/spool';
 import { HEADER_BYTES } from '../../local-proxy/spool-record';
 import { tempDir } from '../../dev/kit/temp-dir';
 
@@ -417,64 +417,34 @@ function damageEveryRecord(size: number): void {
   }
 }
 
-describe('spool: the in-memory tail', () => {
-  it('the newest TAIL_CACHE_BYTES are read from memory, older records from the files (checksummed)', async () => {
+describe('spool: reading back', () => {
+  it('every record is read back from its segment and checked, even by a reader that keeps up: what is sent is what is on disk', async () => {
     const drops: DropInfo[] = [];
     const perSegment = 16;
     const size = 64 * 1024 - HEADER_BYTES; // 16 records fill a 1 MiB segment exactly
-    const cached = Math.floor(TAIL_CACHE_BYTES / size);
-    const total = (Math.ceil((2 * cached) / perSegment) + 1) * perSegment;
-    // reader b keeps up, so every record is worth keeping in memory; a reads them afterwards
     const s = open({ segmentBytes: perSegment * 64 * 1024, drops, readers: ['a', 'b'] });
-    for (const i of range(total)) {
+    for (const i of range(2 * perSegment)) {
       await s.append(payload(i, size), i);
-      await s.reader('b').next();
+      assert.equal((await s.reader('b').next())?.samples, i, 'b reads each record as soon as it is appended');
     }
-    // Damage every record on disk: only records still in memory can come back intact.
     damageEveryRecord(size);
     const got = await readAll(s.reader('a'));
-    // a corrupt record skips the rest of its segment: reading resumes at the first segment wholly in memory
-    const firstWhole = Math.ceil((total - cached) / perSegment) * perSegment;
-    assert.deepEqual(got.ids, range(total - firstWhole, firstWhole));
-    assert.deepEqual(got.samples, got.ids, 'sample counts come with the cached records');
-    assert.equal(drops.filter((d) => d.reason === 'corrupt').length, firstWhole / perSegment);
+    assert.deepEqual(got.ids, [], 'no record comes from anywhere but its (damaged) segment');
+    assert.equal(drops.filter((d) => d.reason === 'corrupt').length, 2, 'each damaged segment skipped as corrupt');
     await s.close();
   });
-});
 
-describe('spool: the in-memory tail, readers caught up', () => {
-  it('a record every reader has read is no longer kept in memory; one a reader has yet to read is', async () => {
-    const s = open({ readers: ['a', 'b'] });
-    for (const i of range(3)) await s.append(payload(i, 1000), 1);
-    const starts: { segment: number; offset: number }[] = [];
-    for (let rec = await s.reader('a').next(); rec; rec = await s.reader('a').next()) starts.push(rec.start);
-    assert.equal(starts.length, 3);
-    for (const p of starts) assert.ok(s.cachedRecord(p.segment, p.offset), 'b has yet to read it');
-    assert.ok(await s.reader('b').next());
-    assert.equal(s.cachedRecord(starts[0].segment, starts[0].offset), undefined, 'both read the first');
-    assert.ok(s.cachedRecord(starts[1].segment, starts[1].offset));
-    const rest = await readAll(s.reader('b'));
-    assert.deepEqual(rest.ids, [1, 2], 'b still gets the others, from memory');
-    for (const p of starts) assert.equal(s.cachedRecord(p.segment, p.offset), undefined);
-    await s.close();
-  });
-});
-
-describe('spool: the in-memory tail, readers behind', () => {
-  it("records appended while every reader has a cache's size or more left to read are not kept in memory: they are read back from the files", async () => {
+  it('a reader that has caught up reads the newest record and its header in one read, checked all the same', async () => {
     const drops: DropInfo[] = [];
-    const perSegment = 16;
-    const size = 64 * 1024 - HEADER_BYTES; // 16 records fill a 1 MiB segment exactly
-    const n = (3 * TAIL_CACHE_BYTES) / (64 * 1024);
-    // reader a stays at 0: a record is kept while a has less than the cache's size to read, the record included
-    const reach = TAIL_CACHE_BYTES / (64 * 1024) - 1;
-    const s = open({ segmentBytes: perSegment * 64 * 1024, drops });
-    for (const i of range(n)) await s.append(payload(i, size), i);
-    damageEveryRecord(size);
-    const got = await readAll(s.reader('a'));
-    // the first `reach` records come from memory (kept, and never pushed out by later ones); every later one was damaged on disk
-    assert.deepEqual(got.ids, range(reach));
-    assert.equal(drops.filter((d) => d.reason === 'corrupt').length, Math.ceil((n - reach) / perSegment));
+    const s = open({ drops });
+    await s.append(payload(1, 1000), 7);
+    const rec = await s.reader('a').next();
+    assert.equal(rec?.samples, 7);
+    assert.deepEqual(rec?.payload, payload(1, 1000));
+    await s.append(payload(2, 1000), 8);
+    damageEveryRecord(1000);
+    assert.equal(await s.reader('a').next(), undefined, 'the damaged newest record is not handed out');
+    assert.equal(drops.filter((d) => d.reason === 'corrupt').length, 1);
     await s.close();
   });
 });

@@ -72,25 +72,23 @@ export class SpoolReader {
       this.peeked = undefined;
       const fromPeek = peeked?.segment === seg.id && peeked.offset === offset;
       const whole = !fromPeek && end - offset <= WHOLE_READ_BYTES ? end - offset : 0;
-      let header: Buffer;
-      let read: Buffer | undefined;
       let fh: fs.promises.FileHandle;
       try {
         fh = await this.handleFor(seg.id, seg.file);
-        if (fromPeek) header = peeked.header;
-        else if (whole > 0) {
-          read = this.lease(whole);
-          await fh.read(read, 0, whole, offset);
-          header = read.subarray(0, hb);
-        } else await fh.read((header = Buffer.allocUnsafe(hb)), 0, hb, offset);
       } catch (err) {
-        if (read) this.pool?.release(read);
         if (gen !== this.generation || !this.spool.hasSegment(seg)) continue; // dropped meanwhile
         throw err;
       }
-      if (gen !== this.generation) {
-        if (read) this.pool?.release(read);
-        continue;
+      if (gen !== this.generation) continue;
+      let header: Buffer;
+      let read: Buffer | undefined; // the record's bytes, from `at` on
+      let at = hb;
+      if (fromPeek) header = peeked.header;
+      else {
+        const buf = whole > 0 ? this.lease(whole) : Buffer.allocUnsafe(hb);
+        if (!(await this.readInto(fh, buf, whole || hb, offset, gen, seg))) continue;
+        header = buf.subarray(0, hb);
+        if (whole > 0) read = buf;
       }
       const h = decodeHeader(header, seg.format);
       if (!plausible(h) || offset + hb + h.length > end) {
@@ -102,21 +100,10 @@ export class SpoolReader {
       // read per record (a thread-pool job and its wake-ups each) instead of two.
       const after = offset + hb + h.length;
       const peek = after + hb <= end ? hb : 0;
-      let at = hb; // where the record's bytes start in `read`
       if (!read) {
         read = this.lease(h.length + peek);
         at = 0;
-        try {
-          if (h.length + peek > 0) await fh.read(read, 0, h.length + peek, offset + hb);
-        } catch (err) {
-          this.pool?.release(read);
-          if (gen !== this.generation || !this.spool.hasSegment(seg)) continue;
-          throw err;
-        }
-        if (gen !== this.generation) {
-          this.pool?.release(read);
-          continue;
-        }
+        if (!(await this.readInto(fh, read, h.length + peek, offset + hb, gen, seg))) continue;
       }
       const payload = read.subarray(at, at + h.length);
       if (!checksumMatches(header, payload, seg.format)) {
@@ -210,6 +197,23 @@ export class SpoolReader {
 
   waitForData(ms: number, signal?: AbortSignal): Promise<void> {
     return this.spool.waitForData(ms, signal);
+  }
+
+  /**
+   * Reads len bytes at pos into buf. False when the read no longer counts (drop-oldest moved
+   * this reader, or took the segment, meanwhile): buf is given back and the caller starts over.
+   */
+  private async readInto(fh: fs.promises.FileHandle, buf: Buffer, len: number, pos: number, gen: number, seg: Segment): Promise<boolean> {
+    try {
+      if (len > 0) await fh.read(buf, 0, len, pos);
+    } catch (err) {
+      this.pool?.release(buf);
+      if (gen !== this.generation || !this.spool.hasSegment(seg)) return false;
+      throw err;
+    }
+    if (gen === this.generation) return true;
+    this.pool?.release(buf);
+    return false;
   }
 
   /** A buffer to read into: the pool's (given back by release()) when there is one. */

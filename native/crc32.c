@@ -82,30 +82,36 @@ __attribute__((target("pclmul,sse4.1"))) static uint32_t folded(uint32_t crc, co
   return (uint32_t)_mm_extract_epi32(x1, 1);
 }
 
-static int have_clmul = -1;
-
-static int detect(void) {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
-}
+#define CAN_FOLD 1
+#else
+#define CAN_FOLD 0
 #endif
+
+static int have_clmul = 0;
+static int ready = 0;
+
+/* The byte table, and whether this CPU folds. The module's init calls it first (through
+   crc32_available), before any thread can. */
+static void init(void) {
+  if (ready) return;
+  make_table();
+#if CAN_FOLD
+  __builtin_cpu_init();
+  have_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+#endif
+  ready = 1;
+}
 
 int crc32_available(void) {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (have_clmul < 0) {
-    make_table();
-    have_clmul = detect();
-  }
+  init();
   return have_clmul;
-#else
-  return 0;
-#endif
 }
 
 uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n) {
+  init();
   uint32_t c = ~crc;
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (n >= FOLD_MIN && crc32_available()) {
+#if CAN_FOLD
+  if (n >= FOLD_MIN && have_clmul) {
     /* the folded run takes whole 16-byte blocks (unaligned loads); the last n % 16 bytes follow */
     size_t body = n & ~(size_t)15;
     c = folded(c, p, body);
